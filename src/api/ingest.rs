@@ -1,0 +1,104 @@
+//! ReportError and IngestLogs: validate what trainers push, store it in one
+//! transaction per request or batch, and answer only after the commit.
+
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{DiagnosticsApi, convert, error::FieldError, pb};
+use crate::store::InsertOutcome;
+
+/// Most logs in one IngestLogs batch.
+pub const MAX_BATCH_LOGS: usize = 10_000;
+/// Most rejection details in one IngestLogs response (all are counted).
+pub const MAX_REJECTION_DETAILS: usize = 1000;
+
+impl DiagnosticsApi {
+    /// Stores one log; a repeated event_id answers the stored log's id.
+    pub(super) async fn report_error(
+        &self,
+        request: Request<pb::ReportErrorRequest>,
+    ) -> Result<Response<pb::ReportErrorResponse>, Status> {
+        let log = request
+            .into_inner()
+            .log
+            .ok_or_else(|| FieldError::new("log", "required"))?;
+        let log = convert::new_log(log, chrono::Utc::now()).map_err(|e| e.within("log"))?;
+        let event_id = log.event_id;
+        let outcome = self.store.insert_logs(std::slice::from_ref(&log)).await?;
+        let (id, duplicate) = match outcome.first() {
+            Some(InsertOutcome::Inserted(id)) => (*id, false),
+            _ => {
+                let event_id = event_id
+                    .ok_or_else(|| Status::internal("a log without event_id was not stored"))?;
+                let id = self
+                    .store
+                    .log_id_for_event(event_id)
+                    .await?
+                    .ok_or_else(|| {
+                        Status::aborted("the log with this event_id was deleted meanwhile; retry")
+                    })?;
+                (id, true)
+            }
+        };
+        Ok(Response::new(pb::ReportErrorResponse {
+            id: id.to_string(),
+            duplicate,
+        }))
+    }
+
+    /// Stores each batch of the stream as it arrives; invalid items are
+    /// rejected one by one and the valid rest of their batch is stored.
+    pub(super) async fn ingest_logs(
+        &self,
+        request: Request<Streaming<pb::IngestLogsRequest>>,
+    ) -> Result<Response<pb::IngestLogsResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut totals = pb::IngestLogsResponse::default();
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let batch_number = totals.batches;
+            if batch.logs.len() > MAX_BATCH_LOGS {
+                return Err(FieldError::new(
+                    "logs",
+                    format!(
+                        "batch {batch_number} holds {} logs, over the limit of {MAX_BATCH_LOGS}; \
+                         earlier batches were stored, split this one",
+                        batch.logs.len()
+                    ),
+                )
+                .into());
+            }
+            let now = chrono::Utc::now();
+            let mut valid = Vec::with_capacity(batch.logs.len());
+            for (index, log) in batch.logs.into_iter().enumerate() {
+                match convert::new_log(log, now) {
+                    Ok(log) => valid.push(log),
+                    Err(e) => {
+                        totals.rejected += 1;
+                        if totals.rejections.len() < MAX_REJECTION_DETAILS {
+                            totals.rejections.push(pb::IngestRejection {
+                                batch: batch_number,
+                                index: index as u32,
+                                field: e.field,
+                                reason: e.reason,
+                            });
+                        }
+                    }
+                }
+            }
+            for outcome in self.store.insert_logs(&valid).await? {
+                match outcome {
+                    InsertOutcome::Inserted(_) => totals.accepted += 1,
+                    InsertOutcome::Duplicate => totals.duplicates += 1,
+                }
+            }
+            totals.batches += 1;
+            tracing::debug!(
+                batch = batch_number,
+                stored = valid.len(),
+                "ingest batch committed"
+            );
+        }
+        Ok(Response::new(totals))
+    }
+}

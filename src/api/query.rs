@@ -1,0 +1,108 @@
+//! ListLogs, GetLog and GetStats: the log viewer and its stats dashboard.
+
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use super::{
+    DiagnosticsApi, convert,
+    error::{FieldError, not_found},
+    page_token, pb,
+};
+use crate::domain::PageCursor;
+
+/// Page size when the request leaves it at 0.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// Largest page size.
+pub const MAX_PAGE_SIZE: usize = 1000;
+/// A page stops growing past this many encoded bytes, so it stays under the
+/// 4 MiB a gRPC client accepts by default even with full details.
+pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
+
+impl DiagnosticsApi {
+    /// One page of logs, newest first.
+    pub(super) async fn list_logs(
+        &self,
+        request: Request<pb::ListLogsRequest>,
+    ) -> Result<Response<pb::ListLogsResponse>, Status> {
+        let request = request.into_inner();
+        let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n if n < 0 => return Err(FieldError::new("page_size", "must not be negative").into()),
+            n => (n as usize).min(MAX_PAGE_SIZE),
+        };
+        let full = match pb::LogView::try_from(request.view) {
+            Ok(pb::LogView::Unspecified | pb::LogView::Basic) => false,
+            Ok(pb::LogView::Full) => true,
+            Err(_) => {
+                return Err(
+                    FieldError::new("view", format!("unknown view {}", request.view)).into(),
+                );
+            }
+        };
+        let cursor = if request.page_token.is_empty() {
+            None
+        } else {
+            Some(page_token::decode(&request.page_token, &filter)?)
+        };
+        let page = self
+            .store
+            .list_logs(&filter, cursor, page_size, full, request.include_total)
+            .await?;
+
+        let mut logs = Vec::with_capacity(page.logs.len());
+        let mut bytes = 0;
+        let mut cut_short = false;
+        let mut last = None;
+        for entry in page.logs {
+            let position = PageCursor {
+                occurred_at: entry.occurred_at,
+                id: entry.id,
+            };
+            let entry = convert::log_entry(entry);
+            bytes += entry.encoded_len();
+            if bytes > MAX_PAGE_BYTES && !logs.is_empty() {
+                cut_short = true;
+                break;
+            }
+            logs.push(entry);
+            last = Some(position);
+        }
+        let next_page_token = match last {
+            Some(position) if page.has_more || cut_short => page_token::encode(position, &filter),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListLogsResponse {
+            logs,
+            next_page_token,
+            total_count: page.total,
+        }))
+    }
+
+    /// One log with every detail.
+    pub(super) async fn get_log(
+        &self,
+        request: Request<pb::GetLogRequest>,
+    ) -> Result<Response<pb::GetLogResponse>, Status> {
+        let id = convert::log_id("id", &request.into_inner().id)?;
+        let entry = self
+            .store
+            .get_log(id)
+            .await?
+            .ok_or_else(|| not_found(format!("log {id}")))?;
+        Ok(Response::new(pb::GetLogResponse {
+            log: Some(convert::log_entry(entry)),
+        }))
+    }
+
+    /// Counts for the stats dashboard.
+    pub(super) async fn get_stats(
+        &self,
+        request: Request<pb::GetStatsRequest>,
+    ) -> Result<Response<pb::GetStatsResponse>, Status> {
+        let filter =
+            convert::log_filter(request.into_inner().filter).map_err(|e| e.within("filter"))?;
+        let stats = self.store.stats(&filter).await?;
+        Ok(Response::new(convert::stats_response(stats)))
+    }
+}

@@ -1,0 +1,247 @@
+//! A log entry and everything it carries: severity, error type, system state,
+//! recent actions and source; plus the filter and page types used to read logs.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// How serious a log is, most serious first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// System-breaking errors that prevent core functionality.
+    Critical,
+    /// Major issues affecting important functionality.
+    High,
+    /// Moderate issues with workarounds.
+    Medium,
+    /// Minor issues or informational warnings.
+    Low,
+}
+
+impl Severity {
+    /// Every severity, most serious first (the dashboard's order).
+    pub const ALL: [Severity; 4] = [Self::Critical, Self::High, Self::Medium, Self::Low];
+
+    /// The stable lower-case name used in storage and exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+        }
+    }
+
+    /// Parses the name written by [`Severity::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// The category of an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// Memory exhaustion (RAM or VRAM).
+    Oom,
+    /// Connection or communication failures.
+    Network,
+    /// Invalid or incompatible configuration.
+    Configuration,
+    /// Failures when loading models.
+    ModelLoading,
+    /// Issues during training.
+    Training,
+    /// Problems during inference.
+    Inference,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorType {
+    /// Every error type, in the contract's order.
+    pub const ALL: [ErrorType; 7] = [
+        Self::Oom,
+        Self::Network,
+        Self::Configuration,
+        Self::ModelLoading,
+        Self::Training,
+        Self::Inference,
+        Self::Other,
+    ];
+
+    /// The stable lower-case name used in storage and exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Oom => "oom",
+            Self::Network => "network",
+            Self::Configuration => "configuration",
+            Self::ModelLoading => "model_loading",
+            Self::Training => "training",
+            Self::Inference => "inference",
+            Self::Other => "other",
+        }
+    }
+
+    /// Parses the name written by [`ErrorType::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// One GPU's state at the time of an error.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GpuState {
+    /// Device name.
+    pub name: String,
+    /// GPU memory in use, in bytes.
+    pub memory_used_bytes: u64,
+    /// Total GPU memory in bytes; 0 when unknown.
+    pub memory_total_bytes: u64,
+    /// Utilization 0–100; `None` when unknown.
+    pub utilization_percent: Option<f64>,
+}
+
+/// The machine's state at the time of an error.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SystemState {
+    /// CPU usage over all cores, 0–100; `None` when unknown.
+    pub cpu_percent: Option<f64>,
+    /// Memory in use, in bytes.
+    pub memory_used_bytes: u64,
+    /// Total memory in bytes; 0 when unknown.
+    pub memory_total_bytes: u64,
+    /// Disk space in use, in bytes.
+    pub disk_used_bytes: u64,
+    /// Total disk space in bytes; 0 when unknown.
+    pub disk_total_bytes: u64,
+    /// GPUs; empty when none or unknown.
+    pub gpus: Vec<GpuState>,
+}
+
+/// A user action leading up to an error (a breadcrumb).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentAction {
+    /// When the action happened; `None` when the client did not say.
+    pub timestamp: Option<DateTime<Utc>>,
+    /// What was done.
+    pub action: String,
+    /// Details as a JSON object.
+    pub details: Map<String, Value>,
+}
+
+/// Where a log comes from; empty strings mean "not given".
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Source {
+    /// Host name of the machine.
+    pub host: String,
+    /// Training run identifier.
+    pub run_id: String,
+    /// Component inside the run.
+    pub component: String,
+    /// Free labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl Source {
+    /// True when no field is set (as a filter: matches everything).
+    pub fn is_empty(&self) -> bool {
+        self.host.is_empty()
+            && self.run_id.is_empty()
+            && self.component.is_empty()
+            && self.labels.is_empty()
+    }
+}
+
+/// A validated log, ready to be stored. `api` builds it; `store` inserts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLog {
+    /// Client idempotency key.
+    pub event_id: Option<Uuid>,
+    /// When the error happened (client clock; defaulted to receipt time).
+    pub occurred_at: DateTime<Utc>,
+    /// How serious it is.
+    pub severity: Severity,
+    /// Its category.
+    pub error_type: ErrorType,
+    /// The message; never empty.
+    pub message: String,
+    /// The stack trace; may be empty.
+    pub stack_trace: String,
+    /// Context as a JSON object.
+    pub context: Map<String, Value>,
+    /// The machine's state, when sent.
+    pub system_state: Option<SystemState>,
+    /// Breadcrumbs, oldest first.
+    pub recent_actions: Vec<RecentAction>,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+/// A stored log, as read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Server-assigned UUID v7.
+    pub id: Uuid,
+    /// Client idempotency key, when one was sent.
+    pub event_id: Option<Uuid>,
+    /// Client clock.
+    pub occurred_at: DateTime<Utc>,
+    /// Server clock at commit time.
+    pub received_at: DateTime<Utc>,
+    /// How serious it is.
+    pub severity: Severity,
+    /// Its category.
+    pub error_type: ErrorType,
+    /// The message.
+    pub message: String,
+    /// The stack trace (empty in basic listings).
+    pub stack_trace: String,
+    /// Context (`None` in basic listings).
+    pub context: Option<Map<String, Value>>,
+    /// System state (`None` when not sent, or in basic listings).
+    pub system_state: Option<SystemState>,
+    /// Breadcrumbs (empty in basic listings).
+    pub recent_actions: Vec<RecentAction>,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+/// Which logs a read applies to; every set condition must hold.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogFilter {
+    /// Any of these severities; empty = all.
+    pub severities: Vec<Severity>,
+    /// Any of these error types; empty = all.
+    pub error_types: Vec<ErrorType>,
+    /// `occurred_at >= since`.
+    pub since: Option<DateTime<Utc>>,
+    /// `occurred_at < until`.
+    pub until: Option<DateTime<Utc>>,
+    /// Exact-match source fields; empty fields match anything.
+    pub source: Source,
+    /// Case-insensitive substring of the message; empty = any.
+    pub message_contains: String,
+}
+
+/// Position in the newest-first order: a page continues strictly after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCursor {
+    /// `occurred_at` of the last log already returned.
+    pub occurred_at: DateTime<Utc>,
+    /// Id of the last log already returned (breaks ties on `occurred_at`).
+    pub id: Uuid,
+}
+
+/// One page of logs read from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogPage {
+    /// The logs, newest first.
+    pub logs: Vec<LogEntry>,
+    /// True when more logs follow the last one.
+    pub has_more: bool,
+    /// Number of logs matching the filter, when asked for.
+    pub total: Option<u64>,
+}

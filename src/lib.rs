@@ -1,0 +1,13 @@
+//! diagd: a gRPC diagnostics service for machine-learning training fleets.
+//! Trainers push their errors; people and tools query, count, search,
+//! live-tail, report on, export and clear them. Storage is PostgreSQL.
+//!
+//! The way of one log: `api::ingest` (validate, convert) →
+//! `store::logs` (one statement, one transaction) → the caller's answer.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,113 @@
+//! The `diagd` command: `diagd serve` runs the service, `diagd migrate`
+//! applies the schema.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use diagd::{
+    config::{DatabaseArgs, LogArgs, ServeArgs},
+    server::{self, Database, ServerError, ServerOptions},
+};
+
+/// diagd: diagnostics for machine-learning training fleets, over gRPC.
+#[derive(Parser)]
+#[command(name = "diagd", version, about)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+    /// diagd's own logging.
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC service (migrates the database first). Without
+    /// DATABASE_URL it starts its own embedded PostgreSQL.
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = diagd::telemetry::init(cli.log.log_format, &cli.log.log_level) {
+        eprintln!("diagd: {e}");
+        return ExitCode::from(2);
+    }
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("diagd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `diagd serve`.
+async fn serve(args: ServeArgs) -> Result<(), ServerError> {
+    let database = Database::open(&args.database).await?;
+    let served = async {
+        let report = database.store.migrate().await?;
+        tracing::info!(schema_version = report.schema_version, applied = ?report.applied, "database ready");
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| ServerError::Store(diagd::store::StoreError::Config(format!("binding {}: {e}", args.listen))))?;
+        tracing::info!(address = %listener.local_addr().unwrap_or(args.listen), "diagd is listening (gRPC, reflection, health)");
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        let options = ServerOptions {
+            max_message_bytes: args.max_message_bytes,
+            health_interval: std::time::Duration::from_secs(args.health_interval_secs.max(1)),
+            shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_secs),
+        };
+        server::run(database.store.clone(), listener, options, shutdown).await
+    }
+    .await;
+    database.close().await;
+    tracing::info!("diagd stopped");
+    served
+}
+
+/// `diagd migrate`.
+async fn migrate(args: DatabaseArgs) -> Result<(), ServerError> {
+    let database = Database::open(&args).await?;
+    let result = database.store.migrate().await;
+    database.close().await;
+    let report = result?;
+    if report.applied.is_empty() {
+        println!("schema is up to date (version {})", report.schema_version);
+    } else {
+        println!(
+            "applied migrations {:?}; schema version {}",
+            report.applied, report.schema_version
+        );
+    }
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received: shutting down"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received: shutting down"),
+    }
+    shutdown.cancel();
+}

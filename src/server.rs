@@ -1,0 +1,205 @@
+//! Running diagd: opening the database (external or embedded), serving the
+//! gRPC service with reflection and health, keeping health in step with the
+//! database, and shutting down gracefully.
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::{
+    api::{DiagnosticsApi, pb},
+    config::DatabaseArgs,
+    store::{
+        Store, StoreError,
+        embedded::{EmbeddedError, EmbeddedPostgres, Ownership},
+    },
+};
+
+/// Name of the database diagd uses inside its embedded cluster.
+pub const EMBEDDED_DATABASE: &str = "diagd";
+
+/// Why diagd could not start or keep serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The embedded PostgreSQL could not be prepared or started.
+    #[error("embedded PostgreSQL: {0}")]
+    Embedded(#[from] EmbeddedError),
+    /// The database could not be reached or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be set up.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// The open database: the store and, on the embedded default, the cluster
+/// that must stay alive as long as the store is used.
+pub struct Database {
+    /// The connection pool.
+    pub store: Store,
+    /// The embedded cluster, when DATABASE_URL was not given.
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects to DATABASE_URL, or initialises/starts the embedded cluster
+    /// in the data directory and connects to it.
+    pub async fn open(args: &DatabaseArgs) -> Result<Database, ServerError> {
+        let options = args.pool_options();
+        match &args.database_url {
+            Some(url) => Ok(Database {
+                store: Store::connect(url, &options).await?,
+                embedded: None,
+            }),
+            None => {
+                let data_dir = args.data_dir();
+                tracing::info!(data_dir = %data_dir.display(), "no DATABASE_URL: using the embedded PostgreSQL");
+                let cluster = tokio::task::spawn_blocking(move || {
+                    EmbeddedPostgres::start(&data_dir, Ownership::Exclusive)
+                })
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("starting PostgreSQL: {e}")))??;
+                let store =
+                    Store::connect(&cluster.database_url(EMBEDDED_DATABASE), &options).await?;
+                Ok(Database {
+                    store,
+                    embedded: Some(cluster),
+                })
+            }
+        }
+    }
+
+    /// Stops the embedded cluster, if any (after the server has stopped).
+    pub async fn close(self) {
+        drop(self.store);
+        if let Some(cluster) = self.embedded {
+            let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
+            match stopped {
+                Ok(Ok(())) => tracing::info!("embedded PostgreSQL stopped"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed"),
+                Err(e) => tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed"),
+            }
+        }
+    }
+}
+
+/// How the gRPC server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Largest request message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Time between database health checks.
+    pub health_interval: Duration,
+    /// Time open streams get to finish after shutdown is requested.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_message_bytes: 16 * 1024 * 1024,
+            health_interval: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves diagd on `listener` until `shutdown` is cancelled, then lets open
+/// requests finish for at most the grace period.
+pub async fn run(
+    store: Store,
+    listener: TcpListener,
+    options: ServerOptions,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health_task = tokio::spawn(watch_database_health(
+        store.clone(),
+        health_reporter,
+        options.health_interval,
+        shutdown.clone(),
+    ));
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(DiagnosticsApi::new(store).into_server(options.max_message_bytes))
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            shutdown.clone().cancelled_owned(),
+        );
+
+    let result = tokio::select! {
+        result = server => result.map_err(ServerError::from),
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(options.shutdown_grace).await;
+        } => {
+            tracing::warn!(grace = ?options.shutdown_grace, "open streams did not finish in time; closing them");
+            Ok(())
+        }
+    };
+    shutdown.cancel();
+    let _ = health_task.await;
+    result
+}
+
+/// Keeps grpc.health.v1 SERVING while the database answers and NOT_SERVING
+/// while it does not, for the whole server ("") and for the service.
+async fn watch_database_health(
+    store: Store,
+    reporter: HealthReporter,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    const SERVICE: &str = "diagnostics.v1.DiagnosticsService";
+    let mut last = None;
+    loop {
+        let status =
+            match tokio::time::timeout(interval.max(Duration::from_secs(1)), store.ping()).await {
+                Ok(Ok(())) => ServingStatus::Serving,
+                Ok(Err(e)) => {
+                    if last != Some(ServingStatus::NotServing) {
+                        tracing::warn!(error = %e, "database check failed: health is NOT_SERVING");
+                    }
+                    ServingStatus::NotServing
+                }
+                Err(_) => {
+                    if last != Some(ServingStatus::NotServing) {
+                        tracing::warn!("database check timed out: health is NOT_SERVING");
+                    }
+                    ServingStatus::NotServing
+                }
+            };
+        if last != Some(status) {
+            if last.is_some() && status == ServingStatus::Serving {
+                tracing::info!("database answers again: health is SERVING");
+            }
+            reporter.set_service_status("", status).await;
+            reporter.set_service_status(SERVICE, status).await;
+            last = Some(status);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                reporter.set_service_status("", ServingStatus::NotServing).await;
+                reporter.set_service_status(SERVICE, ServingStatus::NotServing).await;
+                return;
+            }
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The `logs` table: inserting batches (with their hourly counts, in the same
+//! transaction), listing pages newest first, and reading one log.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{Store, StoreError, filter::SqlFilter};
+use crate::domain::{ErrorType, LogEntry, LogFilter, LogPage, NewLog, PageCursor, Severity};
+
+/// Inserts a batch with one statement: the rows (skipping event_ids already
+/// stored) and, from the rows actually inserted, the hourly counts. Rollup
+/// rows are upserted in key order so concurrent batches cannot deadlock.
+const INSERT_BATCH: &str = "
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::jsonb[]
+    ) AS t(id, event_id, occurred_at, severity, error_type, message, stack_trace,
+           context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels)
+),
+inserted AS (
+    INSERT INTO logs (id, event_id, occurred_at, severity, error_type, message, stack_trace,
+                      context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels)
+    SELECT id, event_id, occurred_at, severity, error_type, message, stack_trace,
+           context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels
+    FROM input
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING id, occurred_at, severity, error_type, source_host, source_run_id, source_component
+),
+counted AS (
+    INSERT INTO log_counts_hourly AS c
+        (hour, severity, error_type, source_host, source_run_id, source_component, log_count, oldest, newest)
+    SELECT date_trunc('hour', occurred_at, 'UTC'), severity, error_type, source_host, source_run_id, source_component,
+           count(*), min(occurred_at), max(occurred_at)
+    FROM inserted
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (hour, severity, error_type, source_host, source_run_id, source_component) DO UPDATE
+    SET log_count = c.log_count + EXCLUDED.log_count,
+        oldest = least(c.oldest, EXCLUDED.oldest),
+        newest = greatest(c.newest, EXCLUDED.newest)
+)
+SELECT id FROM inserted";
+
+/// Columns of a full log, in `row_to_entry` order.
+const FULL_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, stack_trace, \
+     context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels";
+
+/// The same columns without the heavy details (for basic listings).
+const BASIC_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, ''::text, \
+     NULL::jsonb, NULL::jsonb, NULL::jsonb, source_host, source_run_id, source_component, source_labels";
+
+/// What happened to one log of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Stored under this id.
+    Inserted(Uuid),
+    /// Not stored: its event_id was already stored (or repeated in the batch).
+    Duplicate,
+}
+
+impl Store {
+    /// Stores a batch of validated logs in one transaction, returning what
+    /// happened to each, in order. Returns only after the commit.
+    pub async fn insert_logs(&self, logs: &[NewLog]) -> Result<Vec<InsertOutcome>, StoreError> {
+        if logs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = logs.iter().map(|_| Uuid::now_v7()).collect();
+        let columns = BatchColumns::from_logs(logs)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let statement = tx.prepare_cached(INSERT_BATCH).await?;
+        let rows = tx
+            .query(
+                &statement,
+                &[
+                    &ids,
+                    &columns.event_ids,
+                    &columns.occurred_at,
+                    &columns.severities,
+                    &columns.error_types,
+                    &columns.messages,
+                    &columns.stack_traces,
+                    &columns.contexts,
+                    &columns.system_states,
+                    &columns.recent_actions,
+                    &columns.hosts,
+                    &columns.run_ids,
+                    &columns.components,
+                    &columns.labels,
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        let inserted: std::collections::HashSet<Uuid> = rows.iter().map(|row| row.get(0)).collect();
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                if inserted.contains(&id) {
+                    InsertOutcome::Inserted(id)
+                } else {
+                    InsertOutcome::Duplicate
+                }
+            })
+            .collect())
+    }
+
+    /// The id of the log stored with this event_id, if any.
+    pub async fn log_id_for_event(&self, event_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT id FROM logs WHERE event_id = $1")
+            .await?;
+        Ok(client
+            .query_opt(&statement, &[&event_id])
+            .await?
+            .map(|row| row.get(0)))
+    }
+
+    /// One log with every detail, or `None`.
+    pub async fn get_log(&self, id: Uuid) -> Result<Option<LogEntry>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!("SELECT {FULL_COLUMNS} FROM logs WHERE id = $1"))
+            .await?;
+        client
+            .query_opt(&statement, &[&id])
+            .await?
+            .map(|row| row_to_entry(&row))
+            .transpose()
+    }
+
+    /// One page of logs matching `filter`, newest first, strictly after
+    /// `cursor`; with `full` every detail, otherwise the basic columns.
+    pub async fn list_logs(
+        &self,
+        filter: &LogFilter,
+        cursor: Option<PageCursor>,
+        page_size: usize,
+        full: bool,
+        include_total: bool,
+    ) -> Result<LogPage, StoreError> {
+        let client = self.client().await?;
+        let total = if include_total {
+            let sql = SqlFilter::for_logs(filter);
+            let query = format!("SELECT count(*) FROM logs {}", sql.where_clause());
+            let count: i64 = client.query_one(&query, &sql.params()).await?.get(0);
+            Some(count as u64)
+        } else {
+            None
+        };
+        let mut sql = SqlFilter::for_logs(filter);
+        if let Some(cursor) = cursor {
+            sql.after_cursor(cursor);
+        }
+        let limit = sql.param(page_size as i64 + 1);
+        let query = format!(
+            "SELECT {} FROM logs {} ORDER BY occurred_at DESC, id DESC LIMIT {limit}",
+            if full { FULL_COLUMNS } else { BASIC_COLUMNS },
+            sql.where_clause(),
+        );
+        let statement = client.prepare_cached(&query).await?;
+        let rows = client.query(&statement, &sql.params()).await?;
+        let has_more = rows.len() > page_size;
+        let logs = rows
+            .iter()
+            .take(page_size)
+            .map(row_to_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LogPage {
+            logs,
+            has_more,
+            total,
+        })
+    }
+}
+
+/// A batch turned into one array per column, as `INSERT_BATCH` takes them.
+struct BatchColumns<'a> {
+    event_ids: Vec<Option<Uuid>>,
+    occurred_at: Vec<DateTime<Utc>>,
+    severities: Vec<&'static str>,
+    error_types: Vec<&'static str>,
+    messages: Vec<&'a str>,
+    stack_traces: Vec<&'a str>,
+    contexts: Vec<Value>,
+    system_states: Vec<Option<Value>>,
+    recent_actions: Vec<Value>,
+    hosts: Vec<&'a str>,
+    run_ids: Vec<&'a str>,
+    components: Vec<&'a str>,
+    labels: Vec<Value>,
+}
+
+impl<'a> BatchColumns<'a> {
+    fn from_logs(logs: &'a [NewLog]) -> Result<Self, StoreError> {
+        let json = |value: Result<Value, serde_json::Error>| {
+            value.map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let mut columns = BatchColumns {
+            event_ids: Vec::with_capacity(logs.len()),
+            occurred_at: Vec::with_capacity(logs.len()),
+            severities: Vec::with_capacity(logs.len()),
+            error_types: Vec::with_capacity(logs.len()),
+            messages: Vec::with_capacity(logs.len()),
+            stack_traces: Vec::with_capacity(logs.len()),
+            contexts: Vec::with_capacity(logs.len()),
+            system_states: Vec::with_capacity(logs.len()),
+            recent_actions: Vec::with_capacity(logs.len()),
+            hosts: Vec::with_capacity(logs.len()),
+            run_ids: Vec::with_capacity(logs.len()),
+            components: Vec::with_capacity(logs.len()),
+            labels: Vec::with_capacity(logs.len()),
+        };
+        for log in logs {
+            columns.event_ids.push(log.event_id);
+            columns.occurred_at.push(log.occurred_at);
+            columns.severities.push(log.severity.as_str());
+            columns.error_types.push(log.error_type.as_str());
+            columns.messages.push(&log.message);
+            columns.stack_traces.push(&log.stack_trace);
+            columns.contexts.push(Value::Object(log.context.clone()));
+            columns.system_states.push(
+                log.system_state
+                    .as_ref()
+                    .map(|s| json(serde_json::to_value(s)))
+                    .transpose()?,
+            );
+            columns
+                .recent_actions
+                .push(json(serde_json::to_value(&log.recent_actions))?);
+            columns.hosts.push(&log.source.host);
+            columns.run_ids.push(&log.source.run_id);
+            columns.components.push(&log.source.component);
+            columns
+                .labels
+                .push(json(serde_json::to_value(&log.source.labels))?);
+        }
+        Ok(columns)
+    }
+}
+
+/// Reads a row of `FULL_COLUMNS` (or `BASIC_COLUMNS`) back into a log.
+fn row_to_entry(row: &Row) -> Result<LogEntry, StoreError> {
+    let severity: &str = row.try_get(4)?;
+    let error_type: &str = row.try_get(5)?;
+    let context: Option<Value> = row.try_get(8)?;
+    let system_state: Option<Value> = row.try_get(9)?;
+    let recent_actions: Option<Value> = row.try_get(10)?;
+    let labels: Value = row.try_get(14)?;
+    let corrupt =
+        |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
+    Ok(LogEntry {
+        id: row.try_get(0)?,
+        event_id: row.try_get(1)?,
+        occurred_at: row.try_get(2)?,
+        received_at: row.try_get(3)?,
+        severity: Severity::parse(severity).ok_or_else(|| corrupt("severity", &severity))?,
+        error_type: ErrorType::parse(error_type)
+            .ok_or_else(|| corrupt("error_type", &error_type))?,
+        message: row.try_get(6)?,
+        stack_trace: row.try_get(7)?,
+        context: match context {
+            Some(Value::Object(map)) => Some(map),
+            Some(_) => return Err(corrupt("context", &"not a JSON object")),
+            None => None,
+        },
+        system_state: system_state
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| corrupt("system_state", &e))?,
+        recent_actions: recent_actions
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| corrupt("recent_actions", &e))?
+            .unwrap_or_default(),
+        source: crate::domain::Source {
+            host: row.try_get(11)?,
+            run_id: row.try_get(12)?,
+            component: row.try_get(13)?,
+            labels: serde_json::from_value::<BTreeMap<String, String>>(labels)
+                .map_err(|e| corrupt("source_labels", &e))?,
+        },
+    })
+}

@@ -1,0 +1,204 @@
+//! PostgreSQL storage: the connection pool, schema migrations, and one module
+//! per table family (`logs`, `stats`). All SQL of diagd lives under here.
+
+pub mod embedded;
+mod filter;
+mod logs;
+mod migrate;
+mod stats;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::{NoTls, error::SqlState};
+
+pub use logs::InsertOutcome;
+pub use migrate::MigrationReport;
+
+/// A storage failure, as the API layer needs to tell them apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached right now (connection refused, pool
+    /// exhausted or timed out, connection lost). Worth retrying.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A query failed for another reason.
+    #[error("database error: {0}")]
+    Query(#[source] tokio_postgres::Error),
+    /// A stored value could not be read back (corrupt or unexpected data).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// The connection settings are wrong.
+    #[error("invalid database settings: {0}")]
+    Config(String),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let connection_lost = e.is_closed()
+            || e.code().is_some_and(|c| {
+                c == &SqlState::ADMIN_SHUTDOWN
+                    || c == &SqlState::CRASH_SHUTDOWN
+                    || c == &SqlState::CANNOT_CONNECT_NOW
+                    || c == &SqlState::TOO_MANY_CONNECTIONS
+                    || c == &SqlState::INVALID_CATALOG_NAME
+            })
+            || e.code().is_none()
+                && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        if connection_lost {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Query(e)
+        }
+    }
+}
+
+impl From<PoolError> for StoreError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Backend(e) => e.into(),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Maximum number of connections.
+    pub max_connections: usize,
+    /// How long to wait for a connection (to connect, or for a free one)
+    /// before answering UNAVAILABLE.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// diagd's storage: a pool of connections to one PostgreSQL database.
+#[derive(Clone)]
+pub struct Store {
+    /// The connection pool; cheap to clone.
+    pool: Pool,
+}
+
+impl Store {
+    /// Connects to the database at `url`, creating the database first when
+    /// the server does not have it yet.
+    pub async fn connect(url: &str, options: &PoolOptions) -> Result<Store, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Config(e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.acquire_timeout);
+        }
+        config.application_name("diagd");
+        create_database_if_missing(&config).await?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.acquire_timeout))
+            .create_timeout(Some(options.acquire_timeout))
+            .recycle_timeout(Some(options.acquire_timeout))
+            .build()
+            .map_err(|e| StoreError::Config(e.to_string()))?;
+        Ok(Store { pool })
+    }
+
+    /// Applies the migrations this diagd knows and the database lacks.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let mut client = self.pool.get().await?;
+        migrate::apply(&mut client).await
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// Creates the database named in `config` when the server lacks it, by
+/// connecting to the `postgres` maintenance database with the same login.
+async fn create_database_if_missing(config: &tokio_postgres::Config) -> Result<(), StoreError> {
+    match config.connect(NoTls).await {
+        Ok((client, connection)) => {
+            drop(client);
+            drop(connection);
+            return Ok(());
+        }
+        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
+        Err(e) => {
+            return Err(StoreError::Unavailable(format!(
+                "connecting to PostgreSQL: {e}"
+            )));
+        }
+    }
+    let dbname = config
+        .get_dbname()
+        .map(str::to_string)
+        .or_else(|| config.get_user().map(str::to_string))
+        .ok_or_else(|| StoreError::Config("no database name in DATABASE_URL".into()))?;
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin.connect(NoTls).await.map_err(|e| {
+        StoreError::Unavailable(format!(
+            "connecting to PostgreSQL to create database {dbname:?}: {e}"
+        ))
+    })?;
+    let connection = tokio::spawn(connection);
+    let statement = format!("CREATE DATABASE {}", quote_identifier(&dbname));
+    let result = client.batch_execute(&statement).await;
+    drop(client);
+    let _ = connection.await;
+    match result {
+        Ok(()) => {
+            tracing::info!(database = %dbname, "created database");
+            Ok(())
+        }
+        Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
+        Err(e) => Err(StoreError::Query(e)),
+    }
+}
+
+/// Drops a database (closing its sessions); used by tests for cleanup.
+pub async fn drop_database(admin_url: &str, dbname: &str) -> Result<(), StoreError> {
+    let config: tokio_postgres::Config = admin_url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| StoreError::Config(e.to_string()))?;
+    let (client, connection) = config.connect(NoTls).await?;
+    let connection = tokio::spawn(connection);
+    let result = client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_identifier(dbname)
+        ))
+        .await;
+    drop(client);
+    let _ = connection.await;
+    Ok(result?)
+}
+
+/// Quotes an SQL identifier (doubling embedded quotes).
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,151 @@
+//! Stats for the dashboard. Whole hours are read from `log_counts_hourly`
+//! (maintained on insert), so unfiltered and time-range stats cost a few rows
+//! per hour; only the partial hours at the edges of a time range, and filters
+//! the hourly counts cannot answer (labels, message text), read `logs`.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+use super::{Store, StoreError, filter::SqlFilter};
+use crate::domain::{ErrorType, LogFilter, Severity, Stats};
+
+impl Store {
+    /// Exact counts of the logs matching `filter`.
+    pub async fn stats(&self, filter: &LogFilter) -> Result<Stats, StoreError> {
+        if !filter.source.labels.is_empty() || !filter.message_contains.is_empty() {
+            let mut stats = Stats::default();
+            self.add_counted_logs(filter, &mut stats).await?;
+            return Ok(stats);
+        }
+        let from_hour = filter.since.map(ceil_hour);
+        let to_hour = filter.until.map(floor_hour);
+        let mut stats = Stats::default();
+        if let (Some(from), Some(to)) = (from_hour, to_hour)
+            && from >= to
+        {
+            // The range lies within an hour or two: count the logs themselves.
+            self.add_counted_logs(filter, &mut stats).await?;
+            return Ok(stats);
+        }
+        self.add_hourly_counts(filter, from_hour, to_hour, &mut stats)
+            .await?;
+        if let (Some(since), Some(from)) = (filter.since, from_hour)
+            && since < from
+        {
+            let edge = LogFilter {
+                since: Some(since),
+                until: Some(from),
+                ..filter.clone()
+            };
+            self.add_counted_logs(&edge, &mut stats).await?;
+        }
+        if let (Some(until), Some(to)) = (filter.until, to_hour)
+            && to < until
+        {
+            let edge = LogFilter {
+                since: Some(to),
+                until: Some(until),
+                ..filter.clone()
+            };
+            self.add_counted_logs(&edge, &mut stats).await?;
+        }
+        Ok(stats)
+    }
+
+    /// Adds the maintained counts of the whole hours in `[from, to)`.
+    async fn add_hourly_counts(
+        &self,
+        filter: &LogFilter,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        stats: &mut Stats,
+    ) -> Result<(), StoreError> {
+        let sql = SqlFilter::for_hourly_counts(filter, from, to);
+        let query = format!(
+            "SELECT severity, error_type, sum(log_count)::bigint, min(oldest), max(newest)
+             FROM log_counts_hourly {} GROUP BY severity, error_type HAVING sum(log_count) > 0",
+            sql.where_clause()
+        );
+        self.add_grouped_counts(&query, &sql, stats).await
+    }
+
+    /// Adds the counts of the matching logs, read from `logs` itself.
+    async fn add_counted_logs(
+        &self,
+        filter: &LogFilter,
+        stats: &mut Stats,
+    ) -> Result<(), StoreError> {
+        let sql = SqlFilter::for_logs(filter);
+        let query = format!(
+            "SELECT severity, error_type, count(*), min(occurred_at), max(occurred_at)
+             FROM logs {} GROUP BY severity, error_type",
+            sql.where_clause()
+        );
+        self.add_grouped_counts(&query, &sql, stats).await
+    }
+
+    /// Runs a query returning (severity, error_type, count, oldest, newest)
+    /// rows and adds them to `stats`.
+    async fn add_grouped_counts(
+        &self,
+        query: &str,
+        sql: &SqlFilter,
+        stats: &mut Stats,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(query).await?;
+        for row in client.query(&statement, &sql.params()).await? {
+            let severity: &str = row.try_get(0)?;
+            let error_type: &str = row.try_get(1)?;
+            let count: i64 = row.try_get(2)?;
+            let severity = Severity::parse(severity)
+                .ok_or_else(|| StoreError::Corrupt(format!("severity {severity:?} in stats")))?;
+            let error_type = ErrorType::parse(error_type).ok_or_else(|| {
+                StoreError::Corrupt(format!("error_type {error_type:?} in stats"))
+            })?;
+            stats.add(
+                severity,
+                error_type,
+                count.max(0) as u64,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The start of the hour holding `t`.
+fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
+}
+
+/// The first hour boundary at or after `t`.
+fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = floor_hour(t);
+    if floor == t {
+        t
+    } else {
+        floor + TimeDelta::hours(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hour_bounds_round_the_right_way() {
+        let t: DateTime<Utc> = "2026-11-25T10:20:30Z".parse().unwrap();
+        assert_eq!(
+            floor_hour(t),
+            "2026-11-25T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            ceil_hour(t),
+            "2026-11-25T11:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let on_hour: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        assert_eq!(ceil_hour(on_hour), on_hour);
+        assert_eq!(floor_hour(on_hour), on_hour);
+    }
+}
