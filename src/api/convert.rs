@@ -23,7 +23,7 @@ pub const MAX_STACK_TRACE_BYTES: usize = 1024 * 1024;
 /// Largest accepted context, in bytes of encoded JSON.
 pub const MAX_CONTEXT_BYTES: usize = 256 * 1024;
 /// Deepest accepted nesting of JSON objects and lists.
-pub const MAX_JSON_DEPTH: usize = 32;
+pub const MAX_JSON_DEPTH: usize = 20;
 /// How far in the future `occurred_at` may lie (clock skew allowance).
 pub const MAX_FUTURE: TimeDelta = TimeDelta::days(1);
 /// Most recent actions carried by one log.

@@ -1,0 +1,157 @@
+//! The newcomer's path: `diagd serve` with no DATABASE_URL initialises its
+//! own PostgreSQL cluster in the data directory, serves, keeps the data
+//! across restarts, and stops the cluster when it stops.
+
+mod common;
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{new_log, report};
+use diagd::api::pb::{
+    self, ErrorType, Severity, diagnostics_service_client::DiagnosticsServiceClient,
+};
+use nix::{sys::signal, unistd::Pid};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_serve(data_dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_diagd"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("DIAGD_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning diagd serve")
+}
+
+/// Waits until the server at `port` reports SERVING.
+async fn wait_serving(port: u16, child: &mut Child) -> tonic::transport::Channel {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            panic!("diagd serve exited early with {status}:\n{stderr}");
+        }
+        if let Ok(channel) =
+            tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+                .unwrap()
+                .connect()
+                .await
+        {
+            let status = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status());
+            if status.ok() == Some(ServingStatus::Serving) {
+                return channel;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "diagd did not become SERVING within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends SIGTERM and waits for a clean exit (off the runtime thread, so the
+/// test's open client connections keep being driven and can close).
+async fn terminate(child: Child) -> String {
+    signal::kill(Pid::from_raw(child.id() as i32), signal::Signal::SIGTERM).unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        output.status.success(),
+        "diagd exited with {}:\n{stderr}",
+        output.status
+    );
+    stderr
+}
+
+#[tokio::test]
+async fn serve_runs_on_its_embedded_postgres_and_keeps_data_across_restarts() {
+    let data_dir = tempfile::Builder::new()
+        .prefix("diagd-embedded-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let data = data_dir.path().join("data");
+
+    let port = free_port();
+    let mut child = spawn_serve(&data, port);
+    let channel = wait_serving(port, &mut child).await;
+    let mut client = DiagnosticsServiceClient::new(channel);
+    let id = report(
+        &mut client,
+        new_log("CUDA out of memory", Severity::Critical, ErrorType::Oom),
+    )
+    .await;
+    let stderr = terminate(child).await;
+    assert!(
+        stderr.contains("initialising the embedded PostgreSQL cluster"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("embedded PostgreSQL stopped"), "{stderr}");
+    assert!(
+        !stderr.contains("did not finish in time"),
+        "idle connections do not hold up shutdown: {stderr}"
+    );
+    assert!(
+        !data.join("pgdata/postmaster.pid").exists(),
+        "the cluster is stopped with diagd"
+    );
+
+    let port = free_port();
+    let mut child = spawn_serve(&data, port);
+    let channel = wait_serving(port, &mut child).await;
+    let mut client = DiagnosticsServiceClient::new(channel);
+    let log = client
+        .get_log(pb::GetLogRequest { id: id.clone() })
+        .await
+        .expect("the log survived the restart")
+        .into_inner()
+        .log
+        .unwrap();
+    assert_eq!(log.message, "CUDA out of memory");
+
+    // A second diagd on the same data directory is refused, not shared.
+    let second = Command::new(env!("CARGO_BIN_EXE_diagd"))
+        .args(["migrate", "--data-dir"])
+        .arg(&data)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr)
+            .contains("another diagd is using the data directory"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let stderr = terminate(child).await;
+    assert!(
+        !stderr.contains("initialising"),
+        "no second initdb: {stderr}"
+    );
+}
