@@ -152,11 +152,7 @@ async fn the_same_event_id_is_stored_once_and_answers_the_first_id() {
         .into_inner();
     assert!(second.duplicate);
     assert_eq!(second.id, first.id);
-    let stats = client
-        .get_stats(pb::GetStatsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = common::stats(&mut client).await;
     assert_eq!(
         stats.total, 1,
         "the duplicate was neither stored nor counted"
@@ -348,11 +344,7 @@ async fn invalid_reports_are_refused_with_the_field_named() {
         Code::InvalidArgument,
         "log: required",
     );
-    let stats = client
-        .get_stats(pb::GetStatsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = common::stats(&mut client).await;
     assert_eq!(stats.total, 0, "nothing invalid was stored");
 }
 
@@ -418,11 +410,7 @@ async fn an_ingest_stream_commits_batches_with_partial_success() {
         ),
         (2, 3, "error_type")
     );
-    let stats = client
-        .get_stats(pb::GetStatsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = common::stats(&mut client).await;
     assert_eq!(stats.total, 4);
 }
 
@@ -486,10 +474,6 @@ async fn an_oversized_batch_is_refused_after_earlier_batches_are_kept() {
         .ingest_logs(tokio_stream::iter(vec![small, huge]))
         .await;
     assert_status(result, Code::InvalidArgument, "batch 1 holds 10001 logs");
-    let stats = client
-        .get_stats(pb::GetStatsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = common::stats(&mut client).await;
     assert_eq!(stats.total, 1, "the committed first batch stays");
 }

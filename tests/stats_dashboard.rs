@@ -290,11 +290,7 @@ async fn stats_are_exact_under_every_filter() {
 async fn an_empty_dashboard_lists_every_severity_and_type_at_zero() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
-    let stats = client
-        .get_stats(pb::GetStatsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = common::stats(&mut client).await;
     assert_eq!(stats, expected(&[], |_| true));
     assert_eq!(stats.by_severity.len(), 4);
     assert_eq!(stats.by_error_type.len(), 7);
@@ -312,11 +308,7 @@ async fn stats_follow_new_reports_at_once() {
         )
         .await;
     }
-    let stats = client
-        .get_stats(pb::GetStatsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = common::stats(&mut client).await;
     assert_eq!(stats.total, 4);
     assert!(stats.by_severity.iter().all(|c| c.count == 1));
     let network = stats

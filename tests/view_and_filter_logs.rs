@@ -92,10 +92,7 @@ async fn seed_mixed(client: &mut Client) {
         component: "trainer".into(),
         labels: [("pool".to_string(), "h100".to_string())].into(),
     });
-    client
-        .ingest_logs(tokio_stream::iter(vec![pb::IngestLogsRequest { logs }]))
-        .await
-        .unwrap();
+    common::ingest(client, vec![logs]).await;
 }
 
 #[tokio::test]
@@ -266,10 +263,7 @@ async fn pages_cover_every_log_once_while_new_logs_arrive() {
             )
         })
         .collect();
-    client
-        .ingest_logs(tokio_stream::iter(vec![pb::IngestLogsRequest { logs }]))
-        .await
-        .unwrap();
+    common::ingest(&mut client, vec![logs]).await;
 
     // A writer keeps adding logs (newer, and some in the middle of the range)
     // while the reader pages.
@@ -361,10 +355,7 @@ async fn totals_page_sizes_and_tokens_behave() {
             )
         })
         .collect();
-    client
-        .ingest_logs(tokio_stream::iter(vec![pb::IngestLogsRequest { logs }]))
-        .await
-        .unwrap();
+    common::ingest(&mut client, vec![logs]).await;
 
     let first = client
         .list_logs(pb::ListLogsRequest::default())
@@ -522,10 +513,7 @@ async fn listings_are_basic_unless_full_is_asked_and_large_pages_split() {
             ..log_at(i, &format!("big {i}"), Severity::Critical, ErrorType::Oom)
         })
         .collect();
-    client
-        .ingest_logs(tokio_stream::iter(vec![pb::IngestLogsRequest { logs }]))
-        .await
-        .unwrap();
+    common::ingest(&mut client, vec![logs]).await;
 
     let basic = client
         .list_logs(pb::ListLogsRequest::default())

@@ -236,6 +236,28 @@ pub async fn report(client: &mut Client, log: pb::NewLog) -> String {
         .id
 }
 
+/// Sends `batches` over one IngestLogs stream and returns the totals.
+pub async fn ingest(client: &mut Client, batches: Vec<Vec<pb::NewLog>>) -> pb::IngestLogsResponse {
+    let requests: Vec<pb::IngestLogsRequest> = batches
+        .into_iter()
+        .map(|logs| pb::IngestLogsRequest { logs })
+        .collect();
+    client
+        .ingest_logs(tokio_stream::iter(requests))
+        .await
+        .expect("IngestLogs")
+        .into_inner()
+}
+
+/// Unfiltered stats.
+pub async fn stats(client: &mut Client) -> pb::GetStatsResponse {
+    client
+        .get_stats(pb::GetStatsRequest::default())
+        .await
+        .expect("GetStats")
+        .into_inner()
+}
+
 /// Asserts that `result` failed with `code` and a message containing `needle`.
 #[track_caller]
 pub fn assert_status<T: std::fmt::Debug>(
