@@ -30,6 +30,7 @@ fn compile_proto(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error::Er
         .build_server(true)
         .build_client(true)
         .generate_default_stubs(true)
+        .bytes(".")
         .compile_fds(descriptors)?;
     Ok(())
 }

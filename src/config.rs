@@ -78,6 +78,97 @@ pub struct ServeArgs {
     /// closes them.
     #[arg(long, env = "DIAGD_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// Directory where ClearLogs writes its `export_first` exports.
+    /// Default: <data-dir>/exports.
+    #[arg(long, env = "DIAGD_EXPORT_DIR")]
+    pub export_dir: Option<PathBuf>,
+
+    /// Recorded user actions kept per source (host, run, component); older
+    /// ones are deleted as new ones arrive.
+    #[arg(long, env = "DIAGD_ACTIONS_PER_SOURCE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub actions_per_source: u32,
+}
+
+impl ServeArgs {
+    /// Where `export_first` exports go.
+    pub fn export_dir(&self) -> PathBuf {
+        self.export_dir
+            .clone()
+            .unwrap_or_else(|| self.database.data_dir().join("exports"))
+    }
+
+    /// The effective settings as JSON for diagnostic reports, with the
+    /// database password redacted.
+    pub fn effective_configuration(&self, log_filter: &str) -> serde_json::Value {
+        let database = match &self.database.database_url {
+            Some(url) => serde_json::json!({ "mode": "external", "url": redact_url_password(url) }),
+            None => serde_json::json!({ "mode": "embedded", "data_dir": self.database.data_dir() }),
+        };
+        serde_json::json!({
+            "listen": self.listen.to_string(),
+            "database_connection": database,
+            "db_max_connections": self.database.db_max_connections,
+            "db_timeout_secs": self.database.db_timeout_secs,
+            "max_message_bytes": self.max_message_bytes,
+            "health_interval_secs": self.health_interval_secs,
+            "shutdown_grace_secs": self.shutdown_grace_secs,
+            "export_dir": self.export_dir(),
+            "actions_per_source": self.actions_per_source,
+            "log_filter": log_filter,
+            "features": {
+                "ingest": true, "query": true, "stats": true, "reports": true, "export": true,
+                "clear": true, "debug_mode": true, "recent_actions": true,
+                "search": false, "live_tail": false,
+            },
+        })
+    }
+}
+
+/// `url` with the password (in `user:password@` or `password=`) replaced.
+pub fn redact_url_password(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = &out[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            let start = scheme_end + 3 + colon + 1;
+            let end = scheme_end + 3 + at;
+            out.replace_range(start..end, "[redacted]");
+        }
+    }
+    if let Some(position) = out.find("password=") {
+        let start = position + "password=".len();
+        let end = out[start..]
+            .find(['&', ' '])
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "[redacted]");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url_password;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url_password("postgres://diagd:s3cr:et@db:5432/diagd"),
+            "postgres://diagd:[redacted]@db:5432/diagd"
+        );
+        assert_eq!(
+            redact_url_password("postgres://db/diagd?user=a&password=hunter2&sslmode=require"),
+            "postgres://db/diagd?user=a&password=[redacted]&sslmode=require"
+        );
+        assert_eq!(
+            redact_url_password("postgres://db/diagd"),
+            "postgres://db/diagd"
+        );
+    }
 }
 
 /// How diagd writes its own logs.

@@ -7,7 +7,10 @@
 
 pub mod api;
 pub mod config;
+pub mod debug_mode;
 pub mod domain;
+pub mod export;
 pub mod server;
 pub mod store;
+pub mod system;
 pub mod telemetry;

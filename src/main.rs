@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use diagd::{
+    api::ApiSettings,
     config::{DatabaseArgs, LogArgs, ServeArgs},
+    debug_mode::LogControl,
     server::{self, Database, ServerError, ServerOptions},
 };
 
@@ -35,12 +37,19 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = diagd::telemetry::init(cli.log.log_format, &cli.log.log_level) {
-        eprintln!("diagd: {e}");
-        return ExitCode::from(2);
-    }
+    let filter_handle = match diagd::telemetry::init(cli.log.log_format, &cli.log.log_level) {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("diagd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let log_control = LogControl {
+        handle: filter_handle,
+        base: cli.log.log_level.clone(),
+    };
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(args, log_control).await,
         Command::Migrate(args) => migrate(args).await,
     };
     match result {
@@ -54,7 +63,7 @@ async fn main() -> ExitCode {
 }
 
 /// `diagd serve`.
-async fn serve(args: ServeArgs) -> Result<(), ServerError> {
+async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerError> {
     let database = Database::open(&args.database).await?;
     let served = async {
         let report = database.store.migrate().await?;
@@ -65,7 +74,18 @@ async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         tracing::info!(address = %listener.local_addr().unwrap_or(args.listen), "diagd is listening (gRPC, reflection, health)");
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        let mut disk_paths = vec![args.database.data_dir()];
+        if let Ok(dir) = std::env::current_dir() {
+            disk_paths.push(dir);
+        }
         let options = ServerOptions {
+            api: ApiSettings {
+                actions_per_source: args.actions_per_source as usize,
+                export_dir: args.export_dir(),
+                configuration: args.effective_configuration(&log_control.base),
+                disk_paths,
+            },
+            log_control: Some(log_control),
             max_message_bytes: args.max_message_bytes,
             health_interval: std::time::Duration::from_secs(args.health_interval_secs.max(1)),
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_secs),

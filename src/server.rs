@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
-    api::{DiagnosticsApi, pb},
+    api::{ApiSettings, DiagnosticsApi, pb},
     config::DatabaseArgs,
+    debug_mode::{self, LogControl},
     store::{
         Store, StoreError,
         embedded::{EmbeddedError, EmbeddedPostgres, Ownership},
@@ -90,8 +91,13 @@ impl Database {
 }
 
 /// How the gRPC server behaves.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
+    /// Settings of the RPCs.
+    pub api: ApiSettings,
+    /// diagd's own log filter, switched by debug mode; `None` leaves the
+    /// process's logging alone (tests running several servers).
+    pub log_control: Option<LogControl>,
     /// Largest request message accepted, in bytes.
     pub max_message_bytes: usize,
     /// Time between database health checks.
@@ -103,6 +109,8 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
+            api: ApiSettings::default(),
+            log_control: None,
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
@@ -133,11 +141,16 @@ pub async fn run(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
+    let debug_mode =
+        debug_mode::follow(store.clone(), options.log_control.clone(), shutdown.clone());
+    let api = DiagnosticsApi::new(store, options.api.clone(), debug_mode, shutdown.clone());
     let server = tonic::transport::Server::builder()
+        // Each request with its timing, logged at debug level (debug mode).
+        .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(DiagnosticsApi::new(store).into_server(options.max_message_bytes))
+        .add_service(api.into_server(options.max_message_bytes))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(listener),
             shutdown.clone().cancelled_owned(),

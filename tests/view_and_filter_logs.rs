@@ -414,7 +414,7 @@ async fn totals_page_sizes_and_tokens_behave() {
             })
             .await,
         Code::InvalidArgument,
-        "page_token: not a token returned by ListLogs",
+        "page_token: not a token returned by this listing",
     );
     assert_status(
         client

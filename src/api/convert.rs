@@ -12,9 +12,10 @@ use uuid::Uuid;
 
 use super::{error::FieldError, pb};
 use crate::domain::{
-    ErrorType, GpuState, LogEntry, LogFilter, NewLog, RecentAction, Severity, Source, Stats,
-    SystemState,
+    DebugMode, ErrorType, GpuState, LogEntry, LogFilter, NewAction, NewLog, RecentAction, Severity,
+    Source, Stats, SystemState,
 };
+use crate::store::StoredReport;
 
 /// Largest accepted message, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -106,6 +107,36 @@ pub fn new_log(log: pb::NewLog, now: DateTime<Utc>) -> Result<NewLog, FieldError
         system_state,
         recent_actions,
         source,
+    })
+}
+
+/// Validates an action sent to RecordAction.
+pub fn new_action(
+    request: pb::RecordActionRequest,
+    now: DateTime<Utc>,
+) -> Result<NewAction, FieldError> {
+    let occurred_at = match request.timestamp {
+        Some(ts) => timestamp("timestamp", ts)?,
+        None => now,
+    };
+    if occurred_at > now + MAX_FUTURE {
+        return Err(FieldError::new(
+            "timestamp",
+            format!("{occurred_at} is more than a day in the future (server time {now})"),
+        ));
+    }
+    text("action", &request.action, MAX_ACTION_BYTES)?;
+    if request.action.trim().is_empty() {
+        return Err(FieldError::new(
+            "action",
+            "required: name the action, e.g. \"start_training\"",
+        ));
+    }
+    Ok(NewAction {
+        occurred_at,
+        action: request.action,
+        details: json_object("details", request.details, MAX_ACTION_DETAILS_BYTES)?,
+        source: source(request.source.unwrap_or_default()).map_err(|e| e.within("source"))?,
     })
 }
 
@@ -491,6 +522,32 @@ pub fn stats_response(stats: Stats) -> pb::GetStatsResponse {
             .collect(),
         oldest: stats.oldest.map(timestamp_to_proto),
         newest: stats.newest.map(timestamp_to_proto),
+    }
+}
+
+/// Debug mode on the wire, as in effect at `now`.
+pub fn debug_mode(mode: DebugMode, now: DateTime<Utc>) -> pb::DebugMode {
+    let on = mode.is_on(now);
+    pb::DebugMode {
+        enabled: on,
+        changed_at: mode.changed_at.map(timestamp_to_proto),
+        changed_by: mode.changed_by,
+        auto_off_at: if on {
+            mode.auto_off_at.map(timestamp_to_proto)
+        } else {
+            None
+        },
+    }
+}
+
+/// A stored report's metadata on the wire.
+pub fn report_info(report: StoredReport) -> pb::ReportInfo {
+    pb::ReportInfo {
+        report_id: report.id.to_string(),
+        created_at: Some(timestamp_to_proto(report.created_at)),
+        error_count: report.error_count,
+        size_bytes: report.size_bytes,
+        file_name: crate::domain::report::file_name(report.id),
     }
 }
 

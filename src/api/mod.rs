@@ -3,31 +3,83 @@
 //! RPCs; failures become `tonic::Status` in `error`. RPCs of later milestones
 //! keep the generated default, which answers UNIMPLEMENTED.
 
+mod actions;
+mod admin;
 mod convert;
 pub mod error;
+mod export;
 mod ingest;
 mod page_token;
 pub mod pb;
 mod query;
+mod reports;
 
+use std::{path::PathBuf, pin::Pin, sync::Arc};
+
+use tokio::sync::watch;
+use tokio_stream::Stream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::store::Store;
+use crate::{domain::DebugMode, store::Store};
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
 pub use convert::{MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES};
+
+/// A server-streaming response.
+type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// Settings the RPCs need beyond the store.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// How many recorded actions are kept per source (host, run, component).
+    pub actions_per_source: usize,
+    /// Where ClearLogs writes its `export_first` exports.
+    pub export_dir: PathBuf,
+    /// diagd's effective configuration, secrets redacted, for reports.
+    pub configuration: serde_json::Value,
+    /// Directories whose disks reports describe (data, database).
+    pub disk_paths: Vec<PathBuf>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            actions_per_source: 1000,
+            export_dir: std::env::temp_dir().join("diagd-exports"),
+            configuration: serde_json::json!({}),
+            disk_paths: vec![std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))],
+        }
+    }
+}
 
 /// The implementation of `diagnostics.v1.DiagnosticsService`.
 #[derive(Clone)]
 pub struct DiagnosticsApi {
     /// Where logs live.
     store: Store,
+    /// Settings.
+    settings: Arc<ApiSettings>,
+    /// Debug mode as followed by `debug_mode::follow`.
+    debug_mode: watch::Receiver<DebugMode>,
+    /// Cancelled when the server shuts down; ends open streams.
+    shutdown: CancellationToken,
 }
 
 impl DiagnosticsApi {
     /// The service over `store`.
-    pub fn new(store: Store) -> Self {
-        DiagnosticsApi { store }
+    pub fn new(
+        store: Store,
+        settings: ApiSettings,
+        debug_mode: watch::Receiver<DebugMode>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        DiagnosticsApi {
+            store,
+            settings: Arc::new(settings),
+            debug_mode,
+            shutdown,
+        }
     }
 
     /// The tonic server for this service, accepting requests of up to
@@ -72,5 +124,82 @@ impl DiagnosticsService for DiagnosticsApi {
         request: Request<pb::GetStatsRequest>,
     ) -> Result<Response<pb::GetStatsResponse>, Status> {
         DiagnosticsApi::get_stats(self, request).await
+    }
+
+    async fn generate_report(
+        &self,
+        request: Request<pb::GenerateReportRequest>,
+    ) -> Result<Response<pb::GenerateReportResponse>, Status> {
+        DiagnosticsApi::generate_report(self, request).await
+    }
+
+    async fn get_report(
+        &self,
+        request: Request<pb::GetReportRequest>,
+    ) -> Result<Response<pb::GetReportResponse>, Status> {
+        DiagnosticsApi::get_report(self, request).await
+    }
+
+    async fn list_reports(
+        &self,
+        request: Request<pb::ListReportsRequest>,
+    ) -> Result<Response<pb::ListReportsResponse>, Status> {
+        DiagnosticsApi::list_reports(self, request).await
+    }
+
+    async fn download_report(
+        &self,
+        request: Request<pb::DownloadReportRequest>,
+    ) -> Result<Response<ResponseStream<pb::DownloadReportResponse>>, Status> {
+        DiagnosticsApi::download_report(self, request).await
+    }
+
+    async fn delete_report(
+        &self,
+        request: Request<pb::DeleteReportRequest>,
+    ) -> Result<Response<pb::DeleteReportResponse>, Status> {
+        DiagnosticsApi::delete_report(self, request).await
+    }
+
+    async fn export_logs(
+        &self,
+        request: Request<pb::ExportLogsRequest>,
+    ) -> Result<Response<ResponseStream<pb::ExportLogsResponse>>, Status> {
+        DiagnosticsApi::export_logs(self, request).await
+    }
+
+    async fn clear_logs(
+        &self,
+        request: Request<pb::ClearLogsRequest>,
+    ) -> Result<Response<pb::ClearLogsResponse>, Status> {
+        DiagnosticsApi::clear_logs(self, request).await
+    }
+
+    async fn get_debug_mode(
+        &self,
+        request: Request<pb::GetDebugModeRequest>,
+    ) -> Result<Response<pb::GetDebugModeResponse>, Status> {
+        DiagnosticsApi::get_debug_mode(self, request).await
+    }
+
+    async fn set_debug_mode(
+        &self,
+        request: Request<pb::SetDebugModeRequest>,
+    ) -> Result<Response<pb::SetDebugModeResponse>, Status> {
+        DiagnosticsApi::set_debug_mode(self, request).await
+    }
+
+    async fn watch_debug_mode(
+        &self,
+        request: Request<pb::WatchDebugModeRequest>,
+    ) -> Result<Response<ResponseStream<pb::WatchDebugModeResponse>>, Status> {
+        DiagnosticsApi::watch_debug_mode(self, request).await
+    }
+
+    async fn record_action(
+        &self,
+        request: Request<pb::RecordActionRequest>,
+    ) -> Result<Response<pb::RecordActionResponse>, Status> {
+        DiagnosticsApi::record_action(self, request).await
     }
 }

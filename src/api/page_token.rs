@@ -7,15 +7,16 @@ use chrono::DateTime;
 use uuid::Uuid;
 
 use super::error::FieldError;
-use crate::domain::{LogFilter, PageCursor};
+use crate::domain::PageCursor;
 
 /// Token layout version; bump when the layout changes.
 const VERSION: u8 = 1;
 /// Encoded size: version, micros (8), id (16), fingerprint (8).
 const LEN: usize = 1 + 8 + 16 + 8;
 
-/// Encodes the position after `cursor` for `filter`.
-pub fn encode(cursor: PageCursor, filter: &LogFilter) -> String {
+/// Encodes the position after `cursor` for `filter` (any value whose Debug
+/// text identifies what is being paged).
+pub fn encode(cursor: PageCursor, filter: &impl std::fmt::Debug) -> String {
     let mut bytes = Vec::with_capacity(LEN);
     bytes.push(VERSION);
     bytes.extend_from_slice(&cursor.occurred_at.timestamp_micros().to_be_bytes());
@@ -25,11 +26,11 @@ pub fn encode(cursor: PageCursor, filter: &LogFilter) -> String {
 }
 
 /// Decodes a token produced by [`encode`] for the same `filter`.
-pub fn decode(token: &str, filter: &LogFilter) -> Result<PageCursor, FieldError> {
+pub fn decode(token: &str, filter: &impl std::fmt::Debug) -> Result<PageCursor, FieldError> {
     let invalid = || {
         FieldError::new(
             "page_token",
-            "not a token returned by ListLogs; start again without one",
+            "not a token returned by this listing; start again without one",
         )
     };
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
@@ -50,7 +51,7 @@ pub fn decode(token: &str, filter: &LogFilter) -> Result<PageCursor, FieldError>
 }
 
 /// A stable 64-bit FNV-1a hash of the filter's contents.
-fn fingerprint(filter: &LogFilter) -> u64 {
+fn fingerprint(filter: &impl std::fmt::Debug) -> u64 {
     let text = format!("{filter:?}");
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
@@ -60,7 +61,7 @@ fn fingerprint(filter: &LogFilter) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Severity;
+    use crate::domain::{LogFilter, Severity};
 
     #[test]
     fn a_token_round_trips_for_its_filter_only() {

@@ -2,9 +2,16 @@
 //! filters and stats. No proto and no SQL here; `api` converts from the wire
 //! and `store` maps to tables.
 
+mod action;
+mod debug_mode;
+mod guidance;
 mod log;
+pub mod report;
 mod stats;
 
+pub use action::{NewAction, RecordedAction};
+pub use debug_mode::DebugMode;
+pub use guidance::Guidance;
 pub use log::{
     ErrorType, GpuState, LogEntry, LogFilter, LogPage, NewLog, PageCursor, RecentAction, Severity,
     Source, SystemState,

@@ -47,7 +47,7 @@ counted AS (
 SELECT id FROM inserted";
 
 /// Columns of a full log, in `row_to_entry` order.
-const FULL_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, stack_trace, \
+pub(super) const FULL_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, stack_trace, \
      context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels";
 
 /// The same columns without the heavy details (for basic listings).
@@ -246,7 +246,7 @@ impl<'a> BatchColumns<'a> {
 }
 
 /// Reads a row of `FULL_COLUMNS` (or `BASIC_COLUMNS`) back into a log.
-fn row_to_entry(row: &Row) -> Result<LogEntry, StoreError> {
+pub(super) fn row_to_entry(row: &Row) -> Result<LogEntry, StoreError> {
     let severity: &str = row.try_get(4)?;
     let error_type: &str = row.try_get(5)?;
     let context: Option<Value> = row.try_get(8)?;

@@ -1,10 +1,16 @@
 //! PostgreSQL storage: the connection pool, schema migrations, and one module
 //! per table family (`logs`, `stats`). All SQL of diagd lives under here.
 
+mod actions;
+mod clear;
+mod debug_mode;
 pub mod embedded;
+mod export;
 mod filter;
 mod logs;
 mod migrate;
+mod notify;
+mod reports;
 mod stats;
 
 use std::time::Duration;
@@ -12,8 +18,11 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::{NoTls, error::SqlState};
 
+pub use export::ExportSink;
 pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
+pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CLEARED_CHANNEL, Listener};
+pub use reports::StoredReport;
 
 /// A storage failure, as the API layer needs to tell them apart.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +34,10 @@ pub enum StoreError {
     /// A query failed for another reason.
     #[error("database error: {0}")]
     Query(#[source] tokio_postgres::Error),
+    /// The receiver of an export failed (the client went away, or the
+    /// export file could not be written); nothing was changed.
+    #[error("export failed: {0}")]
+    Sink(String),
     /// A stored value could not be read back (corrupt or unexpected data).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -86,6 +99,9 @@ impl Default for PoolOptions {
 pub struct Store {
     /// The connection pool; cheap to clone.
     pool: Pool,
+    /// The connection settings, for dedicated (non-pooled) connections
+    /// such as LISTEN.
+    config: tokio_postgres::Config,
 }
 
 impl Store {
@@ -101,7 +117,7 @@ impl Store {
         config.application_name("diagd");
         create_database_if_missing(&config).await?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -115,7 +131,7 @@ impl Store {
             .recycle_timeout(Some(options.acquire_timeout))
             .build()
             .map_err(|e| StoreError::Config(e.to_string()))?;
-        Ok(Store { pool })
+        Ok(Store { pool, config })
     }
 
     /// Applies the migrations this diagd knows and the database lacks.

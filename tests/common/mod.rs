@@ -92,62 +92,73 @@ pub fn drop_database_blocking(dbname: &str) {
     }
 }
 
-/// A running diagd with its own database.
+/// A running diagd with its own database. The server runs on a runtime of
+/// its own (in its own thread), like a separate process: blocking the test's
+/// runtime never stalls the server's connections, and dropping the server
+/// closes every one of them before its database is dropped.
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// The store it uses (for checks behind the API's back).
-    pub store: Store,
     /// Its database's name.
     pub dbname: String,
     /// Stops the server.
     shutdown: CancellationToken,
+    /// The server's thread; joined on drop.
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestServer {
     /// Starts diagd on a new database and a free port.
     pub async fn start() -> TestServer {
-        Self::start_with(ServerOptions {
-            health_interval: Duration::from_millis(200),
-            shutdown_grace: Duration::from_secs(1),
-            ..ServerOptions::default()
-        })
-        .await
+        Self::start_with(test_options()).await
     }
 
-    /// Starts diagd with the given options.
+    /// Starts diagd with the given options on a new database.
     pub async fn start_with(options: ServerOptions) -> TestServer {
-        let dbname = unique_database_name();
+        Self::start_on(unique_database_name(), options).await
+    }
+
+    /// Starts diagd on database `dbname` (created when missing), e.g. a
+    /// second replica on the database of another test server.
+    pub async fn start_on(dbname: String, options: ServerOptions) -> TestServer {
         let url = database_url(&dbname);
-        let store = Store::connect(
-            &url,
-            &PoolOptions {
-                max_connections: 8,
-                acquire_timeout: Duration::from_secs(5),
-            },
-        )
-        .await
-        .expect("connecting to the test database");
-        store.migrate().await.expect("migrating the test database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
-        tokio::spawn(server::run(
-            store.clone(),
-            listener,
-            options,
-            shutdown.clone(),
-        ));
+        let (ready, started) = tokio::sync::oneshot::channel();
+        let server_shutdown = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            runtime.block_on(async move {
+                let store = Store::connect(
+                    &url,
+                    &PoolOptions {
+                        max_connections: 8,
+                        acquire_timeout: Duration::from_secs(5),
+                    },
+                )
+                .await
+                .expect("connecting to the test database");
+                store.migrate().await.expect("migrating the test database");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let _ = ready.send(listener.local_addr().expect("local addr"));
+                if let Err(e) = server::run(store, listener, options, server_shutdown).await {
+                    eprintln!("test server failed: {e}");
+                }
+            });
+        });
+        let addr = started.await.expect("the test server failed to start");
         TestServer {
             addr,
-            store,
             dbname,
             shutdown,
+            thread: Some(thread),
         }
     }
-
     /// A new client connected to this server.
     pub async fn client(&self) -> Client {
         DiagnosticsServiceClient::new(self.channel().await)
@@ -170,17 +181,36 @@ impl TestServer {
         }
     }
 
-    /// Stops the server (the database stays until drop).
-    pub fn stop(&self) {
+    /// Stops the server and waits until it has closed its connections; the
+    /// database stays.
+    pub fn stop(&mut self) {
         self.shutdown.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.shutdown.cancel();
+        self.stop();
         drop_database_blocking(&self.dbname);
     }
+}
+
+/// Server options for tests: fast health checks, short grace, exports in a
+/// temporary directory.
+pub fn test_options() -> ServerOptions {
+    let mut options = ServerOptions {
+        health_interval: Duration::from_millis(200),
+        shutdown_grace: Duration::from_millis(100),
+        ..ServerOptions::default()
+    };
+    options.api.export_dir = std::env::temp_dir().join(format!(
+        "diagd-test-exports-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    options
 }
 
 /// A valid log with this message, severity and type; the rest empty.

@@ -1,0 +1,158 @@
+//! Administration: ClearLogs (confirmed, optionally exporting first) and
+//! debug mode (GetDebugMode, SetDebugMode, WatchDebugMode).
+
+use chrono::{TimeDelta, Utc};
+use tonic::{Code, Request, Response, Status};
+
+use super::{DiagnosticsApi, ResponseStream, convert, error::FieldError, pb};
+use crate::{
+    domain::LogFilter,
+    export::{ExportFormat, FileSink},
+};
+
+/// Longest auto-off delay accepted.
+const MAX_AUTO_OFF: TimeDelta = TimeDelta::days(30);
+/// Longest `changed_by`.
+const MAX_CHANGED_BY_BYTES: usize = 256;
+
+impl DiagnosticsApi {
+    /// Deletes logs, after an explicit confirmation.
+    pub(super) async fn clear_logs(
+        &self,
+        request: Request<pb::ClearLogsRequest>,
+    ) -> Result<Response<pb::ClearLogsResponse>, Status> {
+        let request = request.into_inner();
+        if !request.confirm {
+            return Err(Status::new(
+                Code::FailedPrecondition,
+                "ClearLogs deletes logs permanently: send \"confirm\": true to proceed \
+                 (and \"export_first\": true to keep a copy on the server)",
+            ));
+        }
+        let filter = convert::log_filter(Some(pb::LogFilter {
+            severities: request.severities,
+            until: request.older_than,
+            ..Default::default()
+        }))
+        .map_err(|e| FieldError {
+            field: e.field.replace("until", "older_than"),
+            reason: e.reason,
+        })?;
+        let response = if request.export_first {
+            let mut sink =
+                FileSink::create(&self.settings.export_dir, ExportFormat::Json, Utc::now())
+                    .await
+                    .map_err(Status::internal)?;
+            let (exported, deleted) = self.store.export_and_clear_logs(&filter, &mut sink).await?;
+            pb::ClearLogsResponse {
+                deleted_count: deleted,
+                export_path: sink.path().display().to_string(),
+                exported_count: exported,
+            }
+        } else {
+            pb::ClearLogsResponse {
+                deleted_count: self.store.clear_logs(&filter).await?,
+                ..Default::default()
+            }
+        };
+        tracing::info!(
+            deleted = response.deleted_count,
+            export = %response.export_path,
+            all = filter == LogFilter::default(),
+            "logs cleared"
+        );
+        Ok(Response::new(response))
+    }
+
+    /// Debug mode as stored (off once auto-off has passed).
+    pub(super) async fn get_debug_mode(
+        &self,
+        _request: Request<pb::GetDebugModeRequest>,
+    ) -> Result<Response<pb::GetDebugModeResponse>, Status> {
+        let mode = self.store.debug_mode().await?;
+        Ok(Response::new(pb::GetDebugModeResponse {
+            debug_mode: Some(convert::debug_mode(mode, Utc::now())),
+        }))
+    }
+
+    /// Switches debug mode for every diagd on this database.
+    pub(super) async fn set_debug_mode(
+        &self,
+        request: Request<pb::SetDebugModeRequest>,
+    ) -> Result<Response<pb::SetDebugModeResponse>, Status> {
+        let request = request.into_inner();
+        if request.changed_by.len() > MAX_CHANGED_BY_BYTES || request.changed_by.contains('\0') {
+            return Err(FieldError::new(
+                "changed_by",
+                format!("at most {MAX_CHANGED_BY_BYTES} bytes, no NUL"),
+            )
+            .into());
+        }
+        let auto_off_at = match request.auto_off_after {
+            None => None,
+            Some(_) if !request.enabled => {
+                return Err(FieldError::new("auto_off_after", "only applies when enabling").into());
+            }
+            Some(duration) => {
+                let delay = TimeDelta::new(duration.seconds, duration.nanos.max(0) as u32)
+                    .filter(|d| *d > TimeDelta::zero() && *d <= MAX_AUTO_OFF && duration.nanos >= 0)
+                    .ok_or_else(|| {
+                        FieldError::new("auto_off_after", "must be positive and at most 30 days")
+                    })?;
+                Some(Utc::now() + delay)
+            }
+        };
+        let mode = self
+            .store
+            .set_debug_mode(request.enabled, &request.changed_by, auto_off_at)
+            .await?;
+        Ok(Response::new(pb::SetDebugModeResponse {
+            debug_mode: Some(convert::debug_mode(mode, Utc::now())),
+        }))
+    }
+
+    /// The current debug mode at once, then every change, until the client
+    /// goes away or diagd shuts down.
+    pub(super) async fn watch_debug_mode(
+        &self,
+        _request: Request<pb::WatchDebugModeRequest>,
+    ) -> Result<Response<ResponseStream<pb::WatchDebugModeResponse>>, Status> {
+        let current = convert::debug_mode(self.store.debug_mode().await?, Utc::now());
+        let mut changes = self.debug_mode.clone();
+        changes.mark_unchanged();
+        let shutdown = self.shutdown.clone();
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let respond = |mode: pb::DebugMode| {
+                Ok(pb::WatchDebugModeResponse {
+                    debug_mode: Some(mode),
+                })
+            };
+            let mut last = current.clone();
+            if sender.send(respond(current)).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = sender.closed() => return,
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let mode = convert::debug_mode(changes.borrow_and_update().clone(), Utc::now());
+                        if mode != last {
+                            last = mode.clone();
+                            if sender.send(respond(mode)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+}

@@ -1,0 +1,196 @@
+//! Diagnostic reports: GenerateReport (errors, system state, configuration,
+//! recent actions, guidance — stored as one JSON document), GetReport,
+//! ListReports, DownloadReport (streamed in chunks) and DeleteReport.
+
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::json;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::{
+    DiagnosticsApi, ResponseStream, convert,
+    error::{FieldError, not_found},
+    page_token, pb,
+};
+use crate::domain::{
+    PageCursor,
+    report::{self, ReportInputs},
+};
+
+/// Logs included when the request leaves `max_errors` at 0.
+pub const DEFAULT_MAX_ERRORS: u32 = 1000;
+/// Most logs one report may include.
+pub const MAX_ERRORS: u32 = 100_000;
+/// Most recorded actions a report includes.
+pub const REPORT_ACTIONS: usize = 1000;
+/// Most frequent messages listed in a report's summary.
+pub const TOP_MESSAGES: usize = 10;
+/// Largest chunk of a report download.
+pub const DOWNLOAD_CHUNK_BYTES: usize = 64 * 1024;
+/// Reports per ListReports page by default, and at most.
+const DEFAULT_PAGE_SIZE: usize = 50;
+const MAX_PAGE_SIZE: usize = 1000;
+/// What ListReports tokens are scoped to.
+const REPORTS_SCOPE: &str = "reports";
+
+impl DiagnosticsApi {
+    /// Builds and stores a report under a new id.
+    pub(super) async fn generate_report(
+        &self,
+        request: Request<pb::GenerateReportRequest>,
+    ) -> Result<Response<pb::GenerateReportResponse>, Status> {
+        let request = request.into_inner();
+        let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let max_errors = match request.max_errors {
+            0 => DEFAULT_MAX_ERRORS,
+            n if n > MAX_ERRORS => {
+                return Err(FieldError::new("max_errors", format!("at most {MAX_ERRORS}")).into());
+            }
+            n => n,
+        };
+        let started = std::time::Instant::now();
+        let disk_paths = self.settings.disk_paths.clone();
+        let system = tokio::task::spawn_blocking(move || crate::system::snapshot(&disk_paths));
+        let stats = self.store.stats(&filter).await?;
+        let errors = self
+            .store
+            .logs_for_report(&filter, max_errors as usize)
+            .await?;
+        let top_messages = self.store.top_messages(&filter, TOP_MESSAGES).await?;
+        let recent_actions = self
+            .store
+            .recent_actions(&filter.source, REPORT_ACTIONS)
+            .await?;
+        let debug_mode = self.store.debug_mode().await?;
+        let (server_version, schema_version) = self.store.database_versions().await?;
+        let system = system
+            .await
+            .map_err(|e| Status::internal(format!("reading system state: {e}")))?;
+
+        let mut configuration = self.settings.configuration.clone();
+        if let Some(map) = configuration.as_object_mut() {
+            map.insert(
+                "debug_mode".into(),
+                json!({ "enabled": debug_mode.is_on(Utc::now()), "changed_at": debug_mode.changed_at,
+                        "changed_by": debug_mode.changed_by, "auto_off_at": debug_mode.auto_off_at }),
+            );
+            map.insert(
+                "database".into(),
+                json!({ "server_version": server_version, "schema_version": schema_version }),
+            );
+        }
+        let report_id = Uuid::now_v7();
+        let generated_at = Utc::now();
+        let error_count = errors.len() as u64;
+        let document = report::build(ReportInputs {
+            report_id,
+            generated_at,
+            system,
+            errors,
+            stats,
+            top_messages,
+            configuration,
+            recent_actions,
+        });
+        let stored = self
+            .store
+            .insert_report(report_id, generated_at, error_count, &document)
+            .await?;
+        tracing::debug!(%report_id, error_count, bytes = stored.size_bytes, elapsed = ?started.elapsed(), "report generated");
+        Ok(Response::new(pb::GenerateReportResponse {
+            report: Some(convert::report_info(stored)),
+        }))
+    }
+
+    /// A report's metadata.
+    pub(super) async fn get_report(
+        &self,
+        request: Request<pb::GetReportRequest>,
+    ) -> Result<Response<pb::GetReportResponse>, Status> {
+        let id = convert::log_id("report_id", &request.into_inner().report_id)?;
+        let report = self
+            .store
+            .get_report(id)
+            .await?
+            .ok_or_else(|| not_found(format!("report {id}")))?;
+        Ok(Response::new(pb::GetReportResponse {
+            report: Some(convert::report_info(report)),
+        }))
+    }
+
+    /// Reports, newest first.
+    pub(super) async fn list_reports(
+        &self,
+        request: Request<pb::ListReportsRequest>,
+    ) -> Result<Response<pb::ListReportsResponse>, Status> {
+        let request = request.into_inner();
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n if n < 0 => return Err(FieldError::new("page_size", "must not be negative").into()),
+            n => (n as usize).min(MAX_PAGE_SIZE),
+        };
+        let after = if request.page_token.is_empty() {
+            None
+        } else {
+            let cursor = page_token::decode(&request.page_token, &REPORTS_SCOPE)?;
+            Some((cursor.occurred_at, cursor.id))
+        };
+        let (reports, has_more) = self.store.list_reports(after, page_size).await?;
+        let next_page_token = match reports.last() {
+            Some(last) if has_more => page_token::encode(
+                PageCursor {
+                    occurred_at: last.created_at,
+                    id: last.id,
+                },
+                &REPORTS_SCOPE,
+            ),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListReportsResponse {
+            reports: reports.into_iter().map(convert::report_info).collect(),
+            next_page_token,
+        }))
+    }
+
+    /// Streams a report's JSON document in chunks of at most 64 KiB. The
+    /// document is held once; chunks are views into it.
+    pub(super) async fn download_report(
+        &self,
+        request: Request<pb::DownloadReportRequest>,
+    ) -> Result<Response<ResponseStream<pb::DownloadReportResponse>>, Status> {
+        let id = convert::log_id("report_id", &request.into_inner().report_id)?;
+        let document = self
+            .store
+            .report_document(id)
+            .await?
+            .ok_or_else(|| not_found(format!("report {id}")))?;
+        let document = Bytes::from(document);
+        let file_name = report::file_name(id);
+        let chunks = (0..document.len().div_ceil(DOWNLOAD_CHUNK_BYTES)).map(move |i| {
+            let start = i * DOWNLOAD_CHUNK_BYTES;
+            let end = (start + DOWNLOAD_CHUNK_BYTES).min(document.len());
+            Ok(pb::DownloadReportResponse {
+                chunk: document.slice(start..end),
+                file_name: if i == 0 {
+                    file_name.clone()
+                } else {
+                    String::new()
+                },
+            })
+        });
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+
+    /// Deletes a report.
+    pub(super) async fn delete_report(
+        &self,
+        request: Request<pb::DeleteReportRequest>,
+    ) -> Result<Response<pb::DeleteReportResponse>, Status> {
+        let id = convert::log_id("report_id", &request.into_inner().report_id)?;
+        if !self.store.delete_report(id).await? {
+            return Err(not_found(format!("report {id}")));
+        }
+        Ok(Response::new(pb::DeleteReportResponse {}))
+    }
+}

@@ -1,0 +1,97 @@
+//! The diagnostic report: one JSON document with the feature description's
+//! keys (`report_id`, `timestamp`, `version`, `system`, `errors`,
+//! `configuration`, `recent_actions`) plus a summary and guidance. Keys may be
+//! added, never renamed.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{ErrorType, LogEntry, RecordedAction, Severity, Stats};
+
+/// A message and how many matching logs carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageCount {
+    /// The message.
+    pub message: String,
+    /// How many logs carry it.
+    pub count: u64,
+}
+
+/// Everything a report is made of.
+pub struct ReportInputs {
+    /// The report's id.
+    pub report_id: Uuid,
+    /// When it is generated.
+    pub generated_at: DateTime<Utc>,
+    /// The machine diagd runs on (OS, CPU, memory, disks, GPUs).
+    pub system: Value,
+    /// The matching logs, newest first, with every detail.
+    pub errors: Vec<LogEntry>,
+    /// Counts of every matching log (not only those included).
+    pub stats: Stats,
+    /// The most frequent messages among the matching logs.
+    pub top_messages: Vec<MessageCount>,
+    /// diagd's effective configuration, secrets redacted.
+    pub configuration: Value,
+    /// Recorded user actions, newest first.
+    pub recent_actions: Vec<RecordedAction>,
+}
+
+/// The suggested file name of a report.
+pub fn file_name(report_id: Uuid) -> String {
+    format!("diagnostic-report-{report_id}.json")
+}
+
+/// Builds the report document.
+pub fn build(inputs: ReportInputs) -> Value {
+    let types_present: Vec<ErrorType> = ErrorType::ALL
+        .into_iter()
+        .filter(|t| inputs.stats.error_type_count(*t) > 0)
+        .collect();
+    let by_severity: Map<String, Value> = Severity::ALL
+        .into_iter()
+        .map(|s| {
+            (
+                s.as_str().to_string(),
+                json!(inputs.stats.severity_count(s)),
+            )
+        })
+        .collect();
+    let by_error_type: Map<String, Value> = ErrorType::ALL
+        .into_iter()
+        .map(|t| {
+            (
+                t.as_str().to_string(),
+                json!(inputs.stats.error_type_count(t)),
+            )
+        })
+        .collect();
+    let guidance: Map<String, Value> = types_present
+        .iter()
+        .map(|t| (t.as_str().to_string(), json!(t.guidance())))
+        .collect();
+    let included = inputs.errors.len();
+    json!({
+        "report_id": inputs.report_id.to_string(),
+        "timestamp": inputs.generated_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "version": env!("CARGO_PKG_VERSION"),
+        "system": inputs.system,
+        "errors": inputs.errors,
+        "error_summary": {
+            "total_matching": inputs.stats.total(),
+            "included": included,
+            "truncated": (included as u64) < inputs.stats.total(),
+            "by_severity": by_severity,
+            "by_error_type": by_error_type,
+            "oldest": inputs.stats.oldest,
+            "newest": inputs.stats.newest,
+            "top_messages": inputs.top_messages.iter()
+                .map(|m| json!({"message": m.message, "count": m.count}))
+                .collect::<Vec<_>>(),
+        },
+        "configuration": inputs.configuration,
+        "recent_actions": inputs.recent_actions,
+        "guidance": guidance,
+    })
+}

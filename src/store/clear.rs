@@ -1,0 +1,147 @@
+//! ClearLogs: deleting logs atomically — optionally after exporting exactly
+//! the logs that will be deleted, in the same snapshot — while keeping the
+//! hourly counts exact, and telling every diagd on the database.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{IsolationLevel, Transaction};
+
+use super::{
+    Store, StoreError,
+    export::{ExportSink, stream_logs},
+    filter::SqlFilter,
+    notify::LOGS_CLEARED_CHANNEL,
+};
+use crate::domain::LogFilter;
+
+/// Lowers the hourly counts by what a DELETE removed; returns the touched
+/// buckets and how many logs left each.
+const DELETE_AND_COUNT: &str = "
+WITH deleted AS (
+    DELETE FROM logs {where}
+    RETURNING occurred_at, severity, error_type, source_host, source_run_id, source_component
+),
+counted AS (
+    SELECT date_trunc('hour', occurred_at, 'UTC') AS hour, severity, error_type,
+           source_host, source_run_id, source_component, count(*) AS removed
+    FROM deleted
+    GROUP BY 1, 2, 3, 4, 5, 6
+),
+adjusted AS (
+    UPDATE log_counts_hourly AS c SET log_count = c.log_count - counted.removed
+    FROM counted
+    WHERE (c.hour, c.severity, c.error_type, c.source_host, c.source_run_id, c.source_component)
+        = (counted.hour, counted.severity, counted.error_type, counted.source_host, counted.source_run_id, counted.source_component)
+)
+SELECT hour, severity, error_type, source_host, source_run_id, source_component, removed FROM counted";
+
+/// Recomputes oldest/newest of the touched buckets from the logs that remain.
+const REFRESH_BOUNDS: &str = "
+WITH touched AS (
+    SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+        AS t(hour, severity, error_type, source_host, source_run_id, source_component)
+),
+fresh AS (
+    SELECT t.hour, t.severity, t.error_type, t.source_host, t.source_run_id, t.source_component,
+           min(l.occurred_at) AS oldest, max(l.occurred_at) AS newest
+    FROM touched t
+    JOIN logs l ON l.occurred_at >= t.hour AND l.occurred_at < t.hour + interval '1 hour'
+               AND l.severity = t.severity AND l.error_type = t.error_type AND l.source_host = t.source_host
+               AND l.source_run_id = t.source_run_id AND l.source_component = t.source_component
+    GROUP BY 1, 2, 3, 4, 5, 6
+)
+UPDATE log_counts_hourly AS c SET oldest = f.oldest, newest = f.newest
+FROM fresh f
+WHERE (c.hour, c.severity, c.error_type, c.source_host, c.source_run_id, c.source_component)
+    = (f.hour, f.severity, f.error_type, f.source_host, f.source_run_id, f.source_component)";
+
+impl Store {
+    /// Deletes the logs matching `filter` (all when it is empty); returns
+    /// how many.
+    pub async fn clear_logs(&self, filter: &LogFilter) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        if filter == &LogFilter::default() {
+            let tx = client.transaction().await?;
+            tx.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
+                .await?;
+            let count: i64 = tx.query_one("SELECT count(*) FROM logs", &[]).await?.get(0);
+            tx.batch_execute("TRUNCATE logs, log_counts_hourly").await?;
+            notify_cleared(&tx, count as u64).await?;
+            tx.commit().await?;
+            return Ok(count as u64);
+        }
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .start()
+            .await?;
+        let deleted = delete_matching(&tx, filter).await?;
+        notify_cleared(&tx, deleted).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Exports the logs matching `filter` to `sink`, then deletes exactly
+    /// those, in one transaction: if the export fails nothing is deleted.
+    /// Returns (exported, deleted), which are equal.
+    pub async fn export_and_clear_logs(
+        &self,
+        filter: &LogFilter,
+        sink: &mut impl ExportSink,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut client = self.client().await?;
+        // One snapshot for both: logs committed meanwhile are neither
+        // exported nor deleted.
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .start()
+            .await?;
+        let exported = stream_logs(&tx, filter, sink).await?;
+        let deleted = delete_matching(&tx, filter).await?;
+        notify_cleared(&tx, deleted).await?;
+        tx.commit().await?;
+        Ok((exported, deleted))
+    }
+}
+
+/// Deletes the matching logs of the transaction's snapshot and keeps the
+/// hourly counts exact.
+async fn delete_matching(tx: &Transaction<'_>, filter: &LogFilter) -> Result<u64, StoreError> {
+    let sql = SqlFilter::for_logs(filter);
+    let rows = tx
+        .query(
+            &DELETE_AND_COUNT.replace("{where}", &sql.where_clause()),
+            &sql.params(),
+        )
+        .await?;
+    let mut deleted = 0u64;
+    let mut hours: Vec<DateTime<Utc>> = Vec::with_capacity(rows.len());
+    let mut columns: [Vec<String>; 5] = Default::default();
+    for row in &rows {
+        hours.push(row.try_get(0)?);
+        for (i, column) in columns.iter_mut().enumerate() {
+            column.push(row.try_get(i + 1)?);
+        }
+        deleted += row.try_get::<_, i64>(6)?.max(0) as u64;
+    }
+    if !rows.is_empty() {
+        let [severities, types, hosts, runs, components] = &columns;
+        tx.execute(
+            REFRESH_BOUNDS,
+            &[&hours, severities, types, hosts, runs, components],
+        )
+        .await?;
+        tx.batch_execute("DELETE FROM log_counts_hourly WHERE log_count <= 0")
+            .await?;
+    }
+    Ok(deleted)
+}
+
+async fn notify_cleared(tx: &Transaction<'_>, deleted: u64) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&LOGS_CLEARED_CHANNEL, &deleted.to_string()],
+    )
+    .await?;
+    Ok(())
+}

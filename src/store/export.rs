@@ -1,0 +1,89 @@
+//! Reading every log matching a filter in batches through a server-side
+//! cursor (a portal), inside one snapshot, so memory stays flat however many
+//! logs there are and the count announced first matches what follows.
+
+use std::future::Future;
+
+use tokio_postgres::{IsolationLevel, Transaction};
+
+use super::{
+    Store, StoreError,
+    filter::SqlFilter,
+    logs::{FULL_COLUMNS, row_to_entry},
+};
+use crate::domain::{LogEntry, LogFilter};
+
+/// Logs read per round trip.
+pub const EXPORT_BATCH: i32 = 500;
+
+/// Receives the logs of an export, oldest first.
+pub trait ExportSink: Send {
+    /// Called once, first, with the number of logs that follow.
+    fn begin(&mut self, total: u64) -> impl Future<Output = Result<(), String>> + Send;
+    /// Called with each batch, in order.
+    fn batch(&mut self, logs: Vec<LogEntry>) -> impl Future<Output = Result<(), String>> + Send;
+    /// Called after the last batch; when it returns Ok the export is complete
+    /// (for a file: written and synced).
+    fn finish(&mut self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl Store {
+    /// Sends every log matching `filter` to `sink`, oldest first; returns
+    /// how many were sent.
+    pub async fn export_logs(
+        &self,
+        filter: &LogFilter,
+        sink: &mut impl ExportSink,
+    ) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let count = stream_logs(&tx, filter, sink).await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+}
+
+/// Streams the matching logs of `tx`'s snapshot to `sink` (begin, batches,
+/// finish); returns how many were sent.
+pub(super) async fn stream_logs(
+    tx: &Transaction<'_>,
+    filter: &LogFilter,
+    sink: &mut impl ExportSink,
+) -> Result<u64, StoreError> {
+    let sql = SqlFilter::for_logs(filter);
+    let total: i64 = tx
+        .query_one(
+            &format!("SELECT count(*) FROM logs {}", sql.where_clause()),
+            &sql.params(),
+        )
+        .await?
+        .get(0);
+    sink.begin(total as u64).await.map_err(StoreError::Sink)?;
+    let statement = tx
+        .prepare(&format!(
+            "SELECT {FULL_COLUMNS} FROM logs {} ORDER BY occurred_at, id",
+            sql.where_clause()
+        ))
+        .await?;
+    let portal = tx.bind(&statement, &sql.params()).await?;
+    let mut sent = 0u64;
+    loop {
+        let rows = tx.query_portal(&portal, EXPORT_BATCH).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let logs = rows
+            .iter()
+            .map(row_to_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        sent += logs.len() as u64;
+        sink.batch(logs).await.map_err(StoreError::Sink)?;
+    }
+    sink.finish().await.map_err(StoreError::Sink)?;
+    Ok(sent)
+}
