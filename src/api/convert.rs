@@ -321,10 +321,7 @@ fn value_to_json(value: prost_types::Value, depth: usize) -> Result<Value, Strin
     Ok(match value.kind {
         None | Some(Kind::NullValue(_)) => Value::Null,
         Some(Kind::BoolValue(b)) => Value::Bool(b),
-        Some(Kind::NumberValue(n)) => Value::Number(
-            Number::from_f64(n)
-                .ok_or_else(|| format!("{n} is not a finite number, which JSON cannot hold"))?,
-        ),
+        Some(Kind::NumberValue(n)) => number_to_json(n)?,
         Some(Kind::StringValue(s)) => {
             if s.contains('\0') {
                 return Err("contains a NUL character (\\0), which cannot be stored".into());
@@ -344,6 +341,18 @@ fn value_to_json(value: prost_types::Value, depth: usize) -> Result<Value, Strin
             )
         }
     })
+}
+
+/// A Struct number as JSON: integral values within ±2^53 (exact in a
+/// double) become JSON integers, so `{"batch_size": 64}` stays 64, not 64.0.
+fn number_to_json(n: f64) -> Result<Value, String> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if n.fract() == 0.0 && n.abs() <= EXACT {
+        return Ok(Value::Number(Number::from(n as i64)));
+    }
+    Number::from_f64(n)
+        .map(Value::Number)
+        .ok_or_else(|| format!("{n} is not a finite number, which JSON cannot hold"))
 }
 
 fn percent(field: &str, value: Option<f64>) -> Result<Option<f64>, FieldError> {

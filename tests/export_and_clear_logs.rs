@@ -1,0 +1,346 @@
+//! Workflow 5, "Export and Clear Logs": export every matching log as JSON or
+//! NDJSON under a timestamped name with its count, then clear logs — only
+//! with confirmation, optionally filtered, optionally exporting first — with
+//! the stats dashboard staying exact.
+
+mod common;
+
+use common::{Client, TestServer, assert_status, ingest, new_log, stats, ts};
+use diagd::api::pb::{self, ErrorType, Severity};
+use serde_json::Value;
+use tonic::Code;
+
+/// Runs an export: the header, then the bytes of the file.
+async fn export(
+    client: &mut Client,
+    request: pb::ExportLogsRequest,
+) -> (pb::ExportHeader, Vec<u8>) {
+    let mut stream = client
+        .export_logs(request)
+        .await
+        .expect("ExportLogs")
+        .into_inner();
+    let first = stream.message().await.unwrap().expect("a header");
+    let Some(pb::export_logs_response::Part::Header(header)) = first.part else {
+        panic!("the first message is the header, got {first:?}");
+    };
+    let mut bytes = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        match message.part {
+            Some(pb::export_logs_response::Part::Chunk(chunk)) => bytes.extend_from_slice(&chunk),
+            other => panic!("expected a chunk, got {other:?}"),
+        }
+    }
+    (header, bytes)
+}
+
+fn log_at(rfc3339: &str, message: &str, severity: Severity) -> pb::NewLog {
+    pb::NewLog {
+        occurred_at: Some(ts(rfc3339)),
+        ..new_log(message, severity, ErrorType::Training)
+    }
+}
+
+fn is_export_name(name: &str, extension: &str) -> bool {
+    let Some(stamp) = name
+        .strip_prefix("diagd-logs-")
+        .and_then(|rest| rest.strip_suffix(&format!(".{extension}")))
+    else {
+        return false;
+    };
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").is_ok()
+}
+
+#[tokio::test]
+async fn exports_are_valid_json_and_ndjson_with_name_and_count() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    ingest(
+        &mut client,
+        vec![vec![
+            log_at("2026-11-01T00:00:03Z", "third", Severity::High),
+            log_at("2026-11-01T00:00:01Z", "first", Severity::High),
+            log_at("2026-11-01T00:00:02Z", "second", Severity::Low),
+        ]],
+    )
+    .await;
+
+    let (header, bytes) = export(&mut client, pb::ExportLogsRequest::default()).await;
+    assert!(
+        is_export_name(&header.file_name, "json"),
+        "{}",
+        header.file_name
+    );
+    assert_eq!(header.total_count, 3);
+    let logs: Vec<Value> = serde_json::from_slice(&bytes).expect("a JSON array");
+    let messages: Vec<&str> = logs
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["first", "second", "third"], "oldest first");
+    assert_eq!(logs[0]["severity"], "high");
+    assert_eq!(logs[0]["error_type"], "training");
+    assert!(logs[0]["id"].is_string() && logs[0]["received_at"].is_string());
+
+    let (header, bytes) = export(
+        &mut client,
+        pb::ExportLogsRequest {
+            format: pb::ExportFormat::Ndjson as i32,
+            filter: Some(pb::LogFilter {
+                severities: vec![Severity::High as i32],
+                ..Default::default()
+            }),
+        },
+    )
+    .await;
+    assert!(
+        is_export_name(&header.file_name, "ndjson"),
+        "{}",
+        header.file_name
+    );
+    assert_eq!(header.total_count, 2);
+    let text = String::from_utf8(bytes).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(text.ends_with('\n'));
+
+    let (header, bytes) = export(
+        &mut client,
+        pb::ExportLogsRequest {
+            filter: Some(pb::LogFilter {
+                message_contains: "nothing like this".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(header.total_count, 0);
+    assert_eq!(
+        serde_json::from_slice::<Vec<Value>>(&bytes).unwrap().len(),
+        0,
+        "an empty export is []"
+    );
+
+    assert_status(
+        client
+            .export_logs(pb::ExportLogsRequest {
+                format: 7,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        Code::InvalidArgument,
+        "format: unknown format 7",
+    );
+}
+
+/// Peak resident memory of this process so far, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_logs_stream_with_flat_memory() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let message = "x".repeat(900);
+    let batches: Vec<Vec<pb::NewLog>> = (0..20)
+        .map(|b| {
+            (0..5000)
+                .map(|i| {
+                    new_log(
+                        &format!("{b}-{i} {message}"),
+                        Severity::Medium,
+                        ErrorType::Other,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let ingested = ingest(&mut client, batches).await;
+    assert_eq!(ingested.accepted, 100_000);
+
+    let before = peak_rss();
+    let mut stream = client
+        .export_logs(pb::ExportLogsRequest {
+            format: pb::ExportFormat::Ndjson as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut total = None;
+    let mut bytes = 0usize;
+    let mut lines = 0usize;
+    let mut largest_chunk = 0usize;
+    while let Some(message) = stream.message().await.unwrap() {
+        match message.part.unwrap() {
+            pb::export_logs_response::Part::Header(header) => total = Some(header.total_count),
+            pb::export_logs_response::Part::Chunk(chunk) => {
+                bytes += chunk.len();
+                largest_chunk = largest_chunk.max(chunk.len());
+                lines += chunk.iter().filter(|b| **b == b'\n').count();
+            }
+        }
+    }
+    let growth = peak_rss().saturating_sub(before);
+    assert_eq!(total, Some(100_000));
+    assert_eq!(lines, 100_000);
+    assert!(bytes > 100_000_000, "the export is {bytes} bytes");
+    assert!(
+        largest_chunk < 2 * 1024 * 1024,
+        "chunks stay small: {largest_chunk}"
+    );
+    assert!(
+        growth < 60 * 1024 * 1024,
+        "exporting {bytes} bytes raised peak memory by {growth} bytes (server and client in this process)"
+    );
+}
+
+#[tokio::test]
+async fn clearing_needs_confirmation_and_keeps_stats_exact() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    ingest(
+        &mut client,
+        vec![vec![
+            log_at("2026-11-01T10:15:00Z", "old high", Severity::High),
+            log_at("2026-11-01T10:45:00Z", "old low", Severity::Low),
+            log_at("2026-11-01T10:50:00Z", "old low 2", Severity::Low),
+            log_at("2026-11-02T10:00:00Z", "new high", Severity::High),
+            log_at("2026-11-02T11:00:00Z", "new low", Severity::Low),
+        ]],
+    )
+    .await;
+
+    assert_status(
+        client.clear_logs(pb::ClearLogsRequest::default()).await,
+        Code::FailedPrecondition,
+        "\"confirm\": true",
+    );
+    assert_eq!(
+        stats(&mut client).await.total,
+        5,
+        "nothing is deleted without confirmation"
+    );
+
+    // Only old low-severity logs.
+    let cleared = client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            older_than: Some(ts("2026-11-02T00:00:00Z")),
+            severities: vec![Severity::Low as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cleared.deleted_count, 2);
+    assert!(cleared.export_path.is_empty());
+    let after = stats(&mut client).await;
+    assert_eq!(after.total, 3);
+    let low = after
+        .by_severity
+        .iter()
+        .find(|c| c.severity == Severity::Low as i32)
+        .unwrap();
+    assert_eq!(low.count, 1);
+    assert_eq!(after.oldest, Some(ts("2026-11-01T10:15:00Z")));
+    // The hour 10:00–11:00 on Nov 1 keeps one log; its time-range stats agree.
+    let hour = client
+        .get_stats(pb::GetStatsRequest {
+            filter: Some(pb::LogFilter {
+                since: Some(ts("2026-11-01T00:00:00Z")),
+                until: Some(ts("2026-11-02T00:00:00Z")),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hour.total, 1);
+    assert_eq!(
+        hour.newest,
+        Some(ts("2026-11-01T10:15:00Z")),
+        "bounds follow the deletion"
+    );
+
+    // Everything.
+    let cleared = client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cleared.deleted_count, 3);
+    let empty = stats(&mut client).await;
+    assert_eq!(empty.total, 0);
+    assert!(empty.oldest.is_none());
+    assert_status(
+        client
+            .clear_logs(pb::ClearLogsRequest {
+                confirm: true,
+                severities: vec![0],
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "severities[0]",
+    );
+}
+
+#[tokio::test]
+async fn export_first_writes_exactly_what_is_cleared() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let logs: Vec<pb::NewLog> = (0..40)
+        .map(|i| {
+            new_log(
+                &format!("log {i}"),
+                if i % 4 == 0 {
+                    Severity::Critical
+                } else {
+                    Severity::Medium
+                },
+                ErrorType::Inference,
+            )
+        })
+        .collect();
+    ingest(&mut client, vec![logs]).await;
+    let cleared = client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            severities: vec![Severity::Medium as i32],
+            export_first: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cleared.deleted_count, 30);
+    assert_eq!(cleared.exported_count, 30);
+    let path = std::path::Path::new(&cleared.export_path);
+    assert!(
+        is_export_name(path.file_name().unwrap().to_str().unwrap(), "json"),
+        "{path:?}"
+    );
+    let exported: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(path).expect("the export file exists")).unwrap();
+    assert_eq!(exported.len(), 30);
+    assert!(exported.iter().all(|l| l["severity"] == "medium"));
+    assert_eq!(stats(&mut client).await.total, 10);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
