@@ -32,6 +32,8 @@ enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Export logs from a running diagd into a timestamped JSON/NDJSON file.
+    Export(diagd::cli::export::ExportArgs),
 }
 
 #[tokio::main]
@@ -51,6 +53,18 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args, log_control).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Export(args) => {
+            return match diagd::cli::export::run(args).await {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("diagd export: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -344,3 +344,87 @@ async fn export_first_writes_exactly_what_is_cleared() {
     assert_eq!(stats(&mut client).await.total, 10);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[tokio::test]
+async fn the_export_command_writes_a_timestamped_file_and_confirms() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    ingest(
+        &mut client,
+        vec![vec![
+            log_at("2026-11-01T00:00:01Z", "kept 1", Severity::High),
+            log_at("2026-11-01T00:00:02Z", "skipped", Severity::Low),
+            log_at("2026-11-01T00:00:03Z", "kept 2", Severity::Critical),
+        ]],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("http://{}", server.addr);
+    let output = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+                .args([
+                    "export",
+                    "--server",
+                    &address,
+                    "--severity",
+                    "high,critical",
+                    "--format",
+                    "ndjson",
+                    "-o",
+                ])
+                .arg(&dir)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = stdout
+        .trim()
+        .strip_prefix("Exported 2 logs to ")
+        .unwrap_or_else(|| panic!("unexpected confirmation {stdout:?}"));
+    let path = std::path::Path::new(path);
+    assert_eq!(path.parent().unwrap(), dir.path());
+    assert!(
+        is_export_name(path.file_name().unwrap().to_str().unwrap(), "ndjson"),
+        "{path:?}"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let messages: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(messages, ["kept 1", "kept 2"]);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no partial file left behind"
+    );
+
+    // Nobody listening: the error says what to check.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+        .args(["export", "--server", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Is diagd running there?"), "{stderr}");
+}

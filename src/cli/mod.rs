@@ -1,0 +1,195 @@
+//! Client sub-commands of the `diagd` binary: they talk to a running diagd
+//! over gRPC, like any other client. Shared here: the server address, log
+//! filters given as flags, and connection errors that say what to check.
+
+pub mod export;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use clap::{Args, ValueEnum};
+use tonic::transport::Channel;
+
+use crate::api::pb::{self, diagnostics_service_client::DiagnosticsServiceClient};
+
+/// Where the diagd to talk to listens.
+#[derive(Args, Clone, Debug)]
+pub struct ServerArgs {
+    /// diagd's gRPC address.
+    #[arg(long, env = "DIAGD_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+}
+
+impl ServerArgs {
+    /// Connects, or explains what to check.
+    pub async fn connect(&self) -> Result<DiagnosticsServiceClient<Channel>, String> {
+        let address = if self.server.contains("://") {
+            self.server.clone()
+        } else {
+            format!("http://{}", self.server)
+        };
+        let endpoint = Channel::from_shared(address.clone())
+            .map_err(|e| format!("invalid --server address {address:?}: {e}"))?
+            .connect_timeout(std::time::Duration::from_secs(5));
+        let channel = endpoint.connect().await.map_err(|e| {
+            format!(
+                "cannot reach diagd at {address} ({e}). Is diagd running there? Start it with `diagd serve`, \
+                 or point --server / DIAGD_SERVER at it"
+            )
+        })?;
+        Ok(DiagnosticsServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
+    }
+}
+
+/// A severity as a flag value.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeverityArg {
+    /// System-breaking.
+    Critical,
+    /// Major.
+    High,
+    /// Moderate.
+    Medium,
+    /// Minor.
+    Low,
+}
+
+/// An error type as a flag value.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorTypeArg {
+    /// Out of memory.
+    Oom,
+    /// Network.
+    Network,
+    /// Configuration.
+    Configuration,
+    /// Model loading.
+    ModelLoading,
+    /// Training.
+    Training,
+    /// Inference.
+    Inference,
+    /// Anything else.
+    Other,
+}
+
+/// Which logs a command applies to.
+#[derive(Args, Clone, Debug, Default)]
+pub struct FilterArgs {
+    /// Only these severities (repeat or separate with commas).
+    #[arg(long = "severity", value_enum, value_delimiter = ',')]
+    pub severities: Vec<SeverityArg>,
+    /// Only these error types (repeat or separate with commas).
+    #[arg(long = "type", value_enum, value_delimiter = ',')]
+    pub error_types: Vec<ErrorTypeArg>,
+    /// Only logs at or after this time: RFC 3339, or an age such as 30m, 1h, 2d.
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only logs before this time: RFC 3339, or an age such as 30m, 1h, 2d.
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<DateTime<Utc>>,
+    /// Only logs from this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only logs of this training run.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Only logs of this component.
+    #[arg(long)]
+    pub component: Option<String>,
+    /// Only logs whose message contains this text (case ignored).
+    #[arg(long)]
+    pub message: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filter on the wire.
+    pub fn to_proto(&self) -> pb::LogFilter {
+        let timestamp = |t: DateTime<Utc>| prost_types::Timestamp {
+            seconds: t.timestamp(),
+            nanos: t.timestamp_subsec_nanos() as i32,
+        };
+        pb::LogFilter {
+            severities: self
+                .severities
+                .iter()
+                .map(|s| match s {
+                    SeverityArg::Critical => pb::Severity::Critical,
+                    SeverityArg::High => pb::Severity::High,
+                    SeverityArg::Medium => pb::Severity::Medium,
+                    SeverityArg::Low => pb::Severity::Low,
+                } as i32)
+                .collect(),
+            error_types: self
+                .error_types
+                .iter()
+                .map(|t| match t {
+                    ErrorTypeArg::Oom => pb::ErrorType::Oom,
+                    ErrorTypeArg::Network => pb::ErrorType::Network,
+                    ErrorTypeArg::Configuration => pb::ErrorType::Configuration,
+                    ErrorTypeArg::ModelLoading => pb::ErrorType::ModelLoading,
+                    ErrorTypeArg::Training => pb::ErrorType::Training,
+                    ErrorTypeArg::Inference => pb::ErrorType::Inference,
+                    ErrorTypeArg::Other => pb::ErrorType::Other,
+                } as i32)
+                .collect(),
+            since: self.since.map(timestamp),
+            until: self.until.map(timestamp),
+            source: Some(pb::Source {
+                host: self.host.clone().unwrap_or_default(),
+                run_id: self.run_id.clone().unwrap_or_default(),
+                component: self.component.clone().unwrap_or_default(),
+                labels: Default::default(),
+            }),
+            message_contains: self.message.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// An RFC 3339 time, or an age before now such as `90s`, `30m`, `1h`, `2d`, `1w`.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is neither an RFC 3339 time nor an age like 30m, 1h, 2d"))?;
+    let age = match unit {
+        "s" => TimeDelta::try_seconds(n),
+        "m" => TimeDelta::try_minutes(n),
+        "h" => TimeDelta::try_hours(n),
+        "d" => TimeDelta::try_days(n),
+        "w" => TimeDelta::try_weeks(n),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{text:?}: the unit must be s, m, h, d or w"))?;
+    Ok(Utc::now() - age)
+}
+
+/// A gRPC failure as one line for a person.
+pub fn describe(status: &tonic::Status) -> String {
+    match status.code() {
+        tonic::Code::Unavailable => format!("diagd is unavailable: {}", status.message()),
+        code => format!("{code:?}: {}", status.message()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_or_ages() {
+        assert_eq!(
+            parse_time("2026-11-25T10:00:00Z").unwrap(),
+            "2026-11-25T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let hour_ago = parse_time("1h").unwrap();
+        let expected = Utc::now() - TimeDelta::hours(1);
+        assert!((hour_ago - expected).num_seconds().abs() <= 1);
+        assert!(parse_time("5 parsecs").is_err());
+        assert!(parse_time("3y").is_err());
+    }
+}
