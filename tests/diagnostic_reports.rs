@@ -290,6 +290,21 @@ async fn a_report_of_several_megabytes_downloads_in_64k_chunks() {
     );
     assert!(chunks[1..].iter().all(|c| c.file_name.is_empty()));
     assert_eq!(report["errors"].as_array().unwrap().len(), 25);
+    let downloaded: Vec<u8> = chunks
+        .iter()
+        .flat_map(|c| c.chunk.iter().copied())
+        .collect();
+    let stored = server
+        .store()
+        .await
+        .report_document(uuid::Uuid::parse_str(&info.report_id).unwrap())
+        .await
+        .unwrap()
+        .expect("the report is stored");
+    assert!(
+        downloaded == stored.as_bytes(),
+        "the download is the stored report, byte for byte"
+    );
 }
 
 #[tokio::test]

@@ -165,6 +165,13 @@ impl TestServer {
             .max_decoding_message_size(64 * 1024 * 1024)
     }
 
+    /// A store on this server's database, for checks behind the API's back.
+    pub async fn store(&self) -> Store {
+        Store::connect(&database_url(&self.dbname), &PoolOptions::default())
+            .await
+            .expect("connecting to the test database")
+    }
+
     /// A raw channel to this server (for health and reflection clients).
     pub async fn channel(&self) -> Channel {
         let deadline = Instant::now() + Duration::from_secs(10);
