@@ -511,6 +511,31 @@ pub fn log_entry(entry: LogEntry) -> pb::LogEntry {
     }
 }
 
+/// A filter on the wire (for clients such as the CLI).
+pub fn log_filter_to_proto(filter: &LogFilter) -> pb::LogFilter {
+    pb::LogFilter {
+        severities: filter
+            .severities
+            .iter()
+            .map(|s| severity_to_proto(*s) as i32)
+            .collect(),
+        error_types: filter
+            .error_types
+            .iter()
+            .map(|t| error_type_to_proto(*t) as i32)
+            .collect(),
+        since: filter.since.map(timestamp_to_proto),
+        until: filter.until.map(timestamp_to_proto),
+        source: Some(pb::Source {
+            host: filter.source.host.clone(),
+            run_id: filter.source.run_id.clone(),
+            component: filter.source.component.clone(),
+            labels: filter.source.labels.clone().into_iter().collect(),
+        }),
+        message_contains: filter.message_contains.clone(),
+    }
+}
+
 /// Stats on the wire: every severity and every error type, zeros included.
 pub fn stats_response(stats: Stats) -> pb::GetStatsResponse {
     pb::GetStatsResponse {
@@ -630,6 +655,26 @@ mod tests {
             value = outer;
         }
         value
+    }
+
+    #[test]
+    fn filters_round_trip_through_the_wire() {
+        let filter = LogFilter {
+            severities: vec![Severity::High, Severity::Low],
+            error_types: vec![ErrorType::ModelLoading],
+            since: Some("2026-11-01T00:00:00Z".parse().unwrap()),
+            until: Some("2026-11-02T00:00:00.5Z".parse().unwrap()),
+            source: Source {
+                host: "gpu-1".into(),
+                labels: [("pool".to_string(), "a100".to_string())].into(),
+                ..Source::default()
+            },
+            message_contains: "cuda".into(),
+        };
+        assert_eq!(
+            log_filter(Some(log_filter_to_proto(&filter))).unwrap(),
+            filter
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::{domain::DebugMode, store::Store};
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
-pub use convert::{MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES};
+pub use convert::{
+    MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES, log_filter_to_proto,
+};
 
 /// A server-streaming response.
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;

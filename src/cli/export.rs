@@ -39,7 +39,7 @@ pub enum FormatArg {
 pub async fn run(args: ExportArgs) -> Result<String, String> {
     let mut client = args.server.connect().await?;
     let request = pb::ExportLogsRequest {
-        filter: Some(args.filter.to_proto()),
+        filter: Some(crate::api::log_filter_to_proto(&args.filter.to_filter())),
         format: match args.format {
             FormatArg::Json => pb::ExportFormat::Json,
             FormatArg::Ndjson => pb::ExportFormat::Ndjson,

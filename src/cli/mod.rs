@@ -5,10 +5,13 @@
 pub mod export;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use tonic::transport::Channel;
 
-use crate::api::pb::{self, diagnostics_service_client::DiagnosticsServiceClient};
+use crate::{
+    api::pb::diagnostics_service_client::DiagnosticsServiceClient,
+    domain::{ErrorType, LogFilter, Severity, Source},
+};
 
 /// Where the diagd to talk to listens.
 #[derive(Args, Clone, Debug)]
@@ -39,47 +42,16 @@ impl ServerArgs {
     }
 }
 
-/// A severity as a flag value.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SeverityArg {
-    /// System-breaking.
-    Critical,
-    /// Major.
-    High,
-    /// Moderate.
-    Medium,
-    /// Minor.
-    Low,
-}
-
-/// An error type as a flag value.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorTypeArg {
-    /// Out of memory.
-    Oom,
-    /// Network.
-    Network,
-    /// Configuration.
-    Configuration,
-    /// Model loading.
-    ModelLoading,
-    /// Training.
-    Training,
-    /// Inference.
-    Inference,
-    /// Anything else.
-    Other,
-}
-
 /// Which logs a command applies to.
 #[derive(Args, Clone, Debug, Default)]
 pub struct FilterArgs {
-    /// Only these severities (repeat or separate with commas).
-    #[arg(long = "severity", value_enum, value_delimiter = ',')]
-    pub severities: Vec<SeverityArg>,
-    /// Only these error types (repeat or separate with commas).
-    #[arg(long = "type", value_enum, value_delimiter = ',')]
-    pub error_types: Vec<ErrorTypeArg>,
+    /// Only these severities: critical, high, medium, low (repeat or separate with commas).
+    #[arg(long = "severity", value_delimiter = ',', value_parser = parse_severity)]
+    pub severities: Vec<Severity>,
+    /// Only these error types: oom, network, configuration, model_loading, training,
+    /// inference, other (repeat or separate with commas).
+    #[arg(long = "type", value_delimiter = ',', value_parser = parse_error_type)]
+    pub error_types: Vec<ErrorType>,
     /// Only logs at or after this time: RFC 3339, or an age such as 30m, 1h, 2d.
     #[arg(long, value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
@@ -101,47 +73,38 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    /// The filter on the wire.
-    pub fn to_proto(&self) -> pb::LogFilter {
-        let timestamp = |t: DateTime<Utc>| prost_types::Timestamp {
-            seconds: t.timestamp(),
-            nanos: t.timestamp_subsec_nanos() as i32,
-        };
-        pb::LogFilter {
-            severities: self
-                .severities
-                .iter()
-                .map(|s| match s {
-                    SeverityArg::Critical => pb::Severity::Critical,
-                    SeverityArg::High => pb::Severity::High,
-                    SeverityArg::Medium => pb::Severity::Medium,
-                    SeverityArg::Low => pb::Severity::Low,
-                } as i32)
-                .collect(),
-            error_types: self
-                .error_types
-                .iter()
-                .map(|t| match t {
-                    ErrorTypeArg::Oom => pb::ErrorType::Oom,
-                    ErrorTypeArg::Network => pb::ErrorType::Network,
-                    ErrorTypeArg::Configuration => pb::ErrorType::Configuration,
-                    ErrorTypeArg::ModelLoading => pb::ErrorType::ModelLoading,
-                    ErrorTypeArg::Training => pb::ErrorType::Training,
-                    ErrorTypeArg::Inference => pb::ErrorType::Inference,
-                    ErrorTypeArg::Other => pb::ErrorType::Other,
-                } as i32)
-                .collect(),
-            since: self.since.map(timestamp),
-            until: self.until.map(timestamp),
-            source: Some(pb::Source {
+    /// The filter these flags describe.
+    pub fn to_filter(&self) -> LogFilter {
+        LogFilter {
+            severities: self.severities.clone(),
+            error_types: self.error_types.clone(),
+            since: self.since,
+            until: self.until,
+            source: Source {
                 host: self.host.clone().unwrap_or_default(),
                 run_id: self.run_id.clone().unwrap_or_default(),
                 component: self.component.clone().unwrap_or_default(),
                 labels: Default::default(),
-            }),
+            },
             message_contains: self.message.clone().unwrap_or_default(),
         }
     }
+}
+
+/// A severity by its name.
+fn parse_severity(name: &str) -> Result<Severity, String> {
+    Severity::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+        let names: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+/// An error type by its name.
+fn parse_error_type(name: &str) -> Result<ErrorType, String> {
+    ErrorType::parse(&name.to_ascii_lowercase().replace('-', "_")).ok_or_else(|| {
+        let names: Vec<&str> = ErrorType::ALL.iter().map(|t| t.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
 }
 
 /// An RFC 3339 time, or an age before now such as `90s`, `30m`, `1h`, `2d`, `1w`.
