@@ -9,7 +9,7 @@ use tokio_postgres::{IsolationLevel, Transaction};
 use super::{
     Store, StoreError,
     filter::SqlFilter,
-    logs::{FULL_COLUMNS, row_to_entry},
+    logs::{FULL_COLUMNS, LOGS_WITH_TRACES, row_to_entry},
 };
 use crate::domain::{LogEntry, LogFilter};
 
@@ -66,7 +66,7 @@ pub(super) async fn stream_logs(
     sink.begin(total as u64).await.map_err(StoreError::Sink)?;
     let statement = tx
         .prepare(&format!(
-            "SELECT {FULL_COLUMNS} FROM logs {} ORDER BY occurred_at, id",
+            "SELECT {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} {} ORDER BY occurred_at, logs.id",
             sql.where_clause()
         ))
         .await?;

@@ -5,27 +5,34 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{Store, StoreError, filter::SqlFilter};
 use crate::domain::{ErrorType, LogEntry, LogFilter, LogPage, NewLog, PageCursor, Severity};
 
-/// Inserts a batch with one statement: the rows (skipping event_ids already
-/// stored) and, from the rows actually inserted, the hourly counts. Rollup
-/// rows are upserted in key order so concurrent batches cannot deadlock.
+/// Inserts a batch with one statement: the distinct new stack traces, the
+/// rows (skipping event_ids already stored) and, from the rows actually
+/// inserted, the hourly counts. Rollup rows are upserted in key order so
+/// concurrent batches cannot deadlock.
 const INSERT_BATCH: &str = "
 WITH input AS (
     SELECT * FROM unnest(
-        $1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bytea[],
         $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::jsonb[]
-    ) AS t(id, event_id, occurred_at, severity, error_type, message, stack_trace,
+    ) AS t(id, event_id, occurred_at, severity, error_type, message, stack_trace_hash,
            context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels)
 ),
+traces AS (
+    INSERT INTO stack_traces (hash, trace)
+    SELECT * FROM unnest($15::bytea[], $16::text[])
+    ON CONFLICT (hash) DO NOTHING
+),
 inserted AS (
-    INSERT INTO logs (id, event_id, occurred_at, severity, error_type, message, stack_trace,
+    INSERT INTO logs (id, event_id, occurred_at, severity, error_type, message, stack_trace_hash,
                       context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels)
-    SELECT id, event_id, occurred_at, severity, error_type, message, stack_trace,
+    SELECT id, event_id, occurred_at, severity, error_type, message, stack_trace_hash,
            context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels
     FROM input
     ON CONFLICT (event_id) DO NOTHING
@@ -46,11 +53,17 @@ counted AS (
 )
 SELECT id FROM inserted";
 
-/// Columns of a full log, in `row_to_entry` order.
-pub(super) const FULL_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, stack_trace, \
-     context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels";
+/// Logs with their stack traces: what `FULL_COLUMNS` reads from.
+pub(super) const LOGS_WITH_TRACES: &str =
+    "logs LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash";
 
-/// The same columns without the heavy details (for basic listings).
+/// Columns of a full log (from `LOGS_WITH_TRACES`), in `row_to_entry` order.
+pub(super) const FULL_COLUMNS: &str = "logs.id, event_id, occurred_at, received_at, severity, error_type, message, \
+     coalesce(st.trace, ''), context, system_state, recent_actions, source_host, source_run_id, source_component, \
+     source_labels";
+
+/// The same columns without the heavy details (for basic listings, from
+/// `logs` alone).
 const BASIC_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, ''::text, \
      NULL::jsonb, NULL::jsonb, NULL::jsonb, source_host, source_run_id, source_component, source_labels";
 
@@ -85,7 +98,7 @@ impl Store {
                     &columns.severities,
                     &columns.error_types,
                     &columns.messages,
-                    &columns.stack_traces,
+                    &columns.stack_trace_hashes,
                     &columns.contexts,
                     &columns.system_states,
                     &columns.recent_actions,
@@ -93,6 +106,8 @@ impl Store {
                     &columns.run_ids,
                     &columns.components,
                     &columns.labels,
+                    &columns.new_trace_hashes,
+                    &columns.new_traces,
                 ],
             )
             .await?;
@@ -126,7 +141,9 @@ impl Store {
     pub async fn get_log(&self, id: Uuid) -> Result<Option<LogEntry>, StoreError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached(&format!("SELECT {FULL_COLUMNS} FROM logs WHERE id = $1"))
+            .prepare_cached(&format!(
+                "SELECT {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} WHERE logs.id = $1"
+            ))
             .await?;
         client
             .query_opt(&statement, &[&id])
@@ -160,8 +177,9 @@ impl Store {
         }
         let limit = sql.param(page_size as i64 + 1);
         let query = format!(
-            "SELECT {} FROM logs {} ORDER BY occurred_at DESC, id DESC LIMIT {limit}",
+            "SELECT {} FROM {} {} ORDER BY occurred_at DESC, logs.id DESC LIMIT {limit}",
             if full { FULL_COLUMNS } else { BASIC_COLUMNS },
+            if full { LOGS_WITH_TRACES } else { "logs" },
             sql.where_clause(),
         );
         let statement = client.prepare_cached(&query).await?;
@@ -187,7 +205,10 @@ struct BatchColumns<'a> {
     severities: Vec<&'static str>,
     error_types: Vec<&'static str>,
     messages: Vec<&'a str>,
-    stack_traces: Vec<&'a str>,
+    stack_trace_hashes: Vec<Option<Vec<u8>>>,
+    /// The batch's distinct stack traces and their hashes (stored once).
+    new_trace_hashes: Vec<Vec<u8>>,
+    new_traces: Vec<&'a str>,
     contexts: Vec<Value>,
     system_states: Vec<Option<Value>>,
     recent_actions: Vec<Value>,
@@ -208,7 +229,9 @@ impl<'a> BatchColumns<'a> {
             severities: Vec::with_capacity(logs.len()),
             error_types: Vec::with_capacity(logs.len()),
             messages: Vec::with_capacity(logs.len()),
-            stack_traces: Vec::with_capacity(logs.len()),
+            stack_trace_hashes: Vec::with_capacity(logs.len()),
+            new_trace_hashes: Vec::new(),
+            new_traces: Vec::new(),
             contexts: Vec::with_capacity(logs.len()),
             system_states: Vec::with_capacity(logs.len()),
             recent_actions: Vec::with_capacity(logs.len()),
@@ -217,13 +240,23 @@ impl<'a> BatchColumns<'a> {
             components: Vec::with_capacity(logs.len()),
             labels: Vec::with_capacity(logs.len()),
         };
+        let mut distinct_traces = std::collections::HashSet::new();
         for log in logs {
             columns.event_ids.push(log.event_id);
             columns.occurred_at.push(log.occurred_at);
             columns.severities.push(log.severity.as_str());
             columns.error_types.push(log.error_type.as_str());
             columns.messages.push(&log.message);
-            columns.stack_traces.push(&log.stack_trace);
+            if log.stack_trace.is_empty() {
+                columns.stack_trace_hashes.push(None);
+            } else {
+                let hash = Sha256::digest(log.stack_trace.as_bytes()).to_vec();
+                if distinct_traces.insert(hash.clone()) {
+                    columns.new_trace_hashes.push(hash.clone());
+                    columns.new_traces.push(&log.stack_trace);
+                }
+                columns.stack_trace_hashes.push(Some(hash));
+            }
             columns.contexts.push(Value::Object(log.context.clone()));
             columns.system_states.push(
                 log.system_state
