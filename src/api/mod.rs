@@ -13,6 +13,7 @@ mod page_token;
 pub mod pb;
 mod query;
 mod reports;
+mod search;
 
 use std::{path::PathBuf, pin::Pin, sync::Arc};
 
@@ -119,6 +120,13 @@ impl DiagnosticsService for DiagnosticsApi {
         request: Request<pb::GetLogRequest>,
     ) -> Result<Response<pb::GetLogResponse>, Status> {
         DiagnosticsApi::get_log(self, request).await
+    }
+
+    async fn search_logs(
+        &self,
+        request: Request<pb::SearchLogsRequest>,
+    ) -> Result<Response<ResponseStream<pb::SearchLogsResponse>>, Status> {
+        DiagnosticsApi::search_logs(self, request).await
     }
 
     async fn get_stats(

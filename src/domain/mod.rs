@@ -7,6 +7,7 @@ mod debug_mode;
 mod guidance;
 mod log;
 pub mod report;
+pub mod search;
 mod stats;
 
 pub use action::{NewAction, RecordedAction};
@@ -16,4 +17,5 @@ pub use log::{
     ErrorType, GpuState, LogEntry, LogFilter, LogPage, NewLog, PageCursor, RecentAction, Severity,
     Source, SystemState,
 };
+pub use search::{MatchLocation, SearchQuery};
 pub use stats::Stats;

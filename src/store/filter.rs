@@ -133,7 +133,7 @@ impl SqlFilter {
 }
 
 /// Escapes `\`, `%` and `_` so the text matches literally inside LIKE.
-fn escape_like(text: &str) -> String {
+pub(super) fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '\\' | '%' | '_') {

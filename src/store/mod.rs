@@ -11,6 +11,7 @@ mod logs;
 mod migrate;
 mod notify;
 mod reports;
+mod search;
 mod stats;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
 pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CLEARED_CHANNEL, Listener};
 pub use reports::StoredReport;
+pub use search::{SearchOutcome, SearchSink};
 
 /// A storage failure, as the API layer needs to tell them apart.
 #[derive(Debug, thiserror::Error)]
