@@ -89,6 +89,19 @@ pub struct ServeArgs {
     #[arg(long, env = "DIAGD_ACTIONS_PER_SOURCE", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub actions_per_source: u32,
+
+    /// Most live-tail subscribers at once; more get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "DIAGD_MAX_SUBSCRIBERS", default_value_t = 1000)]
+    pub max_subscribers: usize,
+
+    /// Logs queued per live-tail subscriber before they are dropped for it
+    /// (it is then told how many).
+    #[arg(long, env = "DIAGD_SUBSCRIBER_BUFFER", default_value_t = 1024)]
+    pub subscriber_buffer: usize,
+
+    /// Seconds of silence after which a live tail gets a heartbeat.
+    #[arg(long, env = "DIAGD_HEARTBEAT_SECS", default_value_t = 15)]
+    pub heartbeat_secs: u64,
 }
 
 impl ServeArgs {
@@ -117,10 +130,13 @@ impl ServeArgs {
             "export_dir": self.export_dir(),
             "actions_per_source": self.actions_per_source,
             "log_filter": log_filter,
+            "max_subscribers": self.max_subscribers,
+            "subscriber_buffer": self.subscriber_buffer,
+            "heartbeat_secs": self.heartbeat_secs,
             "features": {
                 "ingest": true, "query": true, "stats": true, "reports": true, "export": true,
                 "clear": true, "debug_mode": true, "recent_actions": true,
-                "search": false, "live_tail": false,
+                "search": true, "live_tail": true,
             },
         })
     }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod debug_mode;
 pub mod domain;
 pub mod export;
+pub mod live;
 pub mod server;
 pub mod store;
 pub mod system;

@@ -10,6 +10,7 @@ use diagd::{
     api::ApiSettings,
     config::{DatabaseArgs, LogArgs, ServeArgs},
     debug_mode::LogControl,
+    live::LiveOptions,
     server::{self, Database, ServerError, ServerOptions},
 };
 
@@ -100,6 +101,12 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 disk_paths,
             },
             log_control: Some(log_control),
+            live: LiveOptions {
+                max_subscribers: args.max_subscribers,
+                buffer: args.subscriber_buffer.max(1),
+                heartbeat: std::time::Duration::from_secs(args.heartbeat_secs.max(1)),
+                ..LiveOptions::default()
+            },
             max_message_bytes: args.max_message_bytes,
             health_interval: std::time::Duration::from_secs(args.health_interval_secs.max(1)),
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_secs),

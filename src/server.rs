@@ -13,6 +13,7 @@ use crate::{
     api::{ApiSettings, DiagnosticsApi, pb},
     config::DatabaseArgs,
     debug_mode::{self, LogControl},
+    live::{Hub, LiveOptions},
     store::{
         Store, StoreError,
         embedded::{EmbeddedError, EmbeddedPostgres, Ownership},
@@ -95,6 +96,8 @@ impl Database {
 pub struct ServerOptions {
     /// Settings of the RPCs.
     pub api: ApiSettings,
+    /// Live-tail settings.
+    pub live: LiveOptions,
     /// diagd's own log filter, switched by debug mode; `None` leaves the
     /// process's logging alone (tests running several servers).
     pub log_control: Option<LogControl>,
@@ -110,6 +113,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             api: ApiSettings::default(),
+            live: LiveOptions::default(),
             log_control: None,
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
@@ -143,7 +147,14 @@ pub async fn run(
 
     let debug_mode =
         debug_mode::follow(store.clone(), options.log_control.clone(), shutdown.clone());
-    let api = DiagnosticsApi::new(store, options.api.clone(), debug_mode, shutdown.clone());
+    let hub = Hub::start(store.clone(), options.live.clone(), shutdown.clone()).await?;
+    let api = DiagnosticsApi::new(
+        store,
+        options.api.clone(),
+        debug_mode,
+        hub,
+        shutdown.clone(),
+    );
     let server = tonic::transport::Server::builder()
         // Each request with its timing, logged at debug level (debug mode).
         .layer(tower_http::trace::TraceLayer::new_for_grpc())

@@ -1,7 +1,6 @@
 //! What every client meets first: reflection (so grpcurl and buf curl need
-//! no proto file), health that follows the database, the RPCs of later
-//! milestones answering UNIMPLEMENTED, and migrations recorded in the
-//! database.
+//! no proto file), health that follows the database, and migrations
+//! recorded in the database.
 
 mod common;
 
@@ -131,16 +130,6 @@ async fn health_is_serving_only_while_the_database_answers() {
         Code::Unavailable,
         "the database is unavailable",
     );
-}
-
-#[tokio::test]
-async fn rpcs_of_later_milestones_answer_unimplemented() {
-    let server = TestServer::start().await;
-    let mut client = server.client().await;
-    let subscribe = client
-        .subscribe_logs(pb::SubscribeLogsRequest::default())
-        .await;
-    assert_eq!(subscribe.unwrap_err().code(), Code::Unimplemented);
 }
 
 #[tokio::test]

@@ -537,7 +537,7 @@ pub fn log_filter_to_proto(filter: &LogFilter) -> pb::LogFilter {
 }
 
 /// Stats on the wire: every severity and every error type, zeros included.
-pub fn stats_response(stats: Stats) -> pb::GetStatsResponse {
+pub fn stats_response(stats: Stats, live_subscribers: usize) -> pb::GetStatsResponse {
     pb::GetStatsResponse {
         total: stats.total(),
         by_severity: Severity::ALL
@@ -556,6 +556,7 @@ pub fn stats_response(stats: Stats) -> pb::GetStatsResponse {
             .collect(),
         oldest: stats.oldest.map(timestamp_to_proto),
         newest: stats.newest.map(timestamp_to_proto),
+        live_subscribers: live_subscribers as u32,
     }
 }
 

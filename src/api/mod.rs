@@ -9,6 +9,7 @@ mod convert;
 pub mod error;
 mod export;
 mod ingest;
+mod live;
 mod page_token;
 pub mod pb;
 mod query;
@@ -22,7 +23,7 @@ use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{domain::DebugMode, store::Store};
+use crate::{domain::DebugMode, live::Hub, store::Store};
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
 pub use convert::{
@@ -67,6 +68,8 @@ pub struct DiagnosticsApi {
     debug_mode: watch::Receiver<DebugMode>,
     /// Cancelled when the server shuts down; ends open streams.
     shutdown: CancellationToken,
+    /// The live-tail fan-out.
+    hub: Hub,
 }
 
 impl DiagnosticsApi {
@@ -75,6 +78,7 @@ impl DiagnosticsApi {
         store: Store,
         settings: ApiSettings,
         debug_mode: watch::Receiver<DebugMode>,
+        hub: Hub,
         shutdown: CancellationToken,
     ) -> Self {
         DiagnosticsApi {
@@ -82,6 +86,7 @@ impl DiagnosticsApi {
             settings: Arc::new(settings),
             debug_mode,
             shutdown,
+            hub,
         }
     }
 
@@ -127,6 +132,13 @@ impl DiagnosticsService for DiagnosticsApi {
         request: Request<pb::SearchLogsRequest>,
     ) -> Result<Response<ResponseStream<pb::SearchLogsResponse>>, Status> {
         DiagnosticsApi::search_logs(self, request).await
+    }
+
+    async fn subscribe_logs(
+        &self,
+        request: Request<pb::SubscribeLogsRequest>,
+    ) -> Result<Response<ResponseStream<pb::SubscribeLogsResponse>>, Status> {
+        DiagnosticsApi::subscribe_logs(self, request).await
     }
 
     async fn get_stats(

@@ -85,3 +85,33 @@ mod tests {
         assert_eq!(decode("garbage!", &filter).unwrap_err().field, "page_token");
     }
 }
+
+/// Live-tail cursors: `t` + txid + seq, base64url.
+pub mod tail {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+    use crate::{api::error::FieldError, domain::TailCursor};
+
+    const TAG: u8 = b't';
+
+    /// The opaque form of a tail position.
+    pub fn encode(cursor: TailCursor) -> String {
+        let mut bytes = Vec::with_capacity(17);
+        bytes.push(TAG);
+        bytes.extend_from_slice(&cursor.txid.to_be_bytes());
+        bytes.extend_from_slice(&cursor.seq.to_be_bytes());
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Reads a cursor produced by [`encode`].
+    pub fn decode(field: &str, token: &str) -> Result<TailCursor, FieldError> {
+        let invalid = || FieldError::new(field, "not a cursor sent by SubscribeLogs");
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+        if bytes.len() != 17 || bytes[0] != TAG {
+            return Err(invalid());
+        }
+        let txid = i64::from_be_bytes(bytes[1..9].try_into().map_err(|_| invalid())?);
+        let seq = i64::from_be_bytes(bytes[9..17].try_into().map_err(|_| invalid())?);
+        Ok(TailCursor { txid, seq })
+    }
+}

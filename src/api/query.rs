@@ -103,6 +103,9 @@ impl DiagnosticsApi {
         let filter =
             convert::log_filter(request.into_inner().filter).map_err(|e| e.within("filter"))?;
         let stats = self.store.stats(&filter).await?;
-        Ok(Response::new(convert::stats_response(stats)))
+        Ok(Response::new(convert::stats_response(
+            stats,
+            self.hub.subscriber_count(),
+        )))
     }
 }

@@ -226,6 +226,30 @@ pub struct LogFilter {
     pub message_contains: String,
 }
 
+impl LogFilter {
+    /// True when `log` meets every condition (as the database would judge;
+    /// message text ignoring case).
+    pub fn matches(&self, log: &LogEntry) -> bool {
+        (self.severities.is_empty() || self.severities.contains(&log.severity))
+            && (self.error_types.is_empty() || self.error_types.contains(&log.error_type))
+            && self.since.is_none_or(|since| log.occurred_at >= since)
+            && self.until.is_none_or(|until| log.occurred_at < until)
+            && (self.source.host.is_empty() || self.source.host == log.source.host)
+            && (self.source.run_id.is_empty() || self.source.run_id == log.source.run_id)
+            && (self.source.component.is_empty() || self.source.component == log.source.component)
+            && self
+                .source
+                .labels
+                .iter()
+                .all(|(k, v)| log.source.labels.get(k) == Some(v))
+            && (self.message_contains.is_empty()
+                || log
+                    .message
+                    .to_lowercase()
+                    .contains(&self.message_contains.to_lowercase()))
+    }
+}
+
 /// Position in the newest-first order: a page continues strictly after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageCursor {

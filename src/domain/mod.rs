@@ -9,6 +9,7 @@ mod log;
 pub mod report;
 pub mod search;
 mod stats;
+mod tail;
 
 pub use action::{NewAction, RecordedAction};
 pub use debug_mode::DebugMode;
@@ -19,3 +20,4 @@ pub use log::{
 };
 pub use search::{MatchLocation, SearchQuery};
 pub use stats::Stats;
+pub use tail::TailCursor;

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError, filter::SqlFilter};
+use super::{Store, StoreError, filter::SqlFilter, notify::LOGS_CHANNEL};
 use crate::domain::{ErrorType, LogEntry, LogFilter, LogPage, NewLog, PageCursor, Severity};
 
 /// Inserts a batch with one statement: the distinct new stack traces, the
@@ -111,6 +111,12 @@ impl Store {
                 ],
             )
             .await?;
+        if !rows.is_empty() {
+            // Wakes the live tail of every diagd on this database; the
+            // readers then look for what is new after their own cursor.
+            tx.execute("SELECT pg_notify($1, '')", &[&LOGS_CHANNEL])
+                .await?;
+        }
         tx.commit().await?;
         let inserted: std::collections::HashSet<Uuid> = rows.iter().map(|row| row.get(0)).collect();
         Ok(ids
@@ -280,24 +286,29 @@ impl<'a> BatchColumns<'a> {
 
 /// Reads a row of `FULL_COLUMNS` (or `BASIC_COLUMNS`) back into a log.
 pub(super) fn row_to_entry(row: &Row) -> Result<LogEntry, StoreError> {
-    let severity: &str = row.try_get(4)?;
-    let error_type: &str = row.try_get(5)?;
-    let context: Option<Value> = row.try_get(8)?;
-    let system_state: Option<Value> = row.try_get(9)?;
-    let recent_actions: Option<Value> = row.try_get(10)?;
-    let labels: Value = row.try_get(14)?;
+    row_to_entry_at(row, 0)
+}
+
+/// Reads a log whose `FULL_COLUMNS` start at column `o`.
+pub(super) fn row_to_entry_at(row: &Row, o: usize) -> Result<LogEntry, StoreError> {
+    let severity: &str = row.try_get(o + 4)?;
+    let error_type: &str = row.try_get(o + 5)?;
+    let context: Option<Value> = row.try_get(o + 8)?;
+    let system_state: Option<Value> = row.try_get(o + 9)?;
+    let recent_actions: Option<Value> = row.try_get(o + 10)?;
+    let labels: Value = row.try_get(o + 14)?;
     let corrupt =
         |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
     Ok(LogEntry {
-        id: row.try_get(0)?,
-        event_id: row.try_get(1)?,
-        occurred_at: row.try_get(2)?,
-        received_at: row.try_get(3)?,
+        id: row.try_get(o + 0)?,
+        event_id: row.try_get(o + 1)?,
+        occurred_at: row.try_get(o + 2)?,
+        received_at: row.try_get(o + 3)?,
         severity: Severity::parse(severity).ok_or_else(|| corrupt("severity", &severity))?,
         error_type: ErrorType::parse(error_type)
             .ok_or_else(|| corrupt("error_type", &error_type))?,
-        message: row.try_get(6)?,
-        stack_trace: row.try_get(7)?,
+        message: row.try_get(o + 6)?,
+        stack_trace: row.try_get(o + 7)?,
         context: match context {
             Some(Value::Object(map)) => Some(map),
             Some(_) => return Err(corrupt("context", &"not a JSON object")),
@@ -313,9 +324,9 @@ pub(super) fn row_to_entry(row: &Row) -> Result<LogEntry, StoreError> {
             .map_err(|e| corrupt("recent_actions", &e))?
             .unwrap_or_default(),
         source: crate::domain::Source {
-            host: row.try_get(11)?,
-            run_id: row.try_get(12)?,
-            component: row.try_get(13)?,
+            host: row.try_get(o + 11)?,
+            run_id: row.try_get(o + 12)?,
+            component: row.try_get(o + 13)?,
             labels: serde_json::from_value::<BTreeMap<String, String>>(labels)
                 .map_err(|e| corrupt("source_labels", &e))?,
         },

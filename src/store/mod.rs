@@ -13,6 +13,7 @@ mod notify;
 mod reports;
 mod search;
 mod stats;
+mod tail;
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use tokio_postgres::{NoTls, error::SqlState};
 pub use export::ExportSink;
 pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
-pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CLEARED_CHANNEL, Listener};
+pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Listener};
 pub use reports::StoredReport;
 pub use search::{SearchOutcome, SearchSink};
 

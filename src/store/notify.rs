@@ -7,6 +7,8 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::{Store, StoreError};
 
+/// Channel notified once per committed batch of new logs (no payload).
+pub const LOGS_CHANNEL: &str = "diagd_logs";
 /// Channel notified when debug mode changes.
 pub const DEBUG_MODE_CHANNEL: &str = "diagd_debug_mode";
 /// Channel notified when logs are cleared; the payload is the deleted count.

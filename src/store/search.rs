@@ -128,7 +128,7 @@ impl Store {
 
 /// How the term conditions reach the stack trace text.
 #[derive(Clone, Copy)]
-enum TraceAccess {
+pub(super) enum TraceAccess {
     /// `st.trace` is joined in.
     Joined,
     /// Through the trace table's trigram index, by hash.
@@ -136,7 +136,11 @@ enum TraceAccess {
 }
 
 /// "every term occurs in the message, the stack trace or a context value".
-fn term_conditions(sql: &mut SqlFilter, terms: &[String], access: TraceAccess) -> String {
+pub(super) fn term_conditions(
+    sql: &mut SqlFilter,
+    terms: &[String],
+    access: TraceAccess,
+) -> String {
     let conditions: Vec<String> = terms
         .iter()
         .map(|term| {

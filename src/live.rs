@@ -1,0 +1,356 @@
+//! Fan-out of new logs to live-tail subscribers.
+//!
+//! One hub per diagd process. A named background task keeps one dedicated
+//! LISTEN connection: each committed batch NOTIFYs (no payload), and the hub
+//! then reads what is new after its cursor, in commit order, and hands each
+//! log to every subscriber whose filter matches. A one-second poll backs the
+//! notifications up (a log can only be handed out once older transactions
+//! have ended). Every replica on the database runs its own hub, so a log
+//! ingested through one reaches subscribers of all.
+//!
+//! Each subscriber has a bounded queue: the hub never waits for a subscriber.
+//! When a queue is full the log is counted as dropped for that subscriber,
+//! which is told how many it missed as soon as it catches up.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    domain::{LogEntry, LogFilter, SearchQuery, TailCursor},
+    store::{LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Store, StoreError},
+};
+
+/// Logs read per query while catching up.
+const CATCH_UP_BATCH: usize = 500;
+
+/// Live-tail settings.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Most subscribers at once on this diagd.
+    pub max_subscribers: usize,
+    /// Logs queued per subscriber before they are dropped for it.
+    pub buffer: usize,
+    /// Idle time after which a heartbeat is sent.
+    pub heartbeat: Duration,
+    /// How often the hub looks for new logs without a notification.
+    pub poll_interval: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            max_subscribers: 1000,
+            buffer: 1024,
+            heartbeat: Duration::from_secs(15),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What a notice tells a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// Logs were dropped because the subscriber fell behind.
+    Dropped,
+    /// Logs arrived while a resuming subscriber was away, beyond the replay.
+    Missed,
+    /// Backfill or replay is over; what follows is live.
+    Live,
+    /// Logs were cleared.
+    LogsCleared,
+    /// The database cannot be reached.
+    DatabaseUnavailable,
+    /// The database is back.
+    DatabaseRestored,
+}
+
+/// What the hub sends a subscriber.
+#[derive(Debug, Clone)]
+pub enum LiveEvent {
+    /// A new log and its position.
+    Log {
+        /// Position of the log in commit order.
+        cursor: TailCursor,
+        /// The log, shared by every subscriber that receives it.
+        log: Arc<LogEntry>,
+    },
+    /// Something every subscriber should know.
+    Notice {
+        /// What about.
+        kind: NoticeKind,
+        /// How many logs it concerns, when it concerns some.
+        count: u64,
+        /// In words.
+        message: String,
+    },
+}
+
+/// The subscriber limit was reached.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("live-tail subscriber limit reached: {limit} subscribers (--max-subscribers); retry later")]
+pub struct TooManySubscribers {
+    /// The limit.
+    pub limit: usize,
+}
+
+/// A live subscription; dropping it unsubscribes.
+pub struct Subscription {
+    /// Events in order.
+    pub events: mpsc::Receiver<LiveEvent>,
+    /// Logs dropped for this subscriber and not yet reported to it.
+    pub dropped: Arc<AtomicU64>,
+    /// The hub's position when subscribing: every matching log after it
+    /// arrives through `events`; those at or before it are the caller's
+    /// (backfill, replay).
+    pub start: TailCursor,
+    /// Removes the subscriber from the hub on drop.
+    _guard: Unsubscribe,
+}
+
+struct Unsubscribe {
+    hub: Hub,
+    id: u64,
+}
+
+impl Drop for Unsubscribe {
+    fn drop(&mut self) {
+        self.hub.lock().subscribers.remove(&self.id);
+    }
+}
+
+/// One subscriber as the hub sees it.
+struct Subscriber {
+    /// Which logs it wants.
+    filter: LogFilter,
+    /// Text it wants, if any.
+    query: Option<SearchQuery>,
+    /// Its queue.
+    sender: mpsc::Sender<LiveEvent>,
+    /// Logs dropped for it, not yet reported.
+    dropped: Arc<AtomicU64>,
+}
+
+#[derive(Default)]
+struct HubState {
+    /// Everything up to here has been handed out.
+    cursor: TailCursor,
+    /// Current subscribers by id.
+    subscribers: HashMap<u64, Subscriber>,
+    /// Next subscriber id.
+    next_id: u64,
+}
+
+/// The fan-out point of a diagd process; cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    state: Arc<Mutex<HubState>>,
+    options: Arc<LiveOptions>,
+}
+
+impl Hub {
+    /// Starts the hub at the current end of the log and its background task
+    /// (until `shutdown`).
+    pub async fn start(
+        store: Store,
+        options: LiveOptions,
+        shutdown: CancellationToken,
+    ) -> Result<Hub, StoreError> {
+        let hub = Hub {
+            state: Arc::new(Mutex::new(HubState {
+                cursor: store.tail_position().await?,
+                ..HubState::default()
+            })),
+            options: Arc::new(options),
+        };
+        tokio::spawn(follow_new_logs(store, hub.clone(), shutdown));
+        Ok(hub)
+    }
+
+    /// The live-tail settings.
+    pub fn options(&self) -> &LiveOptions {
+        &self.options
+    }
+
+    /// Subscribes to new logs matching `filter` and `query`.
+    pub fn subscribe(
+        &self,
+        filter: LogFilter,
+        query: Option<SearchQuery>,
+    ) -> Result<Subscription, TooManySubscribers> {
+        let (sender, events) = mpsc::channel(self.options.buffer.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut state = self.lock();
+        if state.subscribers.len() >= self.options.max_subscribers {
+            return Err(TooManySubscribers {
+                limit: self.options.max_subscribers,
+            });
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.subscribers.insert(
+            id,
+            Subscriber {
+                filter,
+                query,
+                sender,
+                dropped: dropped.clone(),
+            },
+        );
+        Ok(Subscription {
+            events,
+            dropped,
+            start: state.cursor,
+            _guard: Unsubscribe {
+                hub: self.clone(),
+                id,
+            },
+        })
+    }
+
+    /// Subscribers connected now.
+    pub fn subscriber_count(&self) -> usize {
+        self.lock().subscribers.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands a batch (in commit order) to the matching subscribers, without
+    /// ever waiting for one.
+    fn dispatch(&self, batch: Vec<(TailCursor, LogEntry)>) {
+        let mut state = self.lock();
+        let mut gone = Vec::new();
+        for (cursor, log) in batch {
+            let log = Arc::new(log);
+            for (id, subscriber) in &state.subscribers {
+                if !subscriber.filter.matches(&log)
+                    || subscriber.query.as_ref().is_some_and(|q| !q.matches(&log))
+                {
+                    continue;
+                }
+                let event = LiveEvent::Log {
+                    cursor,
+                    log: log.clone(),
+                };
+                match subscriber.sender.try_send(event) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        subscriber.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
+                }
+            }
+            state.cursor = cursor;
+        }
+        for id in gone {
+            state.subscribers.remove(&id);
+        }
+    }
+
+    /// Tells every subscriber something.
+    fn broadcast(&self, kind: NoticeKind, count: u64, message: String) {
+        let state = self.lock();
+        for subscriber in state.subscribers.values() {
+            let notice = LiveEvent::Notice {
+                kind,
+                count,
+                message: message.clone(),
+            };
+            // A full queue will report its drops; a notice is not worth
+            // waiting for either.
+            let _ = subscriber.sender.try_send(notice);
+        }
+    }
+
+    fn cursor(&self) -> TailCursor {
+        self.lock().cursor
+    }
+}
+
+/// The hub's background task: LISTEN, catch up, dispatch; reconnect and
+/// announce outages.
+async fn follow_new_logs(store: Store, hub: Hub, shutdown: CancellationToken) {
+    let mut unavailable = false;
+    loop {
+        let connected = match store.listen(&[LOGS_CHANNEL, LOGS_CLEARED_CHANNEL]).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::debug!(error = %e, "live tail: cannot LISTEN");
+                None
+            }
+        };
+        let Some(mut listener) = connected else {
+            if !unavailable {
+                unavailable = true;
+                hub.broadcast(
+                    NoticeKind::DatabaseUnavailable,
+                    0,
+                    "the database cannot be reached; the live tail resumes when it is back".into(),
+                );
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+            }
+        };
+        let mut healthy = catch_up(&store, &hub).await.is_ok();
+        if healthy && unavailable {
+            unavailable = false;
+            tracing::info!("live tail: database connection restored");
+            hub.broadcast(
+                NoticeKind::DatabaseRestored,
+                0,
+                "the database is back; logs committed meanwhile follow".into(),
+            );
+        }
+        while healthy {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                notification = listener.next() => match notification {
+                    Some((channel, payload)) if channel == LOGS_CLEARED_CHANNEL => {
+                        let count = payload.parse().unwrap_or(0);
+                        hub.broadcast(NoticeKind::LogsCleared, count, format!("{count} logs were cleared"));
+                    }
+                    Some(_) => healthy = catch_up(&store, &hub).await.is_ok(),
+                    None => healthy = false,
+                },
+                () = tokio::time::sleep(hub.options.poll_interval) => {
+                    healthy = catch_up(&store, &hub).await.is_ok();
+                }
+            }
+        }
+        if !unavailable {
+            unavailable = true;
+            tracing::warn!("live tail: lost the database connection; reconnecting");
+            hub.broadcast(
+                NoticeKind::DatabaseUnavailable,
+                0,
+                "the database connection was lost; the live tail resumes when it is back".into(),
+            );
+        }
+    }
+}
+
+/// Dispatches every settled log after the hub's cursor.
+async fn catch_up(store: &Store, hub: &Hub) -> Result<(), StoreError> {
+    loop {
+        let batch = store
+            .settled_logs_after(hub.cursor(), CATCH_UP_BATCH)
+            .await?;
+        let full = batch.len() == CATCH_UP_BATCH;
+        hub.dispatch(batch);
+        if !full {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Reading logs in commit order for the live tail. A log is only handed out
+//! once every transaction that started before its own has ended (its txid
+//! is below the oldest running one), so a log committed late by a
+//! transaction that began early can never be skipped by a reader that has
+//! moved on.
+
+use super::{
+    Store, StoreError,
+    filter::SqlFilter,
+    logs::{FULL_COLUMNS, LOGS_WITH_TRACES},
+    search::{TraceAccess, term_conditions},
+};
+use crate::domain::{LogEntry, LogFilter, TailCursor};
+
+/// The oldest transaction id still running: logs of smaller ids are final.
+const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+impl Store {
+    /// The position after every settled log: where a new tail starts.
+    pub async fn tail_position(&self) -> Result<TailCursor, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT txid, seq FROM logs WHERE txid < {SETTLED} ORDER BY txid DESC, seq DESC LIMIT 1"),
+                &[],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => TailCursor {
+                txid: row.try_get(0)?,
+                seq: row.try_get(1)?,
+            },
+            None => TailCursor::default(),
+        })
+    }
+
+    /// Settled logs after `after`, in commit order, at most `limit`.
+    pub async fn settled_logs_after(
+        &self,
+        after: TailCursor,
+        limit: usize,
+    ) -> Result<Vec<(TailCursor, LogEntry)>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT txid, seq, {FULL_COLUMNS} FROM {LOGS_WITH_TRACES}
+                 WHERE (txid, seq) > ($1, $2) AND txid < {SETTLED}
+                 ORDER BY txid, seq LIMIT $3"
+            ))
+            .await?;
+        let rows = client
+            .query(&statement, &[&after.txid, &after.seq, &(limit as i64)])
+            .await?;
+        rows.iter()
+            .map(|row| Ok((cursor_of(row)?, row_to_entry_after_cursor(row)?)))
+            .collect()
+    }
+
+    /// The newest logs matching `filter` and `terms` in `(after, upto]`,
+    /// newest first, at most `limit` (for backfill and resume).
+    pub async fn matching_logs_before(
+        &self,
+        filter: &LogFilter,
+        terms: &[String],
+        after: Option<TailCursor>,
+        upto: TailCursor,
+        limit: usize,
+    ) -> Result<Vec<(TailCursor, LogEntry)>, StoreError> {
+        let (mut sql, conditions) = range_conditions(filter, terms, after, upto);
+        let take = sql.param(limit as i64);
+        let query = format!(
+            "SELECT txid, seq, {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} WHERE {conditions}
+             ORDER BY txid DESC, seq DESC LIMIT {take}"
+        );
+        let client = self.client().await?;
+        let rows = client.query(&query, &sql.params()).await?;
+        rows.iter()
+            .map(|row| Ok((cursor_of(row)?, row_to_entry_after_cursor(row)?)))
+            .collect()
+    }
+
+    /// How many logs match `filter` and `terms` in `(after, upto]`.
+    pub async fn count_matching_between(
+        &self,
+        filter: &LogFilter,
+        terms: &[String],
+        after: TailCursor,
+        upto: TailCursor,
+    ) -> Result<u64, StoreError> {
+        let (sql, conditions) = range_conditions(filter, terms, Some(after), upto);
+        let query = format!("SELECT count(*) FROM {LOGS_WITH_TRACES} WHERE {conditions}");
+        let client = self.client().await?;
+        let count: i64 = client.query_one(&query, &sql.params()).await?.try_get(0)?;
+        Ok(count.max(0) as u64)
+    }
+}
+
+/// Conditions for "matches, and lies in (after, upto] in commit order".
+fn range_conditions(
+    filter: &LogFilter,
+    terms: &[String],
+    after: Option<TailCursor>,
+    upto: TailCursor,
+) -> (SqlFilter, String) {
+    let mut sql = SqlFilter::for_logs(filter);
+    let mut conditions = vec![sql.where_clause().trim_start_matches("WHERE ").to_string()];
+    let (txid, seq) = (sql.param(upto.txid), sql.param(upto.seq));
+    conditions.push(format!("(txid, seq) <= ({txid}, {seq})"));
+    if let Some(after) = after {
+        let (txid, seq) = (sql.param(after.txid), sql.param(after.seq));
+        conditions.push(format!("(txid, seq) > ({txid}, {seq})"));
+    }
+    if !terms.is_empty() {
+        conditions.push(term_conditions(&mut sql, terms, TraceAccess::Joined));
+    }
+    let conditions = conditions
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    (sql, conditions)
+}
+
+fn cursor_of(row: &tokio_postgres::Row) -> Result<TailCursor, StoreError> {
+    Ok(TailCursor {
+        txid: row.try_get(0)?,
+        seq: row.try_get(1)?,
+    })
+}
+
+/// A log from a row whose first two columns are the cursor.
+fn row_to_entry_after_cursor(row: &tokio_postgres::Row) -> Result<LogEntry, StoreError> {
+    super::logs::row_to_entry_at(row, 2)
+}
