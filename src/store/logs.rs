@@ -300,7 +300,7 @@ pub(super) fn row_to_entry_at(row: &Row, o: usize) -> Result<LogEntry, StoreErro
     let corrupt =
         |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
     Ok(LogEntry {
-        id: row.try_get(o + 0)?,
+        id: row.try_get(o)?,
         event_id: row.try_get(o + 1)?,
         occurred_at: row.try_get(o + 2)?,
         received_at: row.try_get(o + 3)?,
