@@ -112,6 +112,7 @@ fn expected(seeded: &[Seeded], keep: impl Fn(&Seeded) -> bool) -> pb::GetStatsRe
             .map(|s| s.at)
             .max()
             .map(|t| ts(&t.to_rfc3339())),
+        live_subscribers: 0,
     }
 }
 
