@@ -29,6 +29,9 @@ use crate::{
     store::{LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Store, StoreError},
 };
 
+/// How soon to look again while committed logs wait on an older transaction.
+const SETTLE_POLL: Duration = Duration::from_millis(5);
+
 /// Logs read per query while catching up.
 const CATCH_UP_BATCH: usize = 500;
 
@@ -303,7 +306,8 @@ async fn follow_new_logs(store: Store, hub: Hub, shutdown: CancellationToken) {
                 () = tokio::time::sleep(Duration::from_secs(1)) => continue,
             }
         };
-        let mut healthy = catch_up(&store, &hub).await.is_ok();
+        let mut caught_up = catch_up(&store, &hub).await;
+        let mut healthy = caught_up.is_ok();
         if healthy && unavailable {
             unavailable = false;
             tracing::info!("live tail: database connection restored");
@@ -314,6 +318,12 @@ async fn follow_new_logs(store: Store, hub: Hub, shutdown: CancellationToken) {
             );
         }
         while healthy {
+            // Logs waiting on an older transaction: look again shortly.
+            let wait = if matches!(caught_up, Ok(true)) {
+                SETTLE_POLL
+            } else {
+                hub.options.poll_interval
+            };
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 notification = listener.next() => match notification {
@@ -321,11 +331,15 @@ async fn follow_new_logs(store: Store, hub: Hub, shutdown: CancellationToken) {
                         let count = payload.parse().unwrap_or(0);
                         hub.broadcast(NoticeKind::LogsCleared, count, format!("{count} logs were cleared"));
                     }
-                    Some(_) => healthy = catch_up(&store, &hub).await.is_ok(),
+                    Some(_) => {
+                        caught_up = catch_up(&store, &hub).await;
+                        healthy = caught_up.is_ok();
+                    }
                     None => healthy = false,
                 },
-                () = tokio::time::sleep(hub.options.poll_interval) => {
-                    healthy = catch_up(&store, &hub).await.is_ok();
+                () = tokio::time::sleep(wait) => {
+                    caught_up = catch_up(&store, &hub).await;
+                    healthy = caught_up.is_ok();
                 }
             }
         }
@@ -341,8 +355,9 @@ async fn follow_new_logs(store: Store, hub: Hub, shutdown: CancellationToken) {
     }
 }
 
-/// Dispatches every settled log after the hub's cursor.
-async fn catch_up(store: &Store, hub: &Hub) -> Result<(), StoreError> {
+/// Dispatches every settled log after the hub's cursor; returns whether
+/// committed logs still wait to settle (look again soon).
+async fn catch_up(store: &Store, hub: &Hub) -> Result<bool, StoreError> {
     loop {
         let batch = store
             .settled_logs_after(hub.cursor(), CATCH_UP_BATCH)
@@ -350,7 +365,7 @@ async fn catch_up(store: &Store, hub: &Hub) -> Result<(), StoreError> {
         let full = batch.len() == CATCH_UP_BATCH;
         hub.dispatch(batch);
         if !full {
-            return Ok(());
+            return store.unsettled_logs_after(hub.cursor()).await;
         }
     }
 }

@@ -21,6 +21,9 @@ use crate::{
 /// Most logs a backfill or a resume replays.
 pub const MAX_REPLAY: usize = 10_000;
 
+/// The LIVE notice's words.
+const LIVE: &str = "live: new logs follow as they are committed";
+
 type Sender = mpsc::Sender<Result<pb::SubscribeLogsResponse, Status>>;
 
 impl DiagnosticsApi {
@@ -88,28 +91,38 @@ impl Tail {
         resume: Option<TailCursor>,
         backfill: usize,
     ) {
-        let start = subscription.start;
-        if let Err(Gone) = self.replay(resume, backfill, start).await {
-            return;
-        }
-        let _ = self.follow(&mut subscription, start).await;
+        let seam = match self.replay(resume, backfill, subscription.start).await {
+            Ok(seam) => seam,
+            Err(Gone) => return,
+        };
+        let _ = self.follow(&mut subscription, seam).await;
         // Dropping the subscription unsubscribes from the hub.
     }
 
-    /// Sends what precedes the live part: a resume's missed logs or a
-    /// backfill, oldest first, then the LIVE notice.
+    /// Sends what precedes the live part — a resume's missed logs or a
+    /// backfill, oldest first — then the LIVE notice. Replays up to the
+    /// newest settled log (the hub may not have dispatched it yet) and
+    /// returns that seam: live events at or before it are skipped.
     async fn replay(
         &self,
         resume: Option<TailCursor>,
         backfill: usize,
         start: TailCursor,
-    ) -> Result<(), Gone> {
+    ) -> Result<TailCursor, Gone> {
+        if resume.is_none() && backfill == 0 {
+            self.notice(NoticeKind::Live, 0, LIVE.into(), start).await?;
+            return Ok(start);
+        }
+        let seam = match self.store.tail_position().await {
+            Ok(settled) => settled.max(start),
+            Err(e) => return self.fail(e.into()).await,
+        };
         let logs = match resume {
-            Some(after) if after < start => {
+            Some(after) if after < seam => {
                 let result = async {
                     let total = self
                         .store
-                        .count_matching_between(&self.filter, &self.terms, after, start)
+                        .count_matching_between(&self.filter, &self.terms, after, seam)
                         .await?;
                     let logs = self
                         .store
@@ -117,7 +130,7 @@ impl Tail {
                             &self.filter,
                             &self.terms,
                             Some(after),
-                            start,
+                            seam,
                             MAX_REPLAY,
                         )
                         .await?;
@@ -140,37 +153,32 @@ impl Tail {
                 }
             }
             Some(_) => Vec::new(),
-            None if backfill > 0 => {
+            None => {
                 match self
                     .store
-                    .matching_logs_before(&self.filter, &self.terms, None, start, backfill)
+                    .matching_logs_before(&self.filter, &self.terms, None, seam, backfill)
                     .await
                 {
                     Ok(logs) => logs,
                     Err(e) => return self.fail(e.into()).await,
                 }
             }
-            None => Vec::new(),
         };
         for (cursor, log) in logs.into_iter().rev() {
             self.log(cursor, log).await?;
         }
-        self.notice(
-            NoticeKind::Live,
-            0,
-            "live: new logs follow as they are committed".into(),
-            start,
-        )
-        .await
+        self.notice(NoticeKind::Live, 0, LIVE.into(), seam).await?;
+        Ok(seam)
     }
 
     /// Forwards the hub's events, reporting drops and sending heartbeats.
-    async fn follow(&self, subscription: &mut Subscription, start: TailCursor) -> Result<(), Gone> {
-        let mut last = start;
+    async fn follow(&self, subscription: &mut Subscription, seam: TailCursor) -> Result<(), Gone> {
+        let mut last = seam;
         loop {
             self.report_drops(subscription, last).await?;
             tokio::select! {
                 event = subscription.events.recv() => match event {
+                    Some(LiveEvent::Log { cursor, .. }) if cursor <= seam => {}
                     Some(LiveEvent::Log { cursor, log }) => {
                         last = cursor;
                         self.log(cursor, LogEntry::clone(&log)).await?;

@@ -247,14 +247,25 @@ impl EmbeddedPostgres {
             .map_err(io_error(format!("writing {}", conf.display())))
     }
 
-    /// Starts the server on a free loopback port and waits until it accepts
-    /// connections; retries with another port if the chosen one was taken.
+    /// Starts the server and waits until it accepts connections: on the port
+    /// it had last time when that is free (so clients keep their URL across
+    /// restarts), else on a free loopback port; retries with another port if
+    /// the chosen one was taken.
     fn start_server(&self, base_dir: &Path) -> Result<u16, EmbeddedError> {
         let pgdata = self.pgdata.display().to_string();
         let logfile = base_dir.join("postgres.log").display().to_string();
+        let port_file = base_dir.join("port");
+        let previous: Option<u16> = fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
         let mut last_error = None;
-        for _ in 0..3 {
-            let port = free_port().map_err(io_error("choosing a free port"))?;
+        for attempt in 0..4 {
+            let port = match previous {
+                Some(port) if attempt == 0 && TcpListener::bind(("127.0.0.1", port)).is_ok() => {
+                    port
+                }
+                _ => free_port().map_err(io_error("choosing a free port"))?,
+            };
             let options = format!("-p {port}");
             match self.run_tool(
                 "pg_ctl",
@@ -264,6 +275,7 @@ impl EmbeddedPostgres {
             ) {
                 Ok(_) => {
                     tracing::info!(port, pgdata = %pgdata, "embedded PostgreSQL started");
+                    let _ = fs::write(&port_file, port.to_string());
                     return Ok(port);
                 }
                 Err(e) => last_error = Some(e),

@@ -34,6 +34,22 @@ impl Store {
         })
     }
 
+    /// Whether logs after `after` are committed but not settled yet (an
+    /// older transaction, possibly of another database in the same
+    /// cluster, is still running): the tail should look again soon.
+    pub async fn unsettled_logs_after(&self, after: TailCursor) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM logs WHERE (txid, seq) > ($1, $2) AND txid >= {SETTLED})"
+            ))
+            .await?;
+        Ok(client
+            .query_one(&statement, &[&after.txid, &after.seq])
+            .await?
+            .try_get(0)?)
+    }
+
     /// Settled logs after `after`, in commit order, at most `limit`.
     pub async fn settled_logs_after(
         &self,

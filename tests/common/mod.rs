@@ -122,6 +122,14 @@ impl TestServer {
     /// second replica on the database of another test server.
     pub async fn start_on(dbname: String, options: ServerOptions) -> TestServer {
         let url = database_url(&dbname);
+        let mut server = Self::start_at_url(url, options).await;
+        server.dbname = dbname;
+        server
+    }
+
+    /// Starts diagd on the database at `url` (which the test owns: it is
+    /// not dropped with the server).
+    pub async fn start_at_url(url: String, options: ServerOptions) -> TestServer {
         let shutdown = CancellationToken::new();
         let (ready, started) = tokio::sync::oneshot::channel();
         let server_shutdown = shutdown.clone();
@@ -154,7 +162,7 @@ impl TestServer {
         let addr = started.await.expect("the test server failed to start");
         TestServer {
             addr,
-            dbname,
+            dbname: String::new(),
             shutdown,
             thread: Some(thread),
         }
@@ -201,7 +209,9 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
-        drop_database_blocking(&self.dbname);
+        if !self.dbname.is_empty() {
+            drop_database_blocking(&self.dbname);
+        }
     }
 }
 

@@ -1,0 +1,530 @@
+//! The live tail: new logs matching a subscriber's filters arrive as soon as
+//! they are committed — through any replica on the database — with backfill
+//! or resume and no gap or duplicate at the seam; slow subscribers are told
+//! what they missed, never slow anyone down; outages and clears are
+//! announced; cancelled subscriptions free everything.
+
+mod common;
+
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
+
+use common::{Client, TestServer, assert_status, new_log, report, stats, test_options};
+use diagd::{
+    api::pb::{self, ErrorType, NoticeKind, Severity},
+    store::embedded::{EmbeddedPostgres, Ownership},
+};
+use tonic::{Code, Streaming};
+
+type Tail = Streaming<pb::SubscribeLogsResponse>;
+
+async fn subscribe(client: &mut Client, request: pb::SubscribeLogsRequest) -> Tail {
+    client
+        .subscribe_logs(request)
+        .await
+        .expect("SubscribeLogs")
+        .into_inner()
+}
+
+/// The next message, within `timeout`.
+async fn next(tail: &mut Tail, timeout: Duration) -> pb::SubscribeLogsResponse {
+    tokio::time::timeout(timeout, tail.message())
+        .await
+        .expect("a tail message in time")
+        .expect("no stream error")
+        .expect("the stream is open")
+}
+
+/// Reads until the LIVE notice; returns the replayed logs' messages.
+async fn until_live(tail: &mut Tail) -> Vec<String> {
+    let mut replayed = Vec::new();
+    loop {
+        let message = next(tail, Duration::from_secs(5)).await;
+        match message.event.unwrap() {
+            pb::subscribe_logs_response::Event::Log(log) => replayed.push(log.message),
+            pb::subscribe_logs_response::Event::Notice(n) if n.kind == NoticeKind::Live as i32 => {
+                return replayed;
+            }
+            other => panic!("unexpected before LIVE: {other:?}"),
+        }
+    }
+}
+
+/// The next log on the tail (skipping heartbeats), with its cursor.
+async fn next_log(tail: &mut Tail) -> (pb::LogEntry, String) {
+    loop {
+        let message = next(tail, Duration::from_secs(5)).await;
+        match message.event.unwrap() {
+            pb::subscribe_logs_response::Event::Log(log) => return (log, message.cursor),
+            pb::subscribe_logs_response::Event::Heartbeat(_) => continue,
+            pb::subscribe_logs_response::Event::Notice(n) => panic!("unexpected notice {n:?}"),
+        }
+    }
+}
+
+/// Waits for a notice of `kind`, skipping logs and heartbeats.
+async fn wait_notice(
+    tail: &mut Tail,
+    kind: NoticeKind,
+    timeout: Duration,
+) -> pb::SubscriptionNotice {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = next(tail, left.max(Duration::from_millis(1))).await;
+        if let Some(pb::subscribe_logs_response::Event::Notice(n)) = message.event
+            && n.kind == kind as i32
+        {
+            return n;
+        }
+    }
+}
+
+#[tokio::test]
+async fn new_logs_matching_the_filter_arrive_within_milliseconds() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let mut tail = subscribe(
+        &mut client,
+        pb::SubscribeLogsRequest {
+            filter: Some(pb::LogFilter {
+                severities: vec![Severity::High as i32, Severity::Critical as i32],
+                ..Default::default()
+            }),
+            query: "cuda".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(until_live(&mut tail).await.is_empty());
+
+    report(
+        &mut client,
+        new_log("CUDA error, low", Severity::Low, ErrorType::Oom),
+    )
+    .await;
+    report(
+        &mut client,
+        new_log("network down, high", Severity::High, ErrorType::Network),
+    )
+    .await;
+    let sent = Instant::now();
+    report(
+        &mut client,
+        new_log("CUDA out of memory", Severity::Critical, ErrorType::Oom),
+    )
+    .await;
+    let (log, cursor) = next_log(&mut tail).await;
+    let latency = sent.elapsed();
+    assert_eq!(
+        log.message, "CUDA out of memory",
+        "only matching logs arrive"
+    );
+    assert!(!cursor.is_empty());
+    assert!(
+        latency < Duration::from_millis(500),
+        "arrived {latency:?} after ReportError returned"
+    );
+}
+
+#[tokio::test]
+async fn backfill_then_live_has_no_gap_and_no_duplicate_under_concurrent_ingest() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    for i in 0..30 {
+        report(
+            &mut client,
+            new_log(
+                &format!("before {i}"),
+                Severity::Medium,
+                ErrorType::Training,
+            ),
+        )
+        .await;
+    }
+    let mut writer = server.client().await;
+    let writing = tokio::spawn(async move {
+        for i in 0..200 {
+            report(
+                &mut writer,
+                new_log(
+                    &format!("during {i:03}"),
+                    Severity::Medium,
+                    ErrorType::Training,
+                ),
+            )
+            .await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut tail = subscribe(
+        &mut client,
+        pb::SubscribeLogsRequest {
+            backfill: 20,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut received = until_live(&mut tail).await;
+    assert_eq!(received.len(), 20, "the newest 20 first");
+    while !received.iter().any(|m| m == "during 199") {
+        received.push(next_log(&mut tail).await.0.message);
+    }
+    writing.await.unwrap();
+    let unique: HashSet<&String> = received.iter().collect();
+    assert_eq!(unique.len(), received.len(), "no duplicate at the seam");
+    // From the first "during" log received, every later one arrives, in order.
+    let during: Vec<u32> = received
+        .iter()
+        .filter_map(|m| m.strip_prefix("during ").map(|n| n.parse().unwrap()))
+        .collect();
+    let first = during[0];
+    assert_eq!(
+        during,
+        (first..200).collect::<Vec<_>>(),
+        "no gap: {received:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_tail_replays_what_it_missed_then_goes_live() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let mut tail = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut tail).await;
+    for i in 0..3 {
+        report(
+            &mut client,
+            new_log(&format!("seen {i}"), Severity::Low, ErrorType::Other),
+        )
+        .await;
+    }
+    let mut cursor = String::new();
+    for _ in 0..3 {
+        cursor = next_log(&mut tail).await.1;
+    }
+    drop(tail);
+    for i in 0..4 {
+        report(
+            &mut client,
+            new_log(&format!("missed {i}"), Severity::Low, ErrorType::Other),
+        )
+        .await;
+    }
+    let mut tail = subscribe(
+        &mut client,
+        pb::SubscribeLogsRequest {
+            resume_cursor: cursor,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        until_live(&mut tail).await,
+        ["missed 0", "missed 1", "missed 2", "missed 3"]
+    );
+    report(
+        &mut client,
+        new_log("after", Severity::Low, ErrorType::Other),
+    )
+    .await;
+    assert_eq!(next_log(&mut tail).await.0.message, "after");
+
+    assert_status(
+        client
+            .subscribe_logs(pb::SubscribeLogsRequest {
+                resume_cursor: "bogus".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        Code::InvalidArgument,
+        "resume_cursor: not a cursor sent by SubscribeLogs",
+    );
+}
+
+#[tokio::test]
+async fn a_log_ingested_through_one_replica_reaches_subscribers_of_another() {
+    let a = TestServer::start().await;
+    let b = TestServer::start_on(a.dbname.clone(), test_options()).await;
+    let mut client_a = a.client().await;
+    let mut client_b = b.client().await;
+    let mut tail = subscribe(&mut client_b, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut tail).await;
+    client_a
+        .ingest_logs(tokio_stream::iter(vec![pb::IngestLogsRequest {
+            logs: vec![
+                new_log("via A 1", Severity::High, ErrorType::Network),
+                new_log("via A 2", Severity::High, ErrorType::Network),
+            ],
+        }]))
+        .await
+        .unwrap();
+    assert_eq!(next_log(&mut tail).await.0.message, "via A 1");
+    assert_eq!(next_log(&mut tail).await.0.message, "via A 2");
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_is_told_what_it_missed_and_slows_no_one() {
+    let mut options = test_options();
+    options.live.buffer = 8;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    let mut slow = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut slow).await;
+    let mut fast = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut fast).await;
+
+    // 300 logs, while the slow subscriber reads nothing.
+    let logs: Vec<pb::NewLog> = (0..300)
+        .map(|i| pb::NewLog {
+            context: Some(common::json_struct(
+                serde_json::json!({"pad": "p".repeat(2000)}),
+            )),
+            ..new_log(&format!("burst {i}"), Severity::Low, ErrorType::Other)
+        })
+        .collect();
+    let started = Instant::now();
+    for chunk in logs.chunks(30) {
+        common::ingest(&mut client, vec![chunk.to_vec()]).await;
+    }
+    let ingest_time = started.elapsed();
+    // The fast subscriber gets everything (it may lag a little, never lose).
+    let mut fast_seen = 0;
+    let mut fast_dropped = 0;
+    while fast_seen + fast_dropped < 300 {
+        match next(&mut fast, Duration::from_secs(5)).await.event.unwrap() {
+            pb::subscribe_logs_response::Event::Log(_) => fast_seen += 1,
+            pb::subscribe_logs_response::Event::Notice(n)
+                if n.kind == NoticeKind::Dropped as i32 =>
+            {
+                fast_dropped += n.count
+            }
+            _ => {}
+        }
+    }
+    // Now the slow one reads: every log is either delivered or counted.
+    let mut delivered = 0u64;
+    let mut dropped = 0u64;
+    while delivered + dropped < 300 {
+        match next(&mut slow, Duration::from_secs(5)).await.event.unwrap() {
+            pb::subscribe_logs_response::Event::Log(_) => delivered += 1,
+            pb::subscribe_logs_response::Event::Notice(n) => {
+                assert_eq!(n.kind, NoticeKind::Dropped as i32, "{n:?}");
+                assert!(n.message.contains("dropped"), "{}", n.message);
+                dropped += n.count;
+            }
+            pb::subscribe_logs_response::Event::Heartbeat(_) => {}
+        }
+    }
+    assert_eq!(
+        delivered + dropped,
+        300,
+        "nothing lost without being counted"
+    );
+    assert!(
+        dropped > 0,
+        "the slow subscriber overflowed its buffer of 8"
+    );
+    assert!(
+        ingest_time < Duration::from_secs(20),
+        "ingest was not held up: {ingest_time:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancelled_subscriptions_free_everything_and_the_limit_is_explicit() {
+    let mut options = test_options();
+    options.live.max_subscribers = 2;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    let mut first = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut first).await;
+    let mut second = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut second).await;
+    assert_eq!(stats(&mut client).await.live_subscribers, 2);
+    assert_status(
+        client
+            .subscribe_logs(pb::SubscribeLogsRequest::default())
+            .await
+            .map(|_| ()),
+        Code::ResourceExhausted,
+        "live-tail subscriber limit reached: 2 subscribers (--max-subscribers)",
+    );
+    drop(first);
+    drop(second);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let count = stats(&mut client).await.live_subscribers;
+        if count == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {count} subscribers after cancellation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut again = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut again).await;
+}
+
+#[tokio::test]
+async fn idle_tails_get_heartbeats_and_clears_are_announced() {
+    let mut options = test_options();
+    options.live.heartbeat = Duration::from_millis(200);
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    report(
+        &mut client,
+        new_log("to be cleared", Severity::Low, ErrorType::Other),
+    )
+    .await;
+    let mut tail = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut tail).await;
+    // (The log reported just before subscribing may still arrive live: the
+    // seam is the hub's position at subscription time.)
+    let mut message = next(&mut tail, Duration::from_secs(2)).await;
+    if matches!(
+        message.event,
+        Some(pb::subscribe_logs_response::Event::Log(_))
+    ) {
+        message = next(&mut tail, Duration::from_secs(2)).await;
+    }
+    assert!(
+        matches!(
+            message.event,
+            Some(pb::subscribe_logs_response::Event::Heartbeat(_))
+        ),
+        "{message:?}"
+    );
+    assert!(!message.cursor.is_empty());
+
+    client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let notice = wait_notice(&mut tail, NoticeKind::LogsCleared, Duration::from_secs(3)).await;
+    assert_eq!(notice.count, 1);
+}
+
+#[tokio::test]
+async fn invalid_subscriptions_are_refused() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    for (request, expected) in [
+        (
+            pb::SubscribeLogsRequest {
+                query: "x".into(),
+                ..Default::default()
+            },
+            "query: type at least 2 characters",
+        ),
+        (
+            pb::SubscribeLogsRequest {
+                backfill: 10_001,
+                ..Default::default()
+            },
+            "backfill: at most 10000",
+        ),
+        (
+            pb::SubscribeLogsRequest {
+                filter: Some(pb::LogFilter {
+                    error_types: vec![42],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "filter.error_types[0]: unknown error type 42",
+        ),
+    ] {
+        assert_status(
+            client.subscribe_logs(request).await.map(|_| ()),
+            Code::InvalidArgument,
+            expected,
+        );
+    }
+}
+
+/// PostgreSQL restarts under a running diagd: the subscriber is told, the
+/// tail resumes by itself, and logs committed afterwards arrive.
+#[tokio::test]
+async fn a_postgres_restart_is_announced_and_the_tail_recovers() {
+    let dir = tempfile::Builder::new()
+        .prefix("diagd-restart-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let base = dir.path().join("pg");
+    let cluster = {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
+            .await
+            .unwrap()
+            .expect("a private cluster")
+    };
+    let url = cluster.database_url("diagd");
+    let server = TestServer::start_at_url(url, test_options()).await;
+    let mut client = server.client().await;
+    let mut tail = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut tail).await;
+
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop().expect("stopping PostgreSQL");
+        cluster
+    })
+    .await
+    .unwrap();
+    wait_notice(
+        &mut tail,
+        NoticeKind::DatabaseUnavailable,
+        Duration::from_secs(10),
+    )
+    .await;
+
+    drop(cluster);
+    let restarted = {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
+            .await
+            .unwrap()
+            .expect("restarting the cluster")
+    };
+    wait_notice(
+        &mut tail,
+        NoticeKind::DatabaseRestored,
+        Duration::from_secs(15),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match client
+            .report_error(pb::ReportErrorRequest {
+                log: Some(new_log(
+                    "after the restart",
+                    Severity::High,
+                    ErrorType::Other,
+                )),
+            })
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("diagd did not recover: {e:?}"),
+        }
+    }
+    assert_eq!(next_log(&mut tail).await.0.message, "after the restart");
+    drop(tail);
+    drop(client);
+    drop(server);
+    tokio::task::spawn_blocking(move || drop(restarted))
+        .await
+        .unwrap();
+}
