@@ -35,6 +35,9 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Export logs from a running diagd into a timestamped JSON/NDJSON file.
     Export(diagd::cli::export::ExportArgs),
+    /// Measure ingest, search and live tail on this machine (starts its own
+    /// PostgreSQL unless DATABASE_URL is set) and print the figures.
+    Bench(diagd::cli::bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -54,6 +57,15 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args, log_control).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Bench(args) => {
+            return match diagd::cli::bench::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("diagd bench: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Export(args) => {
             return match diagd::cli::export::run(args).await {
                 Ok(line) => {

@@ -27,7 +27,8 @@ use crate::{domain::DebugMode, live::Hub, store::Store};
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
 pub use convert::{
-    MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES, log_filter_to_proto,
+    MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES, json_to_struct,
+    log_filter_to_proto,
 };
 
 /// A server-streaming response.

@@ -2,6 +2,7 @@
 //! over gRPC, like any other client. Shared here: the server address, log
 //! filters given as flags, and connection errors that say what to check.
 
+pub mod bench;
 pub mod export;
 
 use chrono::{DateTime, TimeDelta, Utc};

@@ -23,7 +23,7 @@ use super::{
 use crate::domain::{LogEntry, LogFilter, PageCursor};
 
 /// Newest logs checked row by row before the index search.
-pub const RECENT_WINDOW: i64 = 5000;
+pub const RECENT_WINDOW: i64 = 2000;
 /// Rows read per round trip while streaming hits.
 const FETCH: i32 = 25;
 
@@ -61,7 +61,7 @@ impl Store {
         let mut sql = SqlFilter::for_logs(filter);
         let window = sql.param(RECENT_WINDOW);
         let window_filter = sql.where_clause();
-        let matches = term_conditions(&mut sql, terms, TraceAccess::Joined);
+        let matches = term_conditions(&mut sql, terms, TraceAccess::ByIndex);
         let take = sql.param(wanted);
         let recent = format!(
             "SELECT {FULL_COLUMNS} FROM (SELECT * FROM logs {window_filter} ORDER BY occurred_at DESC, id DESC LIMIT {window}) logs
