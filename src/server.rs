@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
@@ -163,7 +163,10 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(api.into_server(options.max_message_bytes))
         .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
+            // TCP_NODELAY: small messages (a live-tail log, a summary, the
+            // trailers) go out at once instead of waiting on Nagle's
+            // algorithm and the peer's delayed ACK (~40 ms).
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown.clone().cancelled_owned(),
         );
 

@@ -61,7 +61,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let (url, cluster) = match &args.database_url {
         Some(url) => {
             let name = format!("diagd_bench_{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
-            (replace_database(url, &name), None)
+            (crate::store::with_database_name(url, &name), None)
         }
         None => {
             let dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
@@ -177,6 +177,14 @@ async fn measure(args: &BenchArgs, url: &str) -> Result<Vec<Figure>, String> {
         .map_err(|e| e.to_string())?;
 
     // Search.
+    let plan = store
+        .explain_search(
+            &Default::default(),
+            &["NCCL".to_string(), "watchdog".to_string()],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("bench: plan of the index search for \"NCCL watchdog\":\n{plan}");
     let mut client = connect().await?;
     for (label, query) in [
         ("selective (1 in 10,000)", "NCCL watchdog"),
@@ -360,23 +368,6 @@ fn tempfile_dir() -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("diagd-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     Ok(dir)
-}
-
-/// `url` with its database name replaced.
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
 }
 
 /// Log number `n` of a realistic load: ~40 message shapes with varying

@@ -23,7 +23,7 @@ use super::{
 use crate::domain::{LogEntry, LogFilter, PageCursor};
 
 /// Newest logs checked row by row before the index search.
-pub const RECENT_WINDOW: i64 = 2000;
+pub const RECENT_WINDOW: i64 = 1000;
 /// Rows read per round trip while streaming hits.
 const FETCH: i32 = 25;
 
@@ -89,7 +89,11 @@ impl Store {
             id: row.try_get(1)?,
         };
 
-        // 2. Older logs, through the trigram indexes.
+        // 2. Older logs, through the trigram indexes. The recent window did
+        // not fill the page, so the terms are rare among recent logs: keep
+        // the planner from preferring a sequential scan on a poor estimate
+        // of how many rows a trigram pattern matches.
+        tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
         let (sql, query) = index_search(filter, terms, Some(boundary), wanted - found as i64);
         let found_older =
             stream_hits(&tx, &query, &sql, limit - found, &mut sent, &mut last, sink).await?;
@@ -106,18 +110,24 @@ impl Store {
         Ok(())
     }
 
-    /// The query plan of the index search, for showing that a selective term
-    /// uses the trigram indexes.
+    /// The executed plan of the index search (EXPLAIN ANALYZE), for showing
+    /// that a selective term uses the trigram indexes.
     pub async fn explain_search(
         &self,
         filter: &LogFilter,
         terms: &[String],
     ) -> Result<String, StoreError> {
         let (sql, query) = index_search(filter, terms, None, 100);
-        let client = self.client().await?;
-        let rows = client
-            .query(&format!("EXPLAIN {query}"), &sql.params())
+        let mut client = self.client().await?;
+        let tx = client.build_transaction().read_only(true).start().await?;
+        tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
+        let rows = tx
+            .query(
+                &format!("EXPLAIN (ANALYZE, BUFFERS) {query}"),
+                &sql.params(),
+            )
             .await?;
+        tx.commit().await?;
         Ok(rows
             .iter()
             .map(|r| r.get::<_, String>(0))
@@ -157,8 +167,9 @@ pub(super) fn term_conditions(
     conditions.join(" AND ")
 }
 
-/// The index search: candidates from the trigram indexes (materialised),
-/// older than `before`, then sorted newest first.
+/// The index search: candidates (id, time) from the trigram indexes
+/// (materialised), older than `before`; the newest `limit` of them; only
+/// those are then read whole.
 fn index_search(
     filter: &LogFilter,
     terms: &[String],
@@ -179,11 +190,14 @@ fn index_search(
     let take = sql.param(limit);
     let query = format!(
         "WITH candidates AS MATERIALIZED (
-             SELECT id FROM logs {filter_clause} {joiner} {matches}
+             SELECT id, occurred_at FROM logs {filter_clause} {joiner} {matches}
+         ),
+         newest AS (
+             SELECT id FROM candidates ORDER BY occurred_at DESC, id DESC LIMIT {take}
          )
-         SELECT {FULL_COLUMNS} FROM candidates JOIN logs ON logs.id = candidates.id
+         SELECT {FULL_COLUMNS} FROM newest JOIN logs ON logs.id = newest.id
          LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
-         ORDER BY occurred_at DESC, logs.id DESC LIMIT {take}"
+         ORDER BY occurred_at DESC, logs.id DESC"
     );
     (sql, query)
 }

@@ -31,7 +31,7 @@ pub type Client = DiagnosticsServiceClient<Channel>;
 fn url_template() -> &'static str {
     static TEMPLATE: OnceLock<String> = OnceLock::new();
     TEMPLATE.get_or_init(|| match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => with_database(&url, "{db}"),
+        Ok(url) if !url.is_empty() => diagd::store::with_database_name(&url, "{db}"),
         _ => {
             let dir = std::env::var_os("DIAGD_TEST_CLUSTER_DIR")
                 .map(Into::into)
@@ -46,23 +46,6 @@ fn url_template() -> &'static str {
             template
         }
     })
-}
-
-/// `url` with its database name replaced by `dbname`.
-fn with_database(url: &str, dbname: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{dbname}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
 }
 
 /// The URL of test database `dbname`.
