@@ -138,9 +138,11 @@ fn summary_note(
             "Showing the newest {limit} logs matching \"{query}\"; more match. Narrow the search or raise the limit."
         )
     } else {
-        format!(
-            "{matched} log{} match \"{query}\".",
-            if matched == 1 { "" } else { "s" }
-        )
+        let (logs, verb) = if matched == 1 {
+            ("log", "matches")
+        } else {
+            ("logs", "match")
+        };
+        format!("{matched} {logs} {verb} \"{query}\".")
     }
 }
