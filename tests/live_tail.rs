@@ -528,3 +528,57 @@ async fn a_postgres_restart_is_announced_and_the_tail_recovers() {
         .await
         .unwrap();
 }
+
+/// The same across operating-system processes: a `diagd serve` process on
+/// the test database receives, for its subscriber, a log ingested through
+/// another diagd.
+#[tokio::test]
+async fn a_log_ingested_through_one_process_reaches_a_subscriber_of_another_process() {
+    let a = TestServer::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut process_b = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", common::database_url(&a.dbname))
+        .env("DIAGD_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut client_b = loop {
+        match pb::diagnostics_service_client::DiagnosticsServiceClient::connect(format!(
+            "http://127.0.0.1:{port}"
+        ))
+        .await
+        {
+            Ok(client) => break client,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("diagd process B did not start: {e}"),
+        }
+    };
+    let mut tail = subscribe(&mut client_b, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut tail).await;
+    let mut client_a = a.client().await;
+    report(
+        &mut client_a,
+        new_log("from process A", Severity::High, ErrorType::Network),
+    )
+    .await;
+    assert_eq!(next_log(&mut tail).await.0.message, "from process A");
+    drop(tail);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(process_b.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    tokio::task::spawn_blocking(move || process_b.wait())
+        .await
+        .unwrap()
+        .unwrap();
+}
