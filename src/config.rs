@@ -99,12 +99,66 @@ pub struct ServeArgs {
     #[arg(long, env = "DIAGD_SUBSCRIBER_BUFFER", default_value_t = 1024)]
     pub subscriber_buffer: usize,
 
+    /// Tokens of the `ingest` role (ReportError, IngestLogs, RecordAction,
+    /// following debug mode), comma-separated.
+    #[arg(
+        long,
+        env = "DIAGD_INGEST_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub ingest_tokens: Vec<String>,
+
+    /// Tokens of the `read` role (list, get, search, tail, stats, reports,
+    /// export), comma-separated.
+    #[arg(
+        long,
+        env = "DIAGD_READ_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub read_tokens: Vec<String>,
+
+    /// Tokens of the `admin` role (everything), comma-separated.
+    #[arg(
+        long,
+        env = "DIAGD_ADMIN_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub admin_tokens: Vec<String>,
+
+    /// A file of `<role> <token>` lines (roles: ingest, read, admin).
+    #[arg(long, env = "DIAGD_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+
+    /// Serve without tokens on a non-loopback address (by default diagd
+    /// refuses: anyone who can reach it could read and clear logs).
+    #[arg(long, env = "DIAGD_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+
     /// Seconds of silence after which a live tail gets a heartbeat.
     #[arg(long, env = "DIAGD_HEARTBEAT_SECS", default_value_t = 15)]
     pub heartbeat_secs: u64,
 }
 
 impl ServeArgs {
+    /// The configured tokens (flags, environment and file).
+    pub fn tokens(&self) -> Result<crate::auth::Tokens, String> {
+        let tokens =
+            crate::auth::Tokens::new(&self.ingest_tokens, &self.read_tokens, &self.admin_tokens);
+        match &self.tokens_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("reading tokens file {}: {e}", path.display()))?;
+                tokens
+                    .with_file(&text)
+                    .map_err(|e| format!("tokens file {}: {e}", path.display()))
+            }
+            None => Ok(tokens),
+        }
+    }
+
     /// Where `export_first` exports go.
     pub fn export_dir(&self) -> PathBuf {
         self.export_dir
@@ -133,6 +187,15 @@ impl ServeArgs {
             "max_subscribers": self.max_subscribers,
             "subscriber_buffer": self.subscriber_buffer,
             "heartbeat_secs": self.heartbeat_secs,
+            "access_control": {
+                "tokens": {
+                    "ingest": self.ingest_tokens.len(),
+                    "read": self.read_tokens.len(),
+                    "admin": self.admin_tokens.len(),
+                },
+                "tokens_file": self.tokens_file,
+                "allow_unauthenticated": self.allow_unauthenticated,
+            },
             "features": {
                 "ingest": true, "query": true, "stats": true, "reports": true, "export": true,
                 "clear": true, "debug_mode": true, "recent_actions": true,

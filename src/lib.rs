@@ -6,6 +6,7 @@
 //! `store::logs` (one statement, one transaction) → the caller's answer.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod debug_mode;

@@ -91,6 +91,22 @@ async fn main() -> ExitCode {
 
 /// `diagd serve`.
 async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerError> {
+    let config_error = |e: String| ServerError::Store(diagd::store::StoreError::Config(e));
+    let tokens = args.tokens().map_err(config_error)?;
+    if tokens.is_empty() {
+        if !args.listen.ip().is_loopback() && !args.allow_unauthenticated {
+            return Err(config_error(format!(
+                "refusing to listen on {} without access tokens: anyone who could reach it could read and \
+                 clear logs. Configure tokens (--admin-tokens, --read-tokens, --ingest-tokens or --tokens-file), \
+                 listen on a loopback address, or pass --allow-unauthenticated",
+                args.listen
+            )));
+        }
+        tracing::warn!(
+            listen = %args.listen,
+            "no access tokens configured: every client that can reach diagd may call every RPC"
+        );
+    }
     let database = Database::open(&args.database).await?;
     let served = async {
         let report = database.store.migrate().await?;
@@ -113,6 +129,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 disk_paths,
             },
             log_control: Some(log_control),
+            tokens,
             live: LiveOptions {
                 max_subscribers: args.max_subscribers,
                 buffer: args.subscriber_buffer.max(1),

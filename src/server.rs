@@ -11,6 +11,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::{ApiSettings, DiagnosticsApi, pb},
+    auth::{AuthLayer, Tokens},
     config::DatabaseArgs,
     debug_mode::{self, LogControl},
     live::{Hub, LiveOptions},
@@ -98,6 +99,8 @@ pub struct ServerOptions {
     pub api: ApiSettings,
     /// Live-tail settings.
     pub live: LiveOptions,
+    /// Bearer tokens by role; empty = access control off.
+    pub tokens: Tokens,
     /// diagd's own log filter, switched by debug mode; `None` leaves the
     /// process's logging alone (tests running several servers).
     pub log_control: Option<LogControl>,
@@ -114,6 +117,7 @@ impl Default for ServerOptions {
         ServerOptions {
             api: ApiSettings::default(),
             live: LiveOptions::default(),
+            tokens: Tokens::default(),
             log_control: None,
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
@@ -158,6 +162,7 @@ pub async fn run(
     let server = tonic::transport::Server::builder()
         // Each request with its timing, logged at debug level (debug mode).
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        .layer(AuthLayer::new(options.tokens.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

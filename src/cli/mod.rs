@@ -7,7 +7,11 @@ pub mod export;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::Args;
-use tonic::transport::Channel;
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
 
 use crate::{
     api::pb::diagnostics_service_client::DiagnosticsServiceClient,
@@ -20,11 +24,50 @@ pub struct ServerArgs {
     /// diagd's gRPC address.
     #[arg(long, env = "DIAGD_SERVER", default_value = "http://127.0.0.1:50051")]
     pub server: String,
+    /// Bearer token, when diagd requires one.
+    #[arg(long, env = "DIAGD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// A diagd client that sends the bearer token with every call.
+pub type Client = DiagnosticsServiceClient<InterceptedService<Channel, BearerToken>>;
+
+/// Adds `authorization: Bearer <token>` to each request.
+#[derive(Clone)]
+pub struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl BearerToken {
+    /// Sends `token` (none: sends nothing).
+    pub fn new(token: Option<&str>) -> Result<Self, String> {
+        token
+            .map(|t| {
+                MetadataValue::try_from(format!("Bearer {}", t.trim())).map_err(|_| {
+                    "the token contains characters not allowed in a header".to_string()
+                })
+            })
+            .transpose()
+            .map(BearerToken)
+    }
+}
+
+impl Interceptor for BearerToken {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
 }
 
 impl ServerArgs {
     /// Connects, or explains what to check.
-    pub async fn connect(&self) -> Result<DiagnosticsServiceClient<Channel>, String> {
+    pub async fn connect(&self) -> Result<Client, String> {
+        let token = BearerToken::new(self.token.as_deref())?;
         let address = if self.server.contains("://") {
             self.server.clone()
         } else {
@@ -39,7 +82,8 @@ impl ServerArgs {
                  or point --server / DIAGD_SERVER at it"
             )
         })?;
-        Ok(DiagnosticsServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
+        Ok(DiagnosticsServiceClient::with_interceptor(channel, token)
+            .max_decoding_message_size(64 * 1024 * 1024))
     }
 }
 
@@ -136,6 +180,10 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 pub fn describe(status: &tonic::Status) -> String {
     match status.code() {
         tonic::Code::Unavailable => format!("diagd is unavailable: {}", status.message()),
+        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => format!(
+            "{} (pass a token of the right role with --token or DIAGD_TOKEN)",
+            status.message()
+        ),
         code => format!("{code:?}: {}", status.message()),
     }
 }
