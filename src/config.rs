@@ -128,6 +128,11 @@ pub struct ServeArgs {
     )]
     pub admin_tokens: Vec<String>,
 
+    /// More keys whose values are scrubbed before storage, beyond the
+    /// built-in ones (password, token, api_key, cookie, …), comma-separated.
+    #[arg(long, env = "DIAGD_SCRUB_KEYS", value_delimiter = ',')]
+    pub scrub_keys: Vec<String>,
+
     /// A file of `<role> <token>` lines (roles: ingest, read, admin).
     #[arg(long, env = "DIAGD_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
@@ -187,6 +192,7 @@ impl ServeArgs {
             "max_subscribers": self.max_subscribers,
             "subscriber_buffer": self.subscriber_buffer,
             "heartbeat_secs": self.heartbeat_secs,
+            "extra_scrub_keys": self.scrub_keys,
             "access_control": {
                 "tokens": {
                     "ingest": self.ingest_tokens.len(),

@@ -127,6 +127,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 export_dir: args.export_dir(),
                 configuration: args.effective_configuration(&log_control.base),
                 disk_paths,
+                scrubber: diagd::domain::scrub::Scrubber::new(&args.scrub_keys),
             },
             log_control: Some(log_control),
             tokens,

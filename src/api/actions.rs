@@ -10,7 +10,8 @@ impl DiagnosticsApi {
         &self,
         request: Request<pb::RecordActionRequest>,
     ) -> Result<Response<pb::RecordActionResponse>, Status> {
-        let action = convert::new_action(request.into_inner(), chrono::Utc::now())?;
+        let mut action = convert::new_action(request.into_inner(), chrono::Utc::now())?;
+        self.settings.scrubber.scrub_action(&mut action);
         let id = self
             .store
             .record_action(&action, self.settings.actions_per_source)

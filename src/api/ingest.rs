@@ -22,7 +22,8 @@ impl DiagnosticsApi {
             .into_inner()
             .log
             .ok_or_else(|| FieldError::new("log", "required"))?;
-        let log = convert::new_log(log, chrono::Utc::now()).map_err(|e| e.within("log"))?;
+        let mut log = convert::new_log(log, chrono::Utc::now()).map_err(|e| e.within("log"))?;
+        self.settings.scrubber.scrub_log(&mut log);
         let event_id = log.event_id;
         let outcome = self.store.insert_logs(std::slice::from_ref(&log)).await?;
         let (id, duplicate) = match outcome.first() {
@@ -72,7 +73,10 @@ impl DiagnosticsApi {
             let mut valid = Vec::with_capacity(batch.logs.len());
             for (index, log) in batch.logs.into_iter().enumerate() {
                 match convert::new_log(log, now) {
-                    Ok(log) => valid.push(log),
+                    Ok(mut log) => {
+                        self.settings.scrubber.scrub_log(&mut log);
+                        valid.push(log);
+                    }
                     Err(e) => {
                         totals.rejected += 1;
                         if totals.rejections.len() < MAX_REJECTION_DETAILS {

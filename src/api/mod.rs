@@ -23,7 +23,11 @@ use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{domain::DebugMode, live::Hub, store::Store};
+use crate::{
+    domain::{DebugMode, scrub::Scrubber},
+    live::Hub,
+    store::Store,
+};
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
 pub use convert::{
@@ -45,6 +49,8 @@ pub struct ApiSettings {
     pub configuration: serde_json::Value,
     /// Directories whose disks reports describe (data, database).
     pub disk_paths: Vec<PathBuf>,
+    /// Replaces secret-looking values before storage.
+    pub scrubber: Scrubber,
 }
 
 impl Default for ApiSettings {
@@ -54,6 +60,7 @@ impl Default for ApiSettings {
             export_dir: std::env::temp_dir().join("diagd-exports"),
             configuration: serde_json::json!({}),
             disk_paths: vec![std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))],
+            scrubber: Scrubber::default(),
         }
     }
 }

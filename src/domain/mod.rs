@@ -7,6 +7,7 @@ mod debug_mode;
 mod guidance;
 mod log;
 pub mod report;
+pub mod scrub;
 pub mod search;
 mod stats;
 mod tail;
