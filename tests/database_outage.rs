@@ -1,0 +1,127 @@
+//! PostgreSQL goes away under a running diagd: RPCs fail fast with
+//! UNAVAILABLE (not a hang until the client's deadline), health turns
+//! NOT_SERVING, and when PostgreSQL is back diagd recovers by itself.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestServer, new_log, test_options};
+use diagd::{
+    api::pb::{self, ErrorType, Severity},
+    store::embedded::{EmbeddedPostgres, Ownership},
+};
+use tonic::Code;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+async fn wait_health(health: &mut HealthClient<tonic::transport::Channel>, want: ServingStatus) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status());
+        if status.as_ref().ok() == Some(&want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health stayed {status:?}, wanted {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_outage_fails_fast_and_diagd_recovers_by_itself() {
+    let dir = tempfile::Builder::new()
+        .prefix("diagd-outage-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let base = dir.path().join("pg");
+    let start = |base: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
+            .await
+            .unwrap()
+            .expect("a private cluster")
+    };
+    let cluster = start(base.clone()).await;
+    let server = TestServer::start_at_url(cluster.database_url("diagd"), test_options()).await;
+    let mut client = server.client().await;
+    let mut health = HealthClient::new(server.channel().await);
+    common::report(
+        &mut client,
+        new_log("before", Severity::Low, ErrorType::Other),
+    )
+    .await;
+    wait_health(&mut health, ServingStatus::Serving).await;
+
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop().unwrap();
+        cluster
+    })
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        let mut request = tonic::Request::new(pb::GetStatsRequest::default());
+        request.set_timeout(Duration::from_secs(10));
+        let started = Instant::now();
+        let status = client.get_stats(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "failed fast: {:?}",
+            started.elapsed()
+        );
+        let status = client
+            .report_error(pb::ReportErrorRequest {
+                log: Some(new_log("during", Severity::Low, ErrorType::Other)),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::Unavailable,
+            "an unacknowledged log is a retryable failure"
+        );
+    }
+    wait_health(&mut health, ServingStatus::NotServing).await;
+
+    drop(cluster);
+    let restarted = start(base.clone()).await;
+    wait_health(&mut health, ServingStatus::Serving).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match client
+            .report_error(pb::ReportErrorRequest {
+                log: Some(new_log("after", Severity::Low, ErrorType::Other)),
+            })
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline && e.code() == Code::Unavailable => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("diagd did not recover: {e:?}"),
+        }
+    }
+    let stats = client
+        .get_stats(pb::GetStatsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stats.total, 2,
+        "the log before the outage and the one after; none during"
+    );
+    drop(client);
+    drop(health);
+    drop(server);
+    tokio::task::spawn_blocking(move || drop(restarted))
+        .await
+        .unwrap();
+}
