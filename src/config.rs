@@ -128,6 +128,20 @@ pub struct ServeArgs {
     )]
     pub admin_tokens: Vec<String>,
 
+    /// Retention: delete logs older than this age (e.g. 30d, 12h, 2w). Off
+    /// when unset.
+    #[arg(long, env = "DIAGD_RETENTION_MAX_AGE", value_parser = parse_age)]
+    pub retention_max_age: Option<chrono::TimeDelta>,
+
+    /// Retention: keep at most this many logs, deleting the oldest. Off when
+    /// unset.
+    #[arg(long, env = "DIAGD_RETENTION_MAX_ROWS")]
+    pub retention_max_rows: Option<u64>,
+
+    /// Retention: seconds between runs.
+    #[arg(long, env = "DIAGD_RETENTION_INTERVAL_SECS", default_value_t = 60)]
+    pub retention_interval_secs: u64,
+
     /// More keys whose values are scrubbed before storage, beyond the
     /// built-in ones (password, token, api_key, cookie, …), comma-separated.
     #[arg(long, env = "DIAGD_SCRUB_KEYS", value_delimiter = ',')]
@@ -193,6 +207,11 @@ impl ServeArgs {
             "subscriber_buffer": self.subscriber_buffer,
             "heartbeat_secs": self.heartbeat_secs,
             "extra_scrub_keys": self.scrub_keys,
+            "retention": {
+                "max_age_secs": self.retention_max_age.map(|a| a.num_seconds()),
+                "max_rows": self.retention_max_rows,
+                "interval_secs": self.retention_interval_secs,
+            },
             "access_control": {
                 "tokens": {
                     "ingest": self.ingest_tokens.len(),
@@ -208,6 +227,31 @@ impl ServeArgs {
                 "search": true, "live_tail": true,
             },
         })
+    }
+}
+
+/// An age such as `90s`, `30m`, `12h`, `30d` or `2w`.
+pub fn parse_age(text: &str) -> Result<chrono::TimeDelta, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected an age like 90s, 30m, 12h, 30d or 2w"))?;
+    let age = match unit {
+        "s" => chrono::TimeDelta::try_seconds(n),
+        "m" => chrono::TimeDelta::try_minutes(n),
+        "h" => chrono::TimeDelta::try_hours(n),
+        "d" => chrono::TimeDelta::try_days(n),
+        "w" => chrono::TimeDelta::try_weeks(n),
+        _ => None,
+    };
+    match age {
+        Some(age) if n > 0 => Ok(age),
+        _ => Err(format!(
+            "{text:?}: expected a positive age like 90s, 30m, 12h, 30d or 2w"
+        )),
     }
 }
 

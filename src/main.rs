@@ -131,6 +131,12 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
             },
             log_control: Some(log_control),
             tokens,
+            retention: diagd::retention::RetentionOptions {
+                max_age: args.retention_max_age,
+                max_rows: args.retention_max_rows,
+                interval: std::time::Duration::from_secs(args.retention_interval_secs.max(1)),
+                ..Default::default()
+            },
             live: LiveOptions {
                 max_subscribers: args.max_subscribers,
                 buffer: args.subscriber_buffer.max(1),

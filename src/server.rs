@@ -15,6 +15,7 @@ use crate::{
     config::DatabaseArgs,
     debug_mode::{self, LogControl},
     live::{Hub, LiveOptions},
+    retention::{Retention, RetentionOptions},
     store::{
         Store, StoreError,
         embedded::{EmbeddedError, EmbeddedPostgres, Ownership},
@@ -101,6 +102,8 @@ pub struct ServerOptions {
     pub live: LiveOptions,
     /// Bearer tokens by role; empty = access control off.
     pub tokens: Tokens,
+    /// Automatic deletion of old logs (off by default).
+    pub retention: RetentionOptions,
     /// diagd's own log filter, switched by debug mode; `None` leaves the
     /// process's logging alone (tests running several servers).
     pub log_control: Option<LogControl>,
@@ -118,6 +121,7 @@ impl Default for ServerOptions {
             api: ApiSettings::default(),
             live: LiveOptions::default(),
             tokens: Tokens::default(),
+            retention: RetentionOptions::default(),
             log_control: None,
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
@@ -152,11 +156,13 @@ pub async fn run(
     let debug_mode =
         debug_mode::follow(store.clone(), options.log_control.clone(), shutdown.clone());
     let hub = Hub::start(store.clone(), options.live.clone(), shutdown.clone()).await?;
+    let retention = Retention::start(store.clone(), options.retention.clone(), shutdown.clone());
     let api = DiagnosticsApi::new(
         store,
         options.api.clone(),
         debug_mode,
         hub,
+        retention,
         shutdown.clone(),
     );
     let server = tonic::transport::Server::builder()

@@ -113,6 +113,7 @@ fn expected(seeded: &[Seeded], keep: impl Fn(&Seeded) -> bool) -> pb::GetStatsRe
             .max()
             .map(|t| ts(&t.to_rfc3339())),
         live_subscribers: 0,
+        retention: Some(pb::RetentionStatus::default()),
     }
 }
 

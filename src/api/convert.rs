@@ -537,7 +537,11 @@ pub fn log_filter_to_proto(filter: &LogFilter) -> pb::LogFilter {
 }
 
 /// Stats on the wire: every severity and every error type, zeros included.
-pub fn stats_response(stats: Stats, live_subscribers: usize) -> pb::GetStatsResponse {
+pub fn stats_response(
+    stats: Stats,
+    live_subscribers: usize,
+    retention: crate::retention::RetentionStatus,
+) -> pb::GetStatsResponse {
     pb::GetStatsResponse {
         total: stats.total(),
         by_severity: Severity::ALL
@@ -557,6 +561,12 @@ pub fn stats_response(stats: Stats, live_subscribers: usize) -> pb::GetStatsResp
         oldest: stats.oldest.map(timestamp_to_proto),
         newest: stats.newest.map(timestamp_to_proto),
         live_subscribers: live_subscribers as u32,
+        retention: Some(pb::RetentionStatus {
+            enabled: retention.enabled,
+            last_run: retention.last_run.map(timestamp_to_proto),
+            last_deleted: retention.last_deleted,
+            total_deleted: retention.total_deleted,
+        }),
     }
 }
 

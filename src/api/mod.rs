@@ -26,6 +26,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::{
     domain::{DebugMode, scrub::Scrubber},
     live::Hub,
+    retention::Retention,
     store::Store,
 };
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
@@ -78,6 +79,8 @@ pub struct DiagnosticsApi {
     shutdown: CancellationToken,
     /// The live-tail fan-out.
     hub: Hub,
+    /// What retention has done.
+    retention: Retention,
 }
 
 impl DiagnosticsApi {
@@ -87,6 +90,7 @@ impl DiagnosticsApi {
         settings: ApiSettings,
         debug_mode: watch::Receiver<DebugMode>,
         hub: Hub,
+        retention: Retention,
         shutdown: CancellationToken,
     ) -> Self {
         DiagnosticsApi {
@@ -95,6 +99,7 @@ impl DiagnosticsApi {
             debug_mode,
             shutdown,
             hub,
+            retention,
         }
     }
 

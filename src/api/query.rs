@@ -106,6 +106,7 @@ impl DiagnosticsApi {
         Ok(Response::new(convert::stats_response(
             stats,
             self.hub.subscriber_count(),
+            self.retention.status(),
         )))
     }
 }

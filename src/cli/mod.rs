@@ -5,7 +5,7 @@
 pub mod bench;
 pub mod export;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use clap::Args;
 use tonic::{
     metadata::{Ascii, MetadataValue},
@@ -157,22 +157,8 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: i64 = number
-        .parse()
+    let age = crate::config::parse_age(text)
         .map_err(|_| format!("{text:?} is neither an RFC 3339 time nor an age like 30m, 1h, 2d"))?;
-    let age = match unit {
-        "s" => TimeDelta::try_seconds(n),
-        "m" => TimeDelta::try_minutes(n),
-        "h" => TimeDelta::try_hours(n),
-        "d" => TimeDelta::try_days(n),
-        "w" => TimeDelta::try_weeks(n),
-        _ => None,
-    }
-    .ok_or_else(|| format!("{text:?}: the unit must be s, m, h, d or w"))?;
     Ok(Utc::now() - age)
 }
 
@@ -199,7 +185,7 @@ mod tests {
             "2026-11-25T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
         let hour_ago = parse_time("1h").unwrap();
-        let expected = Utc::now() - TimeDelta::hours(1);
+        let expected = Utc::now() - chrono::TimeDelta::hours(1);
         assert!((hour_ago - expected).num_seconds().abs() <= 1);
         assert!(parse_time("5 parsecs").is_err());
         assert!(parse_time("3y").is_err());

@@ -74,7 +74,7 @@ impl Store {
             .isolation_level(IsolationLevel::RepeatableRead)
             .start()
             .await?;
-        let deleted = delete_matching(&tx, filter).await?;
+        let deleted = delete_matching(&tx, filter, None).await?;
         notify_cleared(&tx, deleted).await?;
         tx.commit().await?;
         Ok(deleted)
@@ -97,22 +97,58 @@ impl Store {
             .start()
             .await?;
         let exported = stream_logs(&tx, filter, sink).await?;
-        let deleted = delete_matching(&tx, filter).await?;
+        let deleted = delete_matching(&tx, filter, None).await?;
         notify_cleared(&tx, deleted).await?;
         tx.commit().await?;
         Ok((exported, deleted))
     }
 }
 
+impl Store {
+    /// Retention: deletes at most `batch` of the oldest logs matching
+    /// `filter` in one short transaction. `None` when another diagd is
+    /// running retention right now.
+    pub async fn delete_oldest_logs(
+        &self,
+        filter: &LogFilter,
+        batch: usize,
+    ) -> Result<Option<u64>, StoreError> {
+        const RETENTION_LOCK: i64 = 0x64_6961_6764_7274;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let locked: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RETENTION_LOCK])
+            .await?
+            .try_get(0)?;
+        if !locked {
+            return Ok(None);
+        }
+        let deleted = delete_matching(&tx, filter, Some(batch)).await?;
+        tx.commit().await?;
+        Ok(Some(deleted))
+    }
+}
+
 /// Deletes the matching logs of the transaction's snapshot and keeps the
 /// hourly counts exact.
-async fn delete_matching(tx: &Transaction<'_>, filter: &LogFilter) -> Result<u64, StoreError> {
-    let sql = SqlFilter::for_logs(filter);
+async fn delete_matching(
+    tx: &Transaction<'_>,
+    filter: &LogFilter,
+    oldest_first_limit: Option<usize>,
+) -> Result<u64, StoreError> {
+    let mut sql = SqlFilter::for_logs(filter);
+    let target = match oldest_first_limit {
+        None => sql.where_clause(),
+        Some(limit) => {
+            let limit = sql.param(limit as i64);
+            format!(
+                "WHERE id IN (SELECT id FROM logs {} ORDER BY occurred_at, id LIMIT {limit})",
+                sql.where_clause()
+            )
+        }
+    };
     let rows = tx
-        .query(
-            &DELETE_AND_COUNT.replace("{where}", &sql.where_clause()),
-            &sql.params(),
-        )
+        .query(&DELETE_AND_COUNT.replace("{where}", &target), &sql.params())
         .await?;
     let mut deleted = 0u64;
     let mut hours: Vec<DateTime<Utc>> = Vec::with_capacity(rows.len());
