@@ -128,6 +128,23 @@ pub struct ServeArgs {
     )]
     pub admin_tokens: Vec<String>,
 
+    /// Ingest writes (ReportError, IngestLogs batches, RecordAction) in
+    /// flight at once; more wait up to a second, then get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "DIAGD_MAX_CONCURRENT_INGEST", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_ingest: u32,
+
+    /// Open SearchLogs, ExportLogs and WatchDebugMode streams at once; more
+    /// get RESOURCE_EXHAUSTED (live tails have --max-subscribers).
+    #[arg(long, env = "DIAGD_MAX_STREAMS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams: u32,
+
+    /// Seconds a request may take to be answered (a stream: to start),
+    /// unless the client's own deadline is shorter.
+    #[arg(long, env = "DIAGD_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+
     /// Retention: delete logs older than this age (e.g. 30d, 12h, 2w). Off
     /// when unset.
     #[arg(long, env = "DIAGD_RETENTION_MAX_AGE", value_parser = parse_age)]
@@ -207,6 +224,9 @@ impl ServeArgs {
             "subscriber_buffer": self.subscriber_buffer,
             "heartbeat_secs": self.heartbeat_secs,
             "extra_scrub_keys": self.scrub_keys,
+            "max_concurrent_ingest": self.max_concurrent_ingest,
+            "max_streams": self.max_streams,
+            "request_timeout_secs": self.request_timeout_secs,
             "retention": {
                 "max_age_secs": self.retention_max_age.map(|a| a.num_seconds()),
                 "max_rows": self.retention_max_rows,

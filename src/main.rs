@@ -128,9 +128,14 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 configuration: args.effective_configuration(&log_control.base),
                 disk_paths,
                 scrubber: diagd::domain::scrub::Scrubber::new(&args.scrub_keys),
+                limits: diagd::api::limits::Limits::new(
+                    args.max_concurrent_ingest as usize,
+                    args.max_streams as usize,
+                ),
             },
             log_control: Some(log_control),
             tokens,
+            request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
             retention: diagd::retention::RetentionOptions {
                 max_age: args.retention_max_age,
                 max_rows: args.retention_max_rows,

@@ -104,6 +104,8 @@ pub struct ServerOptions {
     pub tokens: Tokens,
     /// Automatic deletion of old logs (off by default).
     pub retention: RetentionOptions,
+    /// Longest time to answer a request (a stream: to start).
+    pub request_timeout: Duration,
     /// diagd's own log filter, switched by debug mode; `None` leaves the
     /// process's logging alone (tests running several servers).
     pub log_control: Option<LogControl>,
@@ -122,6 +124,7 @@ impl Default for ServerOptions {
             live: LiveOptions::default(),
             tokens: Tokens::default(),
             retention: RetentionOptions::default(),
+            request_timeout: Duration::from_secs(60),
             log_control: None,
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
@@ -166,6 +169,7 @@ pub async fn run(
         shutdown.clone(),
     );
     let server = tonic::transport::Server::builder()
+        .timeout(options.request_timeout)
         // Each request with its timing, logged at debug level (debug mode).
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .layer(AuthLayer::new(options.tokens.clone()))

@@ -12,6 +12,7 @@ impl DiagnosticsApi {
     ) -> Result<Response<pb::RecordActionResponse>, Status> {
         let mut action = convert::new_action(request.into_inner(), chrono::Utc::now())?;
         self.settings.scrubber.scrub_action(&mut action);
+        let _slot = self.settings.limits.ingest_slot().await?;
         let id = self
             .store
             .record_action(&action, self.settings.actions_per_source)

@@ -122,7 +122,9 @@ impl DiagnosticsApi {
         changes.mark_unchanged();
         let shutdown = self.shutdown.clone();
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        let slot = self.settings.limits.stream_slot()?;
         tokio::spawn(async move {
+            let _slot = slot;
             let respond = |mode: pb::DebugMode| {
                 Ok(pb::WatchDebugModeResponse {
                     debug_mode: Some(mode),

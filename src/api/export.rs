@@ -103,7 +103,9 @@ impl DiagnosticsApi {
         };
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
+        let slot = self.settings.limits.stream_slot()?;
         tokio::spawn(async move {
+            let _slot = slot;
             let result = tokio::select! {
                 result = store.export_logs(&filter, &mut sink) => result,
                 () = shutdown.cancelled() => {

@@ -25,6 +25,7 @@ impl DiagnosticsApi {
         let mut log = convert::new_log(log, chrono::Utc::now()).map_err(|e| e.within("log"))?;
         self.settings.scrubber.scrub_log(&mut log);
         let event_id = log.event_id;
+        let _slot = self.settings.limits.ingest_slot().await?;
         let outcome = self.store.insert_logs(std::slice::from_ref(&log)).await?;
         let (id, duplicate) = match outcome.first() {
             Some(InsertOutcome::Inserted(id)) => (*id, false),
@@ -90,7 +91,10 @@ impl DiagnosticsApi {
                     }
                 }
             }
-            for outcome in self.store.insert_logs(&valid).await? {
+            let slot = self.settings.limits.ingest_slot().await?;
+            let outcomes = self.store.insert_logs(&valid).await?;
+            drop(slot);
+            for outcome in outcomes {
                 match outcome {
                     InsertOutcome::Inserted(_) => totals.accepted += 1,
                     InsertOutcome::Duplicate => totals.duplicates += 1,

@@ -9,6 +9,7 @@ mod convert;
 pub mod error;
 mod export;
 mod ingest;
+pub mod limits;
 mod live;
 mod page_token;
 pub mod pb;
@@ -52,6 +53,8 @@ pub struct ApiSettings {
     pub disk_paths: Vec<PathBuf>,
     /// Replaces secret-looking values before storage.
     pub scrubber: Scrubber,
+    /// Concurrency limits for ingest and streams.
+    pub limits: limits::Limits,
 }
 
 impl Default for ApiSettings {
@@ -62,6 +65,7 @@ impl Default for ApiSettings {
             configuration: serde_json::json!({}),
             disk_paths: vec![std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))],
             scrubber: Scrubber::default(),
+            limits: limits::Limits::default(),
         }
     }
 }

@@ -78,7 +78,9 @@ impl DiagnosticsApi {
         };
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
+        let slot = self.settings.limits.stream_slot()?;
         tokio::spawn(async move {
+            let _slot = slot;
             let outcome = tokio::select! {
                 outcome = store.search_logs(&filter, &query.terms, limit, &mut hits) => outcome,
                 () = shutdown.cancelled() => {

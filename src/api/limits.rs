@@ -1,0 +1,66 @@
+//! Load limits: bounded concurrency for ingest and for server-streaming
+//! RPCs. Over a limit the caller gets RESOURCE_EXHAUSTED naming the limit
+//! and saying to retry — never an unbounded queue.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::Status;
+
+/// How long an ingest call waits for a free slot before giving up.
+const INGEST_WAIT: Duration = Duration::from_secs(1);
+
+/// The limits of one diagd process.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Ingest writes (ReportError, one IngestLogs batch, RecordAction) in flight.
+    ingest: Arc<Semaphore>,
+    /// Its size, for messages.
+    max_ingest: usize,
+    /// Open server streams other than live tails (search, export, download,
+    /// WatchDebugMode).
+    streams: Arc<Semaphore>,
+    /// Its size, for messages.
+    max_streams: usize,
+}
+
+impl Limits {
+    /// Limits of `max_ingest` concurrent ingest writes and `max_streams`
+    /// open streams.
+    pub fn new(max_ingest: usize, max_streams: usize) -> Limits {
+        Limits {
+            ingest: Arc::new(Semaphore::new(max_ingest)),
+            max_ingest,
+            streams: Arc::new(Semaphore::new(max_streams)),
+            max_streams,
+        }
+    }
+
+    /// A slot for one ingest write, waiting briefly for one to free up.
+    pub async fn ingest_slot(&self) -> Result<OwnedSemaphorePermit, Status> {
+        match tokio::time::timeout(INGEST_WAIT, self.ingest.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Status::resource_exhausted(format!(
+                "ingest concurrency limit reached: {} writes in flight (--max-concurrent-ingest); \
+                 retry with backoff (nothing of this request was stored)",
+                self.max_ingest
+            ))),
+        }
+    }
+
+    /// A slot for one open stream, held until the stream ends.
+    pub fn stream_slot(&self) -> Result<OwnedSemaphorePermit, Status> {
+        self.streams.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "stream limit reached: {} open streams (--max-streams); retry later",
+                self.max_streams
+            ))
+        })
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new(64, 256)
+    }
+}
