@@ -153,3 +153,92 @@ async fn every_acknowledged_log_survives_sigkill_exactly_once() {
     drop(store);
     common::drop_database_blocking(&dbname);
 }
+
+/// The same with PostgreSQL restarted under a running diagd.
+#[tokio::test]
+async fn every_acknowledged_log_survives_a_postgres_restart_exactly_once() {
+    use diagd::store::embedded::{EmbeddedPostgres, Ownership};
+    let dir = tempfile::Builder::new()
+        .prefix("diagd-ack-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let base = dir.path().join("pg");
+    let start = |base: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
+            .await
+            .unwrap()
+            .expect("a private cluster")
+    };
+    let mut cluster = Some(start(base.clone()).await);
+    let url = cluster.as_ref().unwrap().database_url("diagd");
+    let server = common::TestServer::start_at_url(url.clone(), common::test_options()).await;
+    let client = server.client().await;
+
+    let mut acknowledged: HashSet<String> = HashSet::new();
+    let mut batch_number = 0u32;
+    let mut restarted = false;
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while batch_number < 20 {
+        assert!(Instant::now() < deadline, "the client did not get through");
+        let ids: Vec<String> = (0..50)
+            .map(|i| format!("0295f3c4-6b1e-7cc2-{:04x}-{:012x}", batch_number, i))
+            .collect();
+        let logs: Vec<pb::NewLog> = ids
+            .iter()
+            .map(|id| pb::NewLog {
+                event_id: id.clone(),
+                ..new_log(
+                    &format!("batch {batch_number}"),
+                    Severity::High,
+                    ErrorType::Training,
+                )
+            })
+            .collect();
+        let mut sender = client.clone();
+        let sending = tokio::spawn(async move {
+            sender
+                .ingest_logs(tokio_stream::iter(vec![pb::IngestLogsRequest { logs }]))
+                .await
+        });
+        if batch_number == 10 && !restarted {
+            let stopping = cluster.take().unwrap();
+            tokio::task::spawn_blocking(move || {
+                stopping.stop().unwrap();
+                drop(stopping);
+            })
+            .await
+            .unwrap();
+        }
+        match sending.await.unwrap() {
+            Ok(response) => {
+                let response = response.into_inner();
+                assert_eq!(response.accepted + response.duplicates, 50, "{response:?}");
+                acknowledged.extend(ids);
+                batch_number += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+                if cluster.is_none() {
+                    cluster = Some(start(base.clone()).await);
+                    restarted = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    assert!(restarted, "PostgreSQL was restarted during the run");
+    let mut client = client;
+    let stats = client
+        .get_stats(pb::GetStatsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.total, 1000, "exactly the 20 × 50 logs, each once");
+    assert_eq!(acknowledged.len(), 1000);
+    drop(client);
+    drop(server);
+    let cluster = cluster.take();
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
+}
