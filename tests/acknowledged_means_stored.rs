@@ -157,19 +157,12 @@ async fn every_acknowledged_log_survives_sigkill_exactly_once() {
 /// The same with PostgreSQL restarted under a running diagd.
 #[tokio::test]
 async fn every_acknowledged_log_survives_a_postgres_restart_exactly_once() {
-    use diagd::store::embedded::{EmbeddedPostgres, Ownership};
     let dir = tempfile::Builder::new()
         .prefix("diagd-ack-")
         .tempdir_in("/tmp")
         .unwrap();
     let base = dir.path().join("pg");
-    let start = |base: std::path::PathBuf| async move {
-        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
-            .await
-            .unwrap()
-            .expect("a private cluster")
-    };
-    let mut cluster = Some(start(base.clone()).await);
+    let mut cluster = Some(common::start_private_cluster(&base).await);
     let url = cluster.as_ref().unwrap().database_url("diagd");
     let server = common::TestServer::start_at_url(url.clone(), common::test_options()).await;
     let client = server.client().await;
@@ -219,7 +212,7 @@ async fn every_acknowledged_log_survives_a_postgres_restart_exactly_once() {
             Err(status) => {
                 assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
                 if cluster.is_none() {
-                    cluster = Some(start(base.clone()).await);
+                    cluster = Some(common::start_private_cluster(&base).await);
                     restarted = true;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;

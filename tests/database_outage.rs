@@ -7,34 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{TestServer, new_log, test_options};
-use diagd::{
-    api::pb::{self, ErrorType, Severity},
-    store::embedded::{EmbeddedPostgres, Ownership},
-};
+use diagd::api::pb::{self, ErrorType, Severity};
 use tonic::Code;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
-
-async fn wait_health(health: &mut HealthClient<tonic::transport::Channel>, want: ServingStatus) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let status = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .map(|r| r.into_inner().status());
-        if status.as_ref().ok() == Some(&want) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "health stayed {status:?}, wanted {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient};
 
 #[tokio::test]
 async fn an_outage_fails_fast_and_diagd_recovers_by_itself() {
@@ -43,13 +18,7 @@ async fn an_outage_fails_fast_and_diagd_recovers_by_itself() {
         .tempdir_in("/tmp")
         .unwrap();
     let base = dir.path().join("pg");
-    let start = |base: std::path::PathBuf| async move {
-        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
-            .await
-            .unwrap()
-            .expect("a private cluster")
-    };
-    let cluster = start(base.clone()).await;
+    let cluster = common::start_private_cluster(&base).await;
     let server = TestServer::start_at_url(cluster.database_url("diagd"), test_options()).await;
     let mut client = server.client().await;
     let mut health = HealthClient::new(server.channel().await);
@@ -58,7 +27,7 @@ async fn an_outage_fails_fast_and_diagd_recovers_by_itself() {
         new_log("before", Severity::Low, ErrorType::Other),
     )
     .await;
-    wait_health(&mut health, ServingStatus::Serving).await;
+    common::wait_for_health(&mut health, "", ServingStatus::Serving).await;
 
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.stop().unwrap();
@@ -89,11 +58,11 @@ async fn an_outage_fails_fast_and_diagd_recovers_by_itself() {
             "an unacknowledged log is a retryable failure"
         );
     }
-    wait_health(&mut health, ServingStatus::NotServing).await;
+    common::wait_for_health(&mut health, "", ServingStatus::NotServing).await;
 
     drop(cluster);
-    let restarted = start(base.clone()).await;
-    wait_health(&mut health, ServingStatus::Serving).await;
+    let restarted = common::start_private_cluster(&base).await;
+    common::wait_for_health(&mut health, "", ServingStatus::Serving).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match client

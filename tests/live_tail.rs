@@ -12,10 +12,7 @@ use std::{
 };
 
 use common::{Client, TestServer, assert_status, new_log, report, stats, test_options};
-use diagd::{
-    api::pb::{self, ErrorType, NoticeKind, Severity},
-    store::embedded::{EmbeddedPostgres, Ownership},
-};
+use diagd::api::pb::{self, ErrorType, NoticeKind, Severity};
 use tonic::{Code, Streaming};
 
 type Tail = Streaming<pb::SubscribeLogsResponse>;
@@ -460,13 +457,7 @@ async fn a_postgres_restart_is_announced_and_the_tail_recovers() {
         .tempdir_in("/tmp")
         .unwrap();
     let base = dir.path().join("pg");
-    let cluster = {
-        let base = base.clone();
-        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
-            .await
-            .unwrap()
-            .expect("a private cluster")
-    };
+    let cluster = common::start_private_cluster(&base).await;
     let url = cluster.database_url("diagd");
     let server = TestServer::start_at_url(url, test_options()).await;
     let mut client = server.client().await;
@@ -487,13 +478,7 @@ async fn a_postgres_restart_is_announced_and_the_tail_recovers() {
     .await;
 
     drop(cluster);
-    let restarted = {
-        let base = base.clone();
-        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
-            .await
-            .unwrap()
-            .expect("restarting the cluster")
-    };
+    let restarted = common::start_private_cluster(&base).await;
     wait_notice(
         &mut tail,
         NoticeKind::DatabaseRestored,

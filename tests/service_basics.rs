@@ -4,14 +4,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{TestServer, assert_status};
 use diagd::api::pb;
 use tonic::Code;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient};
 use tonic_reflection::pb::{v1, v1alpha};
 
 #[tokio::test]
@@ -79,36 +75,12 @@ async fn reflection_v1_and_v1alpha_list_the_service() {
     );
 }
 
-async fn wait_for_health(
-    client: &mut HealthClient<tonic::transport::Channel>,
-    service: &str,
-    want: ServingStatus,
-) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = client
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .map(|r| r.into_inner().status());
-        if status.as_ref().ok() == Some(&want) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "health of {service:?} stayed {status:?}, wanted {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn health_is_serving_only_while_the_database_answers() {
     let server = TestServer::start().await;
     let mut health = HealthClient::new(server.channel().await);
-    wait_for_health(&mut health, "", ServingStatus::Serving).await;
-    wait_for_health(
+    common::wait_for_health(&mut health, "", ServingStatus::Serving).await;
+    common::wait_for_health(
         &mut health,
         "diagnostics.v1.DiagnosticsService",
         ServingStatus::Serving,
@@ -117,8 +89,8 @@ async fn health_is_serving_only_while_the_database_answers() {
 
     // Take the database away under the running server.
     common::drop_database_blocking(&server.dbname);
-    wait_for_health(&mut health, "", ServingStatus::NotServing).await;
-    wait_for_health(
+    common::wait_for_health(&mut health, "", ServingStatus::NotServing).await;
+    common::wait_for_health(
         &mut health,
         "diagnostics.v1.DiagnosticsService",
         ServingStatus::NotServing,

@@ -288,6 +288,42 @@ pub async fn stats(client: &mut Client) -> pb::GetStatsResponse {
         .into_inner()
 }
 
+/// Starts (or restarts, on the same port) a private PostgreSQL cluster in
+/// `base`, for tests that stop PostgreSQL under a running diagd.
+pub async fn start_private_cluster(base: &std::path::Path) -> EmbeddedPostgres {
+    let base = base.to_path_buf();
+    tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&base, Ownership::Exclusive))
+        .await
+        .unwrap()
+        .expect("a private cluster")
+}
+
+/// Waits (up to 15 s) until the health of `service` ("" = the server) is
+/// `want`.
+pub async fn wait_for_health(
+    client: &mut tonic_health::pb::health_client::HealthClient<Channel>,
+    service: &str,
+    want: tonic_health::pb::health_check_response::ServingStatus,
+) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = client
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .map(|r| r.into_inner().status());
+        if status.as_ref().ok() == Some(&want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health of {service:?} stayed {status:?}, wanted {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Asserts that `result` failed with `code` and a message containing `needle`.
 #[track_caller]
 pub fn assert_status<T: std::fmt::Debug>(
