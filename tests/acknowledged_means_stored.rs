@@ -17,6 +17,26 @@ use diagd::api::pb::{
 };
 use tonic::transport::Channel;
 
+/// Batch `number` of a run: 50 logs with fixed event_ids (under `prefix`, 8
+/// hex digits), so a retry sends exactly the same events.
+fn numbered_batch(prefix: &str, number: u32) -> (Vec<String>, Vec<pb::NewLog>) {
+    let ids: Vec<String> = (0..50)
+        .map(|i| format!("{prefix}-6b1e-7cc2-{number:04x}-{i:012x}"))
+        .collect();
+    let logs = ids
+        .iter()
+        .map(|id| pb::NewLog {
+            event_id: id.clone(),
+            ..new_log(
+                &format!("batch {number}"),
+                Severity::High,
+                ErrorType::Training,
+            )
+        })
+        .collect();
+    (ids, logs)
+}
+
 fn spawn_diagd(port: u16, url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_diagd"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -58,20 +78,7 @@ async fn every_acknowledged_log_survives_sigkill_exactly_once() {
     // Batches of 50 with fixed event_ids; a batch is retried until acknowledged.
     while batch_number < 40 {
         assert!(Instant::now() < deadline, "the client did not get through");
-        let ids: Vec<String> = (0..50)
-            .map(|i| format!("0195f3c4-6b1e-7cc2-{:04x}-{:012x}", batch_number, i))
-            .collect();
-        let logs: Vec<pb::NewLog> = ids
-            .iter()
-            .map(|id| pb::NewLog {
-                event_id: id.clone(),
-                ..new_log(
-                    &format!("batch {batch_number}"),
-                    Severity::High,
-                    ErrorType::Training,
-                )
-            })
-            .collect();
+        let (ids, logs) = numbered_batch("0195f3c4", batch_number);
         // Kill diagd in the middle of the run, twice, right after sending.
         let kill_now = (batch_number == 13 && kills == 0) || (batch_number == 27 && kills == 1);
         let Some(mut client) = connect(port).await else {
@@ -173,20 +180,7 @@ async fn every_acknowledged_log_survives_a_postgres_restart_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(45);
     while batch_number < 20 {
         assert!(Instant::now() < deadline, "the client did not get through");
-        let ids: Vec<String> = (0..50)
-            .map(|i| format!("0295f3c4-6b1e-7cc2-{:04x}-{:012x}", batch_number, i))
-            .collect();
-        let logs: Vec<pb::NewLog> = ids
-            .iter()
-            .map(|id| pb::NewLog {
-                event_id: id.clone(),
-                ..new_log(
-                    &format!("batch {batch_number}"),
-                    Severity::High,
-                    ErrorType::Training,
-                )
-            })
-            .collect();
+        let (ids, logs) = numbered_batch("0295f3c4", batch_number);
         let mut sender = client.clone();
         let sending = tokio::spawn(async move {
             sender

@@ -60,6 +60,11 @@ impl SqlFilter {
         sql
     }
 
+    /// Adds a condition built by the caller from this filter's placeholders.
+    pub(super) fn and(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
     /// Adds "strictly after `cursor` in newest-first order".
     pub(super) fn after_cursor(&mut self, cursor: PageCursor) {
         let at = self.param(cursor.occurred_at);

@@ -180,17 +180,13 @@ fn index_search(
     if let Some(cursor) = before {
         sql.after_cursor(cursor);
     }
-    let filter_clause = sql.where_clause();
     let matches = term_conditions(&mut sql, terms, TraceAccess::ByIndex);
-    let joiner = if filter_clause.is_empty() {
-        "WHERE"
-    } else {
-        "AND"
-    };
+    sql.and(matches);
+    let candidates = sql.where_clause();
     let take = sql.param(limit);
     let query = format!(
         "WITH candidates AS MATERIALIZED (
-             SELECT id, occurred_at FROM logs {filter_clause} {joiner} {matches}
+             SELECT id, occurred_at FROM logs {candidates}
          ),
          newest AS (
              SELECT id FROM candidates ORDER BY occurred_at DESC, id DESC LIMIT {take}

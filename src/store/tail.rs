@@ -82,10 +82,11 @@ impl Store {
         upto: TailCursor,
         limit: usize,
     ) -> Result<Vec<(TailCursor, LogEntry)>, StoreError> {
-        let (mut sql, conditions) = range_conditions(filter, terms, after, upto);
+        let mut sql = range_conditions(filter, terms, after, upto);
+        let conditions = sql.where_clause();
         let take = sql.param(limit as i64);
         let query = format!(
-            "SELECT txid, seq, {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} WHERE {conditions}
+            "SELECT txid, seq, {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} {conditions}
              ORDER BY txid DESC, seq DESC LIMIT {take}"
         );
         let client = self.client().await?;
@@ -103,8 +104,11 @@ impl Store {
         after: TailCursor,
         upto: TailCursor,
     ) -> Result<u64, StoreError> {
-        let (sql, conditions) = range_conditions(filter, terms, Some(after), upto);
-        let query = format!("SELECT count(*) FROM {LOGS_WITH_TRACES} WHERE {conditions}");
+        let sql = range_conditions(filter, terms, Some(after), upto);
+        let query = format!(
+            "SELECT count(*) FROM {LOGS_WITH_TRACES} {}",
+            sql.where_clause()
+        );
         let client = self.client().await?;
         let count: i64 = client.query_one(&query, &sql.params()).await?.try_get(0)?;
         Ok(count.max(0) as u64)
@@ -117,24 +121,19 @@ fn range_conditions(
     terms: &[String],
     after: Option<TailCursor>,
     upto: TailCursor,
-) -> (SqlFilter, String) {
+) -> SqlFilter {
     let mut sql = SqlFilter::for_logs(filter);
-    let mut conditions = vec![sql.where_clause().trim_start_matches("WHERE ").to_string()];
     let (txid, seq) = (sql.param(upto.txid), sql.param(upto.seq));
-    conditions.push(format!("(txid, seq) <= ({txid}, {seq})"));
+    sql.and(format!("(txid, seq) <= ({txid}, {seq})"));
     if let Some(after) = after {
         let (txid, seq) = (sql.param(after.txid), sql.param(after.seq));
-        conditions.push(format!("(txid, seq) > ({txid}, {seq})"));
+        sql.and(format!("(txid, seq) > ({txid}, {seq})"));
     }
     if !terms.is_empty() {
-        conditions.push(term_conditions(&mut sql, terms, TraceAccess::Joined));
+        let matches = term_conditions(&mut sql, terms, TraceAccess::Joined);
+        sql.and(matches);
     }
-    let conditions = conditions
-        .into_iter()
-        .filter(|c| !c.is_empty())
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    (sql, conditions)
+    sql
 }
 
 fn cursor_of(row: &tokio_postgres::Row) -> Result<TailCursor, StoreError> {
