@@ -173,6 +173,21 @@ pub struct ServeArgs {
     #[arg(long, env = "DIAGD_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
 
+    /// TLS: the server's certificate chain (PEM). With --tls-key, diagd
+    /// serves gRPC over TLS only.
+    #[arg(long, env = "DIAGD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS: the private key of --tls-cert (PEM).
+    #[arg(long, env = "DIAGD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// TLS: require client certificates signed by this authority (PEM).
+    /// Clients without one cannot connect; this counts as access control for
+    /// the loopback rule.
+    #[arg(long, env = "DIAGD_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
     /// Seconds of silence after which a live tail gets a heartbeat.
     #[arg(long, env = "DIAGD_HEARTBEAT_SECS", default_value_t = 15)]
     pub heartbeat_secs: u64,
@@ -192,6 +207,16 @@ impl ServeArgs {
                     .map_err(|e| format!("tokens file {}: {e}", path.display()))
             }
             None => Ok(tokens),
+        }
+    }
+
+    /// The TLS settings, read from the PEM files; `None` without --tls-cert.
+    pub fn tls(&self) -> Result<Option<crate::tls::ServerTls>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                crate::tls::ServerTls::load(cert, key, self.tls_client_ca.as_deref()).map(Some)
+            }
+            _ => Ok(None),
         }
     }
 
@@ -240,6 +265,11 @@ impl ServeArgs {
                 },
                 "tokens_file": self.tokens_file,
                 "allow_unauthenticated": self.allow_unauthenticated,
+            },
+            "tls": {
+                "enabled": self.tls_cert.is_some(),
+                "cert": self.tls_cert,
+                "client_certificates_required": self.tls_client_ca.is_some(),
             },
             "features": {
                 "ingest": true, "query": true, "stats": true, "reports": true, "export": true,

@@ -18,3 +18,4 @@ pub mod server;
 pub mod store;
 pub mod system;
 pub mod telemetry;
+pub mod tls;

@@ -93,18 +93,30 @@ async fn main() -> ExitCode {
 async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerError> {
     let config_error = |e: String| ServerError::Store(diagd::store::StoreError::Config(e));
     let tokens = args.tokens().map_err(config_error)?;
-    if tokens.is_empty() {
+    let tls = args.tls().map_err(config_error)?;
+    let client_certificates = tls
+        .as_ref()
+        .is_some_and(|tls| tls.requires_client_certificates());
+    if tokens.is_empty() && !client_certificates {
         if !args.listen.ip().is_loopback() && !args.allow_unauthenticated {
             return Err(config_error(format!(
-                "refusing to listen on {} without access tokens: anyone who could reach it could read and \
-                 clear logs. Configure tokens (--admin-tokens, --read-tokens, --ingest-tokens or --tokens-file), \
-                 listen on a loopback address, or pass --allow-unauthenticated",
+                "refusing to listen on {} without access control: anyone who could reach it could read and \
+                 clear logs. Configure tokens (--admin-tokens, --read-tokens, --ingest-tokens or --tokens-file) \
+                 or client certificates (--tls-client-ca), listen on a loopback address, or pass \
+                 --allow-unauthenticated",
                 args.listen
             )));
         }
         tracing::warn!(
             listen = %args.listen,
             "no access tokens configured: every client that can reach diagd may call every RPC"
+        );
+    }
+    if tls.is_none() && !args.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %args.listen,
+            "serving without TLS on a non-loopback address: logs and tokens cross the network in clear text \
+             (--tls-cert/--tls-key)"
         );
     }
     let database = Database::open(&args.database).await?;
@@ -114,7 +126,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| ServerError::Store(diagd::store::StoreError::Config(format!("binding {}: {e}", args.listen))))?;
-        tracing::info!(address = %listener.local_addr().unwrap_or(args.listen), "diagd is listening (gRPC, reflection, health)");
+        tracing::info!(address = %listener.local_addr().unwrap_or(args.listen), tls = tls.is_some(), "diagd is listening (gRPC, reflection, health)");
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let mut disk_paths = vec![args.database.data_dir()];
@@ -151,6 +163,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
             max_message_bytes: args.max_message_bytes,
             health_interval: std::time::Duration::from_secs(args.health_interval_secs.max(1)),
             shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_secs),
+            tls,
         };
         server::run(database.store.clone(), listener, options, shutdown).await
     }

@@ -20,6 +20,7 @@ use crate::{
         Store, StoreError,
         embedded::{EmbeddedError, EmbeddedPostgres, Ownership},
     },
+    tls::ServerTls,
 };
 
 /// Name of the database diagd uses inside its embedded cluster.
@@ -115,6 +116,8 @@ pub struct ServerOptions {
     pub health_interval: Duration,
     /// Time open streams get to finish after shutdown is requested.
     pub shutdown_grace: Duration,
+    /// TLS on the gRPC port; `None`: plaintext (HTTP/2 prior knowledge).
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerOptions {
@@ -129,6 +132,7 @@ impl Default for ServerOptions {
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -168,7 +172,11 @@ pub async fn run(
         retention,
         shutdown.clone(),
     );
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &options.tls {
+        builder = builder.tls_config(tls.server_config())?;
+    }
+    let server = builder
         .timeout(options.request_timeout)
         // Each request with its timing, logged at debug level (debug mode).
         .layer(tower_http::trace::TraceLayer::new_for_grpc())

@@ -16,6 +16,7 @@ use tonic::{
 use crate::{
     api::pb::diagnostics_service_client::DiagnosticsServiceClient,
     domain::{ErrorType, LogFilter, Severity, Source},
+    tls::ClientTls,
 };
 
 /// Where the diagd to talk to listens.
@@ -27,6 +28,20 @@ pub struct ServerArgs {
     /// Bearer token, when diagd requires one.
     #[arg(long, env = "DIAGD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Connect over TLS, trusting this authority (PEM) for diagd's
+    /// certificate. An https:// --server uses TLS with the system's roots.
+    #[arg(long, env = "DIAGD_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM), for a diagd started with --tls-client-ca.
+    #[arg(long, env = "DIAGD_CLIENT_CERT", requires = "client_key")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// Private key of --client-cert (PEM).
+    #[arg(long, env = "DIAGD_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<std::path::PathBuf>,
+    /// Name to check diagd's certificate against, when it is not the host
+    /// in --server.
+    #[arg(long, env = "DIAGD_TLS_DOMAIN")]
+    pub tls_domain: Option<String>,
 }
 
 /// A diagd client that sends the bearer token with every call.
@@ -68,20 +83,56 @@ impl ServerArgs {
     /// Connects, or explains what to check.
     pub async fn connect(&self) -> Result<Client, String> {
         let token = BearerToken::new(self.token.as_deref())?;
-        let address = if self.server.contains("://") {
-            self.server.clone()
-        } else {
-            format!("http://{}", self.server)
+        let tls_wanted = self.tls_ca.is_some()
+            || self.client_cert.is_some()
+            || self.tls_domain.is_some()
+            || self.server.starts_with("https://");
+        let address = match self.server.split_once("://") {
+            Some(("http", rest)) if tls_wanted => format!("https://{rest}"),
+            Some(_) => self.server.clone(),
+            None if tls_wanted => format!("https://{}", self.server),
+            None => format!("http://{}", self.server),
         };
-        let endpoint = Channel::from_shared(address.clone())
+        let mut endpoint = Channel::from_shared(address.clone())
             .map_err(|e| format!("invalid --server address {address:?}: {e}"))?
             .connect_timeout(std::time::Duration::from_secs(5));
-        let channel = endpoint.connect().await.map_err(|e| {
+        if tls_wanted {
+            let tls = ClientTls::load(
+                self.tls_ca.as_deref(),
+                self.client_cert.as_deref(),
+                self.client_key.as_deref(),
+                self.tls_domain.clone(),
+            )?;
+            endpoint = endpoint
+                .tls_config(tls.client_config())
+                .map_err(|e| format!("TLS settings: {e}"))?;
+        }
+        let hint = if tls_wanted {
+            ", with TLS, and does --tls-ca hold the authority that signed its certificate"
+        } else {
+            ", without TLS (use https:// or --tls-ca for a diagd started with --tls-cert)"
+        };
+        let unreachable = |cause: String| {
             format!(
-                "cannot reach diagd at {address} ({e}). Is diagd running there? Start it with `diagd serve`, \
-                 or point --server / DIAGD_SERVER at it"
+                "cannot reach diagd at {address} ({cause}). Is diagd running there{hint}? Start it with \
+                 `diagd serve`, or point --server / DIAGD_SERVER at it"
             )
-        })?;
+        };
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        // One health call proves the connection really speaks gRPC with
+        // diagd (a plaintext client to a TLS port connects, then fails).
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let mut probe = tonic::Request::new(tonic_health::pb::HealthCheckRequest::default());
+        probe.set_timeout(std::time::Duration::from_secs(5));
+        match health.check(probe).await {
+            Ok(_) => {}
+            // Not diagd's health service, but a gRPC server: let the call say more.
+            Err(status) if status.code() == tonic::Code::Unimplemented => {}
+            Err(status) => return Err(unreachable(error_chain(&status))),
+        }
         Ok(DiagnosticsServiceClient::with_interceptor(channel, token)
             .max_decoding_message_size(64 * 1024 * 1024))
     }
@@ -160,6 +211,20 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     let age = crate::config::parse_age(text)
         .map_err(|_| format!("{text:?} is neither an RFC 3339 time nor an age like 30m, 1h, 2d"))?;
     Ok(Utc::now() - age)
+}
+
+/// An error with its causes, as one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let cause = inner.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+        source = inner.source();
+    }
+    text
 }
 
 /// A gRPC failure as one line for a person.
