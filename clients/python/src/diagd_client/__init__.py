@@ -1,0 +1,146 @@
+"""diagd_client: push a training run's errors to diagd.
+
+    import diagd_client
+    diagd_client.init("diagd.example:50051")   # excepthooks + logging handler + spool
+
+`Client` is the plain gRPC client (raises DiagdError); `init()` sets up the
+never-raising Reporter for this process (see reporter.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional, Union
+
+from .classify import CLASSIFICATION_TABLE, Rule, add_rule, classify, phase
+from .client import Client, SearchResults, Subscription, TlsConfig
+from .errors import DiagdError
+from .reporter import DebugLevelFollower, DiagdHandler, Reporter
+from .scrub import REDACTED, add_secret_keys, is_secret_key, redact
+from .types import (
+    DebugMode,
+    ErrorType,
+    GpuState,
+    IngestResult,
+    LogEntry,
+    LogFilter,
+    NewLog,
+    Notice,
+    NoticeKind,
+    RecentAction,
+    ReportResult,
+    SearchHit,
+    SearchSummary,
+    Severity,
+    Source,
+    Stats,
+    SystemState,
+    TailEvent,
+)
+
+__version__ = "0.1.0"
+
+_reporter: Optional[Reporter] = None
+_handler: Optional[DiagdHandler] = None
+
+
+def init(
+    target: str = "127.0.0.1:50051",
+    *,
+    logger: Optional[logging.Logger] = None,
+    install_excepthooks: bool = True,
+    install_logging_handler: bool = True,
+    capture_multiprocessing: bool = True,
+    **options: Any,
+) -> Reporter:
+    """Sets up error reporting for this process and answers the Reporter.
+
+    Installs sys.excepthook and threading.excepthook, a DiagdHandler on `logger`
+    (the root logger by default), an atexit flush, a multiprocessing hook, and
+    starts the background sender (which first resends anything left in the spool)
+    and the debug-mode watcher. `options` are Reporter's keyword arguments: token,
+    timeout, tls, run_id, component, labels, spool_dir, spool_max_bytes,
+    max_recent_actions, event_level, breadcrumb_level, warning_severity,
+    level_severities, follow_debug_mode, send_actions, flush_timeout,
+    retry_initial_backoff, retry_max_backoff, rescan_interval, secret_keys.
+    Calling init again replaces the previous setup. Never raises for diagd being
+    unreachable."""
+    global _reporter, _handler
+    shutdown()
+    reporter = Reporter(target, **options)
+    if install_excepthooks:
+        reporter.install_hooks(capture_multiprocessing=capture_multiprocessing)
+    if install_logging_handler:
+        target_logger = logger or logging.getLogger()
+        _handler = DiagdHandler(reporter)
+        target_logger.addHandler(_handler)
+        reporter._handler_logger = target_logger
+        reporter.on_debug_mode_change(DebugLevelFollower(target_logger))
+    reporter.start()
+    _reporter = reporter
+    return reporter
+
+
+def shutdown(timeout: Optional[float] = None) -> None:
+    """Flushes (within `timeout`), removes the hooks and handler, stops the threads."""
+    global _reporter, _handler
+    reporter, handler = _reporter, _handler
+    _reporter = _handler = None
+    if reporter is None:
+        return
+    reporter.uninstall_hooks()
+    if handler is not None:
+        getattr(reporter, "_handler_logger", logging.getLogger()).removeHandler(handler)
+    reporter.close(timeout)
+
+
+def get_reporter() -> Optional[Reporter]:
+    """The Reporter set up by init(), or None."""
+    return _reporter
+
+
+def capture_exception(
+    error: BaseException,
+    *,
+    severity: Union[Severity, str] = Severity.HIGH,
+    error_type: Union[ErrorType, str, None] = None,
+    context: Optional[Dict[str, Any]] = None,
+) -> Optional[str]:
+    """Reports a caught exception through init()'s Reporter; answers its event_id
+    (None when init() was not called). Never raises, never waits on the network."""
+    if _reporter is None:
+        return None
+    return _reporter.capture(error, severity=severity, error_type=error_type, context=context)
+
+
+def capture_message(
+    message: str,
+    *,
+    severity: Union[Severity, str] = Severity.HIGH,
+    error_type: Union[ErrorType, str, None] = None,
+    context: Optional[Dict[str, Any]] = None,
+) -> Optional[str]:
+    """Reports an error described by a message; see capture_exception."""
+    if _reporter is None:
+        return None
+    return _reporter.capture(message, severity=severity, error_type=error_type, context=context)
+
+
+def record_action(action: str, details: Optional[Dict[str, Any]] = None) -> None:
+    """Adds a breadcrumb sent with every later error (and recorded in diagd)."""
+    if _reporter is not None:
+        _reporter.record_action(action, details)
+
+
+def flush(timeout: Optional[float] = None) -> bool:
+    """Delivers spooled errors now; True when none is left."""
+    return _reporter.flush(timeout) if _reporter is not None else True
+
+
+__all__ = [
+    "CLASSIFICATION_TABLE", "Client", "DebugMode", "DiagdError", "DiagdHandler", "ErrorType", "GpuState",
+    "IngestResult", "LogEntry", "LogFilter", "NewLog", "Notice", "NoticeKind", "REDACTED", "RecentAction",
+    "ReportResult", "Reporter", "Rule", "SearchHit", "SearchResults", "SearchSummary", "Severity", "Source",
+    "Stats", "Subscription", "SystemState", "TailEvent", "TlsConfig", "add_rule", "add_secret_keys",
+    "capture_exception", "capture_message", "classify", "flush", "get_reporter", "init", "is_secret_key",
+    "phase", "record_action", "redact", "shutdown",
+]

@@ -1,0 +1,1 @@
+"""Integrations of diagd_client with training frameworks (transformers)."""

@@ -1,0 +1,123 @@
+"""DiagdCallback: a Hugging Face `TrainerCallback` that records the run's
+milestones (train begin/end, each epoch, evaluation, checkpoint saves) as recent
+actions and, while training, adds the scrubbed training arguments, global step
+and epoch to every error the process reports — uncaught ones included — and
+classifies them as TRAINING unless something more specific matches.
+
+    import diagd_client
+    from diagd_client.integrations.transformers import DiagdCallback
+    diagd_client.init("diagd.example:50051", run_id="llama-ft-42")
+    trainer = Trainer(model=model, args=args, train_dataset=ds, callbacks=[DiagdCallback()])
+    trainer.train()
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from transformers import TrainerCallback  # noqa: F401 - the import is the dependency check
+
+import diagd_client
+from diagd_client import classify
+from diagd_client.convert import to_json_value
+from diagd_client.reporter import Reporter
+from diagd_client.scrub import redact
+from diagd_client.types import Severity
+
+
+def _training_arguments(args: Any) -> Dict[str, Any]:
+    """TrainingArguments as a scrubbed JSON-safe dict (hub_token and the like redacted)."""
+    if args is None:
+        return {}
+    try:
+        raw = args.to_dict() if hasattr(args, "to_dict") else dict(vars(args))
+    except Exception:
+        raw = {}
+    return redact(to_json_value(raw))
+
+
+class DiagdCallback(TrainerCallback):
+    """Records Trainer milestones in diagd_client's breadcrumbs and gives errors the
+    training state as context. Uses the Reporter of `diagd_client.init()` unless one
+    is passed."""
+
+    def __init__(self, reporter: Optional[Reporter] = None):
+        self._reporter = reporter
+        self._args: Dict[str, Any] = {}
+        self._state: Any = None
+        self._training = False
+
+    @property
+    def reporter(self) -> Optional[Reporter]:
+        return self._reporter or diagd_client.get_reporter()
+
+    def training_context(self) -> Dict[str, Any]:
+        """What every error carries while training runs."""
+        state = self._state
+        return {
+            "training_arguments": self._args,
+            "global_step": getattr(state, "global_step", None),
+            "epoch": getattr(state, "epoch", None),
+            "max_steps": getattr(state, "max_steps", None),
+        }
+
+    def _record(self, action: str, details: Optional[Dict[str, Any]] = None) -> None:
+        reporter = self.reporter
+        if reporter is not None:
+            reporter.record_action(action, details)
+
+    def _progress(self, state: Any) -> Dict[str, Any]:
+        return {"global_step": getattr(state, "global_step", None), "epoch": getattr(state, "epoch", None)}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._args = _training_arguments(args)
+        self._state = state
+        reporter = self.reporter
+        if reporter is not None and not self._training:
+            reporter.add_context_provider(self.training_context)
+        self._training = True
+        classify.enter_process_phase("training")
+        self._record(
+            "train_begin",
+            {
+                "max_steps": getattr(state, "max_steps", None),
+                "num_train_epochs": getattr(args, "num_train_epochs", None),
+                "output_dir": getattr(args, "output_dir", None),
+            },
+        )
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._record("train_end", self._progress(state))
+        self._stop_training()
+
+    def _stop_training(self) -> None:
+        reporter = self.reporter
+        if reporter is not None:
+            reporter.remove_context_provider(self.training_context)
+        classify.leave_process_phase("training")
+        self._training = False
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self._state = state
+        self._record("epoch_begin", self._progress(state))
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self._record("epoch_end", self._progress(state))
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._record("evaluate", {**self._progress(state), "metrics": to_json_value(metrics or {})})
+
+    def on_save(self, args, state, control, **kwargs):
+        self._record(
+            "checkpoint_save",
+            {**self._progress(state), "output_dir": getattr(args, "output_dir", None)},
+        )
+
+    def report_failure(self, error: BaseException) -> Optional[str]:
+        """Reports a caught training failure with the training context (for code that
+        catches around `trainer.train()`); uncaught ones are reported by init()'s hooks."""
+        reporter = self.reporter
+        if reporter is None:
+            return None
+        with classify.phase("training"):
+            return reporter.capture(error, severity=Severity.CRITICAL, context=self.training_context())
