@@ -31,6 +31,8 @@ fn compile_proto(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error::Er
         .build_client(true)
         .generate_default_stubs(true)
         .bytes(".")
+        // prost's codec, except that undecodable requests are INVALID_ARGUMENT.
+        .codec_path("crate::api::codec::DiagnosticsCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

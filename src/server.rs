@@ -172,6 +172,7 @@ pub async fn run(
         retention,
         shutdown.clone(),
     );
+    let max_message_bytes = options.max_message_bytes;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &options.tls {
         builder = builder.tls_config(tls.server_config())?;
@@ -181,6 +182,10 @@ pub async fn run(
         // Each request with its timing, logged at debug level (debug mode).
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .layer(AuthLayer::new(options.tokens.clone()))
+        // Oversized requests answer RESOURCE_EXHAUSTED, like every other limit.
+        .layer(tower::util::MapResponseLayer::new(move |response| {
+            crate::api::error::rewrite_transport_status(response, max_message_bytes)
+        }))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -145,27 +145,30 @@ pub fn log_filter(filter: Option<pb::LogFilter>) -> Result<LogFilter, FieldError
     let Some(filter) = filter else {
         return Ok(LogFilter::default());
     };
-    let severities = filter
-        .severities
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| {
-            let field = format!("severities[{i}]");
-            severity(&field, s)?
-                .ok_or_else(|| FieldError::new(field, "SEVERITY_UNSPECIFIED is not a severity"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let error_types = filter
-        .error_types
-        .iter()
-        .enumerate()
-        .map(|(i, &t)| {
-            let field = format!("error_types[{i}]");
-            error_type(&field, t)?.ok_or_else(|| {
-                FieldError::new(field, "ERROR_TYPE_UNSPECIFIED is not an error type")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // Each listed once, in the order given: a huge repeated field of
+    // duplicates costs one pass, not a huge SQL array.
+    let mut severities = Vec::new();
+    for (i, &value) in filter.severities.iter().enumerate() {
+        let field = || format!("severities[{i}]");
+        let s = severity("", value)
+            .map_err(|e| FieldError::new(field(), e.reason))?
+            .ok_or_else(|| FieldError::new(field(), "SEVERITY_UNSPECIFIED is not a severity"))?;
+        if !severities.contains(&s) {
+            severities.push(s);
+        }
+    }
+    let mut error_types = Vec::new();
+    for (i, &value) in filter.error_types.iter().enumerate() {
+        let field = || format!("error_types[{i}]");
+        let t = error_type("", value)
+            .map_err(|e| FieldError::new(field(), e.reason))?
+            .ok_or_else(|| {
+                FieldError::new(field(), "ERROR_TYPE_UNSPECIFIED is not an error type")
+            })?;
+        if !error_types.contains(&t) {
+            error_types.push(t);
+        }
+    }
     let since = filter.since.map(|ts| timestamp("since", ts)).transpose()?;
     let until = filter.until.map(|ts| timestamp("until", ts)).transpose()?;
     if let (Some(since), Some(until)) = (since, until)

@@ -61,6 +61,44 @@ impl From<StoreError> for Status {
     }
 }
 
+/// INVALID_ARGUMENT for bytes that are not a valid `message` (truncated,
+/// garbage, invalid UTF-8 in a string field, nested too deep).
+pub fn undecodable(message: String, error: &prost::DecodeError) -> Status {
+    Status::invalid_argument(format!(
+        "the request is not a valid {message} protobuf message: {error}"
+    ))
+}
+
+/// A status tonic produced before any handler ran, made consistent with
+/// diagd's own: a message over `--max-message-bytes` is RESOURCE_EXHAUSTED
+/// (tonic says OUT_OF_RANGE) with a hint; anything else is left as is.
+pub fn transport_status(status: Status, max_message_bytes: usize) -> Status {
+    if status.code() == Code::OutOfRange && status.message().contains("message length too large") {
+        return Status::resource_exhausted(format!(
+            "the request message is larger than the server's limit of {max_message_bytes} bytes \
+             (--max-message-bytes); split it into smaller messages (e.g. smaller IngestLogs \
+             batches) — nothing of it was stored ({})",
+            status.message()
+        ));
+    }
+    status
+}
+
+/// Applies [`transport_status`] to a trailers-only response (how tonic
+/// answers a request it refused before the handler ran).
+pub fn rewrite_transport_status<B>(
+    mut response: http::Response<B>,
+    max_message_bytes: usize,
+) -> http::Response<B> {
+    if let Some(status) = Status::from_header_map(response.headers())
+        && status.code() == Code::OutOfRange
+    {
+        let mapped = transport_status(status, max_message_bytes);
+        let _ = mapped.add_header(response.headers_mut());
+    }
+    response
+}
+
 /// NOT_FOUND for `what` (e.g. "log 0190…").
 pub fn not_found(what: impl std::fmt::Display) -> Status {
     Status::not_found(format!("{what} not found"))

@@ -57,8 +57,19 @@ impl DiagnosticsApi {
         let mut stream = request.into_inner();
         let mut totals = pb::IngestLogsResponse::default();
         while let Some(batch) = stream.next().await {
-            let batch = batch?;
             let batch_number = totals.batches;
+            let batch = batch.map_err(|status| {
+                if status.code() == tonic::Code::Cancelled {
+                    return status;
+                }
+                Status::new(
+                    status.code(),
+                    format!(
+                        "batch {batch_number}: {}; earlier batches stored: {batch_number}",
+                        status.message()
+                    ),
+                )
+            })?;
             if batch.logs.len() > MAX_BATCH_LOGS {
                 return Err(FieldError::new(
                     "logs",

@@ -5,9 +5,11 @@
 
 mod actions;
 mod admin;
+pub mod codec;
 mod convert;
 pub mod error;
 mod export;
+pub mod fuzz;
 mod ingest;
 pub mod limits;
 mod live;
