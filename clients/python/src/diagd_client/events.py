@@ -11,7 +11,7 @@ import traceback
 import uuid
 from typing import Any, Dict, Optional, Sequence, Union
 
-from . import classify
+from .classify import classify as classify_error
 from .scrub import redact, redact_text
 from .types import ErrorType, NewLog, RecentAction, Severity, Source, SystemState
 
@@ -83,7 +83,7 @@ def build_log(
     if stack_trace is None:
         stack_trace = format_stack_trace(exception) if exception is not None else ""
     resolved_type = (
-        ErrorType.parse(error_type) if error_type is not None else classify.classify(exception, message)
+        ErrorType.parse(error_type) if error_type is not None else classify_error(exception, message)
     )
     return NewLog(
         message=redact_text(message),

@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional
 from transformers import TrainerCallback  # noqa: F401 - the import is the dependency check
 
 import diagd_client
-from diagd_client import classify
+from diagd_client.classify import enter_process_phase, leave_process_phase, phase
 from diagd_client.convert import to_json_value
 from diagd_client.reporter import Reporter
 from diagd_client.scrub import redact
@@ -76,7 +76,7 @@ class DiagdCallback(TrainerCallback):
         if reporter is not None and not self._training:
             reporter.add_context_provider(self.training_context)
         self._training = True
-        classify.enter_process_phase("training")
+        enter_process_phase("training")
         self._record(
             "train_begin",
             {
@@ -94,7 +94,7 @@ class DiagdCallback(TrainerCallback):
         reporter = self.reporter
         if reporter is not None:
             reporter.remove_context_provider(self.training_context)
-        classify.leave_process_phase("training")
+        leave_process_phase("training")
         self._training = False
 
     def on_epoch_begin(self, args, state, control, **kwargs):
@@ -119,5 +119,5 @@ class DiagdCallback(TrainerCallback):
         reporter = self.reporter
         if reporter is None:
             return None
-        with classify.phase("training"):
+        with phase("training"):
             return reporter.capture(error, severity=Severity.CRITICAL, context=self.training_context())
