@@ -28,7 +28,7 @@ def test_uncaught_exception_in_a_script_is_in_diagd_with_every_detail(client, di
     assert finished.returncode == 1
     assert "RuntimeError: CUDA out of memory" in finished.stderr  # the previous hook still prints it
     logs = logs_of_run(client, run_id)
-    assert len(logs) == 1
+    assert len(logs) == 1, finished.stderr
     log = logs[0]
     assert log.message == "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"
     assert "in training_step" in log.stack_trace and "Traceback (most recent call last)" in log.stack_trace

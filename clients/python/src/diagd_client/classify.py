@@ -156,6 +156,14 @@ def phase(name: str) -> Iterator[None]:
     stack.append(name)
     try:
         yield
+    except BaseException as error:
+        # The block is left before the error is reported: the error keeps its phase.
+        if getattr(error, "__diagd_phase__", None) is None:
+            try:
+                error.__diagd_phase__ = name
+            except Exception:
+                pass
+        raise
     finally:
         stack.pop()
 
@@ -200,8 +208,10 @@ def classify(
 ) -> ErrorType:
     """The error type of an exception and/or message under the user's rules, then
     the built-in table; OTHER when nothing matches."""
-    phase_name = phase_name if phase_name is not None else current_phase()
     chain = list(_exception_chain(error)) if error is not None else []
+    if phase_name is None:
+        tagged = [getattr(e, "__diagd_phase__", None) for e in chain]
+        phase_name = next((p for p in tagged if p), None) or current_phase()
     names = set().union(*(_class_names(e) for e in chain)) if chain else set()
     messages = [message] + [str(e) for e in chain]
     frames = list(_frames(error)) if error is not None else []

@@ -411,6 +411,9 @@ class Reporter:
         if threading.excepthook == self.threading_excepthook:
             threading.excepthook = self._previous_threading_excepthook
         atexit.unregister(self.close)
+        global _active_reporter_for_children
+        if _active_reporter_for_children is self:
+            _active_reporter_for_children = None
 
     @staticmethod
     def _warn(text: str) -> None:
