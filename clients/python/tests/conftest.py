@@ -50,12 +50,13 @@ def wait_for(probe: Callable[[], Optional[T]], timeout: float = 15.0, interval: 
 class DiagdServer:
     """A diagd serve process on a fixed port and data directory."""
 
-    def __init__(self, binary: str, data_dir: str, extra_args: List[str] = ()):
+    def __init__(self, binary: str, data_dir: str, extra_args: List[str] = (), probe_tls=None):
         self.binary = binary
         self.data_dir = data_dir
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.extra_args = list(extra_args)
+        self.probe_tls = probe_tls  # a TlsConfig when diagd serves TLS
         self.process: Optional[subprocess.Popen] = None
         self.log_path = os.path.join(tempfile.gettempdir(), f"diagd-pytest-{self.port}.log")
 
@@ -69,7 +70,7 @@ class DiagdServer:
             env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         )
         log_file.close()
-        client = Client(self.target, timeout=1.0)
+        client = Client(self.target, timeout=1.0, tls=self.probe_tls)
         try:
             deadline = time.monotonic() + timeout
             while True:

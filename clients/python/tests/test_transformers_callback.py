@@ -1,0 +1,56 @@
+"""DiagdCallback driven through transformers' real CallbackHandler,
+TrainingArguments, TrainerState and TrainerControl: milestones become recent
+actions, and a training failure reaches diagd as TRAINING with the scrubbed
+training arguments, global step and epoch. Skipped where transformers is not
+installed (torch is not needed)."""
+
+import pytest
+
+from diagd_client import ErrorType, Severity
+from conftest import logs_of_run, run_script
+
+pytest.importorskip("transformers", reason="transformers is not installed: pip install transformers to run this test")
+
+TRAINING_SCRIPT = """
+import os
+import diagd_client
+from diagd_client.integrations.transformers import DiagdCallback
+from transformers import TrainingArguments, TrainerState, TrainerControl
+from transformers.trainer_callback import CallbackHandler
+
+diagd_client.init(os.environ["DIAGD_TARGET"], run_id=os.environ["RUN_ID"], spool_dir=os.environ["SPOOL"])
+args = TrainingArguments(output_dir=os.environ["OUT"], num_train_epochs=2, hub_token="hf_supersecrettokenvalue123",
+                         per_device_train_batch_size=4, report_to=[])
+state, control = TrainerState(), TrainerControl()
+handler = CallbackHandler([DiagdCallback()], None, None, None, None)
+state.max_steps = 20
+handler.on_train_begin(args, state, control)
+state.epoch = 0.0
+handler.on_epoch_begin(args, state, control)
+state.global_step, state.epoch = 10, 1.0
+handler.on_epoch_end(args, state, control)
+handler.on_evaluate(args, state, control, metrics={"eval_loss": 0.42})
+handler.on_save(args, state, control)
+state.global_step, state.epoch = 13, 1.3
+raise ValueError("labels contain -1 at position 5")  # uncaught, mid-training
+"""
+
+
+def test_callback_records_milestones_and_reports_the_failure_with_training_state(client, diagd, run_id, spool_dir, tmp_path):
+    finished = run_script(
+        TRAINING_SCRIPT,
+        {"DIAGD_TARGET": diagd.target, "RUN_ID": run_id, "SPOOL": spool_dir, "OUT": str(tmp_path / "out")},
+        timeout=120,
+    )
+    assert finished.returncode == 1, finished.stderr
+    [log] = logs_of_run(client, run_id)
+    assert log.message == "ValueError: labels contain -1 at position 5"
+    assert log.error_type == ErrorType.TRAINING and log.severity == Severity.CRITICAL
+    assert log.context["global_step"] == 13 and log.context["epoch"] == 1.3
+    training_arguments = log.context["training_arguments"]
+    assert training_arguments["num_train_epochs"] == 2 and training_arguments["per_device_train_batch_size"] == 4
+    assert training_arguments["hub_token"] == "[redacted]"
+    milestones = [a.action for a in log.recent_actions]
+    assert milestones == ["train_begin", "epoch_begin", "epoch_end", "evaluate", "checkpoint_save"]
+    evaluate = log.recent_actions[3]
+    assert evaluate.details["metrics"] == {"eval_loss": 0.42} and evaluate.details["global_step"] == 10
