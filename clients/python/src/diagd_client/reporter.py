@@ -236,6 +236,7 @@ class Reporter:
     # -- delivery -----------------------------------------------------------
 
     def _send_loop(self) -> None:
+        system_state.gpus()  # NVML's first initialisation is slow: do it here, not at the first error
         while not self._stopping.is_set():
             wait = max(self._retry_at - time.monotonic(), 0.0)
             if wait:
