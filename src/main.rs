@@ -33,8 +33,29 @@ enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// List logs, newest first, under a stats header (filters: --severity,
+    /// --type, --since, --until, --host, --run-id, --component).
+    Logs(diagd::cli::logs::LogsArgs),
+    /// Show one log in full: stack trace, system state, context, recent
+    /// actions and what to try.
+    Get(diagd::cli::logs::GetArgs),
+    /// Search messages, stack traces and context values; matches highlighted.
+    Search(diagd::cli::logs::SearchArgs),
+    /// Follow new logs live (Ctrl-C to stop).
+    Tail(diagd::cli::tail::TailArgs),
+    /// Counts by severity and type.
+    Stats(diagd::cli::logs::StatsArgs),
+    /// Generate, list, show, download or delete diagnostic reports.
+    Report(diagd::cli::report::ReportArgs),
     /// Export logs from a running diagd into a timestamped JSON/NDJSON file.
     Export(diagd::cli::export::ExportArgs),
+    /// Delete logs (all, older than an age, or of some severities); asks
+    /// first on a terminal, needs --yes elsewhere.
+    Clear(diagd::cli::admin::ClearArgs),
+    /// Show or switch debug mode: diagd debug [on [--for 30m]|off|status].
+    Debug(diagd::cli::admin::DebugArgs),
+    /// Report one error from flags or a JSON file (for scripts and wrappers).
+    Push(diagd::cli::push::PushArgs),
     /// Measure ingest, search and live tail on this machine (starts its own
     /// PostgreSQL unless DATABASE_URL is set) and print the figures.
     Bench(diagd::cli::bench::BenchArgs),
@@ -66,6 +87,25 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Logs(args) => return client_outcome("logs", diagd::cli::logs::logs(args).await),
+        Command::Get(args) => return client_outcome("get", diagd::cli::logs::get(args).await),
+        Command::Search(args) => {
+            return client_outcome("search", diagd::cli::logs::search(args).await);
+        }
+        Command::Tail(args) => return client_outcome("tail", diagd::cli::tail::tail(args).await),
+        Command::Stats(args) => {
+            return client_outcome("stats", diagd::cli::logs::stats(args).await);
+        }
+        Command::Report(args) => {
+            return client_outcome("report", diagd::cli::report::run(args).await);
+        }
+        Command::Clear(args) => {
+            return client_outcome("clear", diagd::cli::admin::clear(args).await);
+        }
+        Command::Debug(args) => {
+            return client_outcome("debug", diagd::cli::admin::debug(args).await);
+        }
+        Command::Push(args) => return client_outcome("push", diagd::cli::push::push(args).await),
         Command::Export(args) => {
             return match diagd::cli::export::run(args).await {
                 Ok(line) => {
@@ -84,6 +124,17 @@ async fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("diagd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The exit status of a client command; its error on stderr.
+fn client_outcome(command: &str, outcome: Result<(), String>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            anstream::eprintln!("diagd {command}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -607,7 +607,7 @@ pub fn timestamp_to_proto(t: DateTime<Utc>) -> Timestamp {
     }
 }
 
-fn severity_to_proto(s: Severity) -> pb::Severity {
+pub fn severity_to_proto(s: Severity) -> pb::Severity {
     match s {
         Severity::Critical => pb::Severity::Critical,
         Severity::High => pb::Severity::High,
@@ -616,7 +616,7 @@ fn severity_to_proto(s: Severity) -> pb::Severity {
     }
 }
 
-fn error_type_to_proto(t: ErrorType) -> pb::ErrorType {
+pub fn error_type_to_proto(t: ErrorType) -> pb::ErrorType {
     match t {
         ErrorType::Oom => pb::ErrorType::Oom,
         ErrorType::Network => pb::ErrorType::Network,

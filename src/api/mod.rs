@@ -35,8 +35,8 @@ use crate::{
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
 pub use convert::{
-    MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES, json_to_struct,
-    log_filter_to_proto,
+    MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES, error_type_to_proto,
+    json_to_struct, log_filter_to_proto, severity_to_proto, timestamp_to_proto,
 };
 
 /// A server-streaming response.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use tokio::io::AsyncWriteExt;
 
-use super::{FilterArgs, ServerArgs, describe};
+use super::{FilterArgs, ServerArgs, describe, progress::Progress};
 use crate::api::pb;
 
 /// `diagd export` flags.
@@ -69,6 +69,9 @@ pub async fn run(args: ExportArgs) -> Result<String, String> {
     let partial = args
         .output_dir
         .join(format!(".{}.partial", header.file_name));
+    // Each exported log is one line of the file (JSON array or NDJSON).
+    let progress = Progress::items(header.total_count, "exporting logs");
+    let mut lines = 0u64;
     let result = async {
         let mut file = tokio::io::BufWriter::new(
             tokio::fs::File::create(&partial)
@@ -77,6 +80,8 @@ pub async fn run(args: ExportArgs) -> Result<String, String> {
         );
         while let Some(message) = stream.message().await.map_err(|s| describe(&s))? {
             if let Some(pb::export_logs_response::Part::Chunk(chunk)) = message.part {
+                lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+                progress.set(lines);
                 file.write_all(&chunk)
                     .await
                     .map_err(|e| format!("writing {}: {e}", partial.display()))?;
@@ -90,6 +95,7 @@ pub async fn run(args: ExportArgs) -> Result<String, String> {
             .map_err(|e| format!("renaming to {}: {e}", path.display()))
     }
     .await;
+    progress.finish();
     if result.is_err() {
         let _ = tokio::fs::remove_file(&partial).await;
     }

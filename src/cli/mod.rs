@@ -2,8 +2,16 @@
 //! over gRPC, like any other client. Shared here: the server address, log
 //! filters given as flags, and connection errors that say what to check.
 
+pub mod admin;
 pub mod bench;
 pub mod export;
+pub mod json;
+pub mod logs;
+mod progress;
+pub mod push;
+mod render;
+pub mod report;
+pub mod tail;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -188,7 +196,7 @@ impl FilterArgs {
 }
 
 /// A severity by its name.
-fn parse_severity(name: &str) -> Result<Severity, String> {
+pub(crate) fn parse_severity(name: &str) -> Result<Severity, String> {
     Severity::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
         let names: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
         format!("expected one of {}", names.join(", "))
@@ -196,7 +204,7 @@ fn parse_severity(name: &str) -> Result<Severity, String> {
 }
 
 /// An error type by its name.
-fn parse_error_type(name: &str) -> Result<ErrorType, String> {
+pub(crate) fn parse_error_type(name: &str) -> Result<ErrorType, String> {
     ErrorType::parse(&name.to_ascii_lowercase().replace('-', "_")).ok_or_else(|| {
         let names: Vec<&str> = ErrorType::ALL.iter().map(|t| t.as_str()).collect();
         format!("expected one of {}", names.join(", "))
