@@ -80,7 +80,7 @@ def test_a_child_that_raises_then_exits_hard_is_delivered_by_the_next_start(serv
 
 def test_a_full_spool_drops_the_oldest_and_counts_them(server, client, run_id, spool_dir):
     server.stop()
-    payload_size = len(b"x" * 3000)
+    payload_size = 3000  # bytes of padding per error: three fit in the 12,000-byte spool
     spool = Spool(spool_dir, max_bytes=3 * 4000)
     diagd_client.init(server.target, run_id=run_id, spool_dir=spool_dir, spool_max_bytes=spool.max_bytes,
                       follow_debug_mode=False, install_excepthooks=False, install_logging_handler=False,
