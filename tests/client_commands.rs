@@ -627,3 +627,42 @@ async fn connection_errors_say_what_to_check() {
         );
     }
 }
+
+#[tokio::test]
+async fn long_work_shows_progress_only_on_a_terminal() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    common::ingest(
+        &mut client,
+        vec![
+            (0..500)
+                .map(|i| {
+                    new_log(
+                        &format!("error {i}"),
+                        pb::Severity::Medium,
+                        pb::ErrorType::Training,
+                    )
+                })
+                .collect(),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+
+    let (printed, ok) = on_a_terminal(&server, &["export", "-o", out], None);
+    assert!(ok, "{printed:?}");
+    assert!(
+        printed.contains("exporting logs ["),
+        "a progress bar: {printed:?}"
+    );
+    assert!(printed.contains("500/500"), "{printed:?}");
+    assert!(printed.contains("Exported 500 logs to "), "{printed:?}");
+
+    let piped = diagd(&server).args(["export", "-o", out]).output().unwrap();
+    assert!(piped.status.success());
+    assert!(
+        !String::from_utf8_lossy(&piped.stderr).contains("exporting"),
+        "no progress bar into a pipe"
+    );
+}
