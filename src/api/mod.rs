@@ -36,7 +36,7 @@ use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServe
 
 pub use convert::{
     MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES, error_type_to_proto,
-    json_to_struct, log_filter_to_proto, severity_to_proto, timestamp_to_proto,
+    json_to_struct, log_filter_to_proto, new_log, severity_to_proto, timestamp_to_proto,
 };
 
 /// A server-streaming response.

@@ -1,8 +1,11 @@
 //! `diagd bench`: measures diagd on this machine with nothing set up. It
 //! starts its own PostgreSQL (the embedded default, in a temporary
-//! directory) unless DATABASE_URL is given, runs a diagd on a free port,
-//! loads realistic logs through IngestLogs, then measures search and live
-//! tail latency, and prints one table with the command that reproduces it.
+//! directory) unless DATABASE_URL is given, runs `diagd serve` as a child
+//! process on a free port (so its memory is its own), compares IngestLogs
+//! with raw binary COPY of the same rows, loads realistic logs, then
+//! measures ListLogs, GetStats, SearchLogs, ExportLogs (throughput, peak
+//! RSS) and live-tail latency, and prints one table: each figure with its
+//! goal and the command that reproduces it.
 
 use std::{
     path::PathBuf,
@@ -11,13 +14,10 @@ use std::{
 };
 
 use clap::Args;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use crate::{
     api::pb::{self, diagnostics_service_client::DiagnosticsServiceClient},
-    live::LiveOptions,
-    server::{self, ServerOptions},
     store::{
         PoolOptions, Store,
         embedded::{EmbeddedPostgres, Ownership},
@@ -33,12 +33,24 @@ pub struct BenchArgs {
     /// Searches per term.
     #[arg(long, default_value_t = 50)]
     pub runs: usize,
+    /// Calls per ListLogs / GetStats measurement (they are fast: more calls
+    /// make the p99 meaningful).
+    #[arg(long, default_value_t = 1000)]
+    pub fast_runs: usize,
+    /// Logs per ingest configuration compared with COPY (taken from the
+    /// load, so the total stays --logs).
+    #[arg(long, default_value_t = 50_000)]
+    pub ingest_sample: usize,
     /// Live-tail subscriber counts to measure (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     pub subscribers: Vec<usize>,
     /// Logs sent per live-tail measurement.
     #[arg(long, default_value_t = 200)]
     pub tail_logs: usize,
+    /// Only these parts (comma-separated): ingest, list, stats, search,
+    /// export, tail. The load and the RSS figures always run.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub only: Vec<Part>,
     /// Use this PostgreSQL server (a fresh database `diagd_bench_<time>` is
     /// created on it) instead of a private embedded cluster.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -49,10 +61,73 @@ pub struct BenchArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// A part of the benchmark.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// IngestLogs in four configurations against COPY of the same rows.
+    Ingest,
+    /// ListLogs: a filtered first page and a deep page.
+    List,
+    /// GetStats: unfiltered and the last 24 hours.
+    Stats,
+    /// SearchLogs: selective, common, absent and stack-trace terms.
+    Search,
+    /// ExportLogs of everything: throughput and diagd's peak memory.
+    Export,
+    /// Live tail latency with each subscriber count.
+    Tail,
+}
+
+impl BenchArgs {
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
+
+    /// The command that reproduces `part` alone.
+    fn command(&self, part: Option<&str>) -> String {
+        let mut command = format!("diagd bench --logs {}", self.logs);
+        match part {
+            Some("ingest") => command.push_str(&format!(
+                " --ingest-sample {} --only ingest",
+                self.ingest_sample
+            )),
+            Some("search") => command.push_str(&format!(" --runs {} --only search", self.runs)),
+            Some("tail") => {
+                let counts: Vec<String> = self.subscribers.iter().map(|s| s.to_string()).collect();
+                command.push_str(&format!(
+                    " --subscribers {} --tail-logs {} --only tail",
+                    counts.join(","),
+                    self.tail_logs
+                ));
+            }
+            Some(part @ ("list" | "stats")) => {
+                command.push_str(&format!(" --fast-runs {} --only {part}", self.fast_runs))
+            }
+            Some(part) => command.push_str(&format!(" --only {part}")),
+            None => {}
+        }
+        command
+    }
+}
+
 /// One row of the results table.
 struct Figure {
     what: String,
     value: String,
+    goal: String,
+    /// Which `--only` part reproduces it (`None`: any run).
+    part: Option<&'static str>,
+}
+
+impl Figure {
+    fn new(what: String, value: String, goal: &str, part: Option<&'static str>) -> Figure {
+        Figure {
+            what,
+            value,
+            goal: goal.to_string(),
+            part,
+        }
+    }
 }
 
 /// Runs the benchmark and prints its table.
@@ -64,7 +139,10 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
             (crate::store::with_database_name(url, &name), None)
         }
         None => {
-            let dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
+            let dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| temp.join("cluster"));
             eprintln!("bench: starting a private PostgreSQL in {}", dir.display());
             let cluster = tokio::task::spawn_blocking(move || {
                 EmbeddedPostgres::start(&dir, Ownership::Exclusive)
@@ -75,7 +153,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
             (cluster.database_url("diagd_bench"), Some(cluster))
         }
     };
-    let result = measure(&args, &url).await;
+    let result = measure(&args, &url, &temp).await;
     if let Some(cluster) = cluster {
         let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
     }
@@ -85,7 +163,108 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn measure(args: &BenchArgs, url: &str) -> Result<Vec<Figure>, String> {
+/// A `diagd serve` child process on a free port, so its memory can be read
+/// apart from the benchmark's own; stopped with SIGTERM when dropped.
+struct DiagdProcess {
+    child: std::process::Child,
+    address: String,
+}
+
+impl DiagdProcess {
+    async fn start(
+        url: &str,
+        max_subscribers: usize,
+        log: &std::path::Path,
+    ) -> Result<Self, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(log).map_err(|e| e.to_string())?;
+        let child = std::process::Command::new(exe)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--max-subscribers", &max_subscribers.to_string()])
+            .args(["--log-level", "warn"])
+            .env("DATABASE_URL", url)
+            .env_remove("DIAGD_ADMIN_TOKENS")
+            .env_remove("DIAGD_READ_TOKENS")
+            .env_remove("DIAGD_INGEST_TOKENS")
+            .env_remove("DIAGD_TOKENS_FILE")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting diagd serve: {e}"))?;
+        let process = DiagdProcess {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(channel) = Channel::from_shared(process.address.clone())
+                .map_err(|e| e.to_string())?
+                .connect()
+                .await
+            {
+                let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+                if let Ok(answer) = health
+                    .check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    && answer.into_inner().status == 1
+                {
+                    return Ok(process);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("diagd serve did not become healthy within 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A line of /proc/<pid>/status in bytes (VmRSS: now, VmHWM: peak).
+    fn memory(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map(|kib| kib * 1024)
+    }
+
+    /// Starts a new peak-memory measurement (Linux: clear_refs 5).
+    fn reset_peak(&self) -> bool {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").is_ok()
+    }
+}
+
+impl Drop for DiagdProcess {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("unknown".into(), |b| {
+        format!("{:.1} MiB", b as f64 / 1048576.0)
+    })
+}
+
+async fn measure(
+    args: &BenchArgs,
+    url: &str,
+    temp: &std::path::Path,
+) -> Result<Vec<Figure>, String> {
     let store = Store::connect(
         url,
         &PoolOptions {
@@ -96,27 +275,9 @@ async fn measure(args: &BenchArgs, url: &str) -> Result<Vec<Figure>, String> {
     .await
     .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let address = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    let shutdown = CancellationToken::new();
-    let options = ServerOptions {
-        live: LiveOptions {
-            max_subscribers: args.subscribers.iter().copied().max().unwrap_or(1) + 10,
-            ..LiveOptions::default()
-        },
-        ..ServerOptions::default()
-    };
-    let serving = tokio::spawn(server::run(
-        store.clone(),
-        listener,
-        options,
-        shutdown.clone(),
-    ));
+    let max_subscribers = args.subscribers.iter().copied().max().unwrap_or(1) + 10;
+    let diagd = DiagdProcess::start(url, max_subscribers, &temp.join("diagd.log")).await?;
+    let address = diagd.address.clone();
     let connect = || async {
         let channel = Channel::from_shared(address.clone())
             .map_err(|e| e.to_string())?
@@ -128,55 +289,298 @@ async fn measure(args: &BenchArgs, url: &str) -> Result<Vec<Figure>, String> {
         )
     };
     let mut figures = Vec::new();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    figures.push(Figure::new(
+        "diagd RSS, idle after start (empty database)".into(),
+        mib(diagd.memory("VmRSS:")),
+        "< 40 MB",
+        None,
+    ));
 
-    // Load.
+    // Ingest: each configuration against COPY of the same rows, at the same
+    // table size; then the rest of the load.
+    let mut next = 0;
+    if args.runs(Part::Ingest) {
+        let sample = args.ingest_sample.min(args.logs / 4);
+        for (batch, streams) in [(100, 1), (1000, 1), (100, 4), (1000, 4)] {
+            let rows = next..next + sample;
+            next += sample;
+            eprintln!(
+                "bench: {sample} logs by COPY (rolled back), then by IngestLogs {streams} x {batch}"
+            );
+            let copy_rate = copy_rate(&store, rows.clone()).await?;
+            let (stored, elapsed) = ingest(&connect, rows, batch, streams).await?;
+            let rate = stored as f64 / elapsed.as_secs_f64();
+            figures.push(Figure::new(
+                format!(
+                    "ingest: IngestLogs, {streams} stream(s) x {batch}-log batches, {stored} logs; vs COPY binary of the same rows"
+                ),
+                format!(
+                    "{rate:.0} logs/s vs COPY {copy_rate:.0} logs/s: ratio {:.2}",
+                    rate / copy_rate
+                ),
+                "ratio >= 0.7",
+                Some("ingest"),
+            ));
+        }
+    }
     eprintln!(
-        "bench: loading {} logs through IngestLogs (4 streams, batches of 1000)",
-        args.logs
+        "bench: loading the remaining {} logs (4 streams x 1000)",
+        args.logs - next
     );
-    let started = Instant::now();
-    let streams = 4;
-    let mut loaders = Vec::new();
-    for stream in 0..streams {
-        let mut client = connect().await?;
-        let total = args.logs;
-        loaders.push(tokio::spawn(async move {
-            let batches = (stream..total.div_ceil(1000))
-                .step_by(streams)
-                .map(move |b| pb::IngestLogsRequest {
-                    logs: (b * 1000..((b + 1) * 1000).min(total))
-                        .map(realistic_log)
-                        .collect(),
-                });
-            client
-                .ingest_logs(tokio_stream::iter(batches))
-                .await
-                .map(|r| r.into_inner().accepted)
-        }));
-    }
-    let mut loaded = 0;
-    for loader in loaders {
-        loaded += loader
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-    }
-    let load_time = started.elapsed();
-    figures.push(Figure {
-        what: format!("ingest: {loaded} logs, IngestLogs, 4 streams x 1000-log batches"),
-        value: format!(
+    let (loaded, load_time) = ingest(&connect, next..args.logs, 1000, 4).await?;
+    figures.push(Figure::new(
+        format!("load: {loaded} logs, IngestLogs, 4 streams x 1000-log batches"),
+        format!(
             "{:.0} logs/s ({:.1} s)",
             loaded as f64 / load_time.as_secs_f64(),
             load_time.as_secs_f64()
         ),
-    });
+        "",
+        None,
+    ));
     eprintln!("bench: VACUUM ANALYZE");
     store
         .refresh_statistics()
         .await
         .map_err(|e| e.to_string())?;
+    let mut client = connect().await?;
 
-    // Search.
+    if args.runs(Part::List) {
+        eprintln!("bench: ListLogs");
+        figures.extend(list_logs(&mut client, args.fast_runs, args.logs).await?);
+    }
+    if args.runs(Part::Stats) {
+        eprintln!("bench: GetStats");
+        figures.extend(get_stats(&mut client, args.fast_runs, args.logs).await?);
+    }
+    if args.runs(Part::Search) {
+        figures.extend(search(&store, &mut client, args.runs).await?);
+    }
+    if args.runs(Part::Export) {
+        eprintln!("bench: ExportLogs of everything");
+        figures.push(export(&diagd, &mut client).await?);
+    }
+    if args.runs(Part::Tail) {
+        for &count in &args.subscribers {
+            figures.push(tail_latency(&connect, count, args.tail_logs).await?);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    figures.push(Figure::new(
+        format!("diagd RSS, idle after the run ({} logs stored)", args.logs),
+        mib(diagd.memory("VmRSS:")),
+        "",
+        None,
+    ));
+    drop(diagd);
+    Ok(figures)
+}
+
+/// Rows per second of COPY (binary) of logs `rows`, in chunks of 10,000
+/// rolled back after each (only the COPY itself is timed).
+async fn copy_rate(store: &Store, rows: std::ops::Range<usize>) -> Result<f64, String> {
+    let now = chrono::Utc::now();
+    let mut copied = 0u64;
+    let mut elapsed = Duration::ZERO;
+    let rows: Vec<usize> = rows.collect();
+    for chunk in rows.chunks(10_000) {
+        let logs = chunk
+            .iter()
+            .map(|&n| crate::api::new_log(realistic_log(n), now).map_err(|e| e.reason))
+            .collect::<Result<Vec<_>, _>>()?;
+        let started = Instant::now();
+        copied += store
+            .copy_logs_and_roll_back(&logs)
+            .await
+            .map_err(|e| e.to_string())?;
+        elapsed += started.elapsed();
+    }
+    Ok(copied as f64 / elapsed.as_secs_f64())
+}
+
+/// Sends logs `rows` through IngestLogs on `streams` concurrent streams in
+/// batches of `batch`; returns the logs stored and the time taken.
+async fn ingest<F, Fut>(
+    connect: &F,
+    rows: std::ops::Range<usize>,
+    batch: usize,
+    streams: usize,
+) -> Result<(u64, Duration), String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<DiagnosticsServiceClient<Channel>, String>>,
+{
+    let started = Instant::now();
+    let mut loaders = Vec::new();
+    let batches: Vec<std::ops::Range<usize>> = rows
+        .clone()
+        .step_by(batch)
+        .map(|from| from..(from + batch).min(rows.end))
+        .collect();
+    for stream in 0..streams {
+        let mut client = connect().await?;
+        let mine: Vec<_> = batches
+            .iter()
+            .skip(stream)
+            .step_by(streams)
+            .cloned()
+            .collect();
+        loaders.push(tokio::spawn(async move {
+            let requests = mine.into_iter().map(|range| pb::IngestLogsRequest {
+                logs: range.map(realistic_log).collect(),
+            });
+            client
+                .ingest_logs(tokio_stream::iter(requests))
+                .await
+                .map(|r| r.into_inner().accepted)
+        }));
+    }
+    let mut stored = 0;
+    for loader in loaders {
+        stored += loader
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    Ok((stored, started.elapsed()))
+}
+
+/// Times `runs` calls of `call`.
+async fn timed<F, Fut, T>(runs: usize, mut call: F) -> Result<Vec<Duration>, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        call().await.map_err(|e| e.to_string())?;
+        times.push(started.elapsed());
+    }
+    Ok(times)
+}
+
+/// ListLogs: a filtered first page and a page 10,000 logs deep.
+async fn list_logs(
+    client: &mut DiagnosticsServiceClient<Channel>,
+    runs: usize,
+    stored: usize,
+) -> Result<Vec<Figure>, String> {
+    let filtered = pb::ListLogsRequest {
+        filter: Some(pb::LogFilter {
+            severities: vec![pb::Severity::High as i32],
+            error_types: vec![pb::ErrorType::Oom as i32],
+            ..Default::default()
+        }),
+        page_size: 50,
+        ..Default::default()
+    };
+    let mut first = timed(runs, || {
+        let mut client = client.clone();
+        let request = filtered.clone();
+        async move { client.list_logs(request).await }
+    })
+    .await?;
+    // A token 200 pages (10,000 logs) deep.
+    let mut token = String::new();
+    for _ in 0..200 {
+        let page = client
+            .list_logs(pb::ListLogsRequest {
+                page_size: 50,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .into_inner();
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let deep = pb::ListLogsRequest {
+        page_size: 50,
+        page_token: token,
+        ..Default::default()
+    };
+    let mut deep_times = timed(runs, || {
+        let mut client = client.clone();
+        let request = deep.clone();
+        async move { client.list_logs(request).await }
+    })
+    .await?;
+    Ok(vec![
+        Figure::new(
+            format!("ListLogs at {stored} logs: first page of 50, severity HIGH + type OOM"),
+            p50_p99(&mut first),
+            "p99 < 5 ms",
+            Some("list"),
+        ),
+        Figure::new(
+            format!("ListLogs at {stored} logs: page of 50 after a token 10,000 logs deep"),
+            p50_p99(&mut deep_times),
+            "p99 < 5 ms",
+            Some("list"),
+        ),
+    ])
+}
+
+/// GetStats: unfiltered, and the last 24 hours of the data.
+async fn get_stats(
+    client: &mut DiagnosticsServiceClient<Channel>,
+    runs: usize,
+    stored: usize,
+) -> Result<Vec<Figure>, String> {
+    let mut all = timed(runs, || {
+        let mut client = client.clone();
+        async move { client.get_stats(pb::GetStatsRequest::default()).await }
+    })
+    .await?;
+    let newest = client
+        .get_stats(pb::GetStatsRequest::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .into_inner()
+        .newest
+        .unwrap_or_default();
+    let day = pb::GetStatsRequest {
+        filter: Some(pb::LogFilter {
+            since: Some(prost_types::Timestamp {
+                seconds: newest.seconds - 86_400,
+                nanos: newest.nanos,
+            }),
+            ..Default::default()
+        }),
+    };
+    let mut last_day = timed(runs, || {
+        let mut client = client.clone();
+        let request = day.clone();
+        async move { client.get_stats(request).await }
+    })
+    .await?;
+    Ok(vec![
+        Figure::new(
+            format!("GetStats at {stored} logs: unfiltered"),
+            p50_p99(&mut all),
+            "p99 < 10 ms",
+            Some("stats"),
+        ),
+        Figure::new(
+            format!("GetStats at {stored} logs: the last 24 h of data (since = newest - 24 h)"),
+            p50_p99(&mut last_day),
+            "p99 < 10 ms",
+            Some("stats"),
+        ),
+    ])
+}
+
+/// SearchLogs of four kinds of term.
+async fn search(
+    store: &Store,
+    client: &mut DiagnosticsServiceClient<Channel>,
+    runs: usize,
+) -> Result<Vec<Figure>, String> {
     let plan = store
         .explain_search(
             &Default::default(),
@@ -185,17 +589,17 @@ async fn measure(args: &BenchArgs, url: &str) -> Result<Vec<Figure>, String> {
         .await
         .map_err(|e| e.to_string())?;
     eprintln!("bench: plan of the index search for \"NCCL watchdog\":\n{plan}");
-    let mut client = connect().await?;
-    for (label, query) in [
-        ("selective (1 in 10,000)", "NCCL watchdog"),
-        ("common (~1 in 3)", "CUDA"),
-        ("no match", "tensorflow"),
-        ("stack trace part", "flash_attn_func"),
+    let mut figures = Vec::new();
+    for (label, query, goal) in [
+        ("selective (1 in 10,000)", "NCCL watchdog", "p95 < 50 ms"),
+        ("common (~1 in 3)", "CUDA", "p95 < 50 ms"),
+        ("no match", "tensorflow", "p95 < 50 ms"),
+        ("stack trace part", "flash_attn_func", ""),
     ] {
-        let mut totals = Vec::with_capacity(args.runs);
-        let mut firsts = Vec::with_capacity(args.runs);
+        let mut totals = Vec::with_capacity(runs);
+        let mut firsts = Vec::with_capacity(runs);
         let mut matched = 0;
-        for _ in 0..args.runs {
+        for _ in 0..runs {
             let started = Instant::now();
             let mut stream = client
                 .search_logs(pb::SearchLogsRequest {
@@ -216,25 +620,76 @@ async fn measure(args: &BenchArgs, url: &str) -> Result<Vec<Figure>, String> {
             totals.push(started.elapsed());
             firsts.push(first.unwrap_or_default());
         }
-        figures.push(Figure {
-            what: format!("SearchLogs {label} \"{query}\", limit 100 ({matched} hits)"),
-            value: format!(
+        figures.push(Figure::new(
+            format!("SearchLogs {label} \"{query}\", limit 100 ({matched} hits)"),
+            format!(
                 "p50 {} / p95 {}; first message p50 {} / p95 {}",
                 ms(percentile(&mut totals, 50.0)),
                 ms(percentile(&mut totals, 95.0)),
                 ms(percentile(&mut firsts, 50.0)),
                 ms(percentile(&mut firsts, 95.0))
             ),
-        });
+            goal,
+            Some("search"),
+        ));
     }
-
-    // Live tail.
-    for &count in &args.subscribers {
-        figures.push(tail_latency(&connect, count, args.tail_logs).await?);
-    }
-    shutdown.cancel();
-    let _ = serving.await;
     Ok(figures)
+}
+
+/// ExportLogs of everything (NDJSON), read by the client: throughput and
+/// diagd's peak memory during it.
+async fn export(
+    diagd: &DiagdProcess,
+    client: &mut DiagnosticsServiceClient<Channel>,
+) -> Result<Figure, String> {
+    let peak_reset = diagd.reset_peak();
+    let started = Instant::now();
+    let mut stream = client
+        .export_logs(pb::ExportLogsRequest {
+            format: pb::ExportFormat::Ndjson as i32,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .into_inner();
+    let mut bytes = 0u64;
+    let mut total = 0u64;
+    while let Some(message) = stream.message().await.map_err(|e| e.to_string())? {
+        match message.part {
+            Some(pb::export_logs_response::Part::Header(header)) => total = header.total_count,
+            Some(pb::export_logs_response::Part::Chunk(chunk)) => bytes += chunk.len() as u64,
+            None => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    let peak = diagd.memory("VmHWM:");
+    Ok(Figure::new(
+        format!(
+            "ExportLogs of {total} logs (NDJSON, {:.0} MB): throughput; diagd's peak RSS during it{}",
+            bytes as f64 / 1e6,
+            if peak_reset {
+                ""
+            } else {
+                " (peak since start: clear_refs not writable)"
+            }
+        ),
+        format!(
+            "{:.1} MB/s ({:.1} s); peak RSS {}",
+            bytes as f64 / 1e6 / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64(),
+            mib(peak)
+        ),
+        "peak RSS < 150 MB",
+        Some("export"),
+    ))
+}
+
+fn p50_p99(times: &mut [Duration]) -> String {
+    format!(
+        "p50 {} / p99 {}",
+        ms(percentile(times, 50.0)),
+        ms(percentile(times, 99.0))
+    )
 }
 
 /// Ingest→subscriber latency with `count` subscribers.
@@ -313,17 +768,15 @@ where
         let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     }
     let mut all = latencies.lock().unwrap().clone();
-    Ok(Figure {
-        what: format!(
+    Ok(Figure::new(
+        format!(
             "live tail: ReportError -> {count} subscriber(s), {logs} logs, {} deliveries",
             all.len()
         ),
-        value: format!(
-            "p50 {} / p99 {}",
-            ms(percentile(&mut all, 50.0)),
-            ms(percentile(&mut all, 99.0))
-        ),
-    })
+        p50_p99(&mut all),
+        "p99 < 10 ms",
+        Some("tail"),
+    ))
 }
 
 fn now_nanos() -> u128 {
@@ -347,21 +800,19 @@ fn ms(d: Duration) -> String {
 }
 
 fn print_table(args: &BenchArgs, figures: &[Figure]) {
-    let subscribers: Vec<String> = args.subscribers.iter().map(|s| s.to_string()).collect();
-    let command = format!(
-        "cargo run --release -- bench --logs {} --runs {} --subscribers {} --tail-logs {}",
-        args.logs,
-        args.runs,
-        subscribers.join(","),
-        args.tail_logs
-    );
-    println!("| measurement | result |");
-    println!("| --- | --- |");
+    println!("| measurement | result | goal | reproduce |");
+    println!("| --- | --- | --- | --- |");
     for figure in figures {
-        println!("| {} | {} |", figure.what, figure.value);
+        println!(
+            "| {} | {} | {} | `{}` |",
+            figure.what,
+            figure.value,
+            figure.goal,
+            args.command(figure.part)
+        );
     }
     println!();
-    println!("reproduce: {command}");
+    println!("whole run: {}", args.command(None));
 }
 
 fn tempfile_dir() -> Result<PathBuf, String> {

@@ -131,6 +131,76 @@ impl Store {
             .collect())
     }
 
+    /// The ceiling `diagd bench` compares ingest with: the same rows as
+    /// [`Store::insert_logs`] would write, sent with `COPY logs … FROM STDIN
+    /// (FORMAT binary)` (stack traces upserted first, as there) — and then
+    /// rolled back, so the table keeps only what diagd stored and its
+    /// rollups stay exact. Returns the rows copied.
+    pub async fn copy_logs_and_roll_back(&self, logs: &[NewLog]) -> Result<u64, StoreError> {
+        use tokio_postgres::{binary_copy::BinaryCopyInWriter, types::Type};
+        let columns = BatchColumns::from_logs(logs)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO stack_traces (hash, trace) SELECT * FROM unnest($1::bytea[], $2::text[]) \
+             ON CONFLICT (hash) DO NOTHING",
+            &[&columns.new_trace_hashes, &columns.new_traces],
+        )
+        .await?;
+        let sink = tx
+            .copy_in(
+                "COPY logs (id, event_id, occurred_at, severity, error_type, message, stack_trace_hash, \
+                 context, system_state, recent_actions, source_host, source_run_id, source_component, \
+                 source_labels) FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+        let writer = BinaryCopyInWriter::new(
+            sink,
+            &[
+                Type::UUID,
+                Type::UUID,
+                Type::TIMESTAMPTZ,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BYTEA,
+                Type::JSONB,
+                Type::JSONB,
+                Type::JSONB,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::JSONB,
+            ],
+        );
+        let mut writer = std::pin::pin!(writer);
+        for i in 0..logs.len() {
+            let id = Uuid::now_v7();
+            writer
+                .as_mut()
+                .write(&[
+                    &id,
+                    &columns.event_ids[i],
+                    &columns.occurred_at[i],
+                    &columns.severities[i],
+                    &columns.error_types[i],
+                    &columns.messages[i],
+                    &columns.stack_trace_hashes[i],
+                    &columns.contexts[i],
+                    &columns.system_states[i],
+                    &columns.recent_actions[i],
+                    &columns.hosts[i],
+                    &columns.run_ids[i],
+                    &columns.components[i],
+                    &columns.labels[i],
+                ])
+                .await?;
+        }
+        let copied = writer.as_mut().finish().await?;
+        tx.rollback().await?;
+        Ok(copied)
+    }
+
     /// The id of the log stored with this event_id, if any.
     pub async fn log_id_for_event(&self, event_id: Uuid) -> Result<Option<Uuid>, StoreError> {
         let client = self.client().await?;
