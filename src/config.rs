@@ -134,11 +134,18 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_ingest: u32,
 
-    /// Open SearchLogs, ExportLogs and WatchDebugMode streams at once; more
-    /// get RESOURCE_EXHAUSTED (live tails have --max-subscribers).
+    /// Open SearchLogs and ExportLogs streams at once; more get
+    /// RESOURCE_EXHAUSTED (live tails have --max-subscribers, debug-mode
+    /// watches --max-debug-watchers).
     #[arg(long, env = "DIAGD_MAX_STREAMS", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_streams: u32,
+
+    /// Open WatchDebugMode streams at once (one per training process that
+    /// follows debug mode); more get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "DIAGD_MAX_DEBUG_WATCHERS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_debug_watchers: u32,
 
     /// Seconds a request may take to be answered (a stream: to start),
     /// unless the client's own deadline is shorter.
@@ -251,6 +258,7 @@ impl ServeArgs {
             "extra_scrub_keys": self.scrub_keys,
             "max_concurrent_ingest": self.max_concurrent_ingest,
             "max_streams": self.max_streams,
+            "max_debug_watchers": self.max_debug_watchers,
             "request_timeout_secs": self.request_timeout_secs,
             "retention": {
                 "max_age_secs": self.retention_max_age.map(|a| a.num_seconds()),

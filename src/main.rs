@@ -194,6 +194,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 limits: diagd::api::limits::Limits::new(
                     args.max_concurrent_ingest as usize,
                     args.max_streams as usize,
+                    args.max_debug_watchers as usize,
                 ),
             },
             log_control: Some(log_control),

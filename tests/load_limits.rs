@@ -16,7 +16,7 @@ use tonic::Code;
 #[tokio::test]
 async fn ingest_over_the_concurrency_limit_is_refused_without_storing() {
     let mut options = test_options();
-    options.api.limits = Limits::new(0, 256); // every ingest finds the limit reached
+    options.api.limits = Limits::new(0, 256, 100); // every ingest finds the limit reached
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let started = Instant::now();
@@ -43,8 +43,9 @@ async fn ingest_over_the_concurrency_limit_is_refused_without_storing() {
 
 #[tokio::test]
 async fn open_streams_are_bounded_and_freed_when_closed() {
+    // One search/export stream and one debug-mode watch at a time.
     let mut options = test_options();
-    options.api.limits = Limits::new(64, 1);
+    options.api.limits = Limits::new(64, 1, 1);
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let mut first = client
@@ -59,19 +60,23 @@ async fn open_streams_are_bounded_and_freed_when_closed() {
             .await
             .map(|_| ()),
         Code::ResourceExhausted,
-        "stream limit reached: 1 open streams (--max-streams)",
+        "debug-mode watch limit reached: 1 open watches (--max-debug-watchers)",
     );
-    assert_status(
-        client
+
+    // Watches have their own pool: searches still run, one after another
+    // (each frees its slot when it ends).
+    for _ in 0..3 {
+        let mut search = client
             .search_logs(pb::SearchLogsRequest {
                 query: "cuda".into(),
                 ..Default::default()
             })
             .await
-            .map(|_| ()),
-        Code::ResourceExhausted,
-        "--max-streams",
-    );
+            .expect("a search while a watch is open")
+            .into_inner();
+        while search.message().await.unwrap().is_some() {}
+    }
+
     drop(first);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -83,6 +88,33 @@ async fn open_streams_are_bounded_and_freed_when_closed() {
             Err(e) => panic!("the slot was not freed: {e:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn over_the_stream_limit_searches_are_refused_naming_the_flag() {
+    let mut options = test_options();
+    options.api.limits = Limits::new(64, 0, 10);
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    assert_status(
+        client
+            .search_logs(pb::SearchLogsRequest {
+                query: "cuda".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ()),
+        Code::ResourceExhausted,
+        "stream limit reached: 0 open streams (--max-streams)",
+    );
+    assert_status(
+        client
+            .export_logs(pb::ExportLogsRequest::default())
+            .await
+            .map(|_| ()),
+        Code::ResourceExhausted,
+        "--max-streams",
+    );
 }
 
 #[tokio::test]

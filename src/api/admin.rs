@@ -122,7 +122,7 @@ impl DiagnosticsApi {
         changes.mark_unchanged();
         let shutdown = self.shutdown.clone();
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
-        let slot = self.settings.limits.stream_slot()?;
+        let slot = self.settings.limits.watcher_slot()?;
         tokio::spawn(async move {
             let _slot = slot;
             let respond = |mode: pb::DebugMode| {

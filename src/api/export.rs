@@ -105,7 +105,7 @@ impl DiagnosticsApi {
         let shutdown = self.shutdown.clone();
         let slot = self.settings.limits.stream_slot()?;
         tokio::spawn(async move {
-            let _slot = slot;
+            let slot = slot;
             let result = tokio::select! {
                 result = store.export_logs(&filter, &mut sink) => result,
                 () = shutdown.cancelled() => {
@@ -119,9 +119,13 @@ impl DiagnosticsApi {
                     tracing::debug!(%reason, "export abandoned")
                 }
                 Err(e) => {
+                    drop(slot);
                     let _ = sender.send(Err(e.into())).await;
+                    return;
                 }
             }
+            // Free the slot before the stream ends (the senders go last).
+            drop(slot);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }

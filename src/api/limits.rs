@@ -17,22 +17,30 @@ pub struct Limits {
     ingest: Arc<Semaphore>,
     /// Its size, for messages.
     max_ingest: usize,
-    /// Open server streams other than live tails (search, export, download,
-    /// WatchDebugMode).
+    /// Open server streams other than live tails and debug-mode watches
+    /// (search, export).
     streams: Arc<Semaphore>,
     /// Its size, for messages.
     max_streams: usize,
+    /// Open WatchDebugMode streams: one per training process that follows
+    /// debug mode, so a fleet has its own, larger pool and never crowds out
+    /// searches and exports.
+    watchers: Arc<Semaphore>,
+    /// Its size, for messages.
+    max_watchers: usize,
 }
 
 impl Limits {
-    /// Limits of `max_ingest` concurrent ingest writes and `max_streams`
-    /// open streams.
-    pub fn new(max_ingest: usize, max_streams: usize) -> Limits {
+    /// Limits of `max_ingest` concurrent ingest writes, `max_streams` open
+    /// search/export streams and `max_watchers` open debug-mode watches.
+    pub fn new(max_ingest: usize, max_streams: usize, max_watchers: usize) -> Limits {
         Limits {
             ingest: Arc::new(Semaphore::new(max_ingest)),
             max_ingest,
             streams: Arc::new(Semaphore::new(max_streams)),
             max_streams,
+            watchers: Arc::new(Semaphore::new(max_watchers)),
+            max_watchers,
         }
     }
 
@@ -57,10 +65,20 @@ impl Limits {
             ))
         })
     }
+
+    /// A slot for one WatchDebugMode stream, held until it ends.
+    pub fn watcher_slot(&self) -> Result<OwnedSemaphorePermit, Status> {
+        self.watchers.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "debug-mode watch limit reached: {} open watches (--max-debug-watchers); retry later",
+                self.max_watchers
+            ))
+        })
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits::new(64, 256)
+        Limits::new(64, 256, 10_000)
     }
 }

@@ -80,7 +80,7 @@ impl DiagnosticsApi {
         let shutdown = self.shutdown.clone();
         let slot = self.settings.limits.stream_slot()?;
         tokio::spawn(async move {
-            let _slot = slot;
+            let slot = slot;
             let outcome = tokio::select! {
                 outcome = store.search_logs(&filter, &query.terms, limit, &mut hits) => outcome,
                 () = shutdown.cancelled() => {
@@ -112,6 +112,9 @@ impl DiagnosticsApi {
                 Err(crate::store::StoreError::Sink(_)) => return,
                 Err(e) => Err(e.into()),
             };
+            // Free the slot before the last message: a client that has seen
+            // the summary can start its next search at once.
+            drop(slot);
             let _ = sender.send(message).await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
