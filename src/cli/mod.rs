@@ -116,14 +116,15 @@ impl ServerArgs {
                 .map_err(|e| format!("TLS settings: {e}"))?;
         }
         let hint = if tls_wanted {
-            ", with TLS, and does --tls-ca hold the authority that signed its certificate"
+            "This connection used TLS: is diagd serving TLS there, and does --tls-ca hold the \
+             authority that signed its certificate?"
         } else {
-            ", without TLS (use https:// or --tls-ca for a diagd started with --tls-cert)"
+            "This connection used no TLS: for a diagd started with --tls-cert, use https:// or --tls-ca."
         };
         let unreachable = |cause: String| {
             format!(
-                "cannot reach diagd at {address} ({cause}). Is diagd running there{hint}? Start it with \
-                 `diagd serve`, or point --server / DIAGD_SERVER at it"
+                "cannot reach diagd at {address} ({cause}). Is diagd running there? Start it with \
+                 `diagd serve`, or point --server / DIAGD_SERVER at it. {hint}"
             )
         };
         let channel = endpoint
