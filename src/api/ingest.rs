@@ -50,27 +50,37 @@ impl DiagnosticsApi {
 
     /// Stores each batch of the stream as it arrives; invalid items are
     /// rejected one by one and the valid rest of their batch is stored.
+    /// One batch is written while the next is received and validated
+    /// (never more: batches commit in stream order, and a failure stops the
+    /// stream after the batches before it).
     pub(super) async fn ingest_logs(
         &self,
         request: Request<Streaming<pb::IngestLogsRequest>>,
     ) -> Result<Response<pb::IngestLogsResponse>, Status> {
         let mut stream = request.into_inner();
         let mut totals = pb::IngestLogsResponse::default();
+        let mut writing: Option<BatchWrite> = None;
         while let Some(batch) = stream.next().await {
-            let batch_number = totals.batches;
-            let batch = batch.map_err(|status| {
-                if status.code() == tonic::Code::Cancelled {
-                    return status;
+            let batch_number = totals.batches + u64::from(writing.is_some());
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(status) => {
+                    let stored = finish_write(writing.take(), &mut totals).await;
+                    if status.code() == tonic::Code::Cancelled {
+                        return Err(status);
+                    }
+                    stored?;
+                    return Err(Status::new(
+                        status.code(),
+                        format!(
+                            "batch {batch_number}: {}; earlier batches stored: {batch_number}",
+                            status.message()
+                        ),
+                    ));
                 }
-                Status::new(
-                    status.code(),
-                    format!(
-                        "batch {batch_number}: {}; earlier batches stored: {batch_number}",
-                        status.message()
-                    ),
-                )
-            })?;
+            };
             if batch.logs.len() > MAX_BATCH_LOGS {
+                finish_write(writing.take(), &mut totals).await?;
                 return Err(FieldError::new(
                     "logs",
                     format!(
@@ -102,22 +112,52 @@ impl DiagnosticsApi {
                     }
                 }
             }
+            // The previous batch must be committed before this one starts.
+            finish_write(writing.take(), &mut totals).await?;
             let slot = self.settings.limits.ingest_slot().await?;
-            let outcomes = self.store.insert_logs(&valid).await?;
-            drop(slot);
-            for outcome in outcomes {
-                match outcome {
-                    InsertOutcome::Inserted(_) => totals.accepted += 1,
-                    InsertOutcome::Duplicate => totals.duplicates += 1,
-                }
-            }
-            totals.batches += 1;
-            tracing::debug!(
-                batch = batch_number,
-                stored = valid.len(),
-                "ingest batch committed"
-            );
+            let store = self.store.clone();
+            // Its own task: a client that goes away mid-write cannot cut a
+            // transaction short (it commits or fails on its own).
+            writing = Some(BatchWrite {
+                number: batch_number,
+                task: tokio::spawn(async move {
+                    let outcomes = store.insert_logs(&valid).await;
+                    drop(slot);
+                    outcomes
+                }),
+            });
         }
+        finish_write(writing, &mut totals).await?;
         Ok(Response::new(totals))
     }
+}
+
+/// A batch being written by its own task.
+struct BatchWrite {
+    /// Its number in the stream.
+    number: u64,
+    /// The insert, answering each log's outcome.
+    task: tokio::task::JoinHandle<Result<Vec<InsertOutcome>, crate::store::StoreError>>,
+}
+
+/// Waits for `write` (if any) to commit and counts its outcomes.
+async fn finish_write(
+    write: Option<BatchWrite>,
+    totals: &mut pb::IngestLogsResponse,
+) -> Result<(), Status> {
+    let Some(write) = write else {
+        return Ok(());
+    };
+    let outcomes = write.task.await.map_err(|e| {
+        Status::internal(format!("batch {}: the write failed: {e}", write.number))
+    })??;
+    for outcome in outcomes {
+        match outcome {
+            InsertOutcome::Inserted(_) => totals.accepted += 1,
+            InsertOutcome::Duplicate => totals.duplicates += 1,
+        }
+    }
+    totals.batches += 1;
+    tracing::debug!(batch = write.number, "ingest batch committed");
+    Ok(())
 }

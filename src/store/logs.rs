@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio_postgres::Row;
+use tokio_postgres::{Row, types::Json};
 use uuid::Uuid;
 
 use super::{Store, StoreError, filter::SqlFilter, notify::LOGS_CHANNEL};
@@ -285,20 +285,19 @@ struct BatchColumns<'a> {
     /// The batch's distinct stack traces and their hashes (stored once).
     new_trace_hashes: Vec<Vec<u8>>,
     new_traces: Vec<&'a str>,
-    contexts: Vec<Value>,
-    system_states: Vec<Option<Value>>,
-    recent_actions: Vec<Value>,
+    // JSON columns are serialised straight from the domain values (no
+    // intermediate `serde_json::Value`, no copies).
+    contexts: Vec<Json<&'a serde_json::Map<String, Value>>>,
+    system_states: Vec<Option<Json<&'a crate::domain::SystemState>>>,
+    recent_actions: Vec<Json<&'a [crate::domain::RecentAction]>>,
     hosts: Vec<&'a str>,
     run_ids: Vec<&'a str>,
     components: Vec<&'a str>,
-    labels: Vec<Value>,
+    labels: Vec<Json<&'a BTreeMap<String, String>>>,
 }
 
 impl<'a> BatchColumns<'a> {
     fn from_logs(logs: &'a [NewLog]) -> Result<Self, StoreError> {
-        let json = |value: Result<Value, serde_json::Error>| {
-            value.map_err(|e| StoreError::Corrupt(e.to_string()))
-        };
         let mut columns = BatchColumns {
             event_ids: Vec::with_capacity(logs.len()),
             occurred_at: Vec::with_capacity(logs.len()),
@@ -333,22 +332,15 @@ impl<'a> BatchColumns<'a> {
                 }
                 columns.stack_trace_hashes.push(Some(hash));
             }
-            columns.contexts.push(Value::Object(log.context.clone()));
-            columns.system_states.push(
-                log.system_state
-                    .as_ref()
-                    .map(|s| json(serde_json::to_value(s)))
-                    .transpose()?,
-            );
+            columns.contexts.push(Json(&log.context));
             columns
-                .recent_actions
-                .push(json(serde_json::to_value(&log.recent_actions))?);
+                .system_states
+                .push(log.system_state.as_ref().map(Json));
+            columns.recent_actions.push(Json(&log.recent_actions));
             columns.hosts.push(&log.source.host);
             columns.run_ids.push(&log.source.run_id);
             columns.components.push(&log.source.component);
-            columns
-                .labels
-                .push(json(serde_json::to_value(&log.source.labels))?);
+            columns.labels.push(Json(&log.source.labels));
         }
         Ok(columns)
     }

@@ -16,13 +16,15 @@ import os
 import diagd_client
 from diagd_client.integrations.transformers import DiagdCallback
 from transformers import TrainingArguments, TrainerState, TrainerControl
-from transformers.trainer_callback import CallbackHandler
+from transformers.trainer_callback import CallbackHandler, DefaultFlowCallback
 
 diagd_client.init(os.environ["DIAGD_TARGET"], run_id=os.environ["RUN_ID"], spool_dir=os.environ["SPOOL"])
 args = TrainingArguments(output_dir=os.environ["OUT"], num_train_epochs=2, hub_token="hf_supersecrettokenvalue123",
                          per_device_train_batch_size=4, report_to=[])
 state, control = TrainerState(), TrainerControl()
-handler = CallbackHandler([DiagdCallback()], None, None, None, None)
+# As Trainer builds it: DefaultFlowCallback first (without it transformers logs a
+# warning, which would be a recent action too).
+handler = CallbackHandler([DefaultFlowCallback(), DiagdCallback()], None, None, None, None)
 state.max_steps = 20
 handler.on_train_begin(args, state, control)
 state.epoch = 0.0
