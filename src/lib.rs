@@ -13,6 +13,7 @@ pub mod debug_mode;
 pub mod domain;
 pub mod export;
 pub mod live;
+pub mod memory;
 pub mod retention;
 pub mod server;
 pub mod store;

@@ -163,6 +163,7 @@ pub async fn run(
     let debug_mode =
         debug_mode::follow(store.clone(), options.log_control.clone(), shutdown.clone());
     let hub = Hub::start(store.clone(), options.live.clone(), shutdown.clone()).await?;
+    tokio::spawn(crate::memory::return_freed_memory(shutdown.clone()));
     let retention = Retention::start(store.clone(), options.retention.clone(), shutdown.clone());
     let api = DiagnosticsApi::new(
         store,

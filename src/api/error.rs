@@ -53,6 +53,13 @@ impl From<StoreError> for Status {
                     "the database is unavailable; retry with backoff",
                 )
             }
+            StoreError::Conflict(detail) => {
+                tracing::info!(%detail, "transaction conflict; the client is asked to retry");
+                Status::aborted(format!(
+                    "the write lost a race with a concurrent one and was rolled back ({detail}); \
+                     nothing of it was stored: retry"
+                ))
+            }
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "storage failure");
                 Status::internal(format!("storage failure: {other}"))

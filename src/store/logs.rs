@@ -25,8 +25,9 @@ WITH input AS (
            context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels)
 ),
 traces AS (
+    -- In hash order, so concurrent batches sharing new traces cannot deadlock.
     INSERT INTO stack_traces (hash, trace)
-    SELECT * FROM unnest($15::bytea[], $16::text[])
+    SELECT * FROM unnest($15::bytea[], $16::text[]) AS t(hash, trace) ORDER BY hash
     ON CONFLICT (hash) DO NOTHING
 ),
 inserted AS (
@@ -143,7 +144,7 @@ impl Store {
         let tx = client.transaction().await?;
         tx.execute(
             "INSERT INTO stack_traces (hash, trace) SELECT * FROM unnest($1::bytea[], $2::text[]) \
-             ON CONFLICT (hash) DO NOTHING",
+             AS t(hash, trace) ORDER BY hash ON CONFLICT (hash) DO NOTHING",
             &[&columns.new_trace_hashes, &columns.new_traces],
         )
         .await?;

@@ -34,8 +34,12 @@ pub enum StoreError {
     /// exhausted or timed out, connection lost). Worth retrying.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The transaction lost a race with another one (deadlock detected,
+    /// serialization failure) and was rolled back. Worth retrying at once.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
     /// A query failed for another reason.
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe_query_error(.0))]
     Query(#[source] tokio_postgres::Error),
     /// The receiver of an export failed (the client went away, or the
     /// export file could not be written); nothing was changed.
@@ -61,11 +65,25 @@ impl From<tokio_postgres::Error> for StoreError {
             })
             || e.code().is_none()
                 && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        let conflict = e.code().is_some_and(|c| {
+            c == &SqlState::T_R_DEADLOCK_DETECTED || c == &SqlState::T_R_SERIALIZATION_FAILURE
+        });
         if connection_lost {
             StoreError::Unavailable(e.to_string())
+        } else if conflict {
+            StoreError::Conflict(describe_query_error(&e))
         } else {
             StoreError::Query(e)
         }
+    }
+}
+
+/// PostgreSQL's own words for a failed query (its SQLSTATE and message),
+/// where tokio-postgres alone says only "db error".
+fn describe_query_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
     }
 }
 
