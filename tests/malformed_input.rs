@@ -190,7 +190,7 @@ async fn bytes_that_are_not_protobuf_answer_invalid_argument_naming_the_message(
     assert_refused(
         second_bad,
         Code::InvalidArgument,
-        "earlier batches stored: 1",
+        "batches of this stream stored: 1",
     );
 
     let mut client = server.client().await;

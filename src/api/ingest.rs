@@ -1,6 +1,8 @@
 //! ReportError and IngestLogs: validate what trainers push, store it in one
 //! transaction per request or batch, and answer only after the commit.
 
+use std::{collections::VecDeque, time::Duration};
+
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -50,76 +52,92 @@ impl DiagnosticsApi {
 
     /// Stores each batch of the stream as it arrives; invalid items are
     /// rejected one by one and the valid rest of their batch is stored.
-    /// One batch is written while the next is received and validated
-    /// (never more: batches commit in stream order, and a failure stops the
-    /// stream after the batches before it).
+    /// Batches that have already arrived while earlier ones were written
+    /// are stored together in one transaction (up to [`MERGE_LOGS`] logs),
+    /// and up to [`WRITES_IN_FLIGHT`] transactions run at once while the
+    /// next batches are received and validated. A failure stops the stream
+    /// once the writes in flight have ended, and says how many batches were
+    /// stored. The answer comes only after every batch has committed.
     pub(super) async fn ingest_logs(
         &self,
         request: Request<Streaming<pb::IngestLogsRequest>>,
     ) -> Result<Response<pb::IngestLogsResponse>, Status> {
         let mut stream = request.into_inner();
         let mut totals = pb::IngestLogsResponse::default();
-        let mut writing: Option<BatchWrite> = None;
-        while let Some(batch) = stream.next().await {
-            let batch_number = totals.batches + u64::from(writing.is_some());
-            let batch = match batch {
-                Ok(batch) => batch,
-                Err(status) => {
-                    let stored = finish_write(writing.take(), &mut totals).await;
-                    if status.code() == tonic::Code::Cancelled {
-                        return Err(status);
+        let mut writing: VecDeque<BatchWrite> = VecDeque::new();
+        let mut failure: Option<Status> = None;
+        let mut ended = false;
+        while !ended && failure.is_none() {
+            let Some(first) = stream.next().await else {
+                break;
+            };
+            let in_flight: u64 = writing.iter().map(|w| w.batches).sum();
+            let first_number = totals.batches + in_flight;
+            let mut group = BatchGroup::default();
+            let mut next = Some(first);
+            while let Some(item) = next.take() {
+                let number = first_number + group.batches;
+                match item {
+                    Ok(batch) if batch.logs.len() > MAX_BATCH_LOGS => {
+                        failure = Some(
+                            FieldError::new(
+                                "logs",
+                                format!(
+                                    "batch {number} holds {} logs, over the limit of {MAX_BATCH_LOGS}; \
+                                     earlier batches were stored, split this one",
+                                    batch.logs.len()
+                                ),
+                            )
+                            .into(),
+                        );
                     }
-                    stored?;
-                    return Err(Status::new(
-                        status.code(),
-                        format!(
-                            "batch {batch_number}: {}; earlier batches stored: {batch_number}",
-                            status.message()
-                        ),
-                    ));
+                    Ok(batch) => {
+                        self.validate(batch, number, &mut group.valid, &mut totals);
+                        group.batches += 1;
+                    }
+                    Err(status) if status.code() == tonic::Code::Cancelled => {
+                        failure = Some(status);
+                    }
+                    Err(status) => {
+                        failure = Some(Status::new(
+                            status.code(),
+                            format!("batch {number}: {}", status.message()),
+                        ));
+                    }
+                }
+                if failure.is_some() || group.valid.len() >= MERGE_LOGS {
+                    break;
+                }
+                // Another batch already received? Then it joins this write.
+                match tokio::time::timeout(Duration::ZERO, stream.next()).await {
+                    Ok(Some(item)) => next = Some(item),
+                    Ok(None) => ended = true,
+                    Err(_) => {}
+                }
+            }
+            if group.batches == 0 {
+                break;
+            }
+            if writing.len() >= WRITES_IN_FLIGHT
+                && let Err(status) = finish_write(writing.pop_front(), &mut totals).await
+            {
+                failure.get_or_insert(status);
+                break;
+            }
+            let slot = match self.settings.limits.ingest_slot().await {
+                Ok(slot) => slot,
+                Err(status) => {
+                    failure.get_or_insert(status);
+                    break;
                 }
             };
-            if batch.logs.len() > MAX_BATCH_LOGS {
-                finish_write(writing.take(), &mut totals).await?;
-                return Err(FieldError::new(
-                    "logs",
-                    format!(
-                        "batch {batch_number} holds {} logs, over the limit of {MAX_BATCH_LOGS}; \
-                         earlier batches were stored, split this one",
-                        batch.logs.len()
-                    ),
-                )
-                .into());
-            }
-            let now = chrono::Utc::now();
-            let mut valid = Vec::with_capacity(batch.logs.len());
-            for (index, log) in batch.logs.into_iter().enumerate() {
-                match convert::new_log(log, now) {
-                    Ok(mut log) => {
-                        self.settings.scrubber.scrub_log(&mut log);
-                        valid.push(log);
-                    }
-                    Err(e) => {
-                        totals.rejected += 1;
-                        if totals.rejections.len() < MAX_REJECTION_DETAILS {
-                            totals.rejections.push(pb::IngestRejection {
-                                batch: batch_number,
-                                index: index as u32,
-                                field: e.field,
-                                reason: e.reason,
-                            });
-                        }
-                    }
-                }
-            }
-            // The previous batch must be committed before this one starts.
-            finish_write(writing.take(), &mut totals).await?;
-            let slot = self.settings.limits.ingest_slot().await?;
             let store = self.store.clone();
+            let valid = group.valid;
             // Its own task: a client that goes away mid-write cannot cut a
             // transaction short (it commits or fails on its own).
-            writing = Some(BatchWrite {
-                number: batch_number,
+            writing.push_back(BatchWrite {
+                first: first_number,
+                batches: group.batches,
                 task: tokio::spawn(async move {
                     let outcomes = store.insert_logs(&valid).await;
                     drop(slot);
@@ -127,17 +145,112 @@ impl DiagnosticsApi {
                 }),
             });
         }
-        finish_write(writing, &mut totals).await?;
-        Ok(Response::new(totals))
+        let written = finish_writes(&mut writing, &mut totals).await;
+        match failure {
+            Some(status) if status.code() == tonic::Code::Cancelled => Err(status),
+            Some(status) => Err(with_stored_count(status, totals.batches)),
+            None => written.map(|()| Response::new(totals)),
+        }
+    }
+
+    /// Validates and scrubs the logs of batch `number` into `valid`,
+    /// counting and describing the rejected ones.
+    fn validate(
+        &self,
+        batch: pb::IngestLogsRequest,
+        number: u64,
+        valid: &mut Vec<crate::domain::NewLog>,
+        totals: &mut pb::IngestLogsResponse,
+    ) {
+        let now = chrono::Utc::now();
+        for (index, log) in batch.logs.into_iter().enumerate() {
+            match convert::new_log(log, now) {
+                Ok(mut log) => {
+                    self.settings.scrubber.scrub_log(&mut log);
+                    valid.push(log);
+                }
+                Err(e) => {
+                    totals.rejected += 1;
+                    if totals.rejections.len() < MAX_REJECTION_DETAILS {
+                        totals.rejections.push(pb::IngestRejection {
+                            batch: number,
+                            index: index as u32,
+                            field: e.field,
+                            reason: e.reason,
+                        });
+                    }
+                }
+            }
+        }
     }
 }
 
-/// A batch being written by its own task.
+/// Batches received back to back, written in one transaction.
+#[derive(Default)]
+struct BatchGroup {
+    /// Their valid logs, in order.
+    valid: Vec<crate::domain::NewLog>,
+    /// How many batches.
+    batches: u64,
+}
+
+/// Most logs merged into one transaction from batches that arrived while
+/// earlier ones were written (a batch is never split).
+const MERGE_LOGS: usize = 1000;
+
+/// Batches of one stream written at once (each in its own transaction):
+/// while one commits, the next is already on its way, so a single stream is
+/// not bound by one commit's latency per batch.
+const WRITES_IN_FLIGHT: usize = 2;
+
+/// Waits for every write in flight; the first failure is returned.
+async fn finish_writes(
+    writing: &mut VecDeque<BatchWrite>,
+    totals: &mut pb::IngestLogsResponse,
+) -> Result<(), Status> {
+    let mut failure = None;
+    while let Some(write) = writing.pop_front() {
+        if let Err(status) = finish_write(Some(write), totals).await {
+            failure.get_or_insert(status);
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// `status` with the number of batches of the stream that were stored.
+fn with_stored_count(status: Status, stored: u64) -> Status {
+    Status::new(
+        status.code(),
+        format!(
+            "{}; batches of this stream stored: {stored}",
+            status.message()
+        ),
+    )
+}
+
+/// Batches being written by their own task, in one transaction.
 struct BatchWrite {
-    /// Its number in the stream.
-    number: u64,
+    /// The number of the first in the stream.
+    first: u64,
+    /// How many.
+    batches: u64,
     /// The insert, answering each log's outcome.
     task: tokio::task::JoinHandle<Result<Vec<InsertOutcome>, crate::store::StoreError>>,
+}
+
+impl BatchWrite {
+    /// "batch 3" or "batches 3 to 5".
+    fn describe(&self) -> String {
+        if self.batches == 1 {
+            format!("batch {}", self.first)
+        } else {
+            format!(
+                "batches {} to {}",
+                self.first,
+                self.first + self.batches - 1
+            )
+        }
+    }
 }
 
 /// Waits for `write` (if any) to commit and counts its outcomes.
@@ -148,16 +261,31 @@ async fn finish_write(
     let Some(write) = write else {
         return Ok(());
     };
-    let outcomes = write.task.await.map_err(|e| {
-        Status::internal(format!("batch {}: the write failed: {e}", write.number))
-    })??;
+    let what = write.describe();
+    let outcomes = match write.task.await {
+        Ok(Ok(outcomes)) => outcomes,
+        Ok(Err(e)) => {
+            let status = Status::from(e);
+            return Err(Status::new(
+                status.code(),
+                format!("{what}: {}", status.message()),
+            ));
+        }
+        Err(e) => {
+            return Err(Status::internal(format!("{what}: the write failed: {e}")));
+        }
+    };
     for outcome in outcomes {
         match outcome {
             InsertOutcome::Inserted(_) => totals.accepted += 1,
             InsertOutcome::Duplicate => totals.duplicates += 1,
         }
     }
-    totals.batches += 1;
-    tracing::debug!(batch = write.number, "ingest batch committed");
+    totals.batches += write.batches;
+    tracing::debug!(
+        first = write.first,
+        batches = write.batches,
+        "ingest batches committed"
+    );
     Ok(())
 }
