@@ -1,6 +1,6 @@
 //! ClearLogs: deleting logs atomically — optionally after exporting exactly
 //! the logs that will be deleted, in the same snapshot — while keeping the
-//! hourly counts exact, and telling every diagd on the database.
+//! hourly counts (by source and by kind) exact, and telling every diagd on the database.
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::{IsolationLevel, Transaction};
@@ -54,6 +54,28 @@ FROM fresh f
 WHERE (c.hour, c.severity, c.error_type, c.source_host, c.source_run_id, c.source_component)
     = (f.hour, f.severity, f.error_type, f.source_host, f.source_run_id, f.source_component)";
 
+/// Re-derives the per-kind hourly counts of the touched (hour, severity,
+/// type) buckets from the per-source ones (already adjusted), and drops the
+/// emptied ones.
+const RESYNC_KIND_COUNTS: &str = "
+WITH touched AS (
+    SELECT DISTINCT * FROM unnest($1::timestamptz[], $2::text[], $3::text[]) AS t(hour, severity, error_type)
+),
+fresh AS (
+    SELECT t.hour, t.severity, t.error_type, coalesce(sum(c.log_count) FILTER (WHERE c.log_count > 0), 0) AS log_count,
+           min(c.oldest) FILTER (WHERE c.log_count > 0) AS oldest, max(c.newest) FILTER (WHERE c.log_count > 0) AS newest
+    FROM touched t
+    LEFT JOIN log_counts_hourly c ON (c.hour, c.severity, c.error_type) = (t.hour, t.severity, t.error_type)
+    GROUP BY 1, 2, 3
+),
+emptied AS (
+    DELETE FROM log_counts_kind_hourly k USING fresh f
+    WHERE (k.hour, k.severity, k.error_type) = (f.hour, f.severity, f.error_type) AND f.log_count = 0
+)
+UPDATE log_counts_kind_hourly AS k SET log_count = f.log_count, oldest = f.oldest, newest = f.newest
+FROM fresh f
+WHERE (k.hour, k.severity, k.error_type) = (f.hour, f.severity, f.error_type) AND f.log_count > 0";
+
 impl Store {
     /// Deletes the logs matching `filter` (all when it is empty); returns
     /// how many.
@@ -64,7 +86,8 @@ impl Store {
             tx.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
                 .await?;
             let count: i64 = tx.query_one("SELECT count(*) FROM logs", &[]).await?.get(0);
-            tx.batch_execute("TRUNCATE logs, log_counts_hourly").await?;
+            tx.batch_execute("TRUNCATE logs, log_counts_hourly, log_counts_kind_hourly")
+                .await?;
             notify_cleared(&tx, count as u64).await?;
             tx.commit().await?;
             return Ok(count as u64);
@@ -168,6 +191,8 @@ async fn delete_matching(
         )
         .await?;
         tx.batch_execute("DELETE FROM log_counts_hourly WHERE log_count <= 0")
+            .await?;
+        tx.execute(RESYNC_KIND_COUNTS, &[&hours, severities, types])
             .await?;
     }
     Ok(deleted)

@@ -14,7 +14,7 @@ use crate::domain::{ErrorType, LogEntry, LogFilter, LogPage, NewLog, PageCursor,
 
 /// Inserts a batch with one statement: the distinct new stack traces, the
 /// rows (skipping event_ids already stored) and, from the rows actually
-/// inserted, the hourly counts. Rollup rows are upserted in key order so
+/// inserted, the hourly counts (by source, and by kind alone). Rollup rows are upserted in key order so
 /// concurrent batches cannot deadlock.
 const INSERT_BATCH: &str = "
 WITH input AS (
@@ -51,6 +51,17 @@ counted AS (
     SET log_count = c.log_count + EXCLUDED.log_count,
         oldest = least(c.oldest, EXCLUDED.oldest),
         newest = greatest(c.newest, EXCLUDED.newest)
+),
+counted_kinds AS (
+    INSERT INTO log_counts_kind_hourly AS k (hour, severity, error_type, log_count, oldest, newest)
+    SELECT date_trunc('hour', occurred_at, 'UTC'), severity, error_type, count(*), min(occurred_at), max(occurred_at)
+    FROM inserted
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (hour, severity, error_type) DO UPDATE
+    SET log_count = k.log_count + EXCLUDED.log_count,
+        oldest = least(k.oldest, EXCLUDED.oldest),
+        newest = greatest(k.newest, EXCLUDED.newest)
 )
 SELECT id FROM inserted";
 

@@ -1,6 +1,7 @@
-//! Stats for the dashboard. Whole hours are read from `log_counts_hourly`
-//! (maintained on insert), so unfiltered and time-range stats cost a few rows
-//! per hour; only the partial hours at the edges of a time range, and filters
+//! Stats for the dashboard. Whole hours are read from the hourly counts
+//! maintained on insert — `log_counts_kind_hourly` (severity × type) when no
+//! source is asked for, `log_counts_hourly` (× host, run, component) when one
+//! is — so unfiltered and time-range stats cost a few rows per hour; only the partial hours at the edges of a time range, and filters
 //! the hourly counts cannot answer (labels, message text), read `logs`.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -60,9 +61,18 @@ impl Store {
         stats: &mut Stats,
     ) -> Result<(), StoreError> {
         let sql = SqlFilter::for_hourly_counts(filter, from, to);
+        // Without a source condition the per-kind counts answer with a few
+        // rows per hour, however many hosts and runs there are.
+        let source = &filter.source;
+        let table =
+            if source.host.is_empty() && source.run_id.is_empty() && source.component.is_empty() {
+                "log_counts_kind_hourly"
+            } else {
+                "log_counts_hourly"
+            };
         let query = format!(
             "SELECT severity, error_type, sum(log_count)::bigint, min(oldest), max(newest)
-             FROM log_counts_hourly {} GROUP BY severity, error_type HAVING sum(log_count) > 0",
+             FROM {table} {} GROUP BY severity, error_type HAVING sum(log_count) > 0",
             sql.where_clause()
         );
         self.add_grouped_counts(&query, &sql, stats).await
