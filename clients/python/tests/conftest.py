@@ -5,6 +5,7 @@ the same port and data directory. Helpers wait for what the server stores."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
@@ -19,7 +20,9 @@ from typing import Callable, List, Optional, TypeVar
 
 import pytest
 
-from diagd_client import Client, DiagdError, Source
+from diagd_client import Client, DiagdError, LogFilter, Source
+from diagd_client import convert
+from diagd_client._proto.diagnostics.v1 import diagnostics_pb2 as pb
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
 CLIENT_SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
@@ -162,3 +165,19 @@ def run_script(code: str, env: dict, timeout: float = 60.0) -> subprocess.Comple
 
 def logs_of_run(client: Client, run_id: str, full: bool = True, **conditions):
     return list(client.list_logs(source=Source(run_id=run_id), full=full, **conditions))
+
+
+def recorded_actions(client: Client, run_id: str) -> list:
+    """The actions diagd recorded for `run_id` (RecordAction), newest first, read back
+    the one way diagd exposes them: in a diagnostic report (GenerateReport, then
+    DownloadReport's JSON document)."""
+    log_filter = convert.log_filter_to_proto(LogFilter(source=Source(run_id=run_id)))
+    report = client._stub.GenerateReport(pb.GenerateReportRequest(filter=log_filter, max_errors=1), timeout=10).report
+    document = b"".join(
+        chunk.chunk for chunk in client._stub.DownloadReport(pb.DownloadReportRequest(report_id=report.report_id), timeout=10)
+    )
+    return json.loads(document)["recent_actions"]
+
+
+def spooled_files(spool_dir: str) -> list:
+    return sorted(name for name in os.listdir(spool_dir) if name.endswith(".pb"))

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from diagd_client import Client, DiagdError, ErrorType, NewLog, NoticeKind, Severity, Source
-from conftest import logs_of_run, wait_for
+from conftest import logs_of_run, recorded_actions, wait_for
 
 
 def test_report_error_is_stored_with_every_detail_and_retry_is_a_duplicate(client, run_id):
@@ -72,9 +72,12 @@ def test_search_finds_words_inside_identifiers_and_ends_with_a_summary(client, r
     assert results.summary is not None and results.summary.matched == 1
 
 
-def test_record_action_answers_the_stored_id(client, run_id):
+def test_record_action_is_stored_redacted_under_the_answered_id(client, run_id):
     action_id = client.record_action("start_training", {"epochs": 3, "hf_token": "hf_x"}, source=Source(run_id=run_id))
-    assert len(action_id) == 36
+    [stored] = recorded_actions(client, run_id)  # read back through a diagnostic report
+    assert stored["id"] == action_id and stored["action"] == "start_training"
+    assert stored["details"] == {"epochs": 3, "hf_token": "[redacted]"}
+    assert stored["source"]["run_id"] == run_id
 
 
 def test_subscribe_receives_a_log_pushed_by_another_client(diagd, client, run_id):

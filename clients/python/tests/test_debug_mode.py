@@ -1,12 +1,15 @@
 """diagd's debug-mode switch changes what a running training process ships:
 while it is on, WARNING records are shipped (with timing) and INFO records are
-kept as recent actions; when it goes off, warnings stop being shipped."""
+kept as recent actions; when it goes off, warnings stop being shipped. While the stream is lost, the
+process runs at its normal level."""
 
+import logging
+import os
 import subprocess
 import sys
 import time
-import os
 
+import diagd_client
 from diagd_client import Severity
 from conftest import CLIENT_SRC, wait_for
 
@@ -61,3 +64,25 @@ def test_debug_mode_switch_changes_what_a_running_client_ships(client, diagd, ru
         client.set_debug_mode(False, changed_by="pytest")
         stop_file.touch()
         trainer.wait(10)
+
+
+def test_when_the_debug_mode_stream_drops_the_logger_returns_to_its_normal_level(server, client, run_id, spool_dir):
+    logger = logging.getLogger(f"debug-stream-{run_id}")
+    logger.setLevel(logging.INFO)
+    reporter = diagd_client.init(server.target, run_id=run_id, spool_dir=spool_dir, logger=logger,
+                                 install_excepthooks=False, retry_initial_backoff=0.1, retry_max_backoff=0.5)
+    try:
+        client.set_debug_mode(True, changed_by="pytest")
+        wait_for(lambda: logger.level == logging.DEBUG, 10, what="debug mode followed")
+        server.stop()  # the stream drops while debug mode is on
+        wait_for(lambda: logger.level == logging.INFO and not reporter.debug_mode, 10,
+                 what="the normal level while diagd is unreachable")
+        server.start()  # back, still in debug mode: verbose again
+        wait_for(lambda: logger.level == logging.DEBUG and reporter.debug_mode, 15, what="debug mode followed again")
+        client.set_debug_mode(False, changed_by="pytest")
+        wait_for(lambda: logger.level == logging.INFO, 10, what="debug mode off followed")
+    finally:
+        if server.process.poll() is None:
+            client.set_debug_mode(False, changed_by="pytest")
+        diagd_client.shutdown(timeout=1)
+    assert logger.level == logging.INFO

@@ -56,3 +56,51 @@ def test_callback_records_milestones_and_reports_the_failure_with_training_state
     assert milestones == ["train_begin", "epoch_begin", "epoch_end", "evaluate", "checkpoint_save"]
     evaluate = log.recent_actions[3]
     assert evaluate.details["metrics"] == {"eval_loss": 0.42} and evaluate.details["global_step"] == 10
+
+
+HOSTILE_SCRIPT = """
+import os
+import diagd_client
+from diagd_client.integrations.transformers import DiagdCallback
+from transformers import TrainerState, TrainerControl
+from transformers.trainer_callback import CallbackHandler, DefaultFlowCallback
+
+class Unprintable:
+    def __repr__(self):
+        raise RuntimeError("repr of a lazy tensor failed")
+
+class HostileArgs:  # training arguments whose values cannot be serialised
+    output_dir = os.environ["OUT"]
+    num_train_epochs = Unprintable()
+    def to_dict(self):
+        return {"huge": 10 ** 400, "weird": Unprintable(), "nested": {Unprintable(): 1}, "hf_token": "hf_abcdefghijklmnopqrstuvwxyz"}
+
+diagd_client.init(os.environ["DIAGD_TARGET"], run_id=os.environ["RUN_ID"], spool_dir=os.environ["SPOOL"])
+args, state, control = HostileArgs(), TrainerState(), TrainerControl()
+handler = CallbackHandler([DefaultFlowCallback(), DiagdCallback()], None, None, None, None)
+state.max_steps = 5
+handler.on_train_begin(args, state, control)
+state.global_step, state.epoch = 3, Unprintable()
+handler.on_evaluate(args, state, control, metrics={"eval_loss": Unprintable(), "big": 10 ** 400})
+handler.on_save(args, state, control)
+raise ValueError("training went on after the hostile values")
+"""
+
+
+def test_the_callback_never_raises_inside_trainer_even_for_values_it_cannot_serialise(
+    client, diagd, run_id, spool_dir, tmp_path
+):
+    finished = run_script(
+        HOSTILE_SCRIPT,
+        {"DIAGD_TARGET": diagd.target, "RUN_ID": run_id, "SPOOL": spool_dir, "OUT": str(tmp_path / "out")},
+        timeout=120,
+    )
+    assert finished.returncode == 1 and "ValueError: training went on" in finished.stderr, finished.stderr
+    [log] = logs_of_run(client, run_id)
+    assert log.message == "ValueError: training went on after the hostile values"
+    assert log.error_type == ErrorType.TRAINING
+    arguments = log.context["training_arguments"]
+    assert arguments["huge"] == str(10 ** 400) and arguments["hf_token"] == "[redacted]"
+    assert arguments["weird"] == "<unrepresentable Unprintable>"
+    assert [a.action for a in log.recent_actions] == ["train_begin", "evaluate", "checkpoint_save"]
+    assert log.recent_actions[1].details["metrics"]["eval_loss"] == "<unrepresentable Unprintable>"

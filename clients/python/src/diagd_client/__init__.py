@@ -62,35 +62,55 @@ def init(
     max_recent_actions, event_level, breadcrumb_level, warning_severity,
     level_severities, follow_debug_mode, send_actions, flush_timeout,
     retry_initial_backoff, retry_max_backoff, rescan_interval, secret_keys.
-    Calling init again replaces the previous setup. Never raises for diagd being
-    unreachable."""
+    Calling init again replaces the previous setup.
+
+    Never raises for the environment: diagd unreachable, an unwritable spool
+    directory (it falls back to a temporary directory, then to memory), a platform
+    without os.register_at_fork; whatever fails is written to stderr and the rest
+    is set up. Only invalid arguments (an unknown option, an unknown severity)
+    raise, as any call would."""
     global _reporter, _handler
-    shutdown()
+    _quietly(shutdown, "could not shut down the previous setup")
     reporter = Reporter(target, **options)
     if install_excepthooks:
-        reporter.install_hooks(capture_multiprocessing=capture_multiprocessing)
+        _quietly(lambda: reporter.install_hooks(capture_multiprocessing=capture_multiprocessing),
+                 "could not install the excepthooks")
     if install_logging_handler:
-        target_logger = logger or logging.getLogger()
-        _handler = DiagdHandler(reporter)
-        target_logger.addHandler(_handler)
-        reporter._handler_logger = target_logger
-        reporter.on_debug_mode_change(DebugLevelFollower(target_logger))
-    reporter.start()
+        def install_handler() -> None:
+            global _handler
+            target_logger = logger or logging.getLogger()
+            handler = DiagdHandler(reporter)
+            target_logger.addHandler(handler)
+            _handler = handler
+            reporter._handler_logger = target_logger
+            reporter.on_debug_mode_change(DebugLevelFollower(target_logger))
+
+        _quietly(install_handler, "could not install the logging handler")
+    _quietly(reporter.start, "could not start the background sender")
     _reporter = reporter
     return reporter
 
 
+def _quietly(step, what: str) -> None:
+    try:
+        step()
+    except Exception:
+        Reporter._warn(what)
+
+
 def shutdown(timeout: Optional[float] = None) -> None:
-    """Flushes (within `timeout`), removes the hooks and handler, stops the threads."""
+    """Flushes (within `timeout`), removes the hooks and handler, stops the threads,
+    closes the channel. Never raises."""
     global _reporter, _handler
     reporter, handler = _reporter, _handler
     _reporter = _handler = None
     if reporter is None:
         return
-    reporter.uninstall_hooks()
+    _quietly(reporter.uninstall_hooks, "could not remove the hooks")
     if handler is not None:
-        getattr(reporter, "_handler_logger", logging.getLogger()).removeHandler(handler)
-    reporter.close(timeout)
+        _quietly(lambda: getattr(reporter, "_handler_logger", logging.getLogger()).removeHandler(handler),
+                 "could not remove the logging handler")
+    _quietly(lambda: reporter.close(timeout), "could not close the reporter")
 
 
 def get_reporter() -> Optional[Reporter]:

@@ -1,6 +1,6 @@
 """Which of diagd's error types an exception or message is: an ordered table of
-rules, first match wins, that users extend with `add_rule` (their rules are
-checked before the built-in ones).
+rules that users extend with `add_rule` (their rules are checked before the
+built-in ones).
 
 A rule matches on any of:
 - exception types, by qualified or bare class name anywhere in the exception's
@@ -9,11 +9,19 @@ A rule matches on any of:
 - traceback frames: function names, or file paths containing a fragment;
 - the phase the program is in (`phase("training")`, set by DiagdCallback).
 
+What the error says about itself comes before where it was raised: the rows are
+tried in order on exception types and messages first; only when no row matches
+so are they tried in order on traceback frames, and then on the phase. (A
+missing config.json raised inside configuration_utils.py is MODEL_LOADING by its
+message, not CONFIGURATION by its frame.)
+
 The built-in table (CLASSIFICATION_TABLE), in order:
 
 | type | exceptions | message | frames / phase |
 | --- | --- | --- | --- |
 | OOM | torch.cuda.OutOfMemoryError, torch.OutOfMemoryError, MemoryError | "CUDA out of memory", "out of memory", CUBLAS_STATUS_ALLOC_FAILED | |
+| NETWORK | huggingface_hub LocalEntryNotFoundError, OfflineModeIsEnabled (the Hub could not be reached, the file is not cached) | | |
+| MODEL_LOADING | huggingface_hub RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError, (Remote)EntryNotFoundError, DisabledRepoError | the Hub's HTTP 401/403/404 client errors, "Repository Not Found", "Entry Not Found", "Revision Not Found", gated repo | |
 | NETWORK | ConnectionError, TimeoutError, socket.gaierror, urllib.error.URLError, http.client.HTTPException, ssl.SSLError, requests/urllib3/httpx errors, huggingface_hub HTTP errors | connection refused/reset, name resolution, "couldn't connect", HTTP 429/5xx, rate limit | huggingface_hub download functions |
 | CONFIGURATION | pydantic/jsonschema ValidationError, omegaconf/hydra errors, argparse.ArgumentError, yaml.YAMLError, configparser.Error | "invalid config", "unrecognized arguments", "configuration" | __post_init__ of training_args / configuration_utils, parse_args |
 | MODEL_LOADING | safetensors.SafetensorError | "Error(s) in loading state_dict", "does not appear to have a file named", "size mismatch for", "not a valid model identifier", a missing checkpoint file | from_pretrained, load_state_dict, load_checkpoint, safetensors |
@@ -59,6 +67,30 @@ CLASSIFICATION_TABLE: List[Rule] = [
         ErrorType.OOM,
         exception_names=("torch.cuda.OutOfMemoryError", "torch.OutOfMemoryError", "OutOfMemoryError", "MemoryError"),
         message_pattern=r"CUDA out of memory|out of memory|CUBLAS_STATUS_ALLOC_FAILED|OutOfMemory",
+    ),
+    # The Hub could not be reached and the file is not in the local cache (a subclass
+    # of EntryNotFoundError, hence before the next row).
+    Rule(
+        ErrorType.NETWORK,
+        exception_names=("LocalEntryNotFoundError", "OfflineModeIsEnabled"),
+    ),
+    # The Hub answered: no such repository / file / revision, or no access. The model
+    # cannot be loaded as asked; retrying the network will not help. (These are
+    # HfHubHTTPError subclasses, hence before the NETWORK row.)
+    Rule(
+        ErrorType.MODEL_LOADING,
+        exception_names=(
+            "RepositoryNotFoundError",
+            "GatedRepoError",
+            "RevisionNotFoundError",
+            "EntryNotFoundError",
+            "RemoteEntryNotFoundError",
+            "DisabledRepoError",
+        ),
+        message_pattern=(
+            r"\b(401|403|404) Client Error[\s\S]*huggingface\.co|Repository Not Found for url|Entry Not Found for url|"
+            r"Revision Not Found for url|gated repo|is not a valid model identifier"
+        ),
     ),
     Rule(
         ErrorType.NETWORK,
@@ -215,15 +247,24 @@ def classify(
     names = set().union(*(_class_names(e) for e in chain)) if chain else set()
     messages = [message] + [str(e) for e in chain]
     frames = list(_frames(error)) if error is not None else []
-    for rule in (*_user_rules, *CLASSIFICATION_TABLE):
+    rules = (*_user_rules, *CLASSIFICATION_TABLE)
+    # What the error says about itself (its types, its messages) first, across every row...
+    for rule in rules:
         if names and any(n in names for n in rule.exception_names):
             return rule.error_type
         if any(rule.message_matches(m) for m in messages):
             return rule.error_type
-        if frames and any(
-            function in rule.frame_functions or any(p in path for p in rule.frame_paths) for function, path in frames
-        ):
-            return rule.error_type
-        if phase_name and phase_name in rule.phases:
-            return rule.error_type
+    # ...then where it was raised...
+    if frames:
+        for rule in rules:
+            if any(
+                function in rule.frame_functions or any(p in path for p in rule.frame_paths)
+                for function, path in frames
+            ):
+                return rule.error_type
+    # ...then what the program was doing.
+    if phase_name:
+        for rule in rules:
+            if phase_name in rule.phases:
+                return rule.error_type
     return ErrorType.OTHER

@@ -64,7 +64,25 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
 def to_json_value(value: Any, depth: int = 0) -> Any:
     """`value` as JSON data (dict/list/str/float/bool/None): unknown objects become
     their repr, non-finite numbers strings, and nesting deeper than diagd accepts a
-    string."""
+    string. Never raises: a value that cannot be converted (a repr that raises, an
+    int too large for a float) becomes a descriptive string."""
+    try:
+        return _to_json_value(value, depth)
+    except Exception:
+        return _safe_repr(value, 1024)
+
+
+def _safe_repr(value: Any, max_bytes: int) -> str:
+    try:
+        return truncate_utf8(repr(value), max_bytes)
+    except Exception:
+        try:
+            return f"<unrepresentable {type(value).__qualname__}>"
+        except Exception:
+            return "<unrepresentable>"
+
+
+def _to_json_value(value: Any, depth: int) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -75,9 +93,9 @@ def to_json_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace").replace("\x00", "")
     if depth >= MAX_CONTEXT_DEPTH - 1:
-        return truncate_utf8(repr(value), 1024)
+        return _safe_repr(value, 1024)
     if isinstance(value, dict):
-        return {str(k).replace("\x00", ""): to_json_value(v, depth + 1) for k, v in value.items()}
+        return {_key(k): to_json_value(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_json_value(v, depth + 1) for v in value]
     if isinstance(value, (_dt.datetime, _dt.date)):
@@ -87,7 +105,14 @@ def to_json_value(value: Any, depth: int = 0) -> Any:
             return to_json_value(value.item(), depth)
         except Exception:
             pass
-    return truncate_utf8(repr(value), 4096)
+    return _safe_repr(value, 4096)
+
+
+def _key(key: Any) -> str:
+    try:
+        return str(key).replace("\x00", "")
+    except Exception:
+        return _safe_repr(key, 256)
 
 
 def struct_from_dict(data: Optional[Dict[str, Any]], max_bytes: int = MAX_CONTEXT_BYTES) -> struct_pb2.Struct:

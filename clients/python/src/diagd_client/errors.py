@@ -3,10 +3,15 @@ code, plus which codes are worth retrying."""
 
 from __future__ import annotations
 
+import re
+from typing import Optional
+
 import grpc
 
 # Codes after which the same request may succeed later: diagd or its database is
-# unreachable, overloaded, or the call ran out of time.
+# unreachable, overloaded, or the call ran out of time. (RESOURCE_EXHAUSTED for a
+# request over diagd's --max-message-bytes is the exception: the same request never
+# passes; see is_message_too_large.)
 RETRYABLE_CODES = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
@@ -44,3 +49,22 @@ class DiagdError(Exception):
         code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
         details = error.details() if hasattr(error, "details") else str(error)
         return cls(code or grpc.StatusCode.UNKNOWN, details or "")
+
+
+_LIMIT = re.compile(r"limit of (\d+) bytes")
+
+
+def is_message_too_large(error: DiagdError) -> bool:
+    """True for diagd's answer to a request over its --max-message-bytes
+    (RESOURCE_EXHAUSTED naming the flag, or gRPC's own "larger than max"): resending
+    the same request can never succeed, it must be split."""
+    if error.code != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return False
+    details = error.details or ""
+    return "--max-message-bytes" in details or "message larger than max" in details.lower()
+
+
+def server_message_limit(details: str) -> Optional[int]:
+    """The byte limit named in diagd's message-too-large answer, if it names one."""
+    match = _LIMIT.search(details or "")
+    return int(match.group(1)) if match else None

@@ -18,20 +18,22 @@ import datetime as _dt
 import logging
 import os
 import random
+import re
 import sys
 import threading
 import time
 import traceback
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import convert, system_state
 from ._proto.diagnostics.v1 import diagnostics_pb2 as pb
 from .breadcrumbs import Breadcrumbs
 from .client import Client, TlsConfig
-from .errors import RETRYABLE_CODES, DiagdError
+from .errors import KEEP_FOR_LATER_CODES, RETRYABLE_CODES, DiagdError, is_message_too_large, server_message_limit
 from .events import build_log, default_source
 from .scrub import add_secret_keys
-from .spool import Spool
+from .spool import Spool, SpooledError
 from .types import ErrorType, RecentAction, Severity, Source
 
 _internal_log = logging.getLogger("diagd_client")
@@ -46,6 +48,24 @@ DEFAULT_LEVEL_SEVERITIES = {
 }
 
 ContextProvider = Callable[[], Dict[str, Any]]
+
+# Each IngestLogs request the sender makes holds at most this many logs and this
+# many bytes of encoded NewLog (well under diagd's default --max-message-bytes,
+# 16 MiB); a smaller server limit, learnt from its RESOURCE_EXHAUSTED answer,
+# lowers the byte cap further.
+MAX_BATCH_LOGS = 100
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+MAX_QUEUED_ACTIONS = 1000
+
+
+def _entry_size(payload_size: int) -> int:
+    """Bytes one NewLog of `payload_size` takes inside an IngestLogsRequest (field
+    tag, length varint, the message)."""
+    varint, rest = 1, payload_size
+    while rest >= 0x80:
+        rest >>= 7
+        varint += 1
+    return 1 + varint + payload_size
 
 
 class Reporter:
@@ -82,7 +102,7 @@ class Reporter:
         self.timeout = timeout
         self._tls = tls
         self.source: Source = default_source(run_id, component, labels)
-        self.spool = Spool(spool_dir, spool_max_bytes)
+        self.spool = Spool(spool_dir, spool_max_bytes, target=target)
         self.breadcrumbs = Breadcrumbs(max_recent_actions)
         self.event_level = event_level
         self.breadcrumb_level = breadcrumb_level
@@ -100,13 +120,21 @@ class Reporter:
         self.context_providers: List[ContextProvider] = []
         self.delivered = 0
         self.rejected = 0
+        self.too_large = 0  # errors diagd can never accept (over its --max-message-bytes): dropped, counted
+        self.max_batch_bytes = MAX_BATCH_BYTES
+        self._batch_byte_cap = MAX_BATCH_BYTES  # lowered when diagd answers that a batch is too large
         if secret_keys:
             add_secret_keys(secret_keys)
         self.debug_mode = False
         self._debug_listeners: List[Callable[[bool], None]] = []
+        self._origin_pid = os.getpid()  # the process whose gRPC state this reporter may use
+        self._closed = False
         self._start_process_state()
-        system_state.prime_cpu_percent()
-        os.register_at_fork(after_in_child=self._after_fork_in_child)
+        try:
+            system_state.prime_cpu_percent()
+        except Exception:
+            pass
+        _register_for_fork(self)
 
     # -- process-local state (rebuilt in a forked child) -------------------
 
@@ -127,9 +155,11 @@ class Reporter:
 
     def _after_fork_in_child(self) -> None:
         """The child gets no thread, and must not touch the parent's channel or locks:
-        new locks, no client (a new channel is made on first use), threads restarted
-        lazily. The parent's channel object is kept referenced so that its finaliser
-        does not run in the child."""
+        new locks and no client. gRPC Python is not fork-safe (a channel made in a
+        forked child can hang), so the child never uses the network at all: it only
+        writes the spool, which the parent's sender (rescanning every
+        rescan_interval) or the next start delivers. The parent's channel object is
+        kept referenced so that its finaliser does not run in the child."""
         self._abandoned_client = self._client
         self._start_process_state()
         self.spool.reset_after_fork()
@@ -137,8 +167,17 @@ class Reporter:
         system_state.reset_after_fork()
         self.source.labels["pid"] = str(os.getpid())
 
+    def in_forked_child(self) -> bool:
+        """True in a process forked from the one that made this reporter: there it
+        spools only, and never opens a channel."""
+        return os.getpid() != self._origin_pid
+
     def _get_client(self) -> Client:
         with self._client_lock:
+            if self._closed:
+                raise RuntimeError("the reporter is closed")
+            if self.in_forked_child():
+                raise RuntimeError("no network in a forked child")
             if self._client is None:
                 self._client = Client(self.target, token=self._token, timeout=self.timeout, tls=self._tls)
             return self._client
@@ -146,6 +185,8 @@ class Reporter:
     def start(self) -> None:
         """Starts the sender (which first resends what an earlier process left in the
         spool) and, if enabled, the debug-mode watcher. Safe to call repeatedly."""
+        if self._closed or self.in_forked_child():
+            return
         with self._threads_lock:
             if self._stopping.is_set():
                 return
@@ -157,7 +198,8 @@ class Reporter:
                 self._watcher.start()
 
     def _ensure_started(self) -> None:
-        if self._pid != os.getpid() or self._sender is None:
+        sender = self._sender
+        if self._pid != os.getpid() or sender is None or not sender.is_alive():
             self.start()
 
     # -- capture ----------------------------------------------------------
@@ -208,9 +250,11 @@ class Reporter:
                 recent_actions=self.breadcrumbs.snapshot(),
             )
             payload = convert.new_log_to_proto(log).SerializeToString()
-            self.spool.write(log.event_id, payload, durable=fatal)
-            if fatal:
-                self.flush(self.flush_timeout)
+            path = self.spool.write(log.event_id, payload, durable=fatal)
+            if self.in_forked_child() or self._closed:
+                pass  # spooled only: the parent's sender or the next start delivers it
+            elif fatal:
+                self._deliver_fatal(path, log.event_id, payload)
             else:
                 self._ensure_started()
                 self._wake.set()
@@ -226,8 +270,8 @@ class Reporter:
             item = self.breadcrumbs.add(action, details)
             if self.send_actions:
                 with self._actions_lock:
-                    if len(self._actions_to_send) < 1000:
-                        self._actions_to_send.append(item)
+                    self._actions_to_send.append(item)
+                    del self._actions_to_send[:-MAX_QUEUED_ACTIONS]
                 self._ensure_started()
                 self._wake.set()
         except Exception:
@@ -236,24 +280,62 @@ class Reporter:
     # -- delivery -----------------------------------------------------------
 
     def _send_loop(self) -> None:
-        system_state.gpus()  # NVML's first initialisation is slow: do it here, not at the first error
+        try:
+            system_state.gpus()  # NVML's first initialisation is slow: do it here, not at the first error
+        except Exception:
+            pass
         while not self._stopping.is_set():
-            wait = max(self._retry_at - time.monotonic(), 0.0)
-            if wait:
-                self._stopping.wait(wait)
-            else:
-                self._wake.wait(self.rescan_interval)
-                self._wake.clear()
-            if self._stopping.is_set():
-                return
-            self._send_actions()
-            if self._deliver_pending() is False:
+            try:
+                wait = max(self._retry_at - time.monotonic(), 0.0)
+                if wait:
+                    self._stopping.wait(wait)
+                else:
+                    # Woken by a new error, else every rescan_interval: errors spooled by
+                    # forked children or other processes on this spool are found too.
+                    self._wake.wait(self.rescan_interval)
+                    self._wake.clear()
+                if self._stopping.is_set():
+                    return
+                actions_sent = self._send_actions()
+                failed = self._deliver_pending() is False or not actions_sent
+            except Exception:
+                # Never let the sender die (a spool directory removed under it, a full
+                # disk...): say so, back off, go on.
+                self._warn("the background sender failed; retrying later")
+                failed = True
+            if failed:
                 self._failures += 1
                 backoff = min(self.retry_max_backoff, self.retry_initial_backoff * 2 ** min(self._failures, 16))
                 self._retry_at = time.monotonic() + random.uniform(backoff / 2, backoff)
             else:
                 self._failures = 0
                 self._retry_at = 0.0
+
+    def _deliver_fatal(self, path: Optional[str], event_id: str, payload: bytes) -> None:
+        """From an excepthook: sends the fatal error itself first, then as much of the
+        backlog as fits, all within flush_timeout."""
+        deadline = time.monotonic() + self.flush_timeout
+        try:
+            if path is not None:
+                if self._send_batch([SpooledError(path, event_id, payload)], deadline) is False:
+                    return  # diagd is unreachable: the backlog would not go either
+            self._deliver_pending(deadline)
+        except Exception:
+            self._warn("could not deliver an uncaught error now (it stays in the spool)")
+
+    def _next_batch(self) -> List[SpooledError]:
+        """The oldest spooled errors, at most MAX_BATCH_LOGS and the byte cap (at least
+        one error, however large)."""
+        cap = min(self.max_batch_bytes, self._batch_byte_cap)
+        batch: List[SpooledError] = []
+        size = 0
+        for item in self.spool.pending(limit=MAX_BATCH_LOGS):
+            entry = _entry_size(len(item.payload))
+            if batch and size + entry > cap:
+                break
+            batch.append(item)
+            size += entry
+        return batch
 
     def _deliver_pending(self, deadline: Optional[float] = None) -> Optional[bool]:
         """Sends spooled errors, oldest first, in batches. True when the spool was
@@ -262,83 +344,148 @@ class Reporter:
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 return None
-            batch = self.spool.pending(limit=100)
+            batch = self._next_batch()
             if not batch:
                 return True
-            logs = []
-            for item in batch:
-                try:
-                    logs.append(pb.NewLog.FromString(item.payload))
-                except Exception:
-                    self.spool.remove(item.path)  # unreadable: never deliverable
-                    self.rejected += 1
-            if not logs:
-                continue
-            timeout = self.timeout if deadline is None else max(0.05, min(self.timeout, deadline - time.monotonic()))
-            try:
-                result = self._get_client().ingest_messages(iter([pb.IngestLogsRequest(logs=logs)]), timeout=timeout)
-            except DiagdError as error:
-                if error.code in RETRYABLE_CODES or error.code.name in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-                    return False
-                self._warn(f"diagd refused a batch ({error}); sending its errors one by one")
-                self._deliver_one_by_one(batch, timeout)
-                continue
-            except Exception:
-                self._warn("unexpected failure while sending to diagd")
+            if self._send_batch(batch, deadline) is False:
                 return False
-            if result.rejected:
-                self.rejected += result.rejected
-                for rejection in result.rejections:
-                    self._warn(f"diagd rejected an error: {rejection.field}: {rejection.reason}")
-            self.delivered += result.accepted + result.duplicates
-            for item in batch:
-                self.spool.remove(item.path)
 
-    def _deliver_one_by_one(self, batch, timeout: float) -> None:
-        client = self._get_client()
+    def _send_batch(self, batch: List[SpooledError], deadline: Optional[float] = None) -> bool:
+        """Sends one batch as one IngestLogs request. True when the batch was dealt with
+        (stored, rejected, or dropped as too large; its files removed) or must be split
+        (the byte cap was lowered), False when diagd could not take it now."""
+        items, logs = [], []
         for item in batch:
+            try:
+                logs.append(pb.NewLog.FromString(item.payload))
+                items.append(item)
+            except Exception:
+                self.spool.remove(item.path)  # unreadable: never deliverable
+                self.rejected += 1
+        if not logs:
+            return True
+        timeout = self.timeout if deadline is None else max(0.05, min(self.timeout, deadline - time.monotonic()))
+        try:
+            result = self._get_client().ingest_messages(iter([pb.IngestLogsRequest(logs=logs)]), timeout=timeout)
+        except DiagdError as error:
+            if is_message_too_large(error):
+                return self._too_large(items, error)
+            if error.code in RETRYABLE_CODES or error.code in KEEP_FOR_LATER_CODES:
+                return False
+            self._warn(f"diagd refused a batch ({error}); sending its errors one by one")
+            return self._deliver_one_by_one(items, timeout)
+        except Exception:
+            self._warn("unexpected failure while sending to diagd")
+            return False
+        if result.rejected:
+            self.rejected += result.rejected
+            for rejection in result.rejections:
+                self._warn(f"diagd rejected an error: {rejection.field}: {rejection.reason}")
+        self.delivered += result.accepted + result.duplicates
+        for item in items:
+            self.spool.remove(item.path)
+        return True
+
+    def _too_large(self, items: List[SpooledError], error: DiagdError) -> bool:
+        """diagd answered that the request is over its --max-message-bytes: a batch of
+        several errors is split (the byte cap lowered to the server's limit, or halved);
+        a single error that large can never be delivered: dropped and counted."""
+        if len(items) == 1:
+            self.spool.remove(items[0].path)
+            self.spool.count_dropped(1)
+            self.too_large += 1
+            self._warn(f"dropped an error larger than diagd accepts ({len(items[0].payload)} bytes): {error.details}")
+            return True
+        size = sum(_entry_size(len(item.payload)) for item in items)
+        limit = server_message_limit(error.details)
+        cap = limit - 64 if limit is not None and 0 < limit - 64 < size else size // 2
+        self._batch_byte_cap = max(1, min(self._batch_byte_cap, cap))
+        return True
+
+    def _deliver_one_by_one(self, items: List[SpooledError], timeout: float) -> bool:
+        client = self._get_client()
+        for item in items:
             try:
                 request = pb.ReportErrorRequest(log=pb.NewLog.FromString(item.payload))
                 client._stub.ReportError(request, timeout=timeout, metadata=client._metadata)
                 self.delivered += 1
             except Exception as error:
-                code = getattr(error, "code", lambda: None)()
-                if code in RETRYABLE_CODES:
-                    return
+                wrapped = DiagdError.from_rpc_error(error) if hasattr(error, "code") else None
+                if wrapped is not None and is_message_too_large(wrapped):
+                    self._too_large([item], wrapped)
+                    continue
+                if wrapped is None or wrapped.code in RETRYABLE_CODES or wrapped.code in KEEP_FOR_LATER_CODES:
+                    return False
                 self.rejected += 1
             self.spool.remove(item.path)
+        return True
 
-    def _send_actions(self) -> None:
+    def _send_actions(self) -> bool:
+        """Records queued actions in diagd; stops at the first failure worth retrying
+        (diagd down: one timeout, not one per action), keeping the rest for later.
+        False when it stopped so."""
         with self._actions_lock:
             actions, self._actions_to_send = self._actions_to_send, []
-        for action in actions:
+        for index, action in enumerate(actions):
             try:
                 self._get_client().record_action(
                     action.action, action.details, source=self.source, timestamp=action.timestamp
                 )
+            except DiagdError as error:
+                if error.code in RETRYABLE_CODES or error.code in KEEP_FOR_LATER_CODES:
+                    with self._actions_lock:
+                        self._actions_to_send[:0] = actions[index:]
+                        del self._actions_to_send[:-MAX_QUEUED_ACTIONS]
+                    return False
+                # refused for good: breadcrumbs still travel with every error
             except Exception:
-                pass  # breadcrumbs are best effort: they still travel with every error
+                with self._actions_lock:
+                    self._actions_to_send[:0] = actions[index:]
+                    del self._actions_to_send[:-MAX_QUEUED_ACTIONS]
+                return False
+        return True
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Delivers every spooled error within `timeout` seconds (default flush_timeout);
-        True when the spool is empty afterwards. Never raises."""
+        True when the spool is empty afterwards. Never raises. In a forked child it
+        sends nothing (see _after_fork_in_child)."""
         try:
+            if self.in_forked_child() or self._closed:
+                return self.spool.pending_count() == 0
             deadline = time.monotonic() + (self.flush_timeout if timeout is None else timeout)
             return self._deliver_pending(deadline) is True
         except Exception:
             return False
 
     def close(self, timeout: Optional[float] = None) -> None:
-        """Flushes within `timeout`, then stops the background threads."""
-        self.flush(timeout)
-        self._stopping.set()
-        self._wake.set()
-        call = self._watch_call
-        if call is not None:
-            try:
-                call.cancel()
-            except Exception:
-                pass
+        """Flushes within `timeout`, stops the background threads, returns the logger
+        to its normal level, closes the channel and forgets the fork hook. What was not
+        delivered stays in the spool. Never raises; a second call does nothing."""
+        if self._closed:
+            return
+        try:
+            self.flush(timeout)
+        finally:
+            self._closed = True
+            self._stopping.set()
+            self._wake.set()
+            _forget_for_fork(self)
+            call = self._watch_call
+            if call is not None:
+                try:
+                    call.cancel()
+                except Exception:
+                    pass
+            if self.debug_mode:
+                self._set_debug_mode(False, "diagd client closed")
+            if not self.in_forked_child():  # the inherited channel is the parent's
+                with self._client_lock:
+                    client, self._client = self._client, None
+                if client is not None:
+                    try:
+                        client.close()
+                    except Exception:
+                        pass
 
     # -- debug mode ---------------------------------------------------------
 
@@ -358,14 +505,20 @@ class Reporter:
                         return
             except Exception:
                 pass
+            if self._stopping.is_set():
+                return
+            # The stream is gone (diagd restarting, unreachable): until it is back the
+            # process runs at its normal level rather than verbose for ever.
+            if self.debug_mode:
+                self._set_debug_mode(False, "diagd debug mode unknown (stream lost): back to normal level")
             failures += 1
             self._stopping.wait(min(self.retry_max_backoff, self.retry_initial_backoff * 2 ** min(failures, 8)))
 
-    def _set_debug_mode(self, enabled: bool) -> None:
+    def _set_debug_mode(self, enabled: bool, note: Optional[str] = None) -> None:
         if enabled == self.debug_mode:
             return
         self.debug_mode = enabled
-        self.breadcrumbs.add("diagd debug mode " + ("on" if enabled else "off"))
+        self.breadcrumbs.add(note or ("diagd debug mode " + ("on" if enabled else "off")))
         for listener in list(self._debug_listeners):
             try:
                 listener(enabled)
@@ -434,6 +587,8 @@ def _install_multiprocessing_hook(reporter: Reporter) -> None:
         from multiprocessing import process
     except Exception:
         return
+    global _active_reporter_for_children
+    _active_reporter_for_children = reporter  # also when an earlier init() already wrapped _bootstrap
     original = process.BaseProcess._bootstrap
     if getattr(original, "_diagd_wrapped", False):
         return
@@ -462,11 +617,38 @@ def _install_multiprocessing_hook(reporter: Reporter) -> None:
 
     _bootstrap._diagd_wrapped = True
     process.BaseProcess._bootstrap = _bootstrap
-    global _active_reporter_for_children
-    _active_reporter_for_children = reporter
 
 
 _active_reporter_for_children: Optional[Reporter] = None
+
+# Reporters not closed yet, re-set-up in a forked child by one fork hook registered
+# once per process (os.register_at_fork cannot unregister: a hook per reporter would
+# pile up, and keep closed reporters alive, over repeated init()/shutdown()).
+_fork_reporters: "weakref.WeakSet[Reporter]" = weakref.WeakSet()
+_fork_hook_registered = False
+
+
+def _after_fork_in_child() -> None:
+    for reporter in list(_fork_reporters):
+        try:
+            reporter._after_fork_in_child()
+        except Exception:
+            pass
+
+
+def _register_for_fork(reporter: Reporter) -> None:
+    global _fork_hook_registered
+    _fork_reporters.add(reporter)
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        try:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_registered = True
+        except Exception:
+            pass
+
+
+def _forget_for_fork(reporter: Reporter) -> None:
+    _fork_reporters.discard(reporter)
 
 
 class DiagdHandler(logging.Handler):

@@ -13,7 +13,8 @@ classifies them as TRAINING unless something more specific matches.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import functools
+from typing import Any, Callable, Dict, Optional, TypeVar
 
 from transformers import TrainerCallback  # noqa: F401 - the import is the dependency check
 
@@ -25,6 +26,32 @@ from diagd_client.scrub import redact
 from diagd_client.types import Severity
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _never_raises(method: F) -> F:
+    """A callback hook that can never raise inside Trainer: a failure of the
+    callback itself is written to stderr and training goes on."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception:
+            Reporter._warn(f"DiagdCallback.{method.__name__} failed (training goes on)")
+            return None
+
+    return guarded  # type: ignore[return-value]
+
+
+def _json(value: Any) -> Any:
+    """`value` made JSON-safe, whatever it is (never raises)."""
+    try:
+        return to_json_value(value)
+    except Exception:
+        return "<unserializable>"
+
+
 def _training_arguments(args: Any) -> Dict[str, Any]:
     """TrainingArguments as a scrubbed JSON-safe dict (hub_token and the like redacted)."""
     if args is None:
@@ -33,7 +60,11 @@ def _training_arguments(args: Any) -> Dict[str, Any]:
         raw = args.to_dict() if hasattr(args, "to_dict") else dict(vars(args))
     except Exception:
         raw = {}
-    return redact(to_json_value(raw))
+    try:
+        scrubbed = redact(_json(raw))
+        return scrubbed if isinstance(scrubbed, dict) else {}
+    except Exception:
+        return {}
 
 
 class DiagdCallback(TrainerCallback):
@@ -54,12 +85,13 @@ class DiagdCallback(TrainerCallback):
     def training_context(self) -> Dict[str, Any]:
         """What every error carries while training runs."""
         state = self._state
-        return {
-            "training_arguments": self._args,
-            "global_step": getattr(state, "global_step", None),
-            "epoch": getattr(state, "epoch", None),
-            "max_steps": getattr(state, "max_steps", None),
-        }
+        context = {"training_arguments": self._args}
+        for name in ("global_step", "epoch", "max_steps"):
+            try:
+                context[name] = _json(getattr(state, name, None))
+            except Exception:
+                context[name] = None
+        return context
 
     def _record(self, action: str, details: Optional[Dict[str, Any]] = None) -> None:
         reporter = self.reporter
@@ -67,8 +99,9 @@ class DiagdCallback(TrainerCallback):
             reporter.record_action(action, details)
 
     def _progress(self, state: Any) -> Dict[str, Any]:
-        return {"global_step": getattr(state, "global_step", None), "epoch": getattr(state, "epoch", None)}
+        return {"global_step": _json(getattr(state, "global_step", None)), "epoch": _json(getattr(state, "epoch", None))}
 
+    @_never_raises
     def on_train_begin(self, args, state, control, **kwargs):
         self._args = _training_arguments(args)
         self._state = state
@@ -86,6 +119,7 @@ class DiagdCallback(TrainerCallback):
             },
         )
 
+    @_never_raises
     def on_train_end(self, args, state, control, **kwargs):
         self._record("train_end", self._progress(state))
         self._stop_training()
@@ -97,16 +131,20 @@ class DiagdCallback(TrainerCallback):
         leave_process_phase("training")
         self._training = False
 
+    @_never_raises
     def on_epoch_begin(self, args, state, control, **kwargs):
         self._state = state
         self._record("epoch_begin", self._progress(state))
 
+    @_never_raises
     def on_epoch_end(self, args, state, control, **kwargs):
         self._record("epoch_end", self._progress(state))
 
+    @_never_raises
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        self._record("evaluate", {**self._progress(state), "metrics": to_json_value(metrics or {})})
+        self._record("evaluate", {**self._progress(state), "metrics": _json(metrics or {})})
 
+    @_never_raises
     def on_save(self, args, state, control, **kwargs):
         self._record(
             "checkpoint_save",
