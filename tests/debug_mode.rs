@@ -283,14 +283,6 @@ async fn debug_mode_makes_diagd_log_each_request_with_its_timing() {
         "back to quiet once off"
     );
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    common::terminate(child).await;
     common::drop_database_blocking(&dbname);
 }

@@ -525,7 +525,7 @@ async fn a_log_ingested_through_one_process_reaches_a_subscriber_of_another_proc
         .local_addr()
         .unwrap()
         .port();
-    let mut process_b = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+    let process_b = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", common::database_url(&a.dbname))
         .env("DIAGD_LOG", "warn")
@@ -557,13 +557,5 @@ async fn a_log_ingested_through_one_process_reaches_a_subscriber_of_another_proc
     .await;
     assert_eq!(next_log(&mut tail).await.0.message, "from process A");
     drop(tail);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(process_b.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    tokio::task::spawn_blocking(move || process_b.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    common::terminate(process_b).await;
 }

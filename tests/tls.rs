@@ -265,7 +265,7 @@ async fn with_client_certificates_diagd_may_listen_beyond_loopback_and_the_cli_c
     let dbname = common::unique_database_name();
     // No tokens and a non-loopback address: allowed, because client
     // certificates are required.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
         .args([
             "serve",
             "--listen",
@@ -329,14 +329,6 @@ async fn with_client_certificates_diagd_may_listen_beyond_loopback_and_the_cli_c
     let stderr = String::from_utf8_lossy(&plaintext.stderr);
     assert!(stderr.contains("Is diagd running there"), "{stderr}");
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    common::terminate(child).await;
     common::drop_database_blocking(&dbname);
 }

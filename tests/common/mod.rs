@@ -343,3 +343,18 @@ pub fn assert_status<T: std::fmt::Debug>(
         }
     }
 }
+
+/// Stops a `diagd serve` child with SIGTERM and waits for it (off the
+/// runtime thread); returns how it exited.
+pub async fn terminate(child: std::process::Child) -> std::process::ExitStatus {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM to diagd");
+    let mut child = child;
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("waiting for diagd")
+        .expect("diagd's exit status")
+}
