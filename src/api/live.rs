@@ -7,8 +7,8 @@
 use std::sync::atomic::Ordering;
 
 use chrono::Utc;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 use super::{DiagnosticsApi, ResponseStream, convert, error::FieldError, page_token, pb};
@@ -57,48 +57,149 @@ impl DiagnosticsApi {
             .hub
             .subscribe(filter.clone(), query.clone())
             .map_err(|e| Status::resource_exhausted(e.to_string()))?;
+        // What precedes the live part (a replay, the LIVE notice) comes
+        // from a task through a channel; the live part is read straight from
+        // the hub's queue by the response stream itself — no task and no
+        // second queue per subscriber on the hot path.
         let (sender, receiver) = mpsc::channel(16);
+        let (seam_sender, seam) = oneshot::channel();
         let tail = Tail {
             store: self.store.clone(),
             filter,
             terms: query.map(|q| q.terms).unwrap_or_default(),
             sender,
-            heartbeat: self.hub.options().heartbeat,
-            shutdown: self.shutdown.clone(),
         };
-        tokio::spawn(tail.run(subscription, resume, request.backfill as usize));
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        let start = subscription.start;
+        let backfill = request.backfill as usize;
+        tokio::spawn(async move {
+            if let Ok(seam) = tail.replay(resume, backfill, start).await {
+                let _ = seam_sender.send(seam);
+            }
+        });
+        let live = follow(
+            subscription,
+            seam,
+            self.hub.options().heartbeat,
+            self.shutdown.clone(),
+        );
+        Ok(Response::new(Box::pin(
+            ReceiverStream::new(receiver).chain(live),
+        )))
     }
 }
 
-/// One subscriber's stream.
+/// The live part of a tail, after the replay has sent everything up to
+/// `seam`: the hub's events (logs after the seam, notices), dropped-log
+/// reports and heartbeats, until the client goes away (the stream is
+/// dropped, which unsubscribes) or diagd stops.
+fn follow(
+    mut subscription: Subscription,
+    seam: oneshot::Receiver<TailCursor>,
+    heartbeat: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> impl tokio_stream::Stream<Item = Result<pb::SubscribeLogsResponse, Status>> + Send {
+    async_stream::stream! {
+        // No seam: the replay failed (its error was sent) or the client left.
+        let Ok(seam) = seam.await else { return };
+        let mut last = seam;
+        loop {
+            if let Some(report) = drops_report(&subscription, last) {
+                yield Ok(report);
+            }
+            tokio::select! {
+                event = subscription.events.recv() => match event {
+                    Some(LiveEvent::Log { cursor, .. }) if cursor <= seam => {}
+                    Some(LiveEvent::Log { cursor, log }) => {
+                        last = cursor;
+                        yield Ok(log_response(cursor, LogEntry::clone(&log)));
+                        if subscription.events.is_empty()
+                            && let Some(report) = drops_report(&subscription, last)
+                        {
+                            yield Ok(report);
+                        }
+                    }
+                    Some(LiveEvent::Notice { kind, count, message }) => {
+                        yield Ok(notice_response(kind, count, message, last));
+                    }
+                    None => return,
+                },
+                () = tokio::time::sleep(heartbeat) => {
+                    let beat = pb::Heartbeat { time: Some(convert::timestamp_to_proto(Utc::now())) };
+                    yield Ok(response(pb::subscribe_logs_response::Event::Heartbeat(beat), last));
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// A DROPPED notice when logs were dropped for this subscriber since the
+/// last report.
+fn drops_report(
+    subscription: &Subscription,
+    last: TailCursor,
+) -> Option<pb::SubscribeLogsResponse> {
+    let dropped = subscription.dropped.swap(0, Ordering::Relaxed);
+    (dropped > 0).then(|| {
+        let message = format!("{dropped} logs were dropped because this subscriber fell behind");
+        notice_response(NoticeKind::Dropped, dropped, message, last)
+    })
+}
+
+/// A log event.
+fn log_response(cursor: TailCursor, log: LogEntry) -> pb::SubscribeLogsResponse {
+    response(
+        pb::subscribe_logs_response::Event::Log(convert::log_entry(log)),
+        cursor,
+    )
+}
+
+/// A notice event.
+fn notice_response(
+    kind: NoticeKind,
+    count: u64,
+    message: String,
+    cursor: TailCursor,
+) -> pb::SubscribeLogsResponse {
+    let kind = match kind {
+        NoticeKind::Dropped => pb::NoticeKind::Dropped,
+        NoticeKind::Missed => pb::NoticeKind::Missed,
+        NoticeKind::Live => pb::NoticeKind::Live,
+        NoticeKind::LogsCleared => pb::NoticeKind::LogsCleared,
+        NoticeKind::DatabaseUnavailable => pb::NoticeKind::DatabaseUnavailable,
+        NoticeKind::DatabaseRestored => pb::NoticeKind::DatabaseRestored,
+    };
+    let notice = pb::SubscriptionNotice {
+        message,
+        count,
+        kind: kind as i32,
+    };
+    response(pb::subscribe_logs_response::Event::Notice(notice), cursor)
+}
+
+/// An event with the cursor to resume after it.
+fn response(
+    event: pb::subscribe_logs_response::Event,
+    cursor: TailCursor,
+) -> pb::SubscribeLogsResponse {
+    pb::SubscribeLogsResponse {
+        event: Some(event),
+        cursor: page_token::tail::encode(cursor),
+    }
+}
+
+/// The replay of one subscriber's tail (what precedes the live part).
 struct Tail {
     store: Store,
     filter: LogFilter,
     terms: Vec<String>,
     sender: Sender,
-    heartbeat: std::time::Duration,
-    shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The client went away (or diagd is stopping): stop quietly.
 struct Gone;
 
 impl Tail {
-    async fn run(
-        self,
-        mut subscription: Subscription,
-        resume: Option<TailCursor>,
-        backfill: usize,
-    ) {
-        let seam = match self.replay(resume, backfill, subscription.start).await {
-            Ok(seam) => seam,
-            Err(Gone) => return,
-        };
-        let _ = self.follow(&mut subscription, seam).await;
-        // Dropping the subscription unsubscribes from the hub.
-    }
-
     /// Sends what precedes the live part — a resume's missed logs or a
     /// backfill, oldest first — then the LIVE notice. Replays up to the
     /// newest settled log (the hub may not have dispatched it yet) and
@@ -171,52 +272,8 @@ impl Tail {
         Ok(seam)
     }
 
-    /// Forwards the hub's events, reporting drops and sending heartbeats.
-    async fn follow(&self, subscription: &mut Subscription, seam: TailCursor) -> Result<(), Gone> {
-        let mut last = seam;
-        loop {
-            self.report_drops(subscription, last).await?;
-            tokio::select! {
-                event = subscription.events.recv() => match event {
-                    Some(LiveEvent::Log { cursor, .. }) if cursor <= seam => {}
-                    Some(LiveEvent::Log { cursor, log }) => {
-                        last = cursor;
-                        self.log(cursor, LogEntry::clone(&log)).await?;
-                        if subscription.events.is_empty() {
-                            self.report_drops(subscription, last).await?;
-                        }
-                    }
-                    Some(LiveEvent::Notice { kind, count, message }) => self.notice(kind, count, message, last).await?,
-                    None => return Err(Gone),
-                },
-                () = tokio::time::sleep(self.heartbeat) => {
-                    let heartbeat = pb::Heartbeat { time: Some(convert::timestamp_to_proto(Utc::now())) };
-                    self.send(pb::subscribe_logs_response::Event::Heartbeat(heartbeat), last).await?;
-                }
-                () = self.sender.closed() => return Err(Gone),
-                () = self.shutdown.cancelled() => return Err(Gone),
-            }
-        }
-    }
-
-    async fn report_drops(
-        &self,
-        subscription: &Subscription,
-        last: TailCursor,
-    ) -> Result<(), Gone> {
-        let dropped = subscription.dropped.swap(0, Ordering::Relaxed);
-        if dropped == 0 {
-            return Ok(());
-        }
-        let message = format!("{dropped} logs were dropped because this subscriber fell behind");
-        self.notice(NoticeKind::Dropped, dropped, message, last)
-            .await
-    }
-
     async fn log(&self, cursor: TailCursor, log: LogEntry) -> Result<(), Gone> {
-        let entry = convert::log_entry(log);
-        self.send(pb::subscribe_logs_response::Event::Log(entry), cursor)
-            .await
+        self.send(log_response(cursor, log)).await
     }
 
     async fn notice(
@@ -226,32 +283,11 @@ impl Tail {
         message: String,
         cursor: TailCursor,
     ) -> Result<(), Gone> {
-        let kind = match kind {
-            NoticeKind::Dropped => pb::NoticeKind::Dropped,
-            NoticeKind::Missed => pb::NoticeKind::Missed,
-            NoticeKind::Live => pb::NoticeKind::Live,
-            NoticeKind::LogsCleared => pb::NoticeKind::LogsCleared,
-            NoticeKind::DatabaseUnavailable => pb::NoticeKind::DatabaseUnavailable,
-            NoticeKind::DatabaseRestored => pb::NoticeKind::DatabaseRestored,
-        };
-        let notice = pb::SubscriptionNotice {
-            message,
-            count,
-            kind: kind as i32,
-        };
-        self.send(pb::subscribe_logs_response::Event::Notice(notice), cursor)
+        self.send(notice_response(kind, count, message, cursor))
             .await
     }
 
-    async fn send(
-        &self,
-        event: pb::subscribe_logs_response::Event,
-        cursor: TailCursor,
-    ) -> Result<(), Gone> {
-        let message = pb::SubscribeLogsResponse {
-            event: Some(event),
-            cursor: page_token::tail::encode(cursor),
-        };
+    async fn send(&self, message: pb::SubscribeLogsResponse) -> Result<(), Gone> {
         self.sender.send(Ok(message)).await.map_err(|_| Gone)
     }
 
