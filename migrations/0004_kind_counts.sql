@@ -3,7 +3,7 @@
 -- row per log and an unfiltered GetStats summed ~1,000,000 rows at 1M logs
 -- (120 ms). This table has at most hours × 28 rows; stats without a source
 -- filter read it. Written in the same statement as the logs (see
--- store/logs.rs) and re-derived from log_counts_hourly when logs are deleted.
+-- store/logs.rs) and lowered by what a delete removed (store/clear.rs).
 CREATE TABLE log_counts_kind_hourly (
     hour        timestamptz NOT NULL,
     severity    text        NOT NULL,

@@ -64,6 +64,19 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Migrate(_) | Command::Bench(_)
+    ) {
+        // Client commands end quietly when their reader goes away
+        // (`diagd logs | head`), like other command-line tools, instead of
+        // panicking on a broken pipe.
+        // SAFETY: restoring the default disposition of one signal at start-up,
+        // before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let filter_handle = match diagd::telemetry::init(cli.log.log_format, &cli.log.log_level) {
         Ok(handle) => handle,
         Err(e) => {

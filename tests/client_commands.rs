@@ -666,3 +666,48 @@ async fn long_work_shows_progress_only_on_a_terminal() {
         "no progress bar into a pipe"
     );
 }
+
+#[tokio::test]
+async fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    common::ingest(
+        &mut client,
+        vec![
+            (0..2000)
+                .map(|i| {
+                    new_log(
+                        &format!("error {i}"),
+                        pb::Severity::Low,
+                        pb::ErrorType::Other,
+                    )
+                })
+                .collect(),
+        ],
+    )
+    .await;
+    // Like `diagd logs --json -n 2000 | head -1`.
+    let mut child = diagd(&server)
+        .args(["logs", "--json", "-n", "2000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with('{'), "{first:?}");
+    // The reader is gone (stdout closed): the command ends by SIGPIPE, the
+    // way `ls | head` does, without a panic.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        output.status.success() || output.status.signal() == Some(13),
+        "{:?}: {stderr}",
+        output.status
+    );
+}

@@ -149,7 +149,9 @@ impl DiagnosticsApi {
         match failure {
             Some(status) if status.code() == tonic::Code::Cancelled => Err(status),
             Some(status) => Err(with_stored_count(status, totals.batches)),
-            None => written.map(|()| Response::new(totals)),
+            None => written
+                .map(|()| Response::new(totals.clone()))
+                .map_err(|status| with_stored_count(status, totals.batches)),
         }
     }
 

@@ -52,10 +52,12 @@ pub async fn tail(args: TailArgs) -> Result<(), String> {
         .await
         .map_err(|s| describe(&s))?
         .into_inner();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         let next = tokio::select! {
             next = stream.message() => next,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = &mut ctrl_c => return Ok(()),
         };
         let Some(event) = next.map_err(|s| describe(&s))? else {
             return Err("diagd ended the live tail (is it shutting down?)".into());
@@ -87,24 +89,10 @@ fn notice_line(notice: &pb::SubscriptionNotice) -> String {
         .fg_color(Some(anstyle::AnsiColor::Yellow.into()))
         .bold();
     match notice.kind() {
-        pb::NoticeKind::Dropped => paint(
-            warning,
-            format!(
-                "-- {} log{} dropped: this tail fell behind ({}) --",
-                render::count(notice.count),
-                if notice.count == 1 { "" } else { "s" },
-                notice.message
-            ),
-        ),
-        pb::NoticeKind::Missed => paint(
-            warning,
-            format!(
-                "-- {} log{} missed before the resume point ({}) --",
-                render::count(notice.count),
-                if notice.count == 1 { "" } else { "s" },
-                notice.message
-            ),
-        ),
+        // diagd's sentence already carries the count.
+        pb::NoticeKind::Dropped | pb::NoticeKind::Missed => {
+            paint(warning, format!("-- {} --", notice.message))
+        }
         pb::NoticeKind::DatabaseUnavailable | pb::NoticeKind::LogsCleared => {
             paint(warning, format!("-- {} --", notice.message))
         }
@@ -124,24 +112,22 @@ mod tests {
         let plain =
             |n: &pb::SubscriptionNotice| anstream::adapter::strip_str(&notice_line(n)).to_string();
         let dropped = pb::SubscriptionNotice {
-            message: "subscriber queue full".into(),
+            message: "1234 logs were dropped because this subscriber fell behind".into(),
             count: 1234,
             kind: pb::NoticeKind::Dropped as i32,
         };
         assert_eq!(
             plain(&dropped),
-            "-- 1,234 logs dropped: this tail fell behind (subscriber queue full) --"
+            "-- 1234 logs were dropped because this subscriber fell behind --"
         );
         let missed = pb::SubscriptionNotice {
-            message: "older than the resume window".into(),
-            count: 1,
+            message: "12 logs arrived while you were away, more than the 10000 replayed; the newest follow".into(),
+            count: 12,
             kind: pb::NoticeKind::Missed as i32,
         };
-        assert_eq!(
-            plain(&missed),
-            "-- 1 log missed before the resume point (older than the resume window) --"
-        );
+        assert!(plain(&missed).starts_with("-- 12 logs arrived while you were away"));
         // Warnings are coloured (yellow) when colour is on.
         assert!(notice_line(&dropped).contains("\u{1b}[33m"));
+        assert!(notice_line(&missed).contains("\u{1b}[33m"));
     }
 }

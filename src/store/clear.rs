@@ -13,8 +13,8 @@ use super::{
 };
 use crate::domain::LogFilter;
 
-/// Lowers the hourly counts by what a DELETE removed; returns the touched
-/// buckets and how many logs left each.
+/// Lowers the hourly counts (per source and per kind) by what a DELETE
+/// removed; returns the touched buckets and how many logs left each.
 const DELETE_AND_COUNT: &str = "
 WITH deleted AS (
     DELETE FROM logs {where}
@@ -31,6 +31,16 @@ adjusted AS (
     FROM counted
     WHERE (c.hour, c.severity, c.error_type, c.source_host, c.source_run_id, c.source_component)
         = (counted.hour, counted.severity, counted.error_type, counted.source_host, counted.source_run_id, counted.source_component)
+),
+counted_kinds AS (
+    SELECT hour, severity, error_type, sum(removed) AS removed FROM counted GROUP BY 1, 2, 3
+),
+adjusted_kinds AS (
+    -- Relative, like the per-source counts: a log of the same kind inserted
+    -- meanwhile keeps its count.
+    UPDATE log_counts_kind_hourly AS k SET log_count = k.log_count - counted_kinds.removed
+    FROM counted_kinds
+    WHERE (k.hour, k.severity, k.error_type) = (counted_kinds.hour, counted_kinds.severity, counted_kinds.error_type)
 )
 SELECT hour, severity, error_type, source_host, source_run_id, source_component, removed FROM counted";
 
@@ -54,27 +64,26 @@ FROM fresh f
 WHERE (c.hour, c.severity, c.error_type, c.source_host, c.source_run_id, c.source_component)
     = (f.hour, f.severity, f.error_type, f.source_host, f.source_run_id, f.source_component)";
 
-/// Re-derives the per-kind hourly counts of the touched (hour, severity,
-/// type) buckets from the per-source ones (already adjusted), and drops the
-/// emptied ones.
-const RESYNC_KIND_COUNTS: &str = "
+/// Recomputes oldest/newest of the touched per-kind buckets from the
+/// per-source ones (already refreshed), and drops the emptied buckets.
+const REFRESH_KIND_BOUNDS: &str = "
 WITH touched AS (
     SELECT DISTINCT * FROM unnest($1::timestamptz[], $2::text[], $3::text[]) AS t(hour, severity, error_type)
 ),
 fresh AS (
-    SELECT t.hour, t.severity, t.error_type, coalesce(sum(c.log_count) FILTER (WHERE c.log_count > 0), 0) AS log_count,
-           min(c.oldest) FILTER (WHERE c.log_count > 0) AS oldest, max(c.newest) FILTER (WHERE c.log_count > 0) AS newest
+    SELECT t.hour, t.severity, t.error_type, min(c.oldest) AS oldest, max(c.newest) AS newest
     FROM touched t
-    LEFT JOIN log_counts_hourly c ON (c.hour, c.severity, c.error_type) = (t.hour, t.severity, t.error_type)
+    JOIN log_counts_hourly c ON (c.hour, c.severity, c.error_type) = (t.hour, t.severity, t.error_type)
+    WHERE c.log_count > 0
     GROUP BY 1, 2, 3
 ),
-emptied AS (
-    DELETE FROM log_counts_kind_hourly k USING fresh f
-    WHERE (k.hour, k.severity, k.error_type) = (f.hour, f.severity, f.error_type) AND f.log_count = 0
+refreshed AS (
+    UPDATE log_counts_kind_hourly AS k SET oldest = f.oldest, newest = f.newest
+    FROM fresh f
+    WHERE (k.hour, k.severity, k.error_type) = (f.hour, f.severity, f.error_type)
 )
-UPDATE log_counts_kind_hourly AS k SET log_count = f.log_count, oldest = f.oldest, newest = f.newest
-FROM fresh f
-WHERE (k.hour, k.severity, k.error_type) = (f.hour, f.severity, f.error_type) AND f.log_count > 0";
+DELETE FROM log_counts_kind_hourly k USING touched t
+WHERE (k.hour, k.severity, k.error_type) = (t.hour, t.severity, t.error_type) AND k.log_count <= 0";
 
 impl Store {
     /// Deletes the logs matching `filter` (all when it is empty); returns
@@ -192,7 +201,7 @@ async fn delete_matching(
         .await?;
         tx.batch_execute("DELETE FROM log_counts_hourly WHERE log_count <= 0")
             .await?;
-        tx.execute(RESYNC_KIND_COUNTS, &[&hours, severities, types])
+        tx.execute(REFRESH_KIND_BOUNDS, &[&hours, severities, types])
             .await?;
     }
     Ok(deleted)
