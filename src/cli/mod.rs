@@ -37,7 +37,9 @@ pub struct ServerArgs {
     #[arg(long, env = "DIAGD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Connect over TLS, trusting this authority (PEM) for diagd's
-    /// certificate. An https:// --server uses TLS with the system's roots.
+    /// certificate (for a --server without a scheme, or https://). An
+    /// https:// --server uses TLS with the system's roots; http:// never
+    /// uses TLS.
     #[arg(long, env = "DIAGD_TLS_CA")]
     pub tls_ca: Option<std::path::PathBuf>,
     /// Client certificate (PEM), for a diagd started with --tls-client-ca.
@@ -91,15 +93,14 @@ impl ServerArgs {
     /// Connects, or explains what to check.
     pub async fn connect(&self) -> Result<Client, String> {
         let token = BearerToken::new(self.token.as_deref())?;
-        let tls_wanted = self.tls_ca.is_some()
-            || self.client_cert.is_some()
-            || self.tls_domain.is_some()
-            || self.server.starts_with("https://");
-        let address = match self.server.split_once("://") {
-            Some(("http", rest)) if tls_wanted => format!("https://{rest}"),
-            Some(_) => self.server.clone(),
-            None if tls_wanted => format!("https://{}", self.server),
-            None => format!("http://{}", self.server),
+        // An explicit scheme decides; without one, TLS settings mean TLS.
+        let tls_settings =
+            self.tls_ca.is_some() || self.client_cert.is_some() || self.tls_domain.is_some();
+        let (tls_wanted, address) = match self.server.split_once("://") {
+            Some(("https", _)) => (true, self.server.clone()),
+            Some(_) => (false, self.server.clone()),
+            None if tls_settings => (true, format!("https://{}", self.server)),
+            None => (false, format!("http://{}", self.server)),
         };
         let mut endpoint = Channel::from_shared(address.clone())
             .map_err(|e| format!("invalid --server address {address:?}: {e}"))?
