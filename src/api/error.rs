@@ -69,22 +69,29 @@ impl From<StoreError> for Status {
 }
 
 /// INVALID_ARGUMENT for bytes that are not a valid `message` (truncated,
-/// garbage, invalid UTF-8 in a string field, nested too deep).
+/// garbage, invalid UTF-8 in a string field, nested too deep). The codec is
+/// shared with diagd's own client commands, where the message is a response.
 pub fn undecodable(message: String, error: &prost::DecodeError) -> Status {
+    let role = if message.ends_with("Request") {
+        "the request is"
+    } else {
+        "the message received is"
+    };
     Status::invalid_argument(format!(
-        "the request is not a valid {message} protobuf message: {error}"
+        "{role} not a valid {message} protobuf message: {error}"
     ))
 }
 
-/// A status tonic produced before any handler ran, made consistent with
-/// diagd's own: a message over `--max-message-bytes` is RESOURCE_EXHAUSTED
-/// (tonic says OUT_OF_RANGE) with a hint; anything else is left as is.
+/// A status from tonic's decoding — before a unary handler ran, or from a
+/// stream's next message — made consistent with diagd's own: a message over
+/// `--max-message-bytes` is RESOURCE_EXHAUSTED (tonic says OUT_OF_RANGE)
+/// with a hint; anything else is left as is.
 pub fn transport_status(status: Status, max_message_bytes: usize) -> Status {
     if status.code() == Code::OutOfRange && status.message().contains("message length too large") {
         return Status::resource_exhausted(format!(
             "the request message is larger than the server's limit of {max_message_bytes} bytes \
              (--max-message-bytes); split it into smaller messages (e.g. smaller IngestLogs \
-             batches) — nothing of it was stored ({})",
+             batches) — nothing of that message was stored ({})",
             status.message()
         ));
     }

@@ -249,9 +249,6 @@ fn who_am_i() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "someone".into());
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown-host".into());
+    let host = super::host_name().unwrap_or_else(|| "unknown-host".into());
     format!("{user}@{host}")
 }

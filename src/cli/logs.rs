@@ -82,7 +82,7 @@ pub async fn logs(args: LogsArgs) -> Result<(), String> {
         page_token = page.next_page_token;
     }
     if let Some(stats) = stats {
-        if shown == 0 {
+        if shown == 0 && stats.total == 0 {
             anstream::println!("{}", dim("No logs match."));
         } else if (shown as u64) < stats.total {
             anstream::println!(

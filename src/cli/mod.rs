@@ -223,6 +223,13 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     Ok(Utc::now() - age)
 }
 
+/// This machine's name, when it can be read.
+pub(crate) fn host_name() -> Option<String> {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+}
+
 /// An error with its causes, as one line.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -113,10 +113,7 @@ pub async fn push(args: PushArgs) -> Result<(), String> {
     if let Some(host) = &args.host {
         source.host = host.clone();
     } else if source.host.is_empty() {
-        source.host = nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_default();
+        source.host = super::host_name().unwrap_or_default();
     }
     if let Some(run_id) = &args.run_id {
         source.run_id = run_id.clone();
