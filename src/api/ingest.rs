@@ -203,7 +203,7 @@ const MERGE_LOGS: usize = 1000;
 /// Batches of one stream written at once (each in its own transaction):
 /// while one commits, the next is already on its way, so a single stream is
 /// not bound by one commit's latency per batch.
-const WRITES_IN_FLIGHT: usize = 2;
+const WRITES_IN_FLIGHT: usize = 3;
 
 /// Waits for every write in flight; the first failure is returned.
 async fn finish_writes(
