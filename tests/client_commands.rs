@@ -628,25 +628,28 @@ async fn connection_errors_say_what_to_check() {
     }
 }
 
+/// Stores `count` logs "error 0", "error 1", … in one batch.
+async fn store_numbered_logs(client: &mut common::Client, count: usize) {
+    let logs = (0..count)
+        .map(|i| {
+            new_log(
+                &format!("error {i}"),
+                pb::Severity::Medium,
+                pb::ErrorType::Training,
+            )
+        })
+        .collect();
+    assert_eq!(
+        common::ingest(client, vec![logs]).await.accepted,
+        count as u64
+    );
+}
+
 #[tokio::test]
 async fn long_work_shows_progress_only_on_a_terminal() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
-    common::ingest(
-        &mut client,
-        vec![
-            (0..500)
-                .map(|i| {
-                    new_log(
-                        &format!("error {i}"),
-                        pb::Severity::Medium,
-                        pb::ErrorType::Training,
-                    )
-                })
-                .collect(),
-        ],
-    )
-    .await;
+    store_numbered_logs(&mut client, 500).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
 
@@ -673,21 +676,7 @@ async fn a_reader_that_goes_away_ends_the_command_quietly() {
     use std::os::unix::process::ExitStatusExt;
     let server = TestServer::start().await;
     let mut client = server.client().await;
-    common::ingest(
-        &mut client,
-        vec![
-            (0..2000)
-                .map(|i| {
-                    new_log(
-                        &format!("error {i}"),
-                        pb::Severity::Low,
-                        pb::ErrorType::Other,
-                    )
-                })
-                .collect(),
-        ],
-    )
-    .await;
+    store_numbered_logs(&mut client, 2000).await;
     // Like `diagd logs --json -n 2000 | head -1`.
     let mut child = diagd(&server)
         .args(["logs", "--json", "-n", "2000"])
