@@ -127,34 +127,19 @@ async fn push_then_logs_get_and_stats_show_what_was_pushed() {
 
     // The same event id twice: stored once, and said so.
     let event_id = uuid::Uuid::new_v4().to_string();
-    let first = run_ok(
-        &server,
-        &[
-            "push",
-            "-m",
-            "lr too high",
-            "-s",
-            "medium",
-            "-t",
-            "configuration",
-            "--event-id",
-            &event_id,
-        ],
-    );
-    let again = run_ok(
-        &server,
-        &[
-            "push",
-            "-m",
-            "lr too high",
-            "-s",
-            "medium",
-            "-t",
-            "configuration",
-            "--event-id",
-            &event_id,
-        ],
-    );
+    let push_once = [
+        "push",
+        "-m",
+        "lr too high",
+        "-s",
+        "medium",
+        "-t",
+        "configuration",
+        "--event-id",
+        &event_id,
+    ];
+    let first = run_ok(&server, &push_once);
+    let again = run_ok(&server, &push_once);
     assert!(
         again.contains("Already stored as")
             && again.contains(first.trim().trim_start_matches("Stored "))

@@ -119,7 +119,7 @@ impl DiagnosticsApi {
                 break;
             }
             if writing.len() >= WRITES_IN_FLIGHT
-                && let Err(status) = finish_write(writing.pop_front(), &mut totals).await
+                && let Err(status) = finish_oldest(&mut writing, &mut totals).await
             {
                 failure.get_or_insert(status);
                 break;
@@ -212,7 +212,7 @@ async fn finish_writes(
 ) -> Result<(), Status> {
     let mut failure = None;
     while let Some(write) = writing.pop_front() {
-        if let Err(status) = finish_write(Some(write), totals).await {
+        if let Err(status) = finish_write(write, totals).await {
             failure.get_or_insert(status);
         }
     }
@@ -255,14 +255,22 @@ impl BatchWrite {
     }
 }
 
-/// Waits for `write` (if any) to commit and counts its outcomes.
-async fn finish_write(
-    write: Option<BatchWrite>,
+/// Waits for the oldest write in flight, if any.
+async fn finish_oldest(
+    writing: &mut VecDeque<BatchWrite>,
     totals: &mut pb::IngestLogsResponse,
 ) -> Result<(), Status> {
-    let Some(write) = write else {
-        return Ok(());
-    };
+    match writing.pop_front() {
+        Some(write) => finish_write(write, totals).await,
+        None => Ok(()),
+    }
+}
+
+/// Waits for `write` to commit and counts its outcomes.
+async fn finish_write(
+    write: BatchWrite,
+    totals: &mut pb::IngestLogsResponse,
+) -> Result<(), Status> {
     let what = write.describe();
     let outcomes = match write.task.await {
         Ok(Ok(outcomes)) => outcomes,
