@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod batched_writes;
 pub mod cli;
 pub mod config;
 pub mod debug_mode;

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    domain::{LogEntry, LogFilter, SearchQuery, TailCursor},
+    domain::{LogEntry, LogFilter, LoweredText, SearchQuery, TailCursor},
     store::{LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Store, StoreError},
 };
 
@@ -235,9 +235,13 @@ impl Hub {
         let mut gone = Vec::new();
         for (cursor, log) in batch {
             let log = Arc::new(log);
+            // Lowered once per log, and only when some subscriber searches.
+            let mut text = None;
             for (id, subscriber) in &state.subscribers {
                 if !subscriber.filter.matches(&log)
-                    || subscriber.query.as_ref().is_some_and(|q| !q.matches(&log))
+                    || subscriber.query.as_ref().is_some_and(|q| {
+                        !q.matches_text(text.get_or_insert_with(|| LoweredText::of(&log)))
+                    })
                 {
                     continue;
                 }

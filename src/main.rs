@@ -61,22 +61,56 @@ enum Command {
     Bench(diagd::cli::bench::BenchArgs),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(
+    let client_command = !matches!(
         cli.command,
         Command::Serve(_) | Command::Migrate(_) | Command::Bench(_)
-    ) {
+    );
+    if client_command {
         // Client commands end quietly when their reader goes away
         // (`diagd logs | head`), like other command-line tools, instead of
-        // panicking on a broken pipe.
+        // panicking on a broken pipe: SIGPIPE kills them again, but only for
+        // this thread, which writes standard output. The runtime's threads
+        // write the sockets, and a socket the server closed must be an error
+        // there, not a silent death by signal (writev sends SIGPIPE).
         // SAFETY: restoring the default disposition of one signal at start-up,
         // before any thread exists.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(move || {
+            if client_command {
+                block_sigpipe_in_this_thread();
+            }
+        })
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => {
+            eprintln!("diagd: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Keeps SIGPIPE pending instead of delivered on the calling thread, so that
+/// a write to a closed socket there fails with EPIPE.
+fn block_sigpipe_in_this_thread() {
+    // SAFETY: a sigset_t filled by sigemptyset/sigaddset, and a mask change
+    // that concerns only the calling thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let filter_handle = match diagd::telemetry::init(cli.log.log_format, &cli.log.log_level) {
         Ok(handle) => handle,
         Err(e) => {

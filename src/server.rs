@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -12,6 +13,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use crate::{
     api::{ApiSettings, DiagnosticsApi, pb},
     auth::{AuthLayer, Tokens},
+    batched_writes::BatchedWrites,
     config::DatabaseArgs,
     debug_mode::{self, LogControl},
     live::{Hub, LiveOptions},
@@ -194,8 +196,12 @@ pub async fn run(
         .serve_with_incoming_shutdown(
             // TCP_NODELAY: small messages (a live-tail log, a summary, the
             // trailers) go out at once instead of waiting on Nagle's
-            // algorithm and the peer's delayed ACK (~40 ms).
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            // algorithm and the peer's delayed ACK (~40 ms). What a
+            // connection writes in one scheduler round leaves in one call
+            // (see batched_writes).
+            TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map(|accepted| accepted.map(BatchedWrites::new)),
             shutdown.clone().cancelled_owned(),
         );
 

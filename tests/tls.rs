@@ -327,7 +327,11 @@ async fn with_client_certificates_diagd_may_listen_beyond_loopback_and_the_cli_c
     let plaintext = export(false).await.unwrap();
     assert!(!plaintext.status.success());
     let stderr = String::from_utf8_lossy(&plaintext.stderr);
-    assert!(stderr.contains("Is diagd running there"), "{stderr}");
+    assert!(
+        stderr.contains("Is diagd running there"),
+        "{stderr} {:?}",
+        plaintext.status
+    );
 
     common::terminate(child).await;
     common::drop_database_blocking(&dbname);

@@ -7,7 +7,10 @@
 use std::sync::atomic::Ordering;
 
 use chrono::Utc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
@@ -102,9 +105,18 @@ fn follow(
         // No seam: the replay failed (its error was sent) or the client left.
         let Ok(seam) = seam.await else { return };
         let mut last = seam;
+        // One timer and one cancellation wait for the whole stream: a log
+        // only records when it was sent, and the timer, when it fires, is
+        // moved on to a heartbeat after the last message (registering both
+        // anew for every log cost each of 1,000 subscribers a lock or two).
+        let mut last_sent = Instant::now();
+        let beat = tokio::time::sleep(heartbeat);
+        let stopping = shutdown.cancelled_owned();
+        tokio::pin!(beat, stopping);
         loop {
             if let Some(report) = drops_report(&subscription, last) {
                 yield Ok(report);
+                last_sent = Instant::now();
             }
             tokio::select! {
                 event = subscription.events.recv() => match event {
@@ -112,22 +124,24 @@ fn follow(
                     Some(LiveEvent::Log { cursor, log }) => {
                         last = cursor;
                         yield Ok(log_response(cursor, LogEntry::clone(&log)));
-                        if subscription.events.is_empty()
-                            && let Some(report) = drops_report(&subscription, last)
-                        {
-                            yield Ok(report);
-                        }
+                        last_sent = Instant::now();
                     }
                     Some(LiveEvent::Notice { kind, count, message }) => {
                         yield Ok(notice_response(kind, count, message, last));
+                        last_sent = Instant::now();
                     }
                     None => return,
                 },
-                () = tokio::time::sleep(heartbeat) => {
-                    let beat = pb::Heartbeat { time: Some(convert::timestamp_to_proto(Utc::now())) };
-                    yield Ok(response(pb::subscribe_logs_response::Event::Heartbeat(beat), last));
+                () = &mut beat => {
+                    let due = last_sent + heartbeat;
+                    if Instant::now() >= due {
+                        let beat = pb::Heartbeat { time: Some(convert::timestamp_to_proto(Utc::now())) };
+                        yield Ok(response(pb::subscribe_logs_response::Event::Heartbeat(beat), last));
+                        last_sent = Instant::now();
+                    }
+                    beat.as_mut().reset(last_sent + heartbeat);
                 }
-                () = shutdown.cancelled() => return,
+                () = &mut stopping => return,
             }
         }
     }
@@ -139,6 +153,9 @@ fn drops_report(
     subscription: &Subscription,
     last: TailCursor,
 ) -> Option<pb::SubscribeLogsResponse> {
+    if subscription.dropped.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
     let dropped = subscription.dropped.swap(0, Ordering::Relaxed);
     (dropped > 0).then(|| {
         let message = format!("{dropped} logs were dropped because this subscriber fell behind");

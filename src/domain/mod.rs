@@ -19,6 +19,6 @@ pub use log::{
     ErrorType, GpuState, LogEntry, LogFilter, LogPage, NewLog, PageCursor, RecentAction, Severity,
     Source, SystemState,
 };
-pub use search::{MatchLocation, SearchQuery};
+pub use search::{LoweredText, MatchLocation, SearchQuery};
 pub use stats::Stats;
 pub use tail::TailCursor;

@@ -30,6 +30,44 @@ pub struct MatchLocation {
     pub end: usize,
 }
 
+/// A log's searchable text (message, stack trace, context values) in lower
+/// case.
+#[derive(Debug, Clone, Default)]
+pub struct LoweredText {
+    message: String,
+    stack_trace: String,
+    values: Vec<String>,
+}
+
+impl LoweredText {
+    /// Lowers the searchable text of `log`.
+    pub fn of(log: &LogEntry) -> LoweredText {
+        LoweredText {
+            message: log.message.to_lowercase(),
+            stack_trace: log.stack_trace.to_lowercase(),
+            values: log
+                .context
+                .as_ref()
+                .map(|c| {
+                    scalar_values(c)
+                        .into_iter()
+                        .map(|(_, v)| v.to_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// `term` in lower case, without a copy when it already is.
+fn lowered(term: &str) -> std::borrow::Cow<'_, str> {
+    if term.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(term.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(term)
+    }
+}
+
 /// Bytes of context kept on each side of a match in a fragment.
 const FRAGMENT_RADIUS: usize = 60;
 
@@ -78,23 +116,17 @@ impl SearchQuery {
     /// True when every term occurs somewhere in the log (what the database
     /// search selects, applied in memory).
     pub fn matches(&self, log: &LogEntry) -> bool {
-        let message = log.message.to_lowercase();
-        let trace = log.stack_trace.to_lowercase();
-        let values: Vec<String> = log
-            .context
-            .as_ref()
-            .map(|c| {
-                scalar_values(c)
-                    .into_iter()
-                    .map(|(_, v)| v.to_lowercase())
-                    .collect()
-            })
-            .unwrap_or_default();
+        self.matches_text(&LoweredText::of(log))
+    }
+
+    /// [`SearchQuery::matches`] against a log's text lowered once, for
+    /// checking one log against many queries (the live tail's subscribers).
+    pub fn matches_text(&self, text: &LoweredText) -> bool {
         self.terms.iter().all(|term| {
-            let term = term.to_lowercase();
-            message.contains(&term)
-                || trace.contains(&term)
-                || values.iter().any(|v| v.contains(&term))
+            let term = lowered(term);
+            text.message.contains(term.as_ref())
+                || text.stack_trace.contains(term.as_ref())
+                || text.values.iter().any(|v| v.contains(term.as_ref()))
         })
     }
 
