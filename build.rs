@@ -26,12 +26,29 @@ fn compile_proto(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error::Er
         out_dir.join("diagnostics_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
+    // The messages and the client.
     tonic_prost_build::configure()
-        .build_server(true)
+        .build_server(false)
         .build_client(true)
-        .generate_default_stubs(true)
         .bytes(".")
         // prost's codec, except that undecodable requests are INVALID_ARGUMENT.
+        .codec_path("crate::api::codec::DiagnosticsCodec")
+        .compile_fds(descriptors.clone())?;
+    // The server, over the same messages, except that the live tail answers
+    // with `TailMessage`: the same wire format, but a log encoded once can be
+    // sent as is to every subscriber.
+    let server_dir = out_dir.join("server");
+    fs::create_dir_all(&server_dir)?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(false)
+        .generate_default_stubs(true)
+        .out_dir(&server_dir)
+        .extern_path(".diagnostics.v1", "crate::api::pb")
+        .extern_path(
+            ".diagnostics.v1.SubscribeLogsResponse",
+            "crate::api::tail_message::TailMessage",
+        )
         .codec_path("crate::api::codec::DiagnosticsCodec")
         .compile_fds(descriptors)?;
     Ok(())

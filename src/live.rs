@@ -15,12 +15,13 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -76,6 +77,17 @@ pub enum NoticeKind {
     DatabaseRestored,
 }
 
+/// A new log as every subscriber receives it.
+#[derive(Debug)]
+pub struct SharedLog {
+    /// The log.
+    pub entry: LogEntry,
+    /// Its encoded form, made by the first subscriber that sends it and sent
+    /// as is by the others (so a log is encoded once, not once per
+    /// subscriber).
+    pub encoded: OnceLock<Bytes>,
+}
+
 /// What the hub sends a subscriber.
 #[derive(Debug, Clone)]
 pub enum LiveEvent {
@@ -84,7 +96,7 @@ pub enum LiveEvent {
         /// Position of the log in commit order.
         cursor: TailCursor,
         /// The log, shared by every subscriber that receives it.
-        log: Arc<LogEntry>,
+        log: Arc<SharedLog>,
     },
     /// Something every subscriber should know.
     Notice {
@@ -234,13 +246,16 @@ impl Hub {
         let mut state = self.lock();
         let mut gone = Vec::new();
         for (cursor, log) in batch {
-            let log = Arc::new(log);
+            let log = Arc::new(SharedLog {
+                entry: log,
+                encoded: OnceLock::new(),
+            });
             // Lowered once per log, and only when some subscriber searches.
             let mut text = None;
             for (id, subscriber) in &state.subscribers {
-                if !subscriber.filter.matches(&log)
+                if !subscriber.filter.matches(&log.entry)
                     || subscriber.query.as_ref().is_some_and(|q| {
-                        !q.matches_text(text.get_or_insert_with(|| LoweredText::of(&log)))
+                        !q.matches_text(text.get_or_insert_with(|| LoweredText::of(&log.entry)))
                     })
                 {
                     continue;

@@ -14,7 +14,12 @@ use tokio::{
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
-use super::{DiagnosticsApi, ResponseStream, convert, error::FieldError, page_token, pb};
+use prost::Message;
+
+use super::{
+    DiagnosticsApi, ResponseStream, convert, error::FieldError, page_token, pb,
+    tail_message::TailMessage,
+};
 use crate::{
     domain::{LogEntry, LogFilter, SearchQuery, TailCursor},
     live::{LiveEvent, NoticeKind, Subscription},
@@ -34,7 +39,7 @@ impl DiagnosticsApi {
     pub(super) async fn subscribe_logs(
         &self,
         request: Request<pb::SubscribeLogsRequest>,
-    ) -> Result<Response<ResponseStream<pb::SubscribeLogsResponse>>, Status> {
+    ) -> Result<Response<ResponseStream<TailMessage>>, Status> {
         let request = request.into_inner();
         let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let query = if request.query.trim().is_empty() {
@@ -86,7 +91,9 @@ impl DiagnosticsApi {
             self.shutdown.clone(),
         );
         Ok(Response::new(Box::pin(
-            ReceiverStream::new(receiver).chain(live),
+            ReceiverStream::new(receiver)
+                .map(|response| response.map(TailMessage::from))
+                .chain(live),
         )))
     }
 }
@@ -100,7 +107,7 @@ fn follow(
     seam: oneshot::Receiver<TailCursor>,
     heartbeat: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,
-) -> impl tokio_stream::Stream<Item = Result<pb::SubscribeLogsResponse, Status>> + Send {
+) -> impl tokio_stream::Stream<Item = Result<TailMessage, Status>> + Send {
     async_stream::stream! {
         // No seam: the replay failed (its error was sent) or the client left.
         let Ok(seam) = seam.await else { return };
@@ -115,7 +122,7 @@ fn follow(
         tokio::pin!(beat, stopping);
         loop {
             if let Some(report) = drops_report(&subscription, last) {
-                yield Ok(report);
+                yield Ok(report.into());
                 last_sent = Instant::now();
             }
             tokio::select! {
@@ -123,11 +130,14 @@ fn follow(
                     Some(LiveEvent::Log { cursor, .. }) if cursor <= seam => {}
                     Some(LiveEvent::Log { cursor, log }) => {
                         last = cursor;
-                        yield Ok(log_response(cursor, LogEntry::clone(&log)));
+                        let encoded = log.encoded.get_or_init(|| {
+                            log_response(cursor, log.entry.clone()).encode_to_vec().into()
+                        });
+                        yield Ok(TailMessage::Encoded(encoded.clone()));
                         last_sent = Instant::now();
                     }
                     Some(LiveEvent::Notice { kind, count, message }) => {
-                        yield Ok(notice_response(kind, count, message, last));
+                        yield Ok(notice_response(kind, count, message, last).into());
                         last_sent = Instant::now();
                     }
                     None => return,
@@ -136,7 +146,7 @@ fn follow(
                     let due = last_sent + heartbeat;
                     if Instant::now() >= due {
                         let beat = pb::Heartbeat { time: Some(convert::timestamp_to_proto(Utc::now())) };
-                        yield Ok(response(pb::subscribe_logs_response::Event::Heartbeat(beat), last));
+                        yield Ok(response(pb::subscribe_logs_response::Event::Heartbeat(beat), last).into());
                         last_sent = Instant::now();
                     }
                     beat.as_mut().reset(last_sent + heartbeat);

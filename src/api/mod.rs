@@ -18,6 +18,7 @@ pub mod pb;
 mod query;
 mod reports;
 mod search;
+pub mod tail_message;
 
 use std::{path::PathBuf, pin::Pin, sync::Arc};
 
@@ -156,7 +157,7 @@ impl DiagnosticsService for DiagnosticsApi {
     async fn subscribe_logs(
         &self,
         request: Request<pb::SubscribeLogsRequest>,
-    ) -> Result<Response<ResponseStream<pb::SubscribeLogsResponse>>, Status> {
+    ) -> Result<Response<ResponseStream<tail_message::TailMessage>>, Status> {
         DiagnosticsApi::subscribe_logs(self, request).await
     }
 

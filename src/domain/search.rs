@@ -15,6 +15,8 @@ pub const MIN_QUERY_CHARS: usize = 2;
 pub struct SearchQuery {
     /// The words and phrases, each of which must match; never empty.
     pub terms: Vec<String>,
+    /// The same in lower case, for matching logs in memory.
+    lowered_terms: Vec<String>,
 }
 
 /// Where a term matched inside a log.
@@ -56,15 +58,6 @@ impl LoweredText {
                 })
                 .unwrap_or_default(),
         }
-    }
-}
-
-/// `term` in lower case, without a copy when it already is.
-fn lowered(term: &str) -> std::borrow::Cow<'_, str> {
-    if term.chars().any(char::is_uppercase) {
-        std::borrow::Cow::Owned(term.to_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(term)
     }
 }
 
@@ -110,7 +103,11 @@ impl SearchQuery {
         if terms.iter().any(|t| t.contains('\0')) {
             return Err("contains a NUL character (\\0)".into());
         }
-        Ok(SearchQuery { terms })
+        let lowered_terms = terms.iter().map(|t| t.to_lowercase()).collect();
+        Ok(SearchQuery {
+            terms,
+            lowered_terms,
+        })
     }
 
     /// True when every term occurs somewhere in the log (what the database
@@ -122,11 +119,10 @@ impl SearchQuery {
     /// [`SearchQuery::matches`] against a log's text lowered once, for
     /// checking one log against many queries (the live tail's subscribers).
     pub fn matches_text(&self, text: &LoweredText) -> bool {
-        self.terms.iter().all(|term| {
-            let term = lowered(term);
-            text.message.contains(term.as_ref())
-                || text.stack_trace.contains(term.as_ref())
-                || text.values.iter().any(|v| v.contains(term.as_ref()))
+        self.lowered_terms.iter().all(|term| {
+            text.message.contains(term.as_str())
+                || text.stack_trace.contains(term.as_str())
+                || text.values.iter().any(|v| v.contains(term.as_str()))
         })
     }
 
