@@ -205,19 +205,21 @@ async fn without_tokens_diagd_refuses_non_loopback_addresses_unless_told() {
 
     // Told: it starts (and warns).
     let dbname = common::unique_database_name();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
-        .args([
-            "serve",
-            "--allow-unauthenticated",
-            "--listen",
-            &format!("0.0.0.0:{port}"),
-        ])
-        .env("DATABASE_URL", common::database_url(&dbname))
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::Serving::new(
+        std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+            .args([
+                "serve",
+                "--allow-unauthenticated",
+                "--listen",
+                &format!("0.0.0.0:{port}"),
+            ])
+            .env("DATABASE_URL", common::database_url(&dbname))
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
@@ -246,7 +248,7 @@ async fn without_tokens_diagd_refuses_non_loopback_addresses_unless_told() {
     .unwrap();
     let output = tokio::task::spawn_blocking(move || {
         child.stdout.take();
-        child.wait_with_output()
+        child.into_inner().wait_with_output()
     })
     .await
     .unwrap()

@@ -7,7 +7,7 @@ mod common;
 
 use std::{
     collections::HashSet,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -37,15 +37,17 @@ fn numbered_batch(prefix: &str, number: u32) -> (Vec<String>, Vec<pb::NewLog>) {
     (ids, logs)
 }
 
-fn spawn_diagd(port: u16, url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_diagd"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", url)
-        .env("DIAGD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawning diagd")
+fn spawn_diagd(port: u16, url: &str) -> common::Serving {
+    common::Serving::new(
+        Command::new(env!("CARGO_BIN_EXE_diagd"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", url)
+            .env("DIAGD_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning diagd"),
+    )
 }
 
 async fn connect(port: u16) -> Option<DiagnosticsServiceClient<Channel>> {

@@ -209,15 +209,17 @@ async fn debug_mode_makes_diagd_log_each_request_with_its_timing() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_diagd"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", common::database_url(&dbname))
-        .env("DIAGD_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::Serving::new(
+        Command::new(env!("CARGO_BIN_EXE_diagd"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", common::database_url(&dbname))
+            .env("DIAGD_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let lines = collect_stderr(&mut child);
     assert!(
         wait_for_line(&lines, "diagd is listening", Duration::from_secs(30)).await,

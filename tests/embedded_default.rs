@@ -27,17 +27,19 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_serve(data_dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_diagd"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("DATABASE_URL")
-        .env("DIAGD_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning diagd serve")
+fn spawn_serve(data_dir: &Path, port: u16) -> common::Serving {
+    common::Serving::new(
+        Command::new(env!("CARGO_BIN_EXE_diagd"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("DATABASE_URL")
+            .env("DIAGD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning diagd serve"),
+    )
 }
 
 /// Waits until the server at `port` reports SERVING.
@@ -75,7 +77,8 @@ async fn wait_serving(port: u16, child: &mut Child) -> tonic::transport::Channel
 
 /// Sends SIGTERM and waits for a clean exit (off the runtime thread, so the
 /// test's open client connections keep being driven and can close).
-async fn terminate(child: Child) -> String {
+async fn terminate(child: common::Serving) -> String {
+    let child = child.into_inner();
     signal::kill(Pid::from_raw(child.id() as i32), signal::Signal::SIGTERM).unwrap();
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await

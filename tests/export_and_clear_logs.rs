@@ -428,3 +428,148 @@ async fn the_export_command_writes_a_timestamped_file_and_confirms() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Is diagd running there?"), "{stderr}");
 }
+
+fn log_with_trace(message: &str, severity: Severity, trace: &str) -> pb::NewLog {
+    pb::NewLog {
+        stack_trace: trace.to_string(),
+        ..new_log(message, severity, ErrorType::Training)
+    }
+}
+
+#[tokio::test]
+async fn cleared_logs_take_their_stack_traces_with_them() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let only_low = "Traceback: only in a low log (HF_TOKEN=hf_secret in a frame)";
+    let shared = "Traceback: shared by a low and a high log";
+    let response = ingest(
+        &mut client,
+        vec![vec![
+            log_with_trace("low alone", Severity::Low, only_low),
+            log_with_trace("low shared", Severity::Low, shared),
+            log_with_trace("high shared", Severity::High, shared),
+        ]],
+    )
+    .await;
+    assert_eq!(response.accepted, 3);
+    assert_eq!(common::stored_traces(&server).await, [only_low, shared]);
+
+    // A filtered clear: the trace only the cleared logs had is gone; the
+    // shared one stays with the log that still has it.
+    let cleared = client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            severities: vec![Severity::Low as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cleared.deleted_count, 2);
+    assert_eq!(common::stored_traces(&server).await, [shared]);
+    let remaining = client
+        .list_logs(pb::ListLogsRequest {
+            view: pb::LogView::Full as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs;
+    assert_eq!(remaining.len(), 1);
+    assert_eq!(remaining[0].stack_trace, shared);
+
+    // Export first, then clear: the same.
+    ingest(
+        &mut client,
+        vec![vec![log_with_trace("low again", Severity::Low, only_low)]],
+    )
+    .await;
+    let cleared = client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            severities: vec![Severity::Low as i32],
+            export_first: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cleared.deleted_count, 1);
+    assert_eq!(common::stored_traces(&server).await, [shared]);
+    let _ = std::fs::remove_file(&cleared.export_path);
+
+    // Clearing everything leaves no trace at all.
+    client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(common::stored_traces(&server).await.is_empty());
+
+    // A trace removed with its logs is stored again when it comes back.
+    ingest(
+        &mut client,
+        vec![vec![log_with_trace("back", Severity::High, only_low)]],
+    )
+    .await;
+    assert_eq!(common::stored_traces(&server).await, [only_low]);
+    assert_eq!(common::logs_missing_their_trace(&server).await, 0);
+}
+
+#[tokio::test]
+async fn logs_keep_their_traces_while_clears_remove_others_concurrently() {
+    let server = TestServer::start().await;
+    let trace = "Traceback: the only trace, of logs cleared as they arrive";
+    let mut writer = server.client().await;
+    let mut clearer = server.client().await;
+    // Each batch refers to a trace whose other logs are being cleared (and
+    // the trace with them) at the same moment: the batch must either find it
+    // and keep it, or store it again — never refer to a removed trace.
+    let writing = tokio::spawn(async move {
+        for i in 0..300 {
+            ingest(
+                &mut writer,
+                vec![vec![log_with_trace(
+                    &format!("log {i}"),
+                    Severity::Low,
+                    trace,
+                )]],
+            )
+            .await;
+        }
+    });
+    let mut clears = 0;
+    while !writing.is_finished() {
+        clearer
+            .clear_logs(pb::ClearLogsRequest {
+                confirm: true,
+                severities: vec![Severity::Low as i32],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        clears += 1;
+    }
+    writing.await.unwrap();
+    assert!(clears > 1, "the clears ran while logs were written");
+    assert_eq!(
+        common::logs_missing_their_trace(&server).await,
+        0,
+        "every stored log still has its stack trace"
+    );
+    let mut client = server.client().await;
+    let kept = client
+        .list_logs(pb::ListLogsRequest {
+            view: pb::LogView::Full as i32,
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .logs;
+    assert!(kept.iter().all(|log| log.stack_trace == trace));
+}

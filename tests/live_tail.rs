@@ -525,14 +525,16 @@ async fn a_log_ingested_through_one_process_reaches_a_subscriber_of_another_proc
         .local_addr()
         .unwrap()
         .port();
-    let process_b = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", common::database_url(&a.dbname))
-        .env("DIAGD_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let process_b = common::Serving::new(
+        std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", common::database_url(&a.dbname))
+            .env("DIAGD_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut client_b = loop {
         match pb::diagnostics_service_client::DiagnosticsServiceClient::connect(format!(

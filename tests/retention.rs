@@ -50,10 +50,16 @@ async fn logs_older_than_the_maximum_age_are_deleted_in_batches() {
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let old: Vec<pb::NewLog> = (0..10)
-        .map(|i| log_at(2 * 86_400 + i, &format!("old {i}")))
+        .map(|i| pb::NewLog {
+            stack_trace: format!("old trace {i}"),
+            ..log_at(2 * 86_400 + i, &format!("old {i}"))
+        })
         .collect();
     let new: Vec<pb::NewLog> = (0..5)
-        .map(|i| log_at(60 + i, &format!("new {i}")))
+        .map(|i| pb::NewLog {
+            stack_trace: "new trace".into(),
+            ..log_at(60 + i, &format!("new {i}"))
+        })
         .collect();
     ingest(&mut client, vec![old, new]).await;
 
@@ -80,6 +86,8 @@ async fn logs_older_than_the_maximum_age_are_deleted_in_batches() {
         .unwrap()
         .into_inner();
     assert!(page.logs.iter().all(|l| l.message.starts_with("new")));
+    // The stack traces only the deleted logs had went with them.
+    assert_eq!(common::stored_traces(&server).await, ["new trace"]);
 }
 
 async fn stats_retention(client: &mut Client) -> pb::RetentionStatus {

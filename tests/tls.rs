@@ -265,25 +265,27 @@ async fn with_client_certificates_diagd_may_listen_beyond_loopback_and_the_cli_c
     let dbname = common::unique_database_name();
     // No tokens and a non-loopback address: allowed, because client
     // certificates are required.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("0.0.0.0:{port}"),
-            "--tls-cert",
-        ])
-        .arg(dir.path().join("server.pem"))
-        .arg("--tls-key")
-        .arg(dir.path().join("server.key"))
-        .arg("--tls-client-ca")
-        .arg(dir.path().join("client-ca.pem"))
-        .env("DATABASE_URL", common::database_url(&dbname))
-        .env_remove("DIAGD_ADMIN_TOKENS")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = common::Serving::new(
+        std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("0.0.0.0:{port}"),
+                "--tls-cert",
+            ])
+            .arg(dir.path().join("server.pem"))
+            .arg("--tls-key")
+            .arg(dir.path().join("server.key"))
+            .arg("--tls-client-ca")
+            .arg(dir.path().join("client-ca.pem"))
+            .env("DATABASE_URL", common::database_url(&dbname))
+            .env_remove("DIAGD_ADMIN_TOKENS")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     let export = |tls: bool| {
         let dir = dir.path().to_path_buf();

@@ -1,12 +1,14 @@
 //! ClearLogs: deleting logs atomically — optionally after exporting exactly
 //! the logs that will be deleted, in the same snapshot — while keeping the
 //! hourly counts (by source and by kind) exact, and telling every diagd on the database.
+//! The stack traces that only deleted logs referred to are deleted too
+//! (right after, under [`TRACES_LOCK`]), so cleared means gone.
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::{IsolationLevel, Transaction};
 
 use super::{
-    Store, StoreError,
+    Store, StoreError, TRACES_LOCK,
     export::{ExportSink, stream_logs},
     filter::SqlFilter,
     notify::LOGS_CLEARED_CHANNEL,
@@ -18,7 +20,7 @@ use crate::domain::LogFilter;
 const DELETE_AND_COUNT: &str = "
 WITH deleted AS (
     DELETE FROM logs {where}
-    RETURNING occurred_at, severity, error_type, source_host, source_run_id, source_component
+    RETURNING occurred_at, severity, error_type, source_host, source_run_id, source_component, stack_trace_hash
 ),
 counted AS (
     SELECT date_trunc('hour', occurred_at, 'UTC') AS hour, severity, error_type,
@@ -41,8 +43,13 @@ adjusted_kinds AS (
     UPDATE log_counts_kind_hourly AS k SET log_count = k.log_count - counted_kinds.removed
     FROM counted_kinds
     WHERE (k.hour, k.severity, k.error_type) = (counted_kinds.hour, counted_kinds.severity, counted_kinds.error_type)
+),
+traces AS (
+    SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{}') AS hashes
+    FROM deleted WHERE stack_trace_hash IS NOT NULL
 )
-SELECT hour, severity, error_type, source_host, source_run_id, source_component, removed FROM counted";
+SELECT hour, severity, error_type, source_host, source_run_id, source_component, removed, traces.hashes
+FROM counted, traces";
 
 /// Recomputes oldest/newest of the touched buckets from the logs that remain.
 const REFRESH_BOUNDS: &str = "
@@ -92,23 +99,29 @@ impl Store {
         let mut client = self.client().await?;
         if filter == &LogFilter::default() {
             let tx = client.transaction().await?;
-            tx.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
+            // In the order an insert takes them (stack_traces, then logs), so
+            // that a clear and an insert cannot deadlock.
+            tx.batch_execute("LOCK TABLE stack_traces, logs IN ACCESS EXCLUSIVE MODE")
                 .await?;
             let count: i64 = tx.query_one("SELECT count(*) FROM logs", &[]).await?.get(0);
-            tx.batch_execute("TRUNCATE logs, log_counts_hourly, log_counts_kind_hourly")
-                .await?;
+            tx.batch_execute(
+                "TRUNCATE logs, stack_traces, log_counts_hourly, log_counts_kind_hourly",
+            )
+            .await?;
             notify_cleared(&tx, count as u64).await?;
             tx.commit().await?;
             return Ok(count as u64);
         }
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .start()
-            .await?;
-        let deleted = delete_matching(&tx, filter, None).await?;
+        // READ COMMITTED: the DELETE's snapshot decides what is deleted, and
+        // the counts are lowered relatively in the same statement; an hourly
+        // count that a concurrent insert just raised is then updated on its
+        // newest version instead of failing the clear with a serialization
+        // error (which REPEATABLE READ would, for every clear racing ingest).
+        let tx = client.transaction().await?;
+        let (deleted, traces) = delete_matching(&tx, filter, None).await?;
         notify_cleared(&tx, deleted).await?;
         tx.commit().await?;
+        self.delete_unreferenced_traces(&traces).await;
         Ok(deleted)
     }
 
@@ -129,9 +142,10 @@ impl Store {
             .start()
             .await?;
         let exported = stream_logs(&tx, filter, sink).await?;
-        let deleted = delete_matching(&tx, filter, None).await?;
+        let (deleted, traces) = delete_matching(&tx, filter, None).await?;
         notify_cleared(&tx, deleted).await?;
         tx.commit().await?;
+        self.delete_unreferenced_traces(&traces).await;
         Ok((exported, deleted))
     }
 }
@@ -155,19 +169,60 @@ impl Store {
         if !locked {
             return Ok(None);
         }
-        let deleted = delete_matching(&tx, filter, Some(batch)).await?;
+        let (deleted, traces) = delete_matching(&tx, filter, Some(batch)).await?;
         tx.commit().await?;
+        self.delete_unreferenced_traces(&traces).await;
         Ok(Some(deleted))
+    }
+
+    /// Deletes the stack traces among `hashes` that no log refers to any
+    /// more (those of logs just deleted). The logs are deleted already, so a
+    /// failure here is logged, not returned: the traces stay, unreachable.
+    ///
+    /// Every insert holds [`TRACES_LOCK`] shared from before it looks for its
+    /// traces until it commits; this takes it exclusively, so no insert can
+    /// be between finding a trace stored and committing the log that refers
+    /// to it while the trace is found unreferenced. It runs in its own READ
+    /// COMMITTED transaction, after the deletion committed, so that it sees
+    /// every log committed before it got the lock.
+    async fn delete_unreferenced_traces(&self, hashes: &[Vec<u8>]) {
+        if hashes.is_empty() {
+            return;
+        }
+        match self.try_delete_unreferenced_traces(hashes).await {
+            Ok(deleted) => tracing::debug!(deleted, "stack traces of deleted logs removed"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                traces = hashes.len(),
+                "could not remove the stack traces of deleted logs; they stay stored, unreachable"
+            ),
+        }
+    }
+
+    async fn try_delete_unreferenced_traces(&self, hashes: &[Vec<u8>]) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&TRACES_LOCK])
+            .await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM stack_traces st WHERE st.hash = ANY($1) \
+                 AND NOT EXISTS (SELECT 1 FROM logs WHERE logs.stack_trace_hash = st.hash)",
+                &[&hashes],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 }
 
 /// Deletes the matching logs of the transaction's snapshot and keeps the
-/// hourly counts exact.
+/// hourly counts exact; returns how many, and the stack traces they had.
 async fn delete_matching(
     tx: &Transaction<'_>,
     filter: &LogFilter,
     oldest_first_limit: Option<usize>,
-) -> Result<u64, StoreError> {
+) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
     let mut sql = SqlFilter::for_logs(filter);
     let target = match oldest_first_limit {
         None => sql.where_clause(),
@@ -183,6 +238,10 @@ async fn delete_matching(
         .query(&DELETE_AND_COUNT.replace("{where}", &target), &sql.params())
         .await?;
     let mut deleted = 0u64;
+    let traces: Vec<Vec<u8>> = match rows.first() {
+        Some(row) => row.try_get(7)?,
+        None => Vec::new(),
+    };
     let mut hours: Vec<DateTime<Utc>> = Vec::with_capacity(rows.len());
     let mut columns: [Vec<String>; 5] = Default::default();
     for row in &rows {
@@ -204,7 +263,7 @@ async fn delete_matching(
         tx.execute(REFRESH_KIND_BOUNDS, &[&hours, severities, types])
             .await?;
     }
-    Ok(deleted)
+    Ok((deleted, traces))
 }
 
 async fn notify_cleared(tx: &Transaction<'_>, deleted: u64) -> Result<(), StoreError> {

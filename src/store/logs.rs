@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Row, types::Json};
 use uuid::Uuid;
 
-use super::{Store, StoreError, filter::SqlFilter, notify::LOGS_CHANNEL};
+use super::{Store, StoreError, TRACES_LOCK, filter::SqlFilter, notify::LOGS_CHANNEL};
 use crate::domain::{ErrorType, LogEntry, LogFilter, LogPage, NewLog, PageCursor, Severity};
 
 /// Inserts a batch with one statement: the distinct new stack traces, the
@@ -26,8 +26,13 @@ WITH input AS (
 ),
 traces AS (
     -- In hash order, so concurrent batches sharing new traces cannot deadlock.
+    -- The shared TRACES_LOCK ($17) is taken before the first trace is looked
+    -- at (a one-time filter) and held until commit: a trace found stored
+    -- cannot be removed as unreferenced before this batch's logs refer to it.
     INSERT INTO stack_traces (hash, trace)
-    SELECT * FROM unnest($15::bytea[], $16::text[]) AS t(hash, trace) ORDER BY hash
+    SELECT * FROM unnest($15::bytea[], $16::text[]) AS t(hash, trace)
+    WHERE (SELECT true FROM pg_advisory_xact_lock_shared($17::bigint))
+    ORDER BY hash
     ON CONFLICT (hash) DO NOTHING
 ),
 inserted AS (
@@ -120,6 +125,7 @@ impl Store {
                     &columns.labels,
                     &columns.new_trace_hashes,
                     &columns.new_traces,
+                    &TRACES_LOCK,
                 ],
             )
             .await?;

@@ -20,6 +20,11 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::{NoTls, error::SqlState};
 
+/// Advisory lock between inserts, which hold it shared while they find or
+/// store their stack traces and until they commit, and the removal of
+/// unreferenced traces, which holds it exclusively ("traces" in ASCII).
+const TRACES_LOCK: i64 = 0x7472_6163_6573;
+
 pub use export::ExportSink;
 pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;

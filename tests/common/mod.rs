@@ -344,9 +344,49 @@ pub fn assert_status<T: std::fmt::Debug>(
     }
 }
 
+/// A `diagd` process a test started, killed if the test ends without
+/// waiting for it (a failed assertion), so that no server outlives its test.
+pub struct Serving(Option<std::process::Child>);
+
+impl Serving {
+    /// Guards `child`.
+    pub fn new(child: std::process::Child) -> Serving {
+        Serving(Some(child))
+    }
+
+    /// The process, no longer killed on drop: the test waits for it itself.
+    pub fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("the process is still guarded")
+    }
+}
+
+impl std::ops::Deref for Serving {
+    type Target = std::process::Child;
+
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("the process is still guarded")
+    }
+}
+
+impl std::ops::DerefMut for Serving {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the process is still guarded")
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Stops a `diagd serve` child with SIGTERM and waits for it (off the
 /// runtime thread); returns how it exited.
-pub async fn terminate(child: std::process::Child) -> std::process::ExitStatus {
+pub async fn terminate(child: Serving) -> std::process::ExitStatus {
+    let child = child.into_inner();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -357,4 +397,43 @@ pub async fn terminate(child: std::process::Child) -> std::process::ExitStatus {
         .await
         .expect("waiting for diagd")
         .expect("diagd's exit status")
+}
+
+/// A plain PostgreSQL connection to a test server's database, for checking
+/// what is stored.
+pub async fn connect_database(server: &TestServer) -> tokio_postgres::Client {
+    let (db, connection) =
+        tokio_postgres::connect(&database_url(&server.dbname), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    db
+}
+
+/// The stack traces stored (each distinct trace once), read from the test's
+/// database directly.
+pub async fn stored_traces(server: &TestServer) -> Vec<String> {
+    let db = connect_database(server).await;
+    let mut traces: Vec<String> = db
+        .query("SELECT trace FROM stack_traces", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    traces.sort();
+    traces
+}
+
+/// Logs whose stack trace is missing from the traces table.
+pub async fn logs_missing_their_trace(server: &TestServer) -> i64 {
+    let db = connect_database(server).await;
+    db.query_one(
+        "SELECT count(*) FROM logs WHERE stack_trace_hash IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM stack_traces st WHERE st.hash = logs.stack_trace_hash)",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }
