@@ -297,6 +297,20 @@ impl Hub {
     fn cursor(&self) -> TailCursor {
         self.lock().cursor
     }
+
+    /// Moves the cursor to `newest` if nobody is subscribed and the cursor is
+    /// still `from`. False when a subscriber came meanwhile: it started at
+    /// `from` and needs the logs after it dispatched.
+    fn advance_unwatched(&self, from: TailCursor, newest: TailCursor) -> bool {
+        let mut state = self.lock();
+        if !state.subscribers.is_empty() || state.cursor != from {
+            return false;
+        }
+        if newest > from {
+            state.cursor = newest;
+        }
+        true
+    }
 }
 
 /// The hub's background task: LISTEN, catch up, dispatch; reconnect and
@@ -378,6 +392,17 @@ async fn follow_new_logs(store: Store, hub: Hub, shutdown: CancellationToken) {
 /// committed logs still wait to settle (look again soon).
 async fn catch_up(store: &Store, hub: &Hub) -> Result<bool, StoreError> {
     loop {
+        if hub.subscriber_count() == 0 {
+            // Nobody follows: move past what settled without reading a log
+            // (a trainer fleet ingesting with no tail open costs the
+            // database no second read of every log).
+            let from = hub.cursor();
+            let newest = store.tail_position().await?;
+            if hub.advance_unwatched(from, newest) {
+                return store.unsettled_logs_after(hub.cursor()).await;
+            }
+            // Somebody subscribed meanwhile: read the logs, for them.
+        }
         let batch = store
             .settled_logs_after(hub.cursor(), CATCH_UP_BATCH)
             .await?;
