@@ -125,6 +125,10 @@ async fn push_then_logs_get_and_stats_show_what_was_pushed() {
         &["push", "--file", file.to_str().unwrap()],
     ));
 
+    // Only one of the two inputs can be stdin.
+    let both_stdin = run_failing(&server, &["push", "--file", "-", "--stack-trace-file", "-"]);
+    assert!(both_stdin.contains("would both read stdin"), "{both_stdin}");
+
     // The same event id twice: stored once, and said so.
     let event_id = uuid::Uuid::new_v4().to_string();
     let push_once = [

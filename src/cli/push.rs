@@ -70,6 +70,13 @@ pub struct PushArgs {
 
 /// Sends the error; prints its id.
 pub async fn push(args: PushArgs) -> Result<(), String> {
+    let is_stdin = |path: &Option<PathBuf>| path.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    if is_stdin(&args.file) && is_stdin(&args.stack_trace_file) {
+        return Err(
+            "--file - and --stack-trace-file - would both read stdin; give one of them a file"
+                .into(),
+        );
+    }
     let mut log = match &args.file {
         Some(path) => json::new_log_from_json(
             serde_json::from_str(&read_input(path)?)
