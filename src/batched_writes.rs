@@ -90,6 +90,15 @@ impl State {
         }
     }
 
+    /// Records how the writer ended (a failure is reported from then on)
+    /// and wakes the connection.
+    fn settle(&mut self, result: io::Result<()>) {
+        if let Err(e) = result {
+            self.failed = Some((e.kind(), e.to_string()));
+        }
+        self.wake_waiting();
+    }
+
     fn wake_waiting(&mut self) {
         if let Some(waker) = self.waiting.take() {
             waker.wake();
@@ -193,10 +202,7 @@ async fn write_until_shut(shared: &Shared, socket: &mut OwnedWriteHalf, batch: &
             let result = socket.shutdown().await;
             let mut state = shared.lock();
             state.shut = true;
-            if let Err(e) = result {
-                state.failed = Some((e.kind(), e.to_string()));
-            }
-            state.wake_waiting();
+            state.settle(result);
             return;
         }
         tokio::task::yield_now().await;
@@ -218,9 +224,8 @@ async fn write_until_shut(shared: &Shared, socket: &mut OwnedWriteHalf, batch: &
         }
         let mut state = shared.lock();
         state.in_flight = false;
-        if let Err(e) = result {
-            state.failed = Some((e.kind(), e.to_string()));
-            state.wake_waiting();
+        if result.is_err() {
+            state.settle(result);
             return;
         }
         if state.pending.is_empty() {

@@ -320,16 +320,7 @@ async fn export_first_writes_exactly_what_is_cleared() {
         })
         .collect();
     ingest(&mut client, vec![logs]).await;
-    let cleared = client
-        .clear_logs(pb::ClearLogsRequest {
-            confirm: true,
-            severities: vec![Severity::Medium as i32],
-            export_first: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let cleared = common::clear(&mut client, &[Severity::Medium], true).await;
     assert_eq!(cleared.deleted_count, 30);
     assert_eq!(cleared.exported_count, 30);
     let path = std::path::Path::new(&cleared.export_path);
@@ -456,15 +447,7 @@ async fn cleared_logs_take_their_stack_traces_with_them() {
 
     // A filtered clear: the trace only the cleared logs had is gone; the
     // shared one stays with the log that still has it.
-    let cleared = client
-        .clear_logs(pb::ClearLogsRequest {
-            confirm: true,
-            severities: vec![Severity::Low as i32],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let cleared = common::clear(&mut client, &[Severity::Low], false).await;
     assert_eq!(cleared.deleted_count, 2);
     assert_eq!(common::stored_traces(&server).await, [shared]);
     let remaining = client
@@ -485,28 +468,13 @@ async fn cleared_logs_take_their_stack_traces_with_them() {
         vec![vec![log_with_trace("low again", Severity::Low, only_low)]],
     )
     .await;
-    let cleared = client
-        .clear_logs(pb::ClearLogsRequest {
-            confirm: true,
-            severities: vec![Severity::Low as i32],
-            export_first: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let cleared = common::clear(&mut client, &[Severity::Low], true).await;
     assert_eq!(cleared.deleted_count, 1);
     assert_eq!(common::stored_traces(&server).await, [shared]);
     let _ = std::fs::remove_file(&cleared.export_path);
 
     // Clearing everything leaves no trace at all.
-    client
-        .clear_logs(pb::ClearLogsRequest {
-            confirm: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    common::clear(&mut client, &[], false).await;
     assert!(common::stored_traces(&server).await.is_empty());
 
     // A trace removed with its logs is stored again when it comes back.
@@ -543,14 +511,7 @@ async fn logs_keep_their_traces_while_clears_remove_others_concurrently() {
     });
     let mut clears = 0;
     while !writing.is_finished() {
-        clearer
-            .clear_logs(pb::ClearLogsRequest {
-                confirm: true,
-                severities: vec![Severity::Low as i32],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        common::clear(&mut clearer, &[Severity::Low], false).await;
         clears += 1;
     }
     writing.await.unwrap();

@@ -399,13 +399,7 @@ async fn idle_tails_get_heartbeats_and_clears_are_announced() {
     );
     assert!(!message.cursor.is_empty());
 
-    client
-        .clear_logs(pb::ClearLogsRequest {
-            confirm: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    common::clear(&mut client, &[], false).await;
     let notice = wait_notice(&mut tail, NoticeKind::LogsCleared, Duration::from_secs(3)).await;
     assert_eq!(notice.count, 1);
 }

@@ -437,3 +437,22 @@ pub async fn logs_missing_their_trace(server: &TestServer) -> i64 {
     .unwrap()
     .get(0)
 }
+
+/// ClearLogs, confirmed: the logs of `severities` (every log when empty),
+/// exported first when asked.
+pub async fn clear(
+    client: &mut Client,
+    severities: &[pb::Severity],
+    export_first: bool,
+) -> pb::ClearLogsResponse {
+    client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            severities: severities.iter().map(|s| *s as i32).collect(),
+            export_first,
+            ..Default::default()
+        })
+        .await
+        .expect("ClearLogs")
+        .into_inner()
+}
