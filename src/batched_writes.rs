@@ -39,8 +39,8 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 /// Bytes waiting to be written above which writes wait.
 pub const HIGH_WATER: usize = 256 * 1024;
 
-/// Write buffers up to this capacity are kept between batches; larger ones
-/// (after a burst) are given back.
+/// Write buffers that held up to this much are kept between batches; larger
+/// ones (after a burst) are given back.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// An accepted TCP connection whose writes are batched by a writer task.
@@ -218,8 +218,10 @@ async fn write_until_shut(shared: &Shared, socket: &mut OwnedWriteHalf, batch: &
         }
         // Progress stays in `batch` (write_all_buf advances it), so a drop in
         // the middle loses nothing that was accepted.
+        let size = batch.len();
         let result = socket.write_all_buf(batch).await;
-        if batch.is_empty() && batch.capacity() > KEEP_CAPACITY {
+        if batch.is_empty() && size > KEEP_CAPACITY {
+            // (capacity() after the writes would be the unused rest only.)
             *batch = BytesMut::new();
         }
         let mut state = shared.lock();

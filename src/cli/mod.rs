@@ -128,9 +128,12 @@ impl ServerArgs {
                  `diagd serve`, or point --server / DIAGD_SERVER at it. {hint}"
             )
         };
-        let channel = endpoint
-            .connect()
+        // Connected on a runtime thread, where SIGPIPE is blocked: the TCP
+        // and TLS handshakes write the socket, and a peer that resets it must
+        // give this error, not end the command by signal (see main.rs).
+        let channel = tokio::spawn(async move { endpoint.connect().await })
             .await
+            .map_err(|e| unreachable(e.to_string()))?
             .map_err(|e| unreachable(error_chain(&e)))?;
         // One health call proves the connection really speaks gRPC with
         // diagd (a plaintext client to a TLS port connects, then fails).

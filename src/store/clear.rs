@@ -48,8 +48,10 @@ traces AS (
     SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{}') AS hashes
     FROM deleted WHERE stack_trace_hash IS NOT NULL
 )
-SELECT hour, severity, error_type, source_host, source_run_id, source_component, removed, traces.hashes
-FROM counted, traces";
+-- The traces' hashes once, on the first row only.
+SELECT hour, severity, error_type, source_host, source_run_id, source_component, removed,
+       CASE WHEN row_number() OVER () = 1 THEN (SELECT hashes FROM traces) END
+FROM counted";
 
 /// Recomputes oldest/newest of the touched buckets from the logs that remain.
 const REFRESH_BOUNDS: &str = "
@@ -96,33 +98,51 @@ impl Store {
     /// Deletes the logs matching `filter` (all when it is empty); returns
     /// how many.
     pub async fn clear_logs(&self, filter: &LogFilter) -> Result<u64, StoreError> {
-        let mut client = self.client().await?;
         if filter == &LogFilter::default() {
+            let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            // In the order an insert takes them (stack_traces, then logs), so
-            // that a clear and an insert cannot deadlock.
-            tx.batch_execute("LOCK TABLE stack_traces, logs IN ACCESS EXCLUSIVE MODE")
+            tx.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
                 .await?;
             let count: i64 = tx.query_one("SELECT count(*) FROM logs", &[]).await?.get(0);
-            tx.batch_execute(
-                "TRUNCATE logs, stack_traces, log_counts_hourly, log_counts_kind_hourly",
-            )
-            .await?;
+            tx.batch_execute("TRUNCATE logs, log_counts_hourly, log_counts_kind_hourly")
+                .await?;
             notify_cleared(&tx, count as u64).await?;
             tx.commit().await?;
+            drop(client);
+            // The traces go after, row by row: truncating stack_traces too
+            // would need it locked exclusively as well, and readers lock logs
+            // then stack_traces while inserts lock them the other way round,
+            // so one order or the other could deadlock.
+            self.delete_unreferenced_traces(TraceSet::All).await;
             return Ok(count as u64);
         }
-        // READ COMMITTED: the DELETE's snapshot decides what is deleted, and
-        // the counts are lowered relatively in the same statement; an hourly
-        // count that a concurrent insert just raised is then updated on its
-        // newest version instead of failing the clear with a serialization
-        // error (which REPEATABLE READ would, for every clear racing ingest).
-        let tx = client.transaction().await?;
+        let (deleted, traces) = self.clear_matching(filter).await?;
+        self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
+        Ok(deleted)
+    }
+
+    /// Deletes the logs matching `filter`; returns how many, and their
+    /// traces.
+    ///
+    /// READ COMMITTED, set explicitly: the DELETE's snapshot decides what is
+    /// deleted, and the same statement lowers the hourly counts relatively,
+    /// so a count a concurrent insert just raised is lowered on its newest
+    /// version (REPEATABLE READ failed the clear with a serialization error
+    /// instead, for every clear racing ingest of the same kinds). That
+    /// statement also row-locks every touched count, so the bounds
+    /// recomputed by the next statements, with a newer snapshot, include
+    /// every insert into those hours that committed, and later ones wait.
+    async fn clear_matching(&self, filter: &LogFilter) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await?;
         let (deleted, traces) = delete_matching(&tx, filter, None).await?;
         notify_cleared(&tx, deleted).await?;
         tx.commit().await?;
-        self.delete_unreferenced_traces(&traces).await;
-        Ok(deleted)
+        Ok((deleted, traces))
     }
 
     /// Exports the logs matching `filter` to `sink`, then deletes exactly
@@ -145,7 +165,8 @@ impl Store {
         let (deleted, traces) = delete_matching(&tx, filter, None).await?;
         notify_cleared(&tx, deleted).await?;
         tx.commit().await?;
-        self.delete_unreferenced_traces(&traces).await;
+        drop(client);
+        self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
         Ok((exported, deleted))
     }
 }
@@ -171,50 +192,103 @@ impl Store {
         }
         let (deleted, traces) = delete_matching(&tx, filter, Some(batch)).await?;
         tx.commit().await?;
-        self.delete_unreferenced_traces(&traces).await;
+        drop(client);
+        self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
         Ok(Some(deleted))
     }
 
-    /// Deletes the stack traces among `hashes` that no log refers to any
-    /// more (those of logs just deleted). The logs are deleted already, so a
-    /// failure here is logged, not returned: the traces stay, unreachable.
+    /// Deletes the stack traces of `traces` that no log refers to any more.
+    /// The logs are deleted already, so a failure here is logged, not
+    /// returned: the traces stay, unreachable.
     ///
-    /// Every insert holds [`TRACES_LOCK`] shared from before it looks for its
-    /// traces until it commits; this takes it exclusively, so no insert can
-    /// be between finding a trace stored and committing the log that refers
-    /// to it while the trace is found unreferenced. It runs in its own READ
-    /// COMMITTED transaction, after the deletion committed, so that it sees
-    /// every log committed before it got the lock.
-    async fn delete_unreferenced_traces(&self, hashes: &[Vec<u8>]) {
-        if hashes.is_empty() {
+    /// Every insert that stores or finds traces holds [`TRACES_LOCK`] shared
+    /// from before it looks for them until it commits; this takes it
+    /// exclusively, so no insert can be between finding a trace stored and
+    /// committing the log that refers to it while the trace is found
+    /// unreferenced. Each step is its own READ COMMITTED transaction, after
+    /// the deletion committed, so that it sees every log committed before it
+    /// got the lock.
+    async fn delete_unreferenced_traces(&self, traces: TraceSet<'_>) {
+        if let TraceSet::Of(hashes) = traces
+            && hashes.is_empty()
+        {
             return;
         }
-        match self.try_delete_unreferenced_traces(hashes).await {
-            Ok(deleted) => tracing::debug!(deleted, "stack traces of deleted logs removed"),
-            Err(e) => tracing::warn!(
-                error = %e,
-                traces = hashes.len(),
-                "could not remove the stack traces of deleted logs; they stay stored, unreachable"
-            ),
+        let mut deleted = 0;
+        loop {
+            match self.delete_unreferenced_traces_step(traces).await {
+                Ok(step) => {
+                    deleted += step;
+                    if step < TRACES_PER_STEP as u64 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        "could not remove the stack traces of deleted logs; they stay stored, unreachable"
+                    );
+                    return;
+                }
+            }
         }
+        tracing::debug!(deleted, "stack traces of deleted logs removed");
     }
 
-    async fn try_delete_unreferenced_traces(&self, hashes: &[Vec<u8>]) -> Result<u64, StoreError> {
+    /// At most [`TRACES_PER_STEP`] unreferenced traces of `traces`, in one
+    /// short transaction (ingest waits on the lock meanwhile).
+    async fn delete_unreferenced_traces_step(
+        &self,
+        traces: TraceSet<'_>,
+    ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&TRACES_LOCK])
             .await?;
-        let deleted = tx
-            .execute(
-                "DELETE FROM stack_traces st WHERE st.hash = ANY($1) \
-                 AND NOT EXISTS (SELECT 1 FROM logs WHERE logs.stack_trace_hash = st.hash)",
-                &[&hashes],
-            )
-            .await?;
+        let unreferenced = "NOT EXISTS (SELECT 1 FROM logs WHERE logs.stack_trace_hash = s.hash)";
+        let limit = TRACES_PER_STEP as i64;
+        let deleted = match traces {
+            TraceSet::Of(hashes) => {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM stack_traces WHERE hash IN (SELECT hash FROM stack_traces s \
+                         WHERE s.hash = ANY($1) AND {unreferenced} LIMIT $2)"
+                    ),
+                    &[&hashes, &limit],
+                )
+                .await?
+            }
+            TraceSet::All => {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM stack_traces WHERE hash IN (SELECT hash FROM stack_traces s \
+                         WHERE {unreferenced} LIMIT $1)"
+                    ),
+                    &[&limit],
+                )
+                .await?
+            }
+        };
         tx.commit().await?;
         Ok(deleted)
     }
 }
+
+/// Which stack traces to look at for removal.
+#[derive(Clone, Copy)]
+enum TraceSet<'a> {
+    /// Those of these hashes (the traces of logs just deleted).
+    Of(&'a [Vec<u8>]),
+    /// All (after every log was deleted).
+    All,
+}
+
+/// Most traces removed in one transaction.
+const TRACES_PER_STEP: usize = 10_000;
 
 /// Deletes the matching logs of the transaction's snapshot and keeps the
 /// hourly counts exact; returns how many, and the stack traces they had.
@@ -239,7 +313,9 @@ async fn delete_matching(
         .await?;
     let mut deleted = 0u64;
     let traces: Vec<Vec<u8>> = match rows.first() {
-        Some(row) => row.try_get(7)?,
+        Some(row) => row
+            .try_get::<_, Option<Vec<Vec<u8>>>>(7)?
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     let mut hours: Vec<DateTime<Utc>> = Vec::with_capacity(rows.len());

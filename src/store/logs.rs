@@ -29,9 +29,10 @@ traces AS (
     -- The shared TRACES_LOCK ($17) is taken before the first trace is looked
     -- at (a one-time filter) and held until commit: a trace found stored
     -- cannot be removed as unreferenced before this batch's logs refer to it.
+    -- A batch without traces refers to none and does not take it.
     INSERT INTO stack_traces (hash, trace)
     SELECT * FROM unnest($15::bytea[], $16::text[]) AS t(hash, trace)
-    WHERE (SELECT true FROM pg_advisory_xact_lock_shared($17::bigint))
+    WHERE (SELECT true FROM pg_advisory_xact_lock_shared($17::bigint) WHERE cardinality($15::bytea[]) > 0)
     ORDER BY hash
     ON CONFLICT (hash) DO NOTHING
 ),
