@@ -166,6 +166,12 @@ pub async fn run(
         debug_mode::follow(store.clone(), options.log_control.clone(), shutdown.clone());
     let hub = Hub::start(store.clone(), options.live.clone(), shutdown.clone()).await?;
     tokio::spawn(crate::memory::return_freed_memory(shutdown.clone()));
+    // Stack traces left without logs (a removal that failed, clears by
+    // older versions) go in the background, a batch at a time.
+    tokio::spawn({
+        let store = store.clone();
+        async move { store.sweep_unreferenced_traces().await }
+    });
     let retention = Retention::start(store.clone(), options.retention.clone(), shutdown.clone());
     let api = DiagnosticsApi::new(
         store,

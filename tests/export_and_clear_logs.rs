@@ -534,3 +534,56 @@ async fn logs_keep_their_traces_while_clears_remove_others_concurrently() {
         .logs;
     assert!(kept.iter().all(|log| log.stack_trace == trace));
 }
+
+#[tokio::test]
+async fn traces_left_without_logs_are_swept_at_start_up() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let kept = "Traceback: of a stored log";
+    let orphan = "Traceback: of logs cleared by an older diagd";
+    ingest(
+        &mut client,
+        vec![vec![log_with_trace("kept", Severity::High, kept)]],
+    )
+    .await;
+    // A trace no log refers to, as clears by older versions left them.
+    common::connect_database(&server)
+        .await
+        .execute(
+            "INSERT INTO stack_traces (hash, trace) VALUES (sha256(convert_to($1, 'UTF8')), $1)",
+            &[&orphan],
+        )
+        .await
+        .unwrap();
+    assert_eq!(common::stored_traces(&server).await, [kept, orphan]);
+
+    // A diagd starting on the database sweeps it; the stored log's stays.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let other = common::Serving::new(
+        std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", common::database_url(&server.dbname))
+            .env("DIAGD_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let traces = common::stored_traces(&server).await;
+        if traces == [kept] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not swept: {traces:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    common::terminate(other).await;
+}

@@ -197,6 +197,13 @@ impl Store {
         Ok(Some(deleted))
     }
 
+    /// Deletes every stack trace no log refers to: those a removal that
+    /// failed left behind, and those of clears by diagd versions that did
+    /// not remove traces. Run once at start-up, in the background.
+    pub async fn sweep_unreferenced_traces(&self) {
+        self.delete_unreferenced_traces(TraceSet::All).await;
+    }
+
     /// Deletes the stack traces of `traces` that no log refers to any more.
     /// The logs are deleted already, so a failure here is logged, not
     /// returned: the traces stay, unreachable.
