@@ -558,21 +558,7 @@ async fn traces_left_without_logs_are_swept_at_start_up() {
     assert_eq!(common::stored_traces(&server).await, [kept, orphan]);
 
     // A diagd starting on the database sweeps it; the stored log's stays.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let other = common::Serving::new(
-        std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", common::database_url(&server.dbname))
-            .env("DIAGD_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (other, _port) = common::serve_on_database(&server.dbname);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let traces = common::stored_traces(&server).await;

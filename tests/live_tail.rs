@@ -514,21 +514,7 @@ async fn a_postgres_restart_is_announced_and_the_tail_recovers() {
 #[tokio::test]
 async fn a_log_ingested_through_one_process_reaches_a_subscriber_of_another_process() {
     let a = TestServer::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let process_b = common::Serving::new(
-        std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", common::database_url(&a.dbname))
-            .env("DIAGD_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (process_b, port) = common::serve_on_database(&a.dbname);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut client_b = loop {
         match pb::diagnostics_service_client::DiagnosticsServiceClient::connect(format!(

@@ -383,6 +383,26 @@ impl Drop for Serving {
     }
 }
 
+/// A `diagd serve` process on test database `dbname` (beside the test's
+/// own server, like a second replica), on a free port; returns it and the
+/// port.
+pub fn serve_on_database(dbname: &str) -> (Serving, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", database_url(dbname))
+        .env("DIAGD_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawning diagd serve");
+    (Serving::new(child), port)
+}
+
 /// Stops a `diagd serve` child with SIGTERM and waits for it (off the
 /// runtime thread); returns how it exited.
 pub async fn terminate(child: Serving) -> std::process::ExitStatus {
