@@ -20,9 +20,22 @@ pub struct DatabaseArgs {
     #[arg(long, env = "DIAGD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Maximum number of database connections.
+    /// Database connections for writes: ingest, admin, the live-tail hub
+    /// and health. Readers never use these.
     #[arg(long, env = "DIAGD_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: usize,
+
+    /// Database connections for reads (listing, stats, search, export,
+    /// reports), a pool of their own; must be above --max-streams so short
+    /// reads always find one.
+    #[arg(long, env = "DIAGD_DB_READ_CONNECTIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub db_read_connections: u32,
+
+    /// Seconds one read statement may run before PostgreSQL cancels it.
+    #[arg(long, env = "DIAGD_DB_READ_STATEMENT_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_read_statement_timeout_secs: u64,
 
     /// Seconds to wait for a database connection before answering UNAVAILABLE.
     #[arg(long, env = "DIAGD_DB_TIMEOUT_SECS", default_value_t = 5)]
@@ -49,7 +62,10 @@ impl DatabaseArgs {
     pub fn pool_options(&self) -> crate::store::PoolOptions {
         crate::store::PoolOptions {
             max_connections: self.db_max_connections.max(1),
+            read_connections: self.db_read_connections.max(2) as usize,
             acquire_timeout: Duration::from_secs(self.db_timeout_secs.max(1)),
+            read_statement_timeout: Duration::from_secs(self.db_read_statement_timeout_secs),
+            ..crate::store::PoolOptions::default()
         }
     }
 }
@@ -134,12 +150,36 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_ingest: u32,
 
-    /// Open SearchLogs and ExportLogs streams at once; more get
-    /// RESOURCE_EXHAUSTED (live tails have --max-subscribers, debug-mode
+    /// Open SearchLogs and ExportLogs streams at once (each holds a read
+    /// connection); more get RESOURCE_EXHAUSTED. Must be below
+    /// --db-read-connections (live tails have --max-subscribers, debug-mode
     /// watches --max-debug-watchers).
-    #[arg(long, env = "DIAGD_MAX_STREAMS", default_value_t = 256,
+    #[arg(long, env = "DIAGD_MAX_STREAMS", default_value_t = 6,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_streams: u32,
+
+    /// Seconds a search or export stream waits for its client to read
+    /// before it is ended with DEADLINE_EXCEEDED (freeing its connection).
+    #[arg(long, env = "DIAGD_STREAM_STALL_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub stream_stall_secs: u64,
+
+    /// Most client connections at once; more are closed as they arrive.
+    #[arg(long, env = "DIAGD_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Seconds a new connection has to start HTTP/2 (or TLS) before it is
+    /// closed.
+    #[arg(long, env = "DIAGD_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub handshake_timeout_secs: u64,
+
+    /// Seconds between HTTP/2 keepalive pings on idle connections; a peer
+    /// that does not answer within 20 s is disconnected.
+    #[arg(long, env = "DIAGD_KEEPALIVE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub keepalive_secs: u64,
 
     /// Open WatchDebugMode streams at once (one per training process that
     /// follows debug mode); more get RESOURCE_EXHAUSTED.
@@ -147,8 +187,9 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_debug_watchers: u32,
 
-    /// Seconds a request may take to be answered (a stream: to start),
-    /// unless the client's own deadline is shorter.
+    /// Seconds a unary request may take to be answered (a server stream: to
+    /// start), unless the client's own deadline is shorter. Client streams
+    /// (IngestLogs) are never cut by it.
     #[arg(long, env = "DIAGD_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
     pub request_timeout_secs: u64,
 
@@ -245,6 +286,12 @@ impl ServeArgs {
             "listen": self.listen.to_string(),
             "database_connection": database,
             "db_max_connections": self.database.db_max_connections,
+            "db_read_connections": self.database.db_read_connections,
+            "db_read_statement_timeout_secs": self.database.db_read_statement_timeout_secs,
+            "stream_stall_secs": self.stream_stall_secs,
+            "max_connections": self.max_connections,
+            "handshake_timeout_secs": self.handshake_timeout_secs,
+            "keepalive_secs": self.keepalive_secs,
             "db_timeout_secs": self.database.db_timeout_secs,
             "max_message_bytes": self.max_message_bytes,
             "health_interval_secs": self.health_interval_secs,

@@ -217,6 +217,14 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
              (--tls-cert/--tls-key)"
         );
     }
+    if args.max_streams >= args.database.db_read_connections {
+        return Err(config_error(format!(
+            "--max-streams ({}) must be below --db-read-connections ({}): each open search or export \
+             holds a read connection, and listing, stats and reports need some left",
+            args.max_streams, args.database.db_read_connections
+        )));
+    }
+    diagd::incoming::raise_open_file_limit();
     let database = Database::open(&args.database).await?;
     let served = async {
         let report = database.store.migrate().await?;
@@ -243,10 +251,16 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                     args.max_streams as usize,
                     args.max_debug_watchers as usize,
                 ),
+                stream_stall: std::time::Duration::from_secs(args.stream_stall_secs),
             },
             log_control: Some(log_control),
             tokens,
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
+            connections: diagd::incoming::ConnectionLimits {
+                max_connections: args.max_connections as usize,
+                handshake_timeout: std::time::Duration::from_secs(args.handshake_timeout_secs),
+            },
+            keepalive: std::time::Duration::from_secs(args.keepalive_secs),
             retention: diagd::retention::RetentionOptions {
                 max_age: args.retention_max_age,
                 max_rows: args.retention_max_rows,

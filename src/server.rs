@@ -2,21 +2,23 @@
 //! gRPC service with reflection and health, keeping health in step with the
 //! database, and shutting down gracefully.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
 
 use tokio::net::TcpListener;
-use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::{ApiSettings, DiagnosticsApi, pb},
     auth::{AuthLayer, Tokens},
-    batched_writes::BatchedWrites,
     config::DatabaseArgs,
     debug_mode::{self, LogControl},
+    incoming::ConnectionLimits,
     live::{Hub, LiveOptions},
+    request_timeout::RequestTimeoutLayer,
     retention::{Retention, RetentionOptions},
     store::{
         Store, StoreError,
@@ -24,6 +26,9 @@ use crate::{
     },
     tls::ServerTls,
 };
+
+/// How long a peer has to answer an HTTP/2 keepalive ping.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Name of the database diagd uses inside its embedded cluster.
 pub const EMBEDDED_DATABASE: &str = "diagd";
@@ -107,8 +112,14 @@ pub struct ServerOptions {
     pub tokens: Tokens,
     /// Automatic deletion of old logs (off by default).
     pub retention: RetentionOptions,
-    /// Longest time to answer a request (a stream: to start).
+    /// Longest time to answer a unary request (a server stream: to start);
+    /// client streams are not cut by it.
     pub request_timeout: Duration,
+    /// Open connections and the handshake deadline.
+    pub connections: ConnectionLimits,
+    /// Interval of HTTP/2 keepalive pings; a peer that does not answer one
+    /// within 20 s is disconnected.
+    pub keepalive: Duration,
     /// diagd's own log filter, switched by debug mode; `None` leaves the
     /// process's logging alone (tests running several servers).
     pub log_control: Option<LogControl>,
@@ -130,6 +141,8 @@ impl Default for ServerOptions {
             tokens: Tokens::default(),
             retention: RetentionOptions::default(),
             request_timeout: Duration::from_secs(60),
+            connections: ConnectionLimits::default(),
+            keepalive: Duration::from_secs(60),
             log_control: None,
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
@@ -186,11 +199,14 @@ pub async fn run(
     if let Some(tls) = &options.tls {
         builder = builder.tls_config(tls.server_config())?;
     }
+    let refused_connections = Arc::new(AtomicU64::new(0));
     let server = builder
-        .timeout(options.request_timeout)
+        .http2_keepalive_interval(Some(options.keepalive))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         // Each request with its timing, logged at debug level (debug mode).
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .layer(AuthLayer::new(options.tokens.clone()))
+        .layer(RequestTimeoutLayer::new(options.request_timeout))
         // Oversized requests answer RESOURCE_EXHAUSTED, like every other limit.
         .layer(tower::util::MapResponseLayer::new(move |response| {
             crate::api::error::rewrite_transport_status(response, max_message_bytes)
@@ -200,14 +216,7 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(api.into_server(options.max_message_bytes))
         .serve_with_incoming_shutdown(
-            // TCP_NODELAY: small messages (a live-tail log, a summary, the
-            // trailers) go out at once instead of waiting on Nagle's
-            // algorithm and the peer's delayed ACK (~40 ms). What a
-            // connection writes in one scheduler round leaves in one call
-            // (see batched_writes).
-            TcpIncoming::from(listener)
-                .with_nodelay(Some(true))
-                .map(|accepted| accepted.map(BatchedWrites::new)),
+            crate::incoming::accept(listener, options.connections, refused_connections),
             shutdown.clone().cancelled_owned(),
         );
 

@@ -23,6 +23,9 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub const MAX_STACK_TRACE_BYTES: usize = 1024 * 1024;
 /// Largest accepted context, in bytes of encoded JSON.
 pub const MAX_CONTEXT_BYTES: usize = 256 * 1024;
+/// Longest substring a filter may look for (each byte is work for every
+/// log the filter reads).
+pub const MAX_FILTER_TEXT_BYTES: usize = 1024;
 /// Deepest accepted nesting of JSON objects and lists.
 pub const MAX_JSON_DEPTH: usize = 20;
 /// How far in the future `occurred_at` may lie (clock skew allowance).
@@ -183,7 +186,7 @@ pub fn log_filter(filter: Option<pb::LogFilter>) -> Result<LogFilter, FieldError
     text(
         "message_contains",
         &filter.message_contains,
-        MAX_MESSAGE_BYTES,
+        MAX_FILTER_TEXT_BYTES,
     )?;
     Ok(LogFilter {
         severities,

@@ -60,6 +60,14 @@ impl From<StoreError> for Status {
                      nothing of it was stored: retry"
                 ))
             }
+            StoreError::Timeout(detail) => {
+                tracing::info!(%detail, "a read hit the statement timeout");
+                Status::deadline_exceeded(
+                    "the query ran longer than diagd's read statement timeout \
+                     (--db-read-statement-timeout-secs) and was stopped; narrow the filters or the \
+                     search terms",
+                )
+            }
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "storage failure");
                 Status::internal(format!("storage failure: {other}"))
@@ -116,4 +124,20 @@ pub fn rewrite_transport_status<B>(
 /// NOT_FOUND for `what` (e.g. "log 0190…").
 pub fn not_found(what: impl std::fmt::Display) -> Status {
     Status::not_found(format!("{what} not found"))
+}
+
+/// DEADLINE_EXCEEDED for a stream whose client read nothing for `stall`:
+/// the stream was ended to free what it held (a database connection, a
+/// stream slot).
+pub fn stream_stalled(stall: std::time::Duration) -> Status {
+    Status::deadline_exceeded(format!(
+        "the client read nothing for {} s (--stream-stall-secs), so the stream was ended to free \
+         its database connection; read the stream as it arrives, then request again",
+        stall.as_secs()
+    ))
+}
+
+/// UNAVAILABLE for a stream ended by shutdown.
+pub fn shutting_down(again: &str) -> Status {
+    Status::unavailable(format!("diagd is shutting down; {again} again"))
 }

@@ -2,11 +2,14 @@
 //! database is read through a cursor and each chunk waits for the client, so
 //! memory stays flat however many logs are exported.
 
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{DiagnosticsApi, ResponseStream, convert, error::FieldError, pb};
+use super::{
+    DiagnosticsApi, ResponseStream, convert,
+    error::{self, FieldError},
+    pb,
+    streaming::{self, StreamSender},
+};
 use crate::{
     domain::LogEntry,
     export::{Encoder, ExportFormat, file_name},
@@ -20,8 +23,9 @@ const CHUNKS_AHEAD: usize = 4;
 
 /// Sends an export down a gRPC stream.
 struct StreamSink {
-    /// The response stream's sender; fails once the client went away.
-    sender: mpsc::Sender<Result<pb::ExportLogsResponse, Status>>,
+    /// The response stream's sender; fails once the client went away or
+    /// stalled.
+    sender: StreamSender<pb::ExportLogsResponse>,
     /// Suggested file name, sent in the header.
     file_name: String,
     /// The format encoder.
@@ -33,9 +37,8 @@ struct StreamSink {
 impl StreamSink {
     async fn send(&mut self, part: pb::export_logs_response::Part) -> Result<(), String> {
         self.sender
-            .send(Ok(pb::ExportLogsResponse { part: Some(part) }))
+            .send(pb::ExportLogsResponse { part: Some(part) })
             .await
-            .map_err(|_| "the client went away".to_string())
     }
 
     async fn flush(&mut self, at_least: usize) -> Result<(), String> {
@@ -94,7 +97,8 @@ impl DiagnosticsApi {
                 .into());
             }
         };
-        let (sender, receiver) = mpsc::channel(CHUNKS_AHEAD);
+        let slot = self.settings.limits.stream_slot()?;
+        let (sender, response) = streaming::channel(CHUNKS_AHEAD, self.settings.stream_stall);
         let mut sink = StreamSink {
             sender: sender.clone(),
             file_name: file_name(format, chrono::Utc::now()),
@@ -103,13 +107,14 @@ impl DiagnosticsApi {
         };
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
-        let slot = self.settings.limits.stream_slot()?;
         tokio::spawn(async move {
             let slot = slot;
+            // Dropping the export mid-query cancels it inside PostgreSQL.
             let result = tokio::select! {
                 result = store.export_logs(&filter, &mut sink) => result,
+                () = sender.closed() => return,
                 () = shutdown.cancelled() => {
-                    let _ = sender.send(Err(Status::unavailable("diagd is shutting down; export again"))).await;
+                    sender.end_with(error::shutting_down("export"));
                     return;
                 }
             };
@@ -120,13 +125,13 @@ impl DiagnosticsApi {
                 }
                 Err(e) => {
                     drop(slot);
-                    let _ = sender.send(Err(e.into())).await;
+                    sender.end_with(e.into());
                     return;
                 }
             }
             // Free the slot before the stream ends (the senders go last).
             drop(slot);
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        Ok(Response::new(response))
     }
 }

@@ -10,6 +10,10 @@ use tonic::Status;
 /// How long an ingest call waits for a free slot before giving up.
 const INGEST_WAIT: Duration = Duration::from_secs(1);
 
+/// Open search/export streams by default: below the read pool's default
+/// size (8), so listing, stats and reports keep connections of their own.
+pub const DEFAULT_MAX_STREAMS: usize = 6;
+
 /// The limits of one diagd process.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -79,6 +83,6 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits::new(64, 256, 10_000)
+        Limits::new(64, DEFAULT_MAX_STREAMS, 10_000)
     }
 }

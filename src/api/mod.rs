@@ -18,6 +18,7 @@ pub mod pb;
 mod query;
 mod reports;
 mod search;
+mod streaming;
 pub mod tail_message;
 
 use std::{path::PathBuf, pin::Pin, sync::Arc};
@@ -58,6 +59,9 @@ pub struct ApiSettings {
     pub scrubber: Scrubber,
     /// Concurrency limits for ingest and streams.
     pub limits: limits::Limits,
+    /// Longest a search or export stream waits for its client to read
+    /// before it is ended (freeing its database connection).
+    pub stream_stall: std::time::Duration,
 }
 
 impl Default for ApiSettings {
@@ -69,6 +73,7 @@ impl Default for ApiSettings {
             disk_paths: vec![std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))],
             scrubber: Scrubber::default(),
             limits: limits::Limits::default(),
+            stream_stall: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -47,7 +47,14 @@ impl DiagnosticsApi {
         };
         let page = self
             .store
-            .list_logs(&filter, cursor, page_size, full, request.include_total)
+            .list_logs(
+                &filter,
+                cursor,
+                page_size,
+                full,
+                request.include_total,
+                MAX_PAGE_BYTES,
+            )
             .await?;
 
         let mut logs = Vec::with_capacity(page.logs.len());

@@ -3,11 +3,14 @@
 
 use std::time::Instant;
 
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{DiagnosticsApi, ResponseStream, convert, error::FieldError, pb};
+use super::{
+    DiagnosticsApi, ResponseStream, convert,
+    error::{self, FieldError},
+    pb,
+    streaming::{self, StreamSender},
+};
 use crate::{
     domain::{LogEntry, LogFilter, SearchQuery},
     store::SearchSink,
@@ -17,11 +20,18 @@ use crate::{
 pub const DEFAULT_LIMIT: usize = 100;
 /// Most hits one search returns.
 pub const MAX_LIMIT: usize = 10_000;
+/// Longest search query, in bytes: each term is matched against every
+/// message, stack trace and context, so query size is database time.
+pub const MAX_QUERY_BYTES: usize = 1024;
+/// Most terms (words and quoted phrases) in one search query.
+pub const MAX_QUERY_TERMS: usize = 16;
+/// Hits queued ahead of a slow client.
+const HITS_AHEAD: usize = 32;
 
 /// Sends hits down the response stream, with their match locations.
 struct HitSender {
-    /// The response stream; fails once the client went away.
-    sender: mpsc::Sender<Result<pb::SearchLogsResponse, Status>>,
+    /// The response stream; fails once the client went away or stalled.
+    sender: StreamSender<pb::SearchLogsResponse>,
     /// The query, for locating matches.
     query: SearchQuery,
 }
@@ -44,11 +54,10 @@ impl SearchSink for HitSender {
             matches,
         };
         self.sender
-            .send(Ok(pb::SearchLogsResponse {
+            .send(pb::SearchLogsResponse {
                 result: Some(pb::search_logs_response::Result::Hit(hit)),
-            }))
+            })
             .await
-            .map_err(|_| "the client went away".to_string())
     }
 }
 
@@ -60,8 +69,28 @@ impl DiagnosticsApi {
     ) -> Result<Response<ResponseStream<pb::SearchLogsResponse>>, Status> {
         let started = Instant::now();
         let request = request.into_inner();
+        if request.query.len() > MAX_QUERY_BYTES {
+            return Err(FieldError::new(
+                "query",
+                format!(
+                    "{} bytes; a search query may have at most {MAX_QUERY_BYTES} bytes",
+                    request.query.len()
+                ),
+            )
+            .into());
+        }
         let query = SearchQuery::parse(&request.query)
             .map_err(|reason| FieldError::new("query", reason))?;
+        if query.terms.len() > MAX_QUERY_TERMS {
+            return Err(FieldError::new(
+                "query",
+                format!(
+                    "{} terms; a search query may have at most {MAX_QUERY_TERMS} words or quoted phrases",
+                    query.terms.len()
+                ),
+            )
+            .into());
+        }
         let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let limit = match request.limit {
             0 => DEFAULT_LIMIT,
@@ -71,20 +100,23 @@ impl DiagnosticsApi {
             }
             n => n as usize,
         };
-        let (sender, receiver) = mpsc::channel(32);
+        let slot = self.settings.limits.stream_slot()?;
+        let (sender, response) = streaming::channel(HITS_AHEAD, self.settings.stream_stall);
         let mut hits = HitSender {
             sender: sender.clone(),
             query: query.clone(),
         };
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
-        let slot = self.settings.limits.stream_slot()?;
         tokio::spawn(async move {
             let slot = slot;
+            // Whichever comes first ends the search; dropping it mid-query
+            // cancels the query inside PostgreSQL.
             let outcome = tokio::select! {
                 outcome = store.search_logs(&filter, &query.terms, limit, &mut hits) => outcome,
+                () = sender.closed() => return,
                 () = shutdown.cancelled() => {
-                    let _ = sender.send(Err(Status::unavailable("diagd is shutting down; search again"))).await;
+                    sender.end_with(error::shutting_down("search"));
                     return;
                 }
             };
@@ -115,9 +147,9 @@ impl DiagnosticsApi {
             // Free the slot before the last message: a client that has seen
             // the summary can start its next search at once.
             drop(slot);
-            let _ = sender.send(message).await;
+            let _ = sender.send_result(message).await;
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        Ok(Response::new(response))
     }
 }
 

@@ -209,6 +209,69 @@ pub struct LogEntry {
     pub source: Source,
 }
 
+impl NewLog {
+    /// About how many bytes this log takes (see [`LogEntry::approx_bytes`]).
+    pub fn approx_bytes(&self) -> usize {
+        256 + self.message.len()
+            + self.stack_trace.len()
+            + json_map_bytes(&self.context)
+            + self
+                .recent_actions
+                .iter()
+                .map(|a| 32 + a.action.len() + json_map_bytes(&a.details))
+                .sum::<usize>()
+    }
+}
+
+impl LogEntry {
+    /// About how many bytes this log takes in memory and on the wire (its
+    /// texts, JSON values and a fixed part for the rest): what byte bounds
+    /// on pages, batches and queues count.
+    pub fn approx_bytes(&self) -> usize {
+        const FIXED: usize = 256;
+        let actions: usize = self
+            .recent_actions
+            .iter()
+            .map(|a| 32 + a.action.len() + json_map_bytes(&a.details))
+            .sum();
+        let labels: usize = self
+            .source
+            .labels
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum();
+        FIXED
+            + self.message.len()
+            + self.stack_trace.len()
+            + self.context.as_ref().map_or(0, json_map_bytes)
+            + self.system_state.as_ref().map_or(0, |_| 1024)
+            + actions
+            + self.source.host.len()
+            + self.source.run_id.len()
+            + self.source.component.len()
+            + labels
+    }
+}
+
+/// About the size of a JSON object's text.
+fn json_map_bytes(map: &Map<String, Value>) -> usize {
+    map.iter()
+        .map(|(k, v)| k.len() + 4 + json_bytes(v))
+        .sum::<usize>()
+        + 2
+}
+
+/// About the size of a JSON value's text.
+fn json_bytes(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 16,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(|v| json_bytes(v) + 1).sum::<usize>() + 2,
+        Value::Object(map) => json_map_bytes(map),
+    }
+}
+
 /// Which logs a read applies to; every set condition must hold.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogFilter {

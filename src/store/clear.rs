@@ -5,15 +5,32 @@
 //! (right after, under [`TRACES_LOCK`]), so cleared means gone.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::{IsolationLevel, Transaction};
+use tokio_postgres::{IsolationLevel, Transaction, error::SqlState};
 
 use super::{
-    Store, StoreError, TRACES_LOCK,
+    READ_APPLICATION_NAME, Store, StoreError, TRACES_LOCK,
     export::{ExportSink, stream_logs},
     filter::SqlFilter,
     notify::LOGS_CLEARED_CHANNEL,
 };
 use crate::domain::LogFilter;
+
+/// How long a full clear waits for its exclusive lock on `logs` in one
+/// attempt. Inserts queue behind a waiting exclusive lock, so this is also
+/// the longest a full clear can hold up ingest per attempt.
+const FULL_CLEAR_LOCK_WAIT_MS: u32 = 500;
+/// Attempts of a full clear to lock `logs`; between them it ends diagd's
+/// own read sessions that hold the table (stalled exports, long searches).
+const FULL_CLEAR_ATTEMPTS: usize = 3;
+
+/// Ends diagd's read sessions on this database that hold a lock on `logs`;
+/// returns how many.
+const END_READERS_OF_LOGS: &str = "
+SELECT count(pg_terminate_backend(a.pid))
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.application_name = $1 AND a.pid <> pg_backend_pid()
+  AND EXISTS (SELECT 1 FROM pg_locks l
+              WHERE l.pid = a.pid AND l.granted AND l.relation = 'logs'::regclass)";
 
 /// Lowers the hourly counts (per source and per kind) by what a DELETE
 /// removed; returns the touched buckets and how many logs left each.
@@ -99,26 +116,73 @@ impl Store {
     /// how many.
     pub async fn clear_logs(&self, filter: &LogFilter) -> Result<u64, StoreError> {
         if filter == &LogFilter::default() {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            tx.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
-                .await?;
-            let count: i64 = tx.query_one("SELECT count(*) FROM logs", &[]).await?.get(0);
-            tx.batch_execute("TRUNCATE logs, log_counts_hourly, log_counts_kind_hourly")
-                .await?;
-            notify_cleared(&tx, count as u64).await?;
-            tx.commit().await?;
-            drop(client);
+            let count = self.truncate_logs().await?;
             // The traces go after, row by row: truncating stack_traces too
             // would need it locked exclusively as well, and readers lock logs
             // then stack_traces while inserts lock them the other way round,
             // so one order or the other could deadlock.
             self.delete_unreferenced_traces(TraceSet::All).await;
-            return Ok(count as u64);
+            return Ok(count);
         }
         let (deleted, traces) = self.clear_matching(filter).await?;
         self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
         Ok(deleted)
+    }
+
+    /// Empties `logs` and the counts; returns how many logs there were.
+    ///
+    /// TRUNCATE needs `logs` locked exclusively, and while it waits for
+    /// readers to let go every insert waits behind it. So it waits at most
+    /// [`FULL_CLEAR_LOCK_WAIT_MS`] at a time, and between attempts ends the
+    /// diagd read sessions holding the table (their streams end with an
+    /// error; the clear says how many in diagd's log). If another program
+    /// holds the table, the clear answers ABORTED after the last attempt,
+    /// and ingest was held up at most one wait per attempt.
+    async fn truncate_logs(&self) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let mut ended_readers = 0i64;
+        for attempt in 1..=FULL_CLEAR_ATTEMPTS {
+            let tx = client.transaction().await?;
+            tx.batch_execute(&format!(
+                "SET LOCAL lock_timeout = {FULL_CLEAR_LOCK_WAIT_MS}"
+            ))
+            .await?;
+            match tx
+                .batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                    tx.rollback().await?;
+                    if attempt == FULL_CLEAR_ATTEMPTS {
+                        return Err(StoreError::Conflict(format!(
+                            "a full clear could not lock the logs table in {FULL_CLEAR_ATTEMPTS} \
+                             attempts of {FULL_CLEAR_LOCK_WAIT_MS} ms: another session holds it"
+                        )));
+                    }
+                    let ended: i64 = client
+                        .query_one(END_READERS_OF_LOGS, &[&READ_APPLICATION_NAME])
+                        .await?
+                        .get(0);
+                    ended_readers += ended;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let count: i64 = tx.query_one("SELECT count(*) FROM logs", &[]).await?.get(0);
+            tx.batch_execute("TRUNCATE logs, log_counts_hourly, log_counts_kind_hourly")
+                .await?;
+            notify_cleared(&tx, count as u64).await?;
+            tx.commit().await?;
+            if ended_readers > 0 {
+                tracing::warn!(
+                    ended_readers,
+                    "a full clear ended read streams (exports, searches) that held the logs table"
+                );
+            }
+            return Ok(count as u64);
+        }
+        unreachable!("the last attempt returns")
     }
 
     /// Deletes the logs matching `filter`; returns how many, and their

@@ -9,12 +9,9 @@ use tokio_postgres::{IsolationLevel, Transaction};
 use super::{
     Store, StoreError,
     filter::SqlFilter,
-    logs::{FULL_COLUMNS, LOGS_WITH_TRACES, row_to_entry},
+    logs::{FULL_COLUMNS, FetchSize, LOGS_WITH_TRACES, row_to_entry},
 };
 use crate::domain::{LogEntry, LogFilter};
-
-/// Logs read per round trip.
-pub const EXPORT_BATCH: i32 = 500;
 
 /// Receives the logs of an export, oldest first.
 pub trait ExportSink: Send {
@@ -35,7 +32,7 @@ impl Store {
         filter: &LogFilter,
         sink: &mut impl ExportSink,
     ) -> Result<u64, StoreError> {
-        let mut client = self.client().await?;
+        let mut client = self.reader().await?;
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
@@ -44,6 +41,7 @@ impl Store {
             .await?;
         let count = stream_logs(&tx, filter, sink).await?;
         tx.commit().await?;
+        client.finish();
         Ok(count)
     }
 }
@@ -72,8 +70,10 @@ pub(super) async fn stream_logs(
         .await?;
     let portal = tx.bind(&statement, &sql.params()).await?;
     let mut sent = 0u64;
+    // Batches are sized by bytes: a few rows at a time when logs are large.
+    let mut fetch = FetchSize::new(true);
     loop {
-        let rows = tx.query_portal(&portal, EXPORT_BATCH).await?;
+        let rows = tx.query_portal(&portal, fetch.rows()).await?;
         if rows.is_empty() {
             break;
         }
@@ -81,6 +81,8 @@ pub(super) async fn stream_logs(
             .iter()
             .map(row_to_entry)
             .collect::<Result<Vec<_>, _>>()?;
+        drop(rows);
+        fetch.observe(logs.len(), logs.iter().map(LogEntry::approx_bytes).sum());
         sent += logs.len() as u64;
         sink.batch(logs).await.map_err(StoreError::Sink)?;
     }

@@ -137,6 +137,10 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        if logs.iter().map(NewLog::approx_bytes).sum::<usize>() > super::LARGE_TRANSFER_BYTES {
+            // The connection's buffers grew to this batch; do not keep them.
+            drop(deadpool_postgres::Object::take(client));
+        }
         let inserted: std::collections::HashSet<Uuid> = rows.iter().map(|row| row.get(0)).collect();
         Ok(ids
             .into_iter()
@@ -234,21 +238,26 @@ impl Store {
 
     /// One log with every detail, or `None`.
     pub async fn get_log(&self, id: Uuid) -> Result<Option<LogEntry>, StoreError> {
-        let client = self.client().await?;
+        let client = self.reader().await?;
         let statement = client
             .prepare_cached(&format!(
                 "SELECT {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} WHERE logs.id = $1"
             ))
             .await?;
-        client
+        let entry = client
             .query_opt(&statement, &[&id])
             .await?
             .map(|row| row_to_entry(&row))
-            .transpose()
+            .transpose()?;
+        client.finish();
+        Ok(entry)
     }
 
     /// One page of logs matching `filter`, newest first, strictly after
     /// `cursor`; with `full` every detail, otherwise the basic columns.
+    /// The page ends after `page_size` logs or once it holds about
+    /// `max_bytes` (always at least one log); rows are read a few at a time,
+    /// so a page of large logs is never held whole beyond that bound.
     pub async fn list_logs(
         &self,
         filter: &LogFilter,
@@ -256,12 +265,14 @@ impl Store {
         page_size: usize,
         full: bool,
         include_total: bool,
+        max_bytes: usize,
     ) -> Result<LogPage, StoreError> {
-        let client = self.client().await?;
+        let mut client = self.reader().await?;
+        let tx = client.build_transaction().read_only(true).start().await?;
         let total = if include_total {
             let sql = SqlFilter::for_logs(filter);
             let query = format!("SELECT count(*) FROM logs {}", sql.where_clause());
-            let count: i64 = client.query_one(&query, &sql.params()).await?.get(0);
+            let count: i64 = tx.query_one(&query, &sql.params()).await?.get(0);
             Some(count as u64)
         } else {
             None
@@ -277,19 +288,79 @@ impl Store {
             if full { LOGS_WITH_TRACES } else { "logs" },
             sql.where_clause(),
         );
-        let statement = client.prepare_cached(&query).await?;
-        let rows = client.query(&statement, &sql.params()).await?;
-        let has_more = rows.len() > page_size;
-        let logs = rows
-            .iter()
-            .take(page_size)
-            .map(row_to_entry)
-            .collect::<Result<Vec<_>, _>>()?;
+        let statement = tx.prepare_cached(&query).await?;
+        let portal = tx.bind(&statement, &sql.params()).await?;
+        let mut fetch = FetchSize::new(full);
+        let mut logs = Vec::new();
+        let mut bytes = 0usize;
+        let mut has_more = false;
+        'pages: loop {
+            let rows = tx.query_portal(&portal, fetch.rows()).await?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut fetched_bytes = 0;
+            for row in &rows {
+                if logs.len() == page_size {
+                    has_more = true;
+                    break 'pages;
+                }
+                let entry = row_to_entry(row)?;
+                let size = entry.approx_bytes();
+                fetched_bytes += size;
+                if bytes + size > max_bytes && !logs.is_empty() {
+                    has_more = true;
+                    break 'pages;
+                }
+                bytes += size;
+                logs.push(entry);
+            }
+            fetch.observe(rows.len(), fetched_bytes);
+        }
+        drop(portal);
+        tx.commit().await?;
+        client.finish();
         Ok(LogPage {
             logs,
             has_more,
             total,
         })
+    }
+}
+
+/// How many rows a cursor reads per round trip: as many as fit in about
+/// [`FetchSize::TARGET_BYTES`] going by the rows seen so far, so small logs
+/// come in large batches and large logs a few at a time.
+pub(super) struct FetchSize {
+    /// Rows of the next fetch.
+    rows: i32,
+}
+
+impl FetchSize {
+    /// Bytes one fetch should about bring.
+    const TARGET_BYTES: usize = 1024 * 1024;
+    /// Most rows of one fetch.
+    const MAX_ROWS: i32 = 500;
+
+    /// The first fetch: few rows when they carry every detail.
+    pub(super) fn new(full: bool) -> FetchSize {
+        FetchSize {
+            rows: if full { 8 } else { 100 },
+        }
+    }
+
+    /// Rows to ask for next.
+    pub(super) fn rows(&self) -> i32 {
+        self.rows
+    }
+
+    /// `count` rows of `bytes` in all arrived: size the next fetch.
+    pub(super) fn observe(&mut self, count: usize, bytes: usize) {
+        if count == 0 {
+            return;
+        }
+        let per_row = (bytes / count).max(1);
+        self.rows = (Self::TARGET_BYTES / per_row).clamp(1, Self::MAX_ROWS as usize) as i32;
     }
 }
 

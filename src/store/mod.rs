@@ -1,8 +1,10 @@
-//! PostgreSQL storage: the connection pool, schema migrations, and one module
-//! per table family (`logs`, `stats`). All SQL of diagd lives under here.
+//! PostgreSQL storage: the connection pools (writes and reads apart), schema
+//! migrations, and one module per table family (`logs`, `stats`, …). All SQL
+//! of diagd lives under here.
 
 mod actions;
 mod clear;
+mod connections;
 mod debug_mode;
 pub mod embedded;
 mod export;
@@ -17,7 +19,7 @@ mod tail;
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{Pool, PoolError};
 use tokio_postgres::{NoTls, error::SqlState};
 
 /// Advisory lock between inserts, which hold it shared while they find or
@@ -25,6 +27,12 @@ use tokio_postgres::{NoTls, error::SqlState};
 /// unreferenced traces, which holds it exclusively ("traces" in ASCII).
 const TRACES_LOCK: i64 = 0x7472_6163_6573;
 
+/// A connection that sent or received more than this in one message is
+/// closed after use rather than pooled: its buffers grew to that size and
+/// would otherwise stay (per pooled connection) after the peak.
+const LARGE_TRANSFER_BYTES: usize = 4 * 1024 * 1024;
+
+pub use connections::{READ_APPLICATION_NAME, Reader, WRITE_APPLICATION_NAME};
 pub use export::ExportSink;
 pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
@@ -43,6 +51,10 @@ pub enum StoreError {
     /// serialization failure) and was rolled back. Worth retrying at once.
     #[error("transaction conflict: {0}")]
     Conflict(String),
+    /// A read ran longer than the read statement timeout and was cancelled
+    /// by PostgreSQL.
+    #[error("the query ran longer than the read statement timeout: {0}")]
+    Timeout(String),
     /// A query failed for another reason.
     #[error("database error: {}", describe_query_error(.0))]
     Query(#[source] tokio_postgres::Error),
@@ -73,8 +85,11 @@ impl From<tokio_postgres::Error> for StoreError {
         let conflict = e.code().is_some_and(|c| {
             c == &SqlState::T_R_DEADLOCK_DETECTED || c == &SqlState::T_R_SERIALIZATION_FAILURE
         });
+        let timed_out = e.code() == Some(&SqlState::QUERY_CANCELED);
         if connection_lost {
             StoreError::Unavailable(e.to_string())
+        } else if timed_out {
+            StoreError::Timeout(describe_query_error(&e))
         } else if conflict {
             StoreError::Conflict(describe_query_error(&e))
         } else {
@@ -104,27 +119,42 @@ impl From<PoolError> for StoreError {
 /// Pool settings.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
-    /// Maximum number of connections.
+    /// Most connections of the write pool (ingest, admin, live-tail hub,
+    /// health).
     pub max_connections: usize,
+    /// Most connections of the read pool (listing, search, export, reports),
+    /// which readers cannot exceed: ingest keeps its own.
+    pub read_connections: usize,
     /// How long to wait for a connection (to connect, or for a free one)
     /// before answering UNAVAILABLE.
     pub acquire_timeout: Duration,
+    /// Longest a read statement may run (PostgreSQL's statement_timeout on
+    /// read connections).
+    pub read_statement_timeout: Duration,
+    /// Longest a read transaction may sit idle (a stream whose client does
+    /// not read); PostgreSQL ends the session after it.
+    pub read_idle_timeout: Duration,
 }
 
 impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
             max_connections: 16,
+            read_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            read_statement_timeout: Duration::from_secs(30),
+            read_idle_timeout: Duration::from_secs(120),
         }
     }
 }
 
-/// diagd's storage: a pool of connections to one PostgreSQL database.
+/// diagd's storage: two pools of connections to one PostgreSQL database.
 #[derive(Clone)]
 pub struct Store {
-    /// The connection pool; cheap to clone.
+    /// The write pool; cheap to clone.
     pool: Pool,
+    /// The read pool.
+    reads: Pool,
     /// The connection settings, for dedicated (non-pooled) connections
     /// such as LISTEN.
     config: tokio_postgres::Config,
@@ -140,24 +170,34 @@ impl Store {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.acquire_timeout);
         }
-        config.application_name("diagd");
+        config.application_name(WRITE_APPLICATION_NAME);
         create_database_if_missing(&config).await?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
+        let pool = connections::build_pool(
+            &config,
+            connections::PoolSpec {
+                size: options.max_connections,
+                acquire_timeout: options.acquire_timeout,
+                application_name: WRITE_APPLICATION_NAME,
+                session_settings: Vec::new(),
             },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.max_connections)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(options.acquire_timeout))
-            .create_timeout(Some(options.acquire_timeout))
-            .recycle_timeout(Some(options.acquire_timeout))
-            .build()
-            .map_err(|e| StoreError::Config(e.to_string()))?;
-        Ok(Store { pool, config })
+        )?;
+        let reads = connections::build_pool(
+            &config,
+            connections::PoolSpec {
+                size: options.read_connections,
+                acquire_timeout: options.acquire_timeout,
+                application_name: READ_APPLICATION_NAME,
+                session_settings: connections::read_session_settings(
+                    options.read_statement_timeout,
+                    options.read_idle_timeout,
+                ),
+            },
+        )?;
+        Ok(Store {
+            pool,
+            reads,
+            config,
+        })
     }
 
     /// Applies the migrations this diagd knows and the database lacks.
@@ -173,9 +213,20 @@ impl Store {
         Ok(())
     }
 
-    /// A pooled connection.
+    /// A connection of the write pool.
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// A connection of the read pool, cancelled and closed if dropped
+    /// before [`Reader::finish`].
+    async fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(Reader::new(self.reads.get().await?))
+    }
+
+    /// Connections in use and idle, per pool: (writes, reads).
+    pub fn pool_status(&self) -> (deadpool_postgres::Status, deadpool_postgres::Status) {
+        (self.pool.status(), self.reads.status())
     }
 }
 

@@ -143,7 +143,10 @@ impl Store {
         filter: &LogFilter,
         limit: usize,
     ) -> Result<Vec<LogEntry>, StoreError> {
-        Ok(self.list_logs(filter, None, limit, true, false).await?.logs)
+        Ok(self
+            .list_logs(filter, None, limit, true, false, usize::MAX)
+            .await?
+            .logs)
     }
 
     /// The most frequent messages among the logs matching `filter`.

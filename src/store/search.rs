@@ -52,52 +52,10 @@ impl Store {
         limit: usize,
         sink: &mut impl SearchSink,
     ) -> Result<SearchOutcome, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.build_transaction().read_only(true).start().await?;
-        let wanted = limit as i64 + 1; // one more tells whether the limit cut it
-        let mut sent = 0u64;
-
-        // 1. The newest logs, checked row by row.
-        let mut sql = SqlFilter::for_logs(filter);
-        let window = sql.param(RECENT_WINDOW);
-        let window_filter = sql.where_clause();
-        let matches = term_conditions(&mut sql, terms, TraceAccess::ByIndex);
-        let take = sql.param(wanted);
-        let recent = format!(
-            "SELECT {FULL_COLUMNS} FROM (SELECT * FROM logs {window_filter} ORDER BY occurred_at DESC, id DESC LIMIT {window}) logs
-             LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
-             WHERE {matches} ORDER BY occurred_at DESC, logs.id DESC LIMIT {take}"
-        );
-        let mut last = None;
-        let found = stream_hits(&tx, &recent, &sql, limit, &mut sent, &mut last, sink).await?;
-        if found > limit {
-            return finish(tx, sent, true).await;
-        }
-
-        // Where the window ended; nothing older means the window saw everything.
-        let mut sql = SqlFilter::for_logs(filter);
-        let skip = sql.param(RECENT_WINDOW - 1);
-        let boundary = format!(
-            "SELECT occurred_at, id FROM logs {} ORDER BY occurred_at DESC, id DESC OFFSET {skip} LIMIT 1",
-            sql.where_clause()
-        );
-        let Some(row) = tx.query_opt(&boundary, &sql.params()).await? else {
-            return finish(tx, sent, false).await;
-        };
-        let boundary = PageCursor {
-            occurred_at: row.try_get(0)?,
-            id: row.try_get(1)?,
-        };
-
-        // 2. Older logs, through the trigram indexes. The recent window did
-        // not fill the page, so the terms are rare among recent logs: keep
-        // the planner from preferring a sequential scan on a poor estimate
-        // of how many rows a trigram pattern matches.
-        tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
-        let (sql, query) = index_search(filter, terms, Some(boundary), wanted - found as i64);
-        let found_older =
-            stream_hits(&tx, &query, &sql, limit - found, &mut sent, &mut last, sink).await?;
-        finish(tx, sent, found + found_older > limit).await
+        let mut client = self.reader().await?;
+        let outcome = search_in(&mut client, filter, terms, limit, sink).await?;
+        client.finish();
+        Ok(outcome)
     }
 
     /// Merges pending index entries and refreshes the planner's statistics
@@ -118,7 +76,7 @@ impl Store {
         terms: &[String],
     ) -> Result<String, StoreError> {
         let (sql, query) = index_search(filter, terms, None, 100);
-        let mut client = self.client().await?;
+        let mut client = self.reader().await?;
         let tx = client.build_transaction().read_only(true).start().await?;
         tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
         let rows = tx
@@ -128,6 +86,7 @@ impl Store {
             )
             .await?;
         tx.commit().await?;
+        client.finish();
         Ok(rows
             .iter()
             .map(|r| r.get::<_, String>(0))
@@ -240,4 +199,59 @@ async fn finish(
 ) -> Result<SearchOutcome, StoreError> {
     tx.commit().await?;
     Ok(SearchOutcome { matched, truncated })
+}
+
+/// The search itself, on `client` (a reader).
+async fn search_in(
+    client: &mut deadpool_postgres::Object,
+    filter: &LogFilter,
+    terms: &[String],
+    limit: usize,
+    sink: &mut impl SearchSink,
+) -> Result<SearchOutcome, StoreError> {
+    let tx = client.build_transaction().read_only(true).start().await?;
+    let wanted = limit as i64 + 1; // one more tells whether the limit cut it
+    let mut sent = 0u64;
+
+    // 1. The newest logs, checked row by row.
+    let mut sql = SqlFilter::for_logs(filter);
+    let window = sql.param(RECENT_WINDOW);
+    let window_filter = sql.where_clause();
+    let matches = term_conditions(&mut sql, terms, TraceAccess::ByIndex);
+    let take = sql.param(wanted);
+    let recent = format!(
+        "SELECT {FULL_COLUMNS} FROM (SELECT * FROM logs {window_filter} ORDER BY occurred_at DESC, id DESC LIMIT {window}) logs
+         LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
+         WHERE {matches} ORDER BY occurred_at DESC, logs.id DESC LIMIT {take}"
+    );
+    let mut last = None;
+    let found = stream_hits(&tx, &recent, &sql, limit, &mut sent, &mut last, sink).await?;
+    if found > limit {
+        return finish(tx, sent, true).await;
+    }
+
+    // Where the window ended; nothing older means the window saw everything.
+    let mut sql = SqlFilter::for_logs(filter);
+    let skip = sql.param(RECENT_WINDOW - 1);
+    let boundary = format!(
+        "SELECT occurred_at, id FROM logs {} ORDER BY occurred_at DESC, id DESC OFFSET {skip} LIMIT 1",
+        sql.where_clause()
+    );
+    let Some(row) = tx.query_opt(&boundary, &sql.params()).await? else {
+        return finish(tx, sent, false).await;
+    };
+    let boundary = PageCursor {
+        occurred_at: row.try_get(0)?,
+        id: row.try_get(1)?,
+    };
+
+    // 2. Older logs, through the trigram indexes. The recent window did
+    // not fill the page, so the terms are rare among recent logs: keep
+    // the planner from preferring a sequential scan on a poor estimate
+    // of how many rows a trigram pattern matches.
+    tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
+    let (sql, query) = index_search(filter, terms, Some(boundary), wanted - found as i64);
+    let found_older =
+        stream_hits(&tx, &query, &sql, limit - found, &mut sent, &mut last, sink).await?;
+    finish(tx, sent, found + found_older > limit).await
 }

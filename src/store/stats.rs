@@ -101,9 +101,11 @@ impl Store {
         sql: &SqlFilter,
         stats: &mut Stats,
     ) -> Result<(), StoreError> {
-        let client = self.client().await?;
+        let client = self.reader().await?;
         let statement = client.prepare_cached(query).await?;
-        for row in client.query(&statement, &sql.params()).await? {
+        let rows = client.query(&statement, &sql.params()).await?;
+        client.finish();
+        for row in rows {
             let severity: &str = row.try_get(0)?;
             let error_type: &str = row.try_get(1)?;
             let count: i64 = row.try_get(2)?;

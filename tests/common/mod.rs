@@ -113,6 +113,23 @@ impl TestServer {
     /// Starts diagd on the database at `url` (which the test owns: it is
     /// not dropped with the server).
     pub async fn start_at_url(url: String, options: ServerOptions) -> TestServer {
+        Self::start_at_url_with_pool(url, options, test_pool()).await
+    }
+
+    /// Starts diagd on a new database with these pool settings.
+    pub async fn start_with_pool(options: ServerOptions, pool: PoolOptions) -> TestServer {
+        let dbname = unique_database_name();
+        let mut server = Self::start_at_url_with_pool(database_url(&dbname), options, pool).await;
+        server.dbname = dbname;
+        server
+    }
+
+    /// Starts diagd on the database at `url` with these pool settings.
+    pub async fn start_at_url_with_pool(
+        url: String,
+        options: ServerOptions,
+        pool: PoolOptions,
+    ) -> TestServer {
         let shutdown = CancellationToken::new();
         let (ready, started) = tokio::sync::oneshot::channel();
         let server_shutdown = shutdown.clone();
@@ -123,15 +140,9 @@ impl TestServer {
                 .build()
                 .expect("server runtime");
             runtime.block_on(async move {
-                let store = Store::connect(
-                    &url,
-                    &PoolOptions {
-                        max_connections: 8,
-                        acquire_timeout: Duration::from_secs(5),
-                    },
-                )
-                .await
-                .expect("connecting to the test database");
+                let store = Store::connect(&url, &pool)
+                    .await
+                    .expect("connecting to the test database");
                 store.migrate().await.expect("migrating the test database");
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
@@ -195,6 +206,15 @@ impl Drop for TestServer {
         if !self.dbname.is_empty() {
             drop_database_blocking(&self.dbname);
         }
+    }
+}
+
+/// The test servers' pools: 8 write connections, the default read pool.
+pub fn test_pool() -> PoolOptions {
+    PoolOptions {
+        max_connections: 8,
+        acquire_timeout: Duration::from_secs(5),
+        ..PoolOptions::default()
     }
 }
 
