@@ -147,3 +147,84 @@ async fn the_request_timeout_does_not_cut_long_streams() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_request_timeout_does_not_cut_ingest_streams() {
+    let mut options = test_options();
+    options.request_timeout = Duration::from_millis(500);
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    let (batches, requests) = tokio::sync::mpsc::channel(4);
+    let call = tokio::spawn({
+        let mut client = client.clone();
+        async move {
+            client
+                .ingest_logs(tokio_stream::wrappers::ReceiverStream::new(requests))
+                .await
+        }
+    });
+    let batch = |message: &str| pb::IngestLogsRequest {
+        logs: vec![new_log(message, Severity::Low, ErrorType::Other)],
+    };
+    batches.send(batch("first batch")).await.unwrap();
+    // Three times the request timeout between two batches of one stream.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    batches.send(batch("second batch")).await.unwrap();
+    drop(batches);
+    let response = call
+        .await
+        .unwrap()
+        .expect("the stream was not cut by the request timeout")
+        .into_inner();
+    assert_eq!(response.accepted, 2, "{response:?}");
+    assert_eq!(stats(&mut client).await.total, 2);
+}
+
+/// Whether the server closed `socket` within `within` (what it sent
+/// before, such as its HTTP/2 settings, is skipped).
+async fn closed_within(socket: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    tokio::time::timeout(within, async {
+        while let Ok(n) = socket.read(&mut buffer).await
+            && n > 0
+        {}
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn silent_connections_are_closed_and_do_not_crowd_out_clients() {
+    let mut options = test_options();
+    options.connections = diagd::incoming::ConnectionLimits {
+        max_connections: 8,
+        handshake_timeout: Duration::from_secs(1),
+    };
+    let server = TestServer::start_with(options).await;
+    // Eight connections that never send a byte fill the limit.
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One more is closed at once, before any byte is read.
+    let mut over = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    assert!(
+        closed_within(&mut over, Duration::from_millis(500)).await,
+        "a connection over --max-connections is closed at once"
+    );
+    // The silent ones are closed once the handshake deadline passes...
+    for socket in &mut silent {
+        assert!(
+            closed_within(socket, Duration::from_secs(3)).await,
+            "a silent connection is closed after the handshake deadline"
+        );
+    }
+    // ...and a client that speaks gets in.
+    let mut client = server.client().await;
+    assert_eq!(stats(&mut client).await.total, 0);
+    // A client that is idle after its handshake stays connected.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(stats(&mut client).await.total, 0);
+}
