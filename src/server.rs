@@ -20,7 +20,7 @@ use crate::{
     retention::{Retention, RetentionOptions},
     store::{
         Store, StoreError,
-        embedded::{EmbeddedError, EmbeddedPostgres, Ownership},
+        embedded::{EmbeddedError, EmbeddedPostgres, Ownership, SupervisedPostgres},
     },
     tls::ServerTls,
 };
@@ -50,8 +50,9 @@ pub enum ServerError {
 pub struct Database {
     /// The connection pool.
     pub store: Store,
-    /// The embedded cluster, when DATABASE_URL was not given.
-    pub embedded: Option<EmbeddedPostgres>,
+    /// The embedded cluster, when DATABASE_URL was not given (restarted
+    /// when its postmaster dies, until closed).
+    pub embedded: Option<SupervisedPostgres>,
 }
 
 impl Database {
@@ -76,7 +77,7 @@ impl Database {
                     Store::connect(&cluster.database_url(EMBEDDED_DATABASE), &options).await?;
                 Ok(Database {
                     store,
-                    embedded: Some(cluster),
+                    embedded: Some(SupervisedPostgres::new(cluster)),
                 })
             }
         }
@@ -86,10 +87,8 @@ impl Database {
     pub async fn close(self) {
         drop(self.store);
         if let Some(cluster) = self.embedded {
-            let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
-            match stopped {
-                Ok(Ok(())) => tracing::info!("embedded PostgreSQL stopped"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed"),
+            match cluster.stop().await {
+                Ok(()) => tracing::info!("embedded PostgreSQL stopped"),
                 Err(e) => tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed"),
             }
         }
