@@ -189,8 +189,16 @@ async fn a_killed_postmaster_is_restarted_and_diagd_serves_again() {
     )
     .await;
 
-    // The OOM killer's way: SIGKILL, no shutdown.
+    // Supervision leaves a healthy cluster alone (a few checks pass).
     let killed = postmaster_pid(&data).expect("the cluster's postmaster.pid");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        postmaster_pid(&data),
+        Some(killed),
+        "the postmaster is left alone"
+    );
+
+    // The OOM killer's way: SIGKILL, no shutdown.
     signal::kill(Pid::from_raw(killed), signal::Signal::SIGKILL).unwrap();
 
     // A new postmaster (so no request is answered by a leftover backend of
@@ -233,9 +241,12 @@ async fn a_killed_postmaster_is_restarted_and_diagd_serves_again() {
     }
 
     let stderr = terminate(child).await;
-    assert!(
-        stderr.contains("the embedded PostgreSQL is not running"),
-        "{stderr}"
+    assert_eq!(
+        stderr
+            .matches("the embedded PostgreSQL is not running")
+            .count(),
+        1,
+        "one death, announced once: {stderr}"
     );
     assert!(
         stderr.contains("the embedded PostgreSQL is running again"),
