@@ -1,6 +1,8 @@
 //! Export files: the JSON-array and NDJSON encodings of logs, their
-//! timestamped names, and a sink that writes an export to a file atomically
-//! (a `.partial` file renamed once complete and synced).
+//! unique timestamped names, and a sink that writes an export to a file
+//! atomically and durably (a hidden `.partial` file, linked into place under
+//! its final name once complete — never over another file — with the file
+//! and its directory synced).
 
 use std::path::{Path, PathBuf};
 
@@ -29,11 +31,16 @@ impl ExportFormat {
     }
 }
 
-/// `diagd-logs-YYYYMMDDTHHMMSSZ.json` (or `.ndjson`).
+/// `diagd-logs-YYYYMMDDTHHMMSS.mmmZ-<12 random hex digits>.json` (or
+/// `.ndjson`): the time, to the millisecond, for people and sorting, and a
+/// random suffix so that two exports never share a name, however close in
+/// time (two clears in the same second used to write the same file).
 pub fn file_name(format: ExportFormat, at: DateTime<Utc>) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
     format!(
-        "diagd-logs-{}.{}",
-        at.format("%Y%m%dT%H%M%SZ"),
+        "diagd-logs-{}-{}.{}",
+        at.format("%Y%m%dT%H%M%S%.3fZ"),
+        &random[..12],
         format.extension()
     )
 }
@@ -87,11 +94,13 @@ impl Encoder {
     }
 }
 
-/// Writes an export into a directory under its timestamped name.
+/// Writes an export into a directory under a unique timestamped name.
 pub struct FileSink {
+    /// The directory the file goes in.
+    dir: PathBuf,
     /// Where the finished file goes.
     path: PathBuf,
-    /// The file being written (`<path>.partial`) until finished.
+    /// The file being written (`.<name>.partial`, beside it) until finished.
     partial: PathBuf,
     /// The open partial file.
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
@@ -99,13 +108,14 @@ pub struct FileSink {
     encoder: Encoder,
     /// Reused buffer for encoding.
     buffer: Vec<u8>,
-    /// Set once the file is complete and renamed.
+    /// Set once the file is complete and in place.
     finished: bool,
 }
 
 impl FileSink {
     /// A sink writing `dir/<file_name(format, at)>`; the directory is
-    /// created when missing.
+    /// created when missing. The partial file is created exclusively
+    /// (`create_new`): it never truncates another export's.
     pub async fn create(
         dir: &Path,
         format: ExportFormat,
@@ -114,12 +124,17 @@ impl FileSink {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| format!("creating export directory {}: {e}", dir.display()))?;
-        let path = dir.join(file_name(format, at));
-        let partial = path.with_extension(format!("{}.partial", format.extension()));
-        let file = tokio::fs::File::create(&partial)
+        let name = file_name(format, at);
+        let path = dir.join(&name);
+        let partial = dir.join(format!(".{name}.partial"));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
             .await
             .map_err(|e| format!("creating {}: {e}", partial.display()))?;
         Ok(FileSink {
+            dir: dir.to_path_buf(),
             path,
             partial,
             file: Some(tokio::io::BufWriter::new(file)),
@@ -132,6 +147,16 @@ impl FileSink {
     /// The path of the finished file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Removes the finished file: for an export whose logs were, after all,
+    /// not deleted (the transaction was rolled back), so that no export
+    /// holds logs that are still stored.
+    pub async fn discard(&mut self) {
+        if self.finished {
+            let _ = tokio::fs::remove_file(&self.path).await;
+            self.finished = false;
+        }
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
@@ -159,6 +184,10 @@ impl ExportSink for FileSink {
         result
     }
 
+    /// Syncs the partial file, links it under its final name (a hard link:
+    /// unlike a rename it fails rather than replace a file already there),
+    /// removes the partial name and syncs the directory, so that the file
+    /// is durable once this returns.
     async fn finish(&mut self) -> Result<(), String> {
         let closing = self.encoder.end();
         self.write(closing).await?;
@@ -166,19 +195,26 @@ impl ExportSink for FileSink {
         let context = |e: std::io::Error| format!("finishing {}: {e}", self.partial.display());
         file.flush().await.map_err(context)?;
         file.get_mut().sync_all().await.map_err(context)?;
-        tokio::fs::rename(&self.partial, &self.path)
+        drop(file);
+        tokio::fs::hard_link(&self.partial, &self.path)
+            .await
+            .map_err(|e| format!("moving the export to {}: {e}", self.path.display()))?;
+        self.finished = true;
+        tokio::fs::remove_file(&self.partial)
             .await
             .map_err(context)?;
-        self.finished = true;
-        Ok(())
+        let sync_dir = async { tokio::fs::File::open(&self.dir).await?.sync_all().await };
+        sync_dir
+            .await
+            .map_err(|e| format!("syncing export directory {}: {e}", self.dir.display()))
     }
 }
 
 impl Drop for FileSink {
     fn drop(&mut self) {
-        if !self.finished {
-            let _ = std::fs::remove_file(&self.partial);
-        }
+        // The partial name goes whatever happened; the finished file stays
+        // unless discarded.
+        let _ = std::fs::remove_file(&self.partial);
     }
 }
 
@@ -187,16 +223,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_carry_a_utc_timestamp() {
-        let at: DateTime<Utc> = "2026-11-25T14:03:09Z".parse().unwrap();
-        assert_eq!(
-            file_name(ExportFormat::Json, at),
-            "diagd-logs-20261125T140309Z.json"
+    fn names_carry_a_utc_timestamp_and_differ_at_the_same_instant() {
+        let at: DateTime<Utc> = "2026-11-25T14:03:09.042Z".parse().unwrap();
+        let json = file_name(ExportFormat::Json, at);
+        let suffix = json
+            .strip_prefix("diagd-logs-20261125T140309.042Z-")
+            .and_then(|rest| rest.strip_suffix(".json"))
+            .unwrap_or_else(|| panic!("{json}"));
+        assert!(
+            suffix.len() == 12 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
+            "{json}"
         );
-        assert_eq!(
-            file_name(ExportFormat::Ndjson, at),
-            "diagd-logs-20261125T140309Z.ndjson"
+        assert!(
+            file_name(ExportFormat::Ndjson, at).starts_with("diagd-logs-20261125T140309.042Z-")
         );
+        assert!(file_name(ExportFormat::Ndjson, at).ends_with(".ndjson"));
+        assert_ne!(json, file_name(ExportFormat::Json, at));
     }
 
     #[test]

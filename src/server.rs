@@ -22,7 +22,7 @@ use crate::{
     retention::{Retention, RetentionOptions},
     store::{
         Store, StoreError,
-        embedded::{EmbeddedError, EmbeddedPostgres, Ownership},
+        embedded::{EmbeddedError, EmbeddedPostgres, Ownership, SupervisedPostgres},
     },
     tls::ServerTls,
 };
@@ -55,8 +55,9 @@ pub enum ServerError {
 pub struct Database {
     /// The connection pool.
     pub store: Store,
-    /// The embedded cluster, when DATABASE_URL was not given.
-    pub embedded: Option<EmbeddedPostgres>,
+    /// The embedded cluster, when DATABASE_URL was not given (restarted
+    /// when its postmaster dies, until closed).
+    pub embedded: Option<SupervisedPostgres>,
 }
 
 impl Database {
@@ -81,7 +82,7 @@ impl Database {
                     Store::connect(&cluster.database_url(EMBEDDED_DATABASE), &options).await?;
                 Ok(Database {
                     store,
-                    embedded: Some(cluster),
+                    embedded: Some(SupervisedPostgres::new(cluster)),
                 })
             }
         }
@@ -91,10 +92,8 @@ impl Database {
     pub async fn close(self) {
         drop(self.store);
         if let Some(cluster) = self.embedded {
-            let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
-            match stopped {
-                Ok(Ok(())) => tracing::info!("embedded PostgreSQL stopped"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed"),
+            match cluster.stop().await {
+                Ok(()) => tracing::info!("embedded PostgreSQL stopped"),
                 Err(e) => tracing::warn!(error = %e, "stopping the embedded PostgreSQL failed"),
             }
         }

@@ -158,3 +158,103 @@ async fn serve_runs_on_its_embedded_postgres_and_keeps_data_across_restarts() {
         "no second initdb: {stderr}"
     );
 }
+
+/// The pid of the postmaster running on `data`'s cluster (the first line of
+/// `pgdata/postmaster.pid`), if the file is there.
+fn postmaster_pid(data: &Path) -> Option<i32> {
+    std::fs::read_to_string(data.join("pgdata/postmaster.pid"))
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn a_killed_postmaster_is_restarted_and_diagd_serves_again() {
+    let data_dir = tempfile::Builder::new()
+        .prefix("diagd-embedded-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let data = data_dir.path().join("data");
+    let port = free_port();
+    let mut child = spawn_serve(&data, port);
+    let channel = wait_serving(port, &mut child).await;
+    let mut client = DiagnosticsServiceClient::new(channel.clone());
+    let mut health = HealthClient::new(channel);
+    let before = report(
+        &mut client,
+        new_log("before the crash", Severity::High, ErrorType::Oom),
+    )
+    .await;
+
+    // Supervision leaves a healthy cluster alone (a few checks pass).
+    let killed = postmaster_pid(&data).expect("the cluster's postmaster.pid");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        postmaster_pid(&data),
+        Some(killed),
+        "the postmaster is left alone"
+    );
+
+    // The OOM killer's way: SIGKILL, no shutdown.
+    signal::kill(Pid::from_raw(killed), signal::Signal::SIGKILL).unwrap();
+
+    // A new postmaster (so no request is answered by a leftover backend of
+    // the killed one), ReportError succeeding and health SERVING, without
+    // restarting diagd.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let after = loop {
+        if postmaster_pid(&data).is_some_and(|pid| pid != killed) {
+            let reported = client
+                .report_error(pb::ReportErrorRequest {
+                    log: Some(new_log("after the crash", Severity::High, ErrorType::Oom)),
+                })
+                .await;
+            let status = health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status());
+            if let (Ok(reported), Ok(ServingStatus::Serving)) = (reported, status) {
+                break reported.into_inner().id;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "diagd did not serve again within 30 s of its PostgreSQL being killed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(child.try_wait().unwrap().is_none(), "diagd kept running");
+    for (id, message) in [(before, "before the crash"), (after, "after the crash")] {
+        let log = client
+            .get_log(pb::GetLogRequest { id })
+            .await
+            .expect("the log is stored")
+            .into_inner()
+            .log
+            .unwrap();
+        assert_eq!(log.message, message);
+    }
+
+    let stderr = terminate(child).await;
+    assert_eq!(
+        stderr
+            .matches("the embedded PostgreSQL is not running")
+            .count(),
+        1,
+        "one death, announced once: {stderr}"
+    );
+    assert!(
+        stderr.contains("the embedded PostgreSQL is running again"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("embedded PostgreSQL stopped"), "{stderr}");
+    assert!(
+        !data.join("pgdata/postmaster.pid").exists(),
+        "the restarted cluster is stopped with diagd"
+    );
+}

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{Client, TestServer, assert_status, ingest, new_log, stats, ts};
+use std::collections::BTreeSet;
+
+use common::{Client, TestServer, assert_status, ingest, new_log, report, stats, ts};
 use diagd::api::pb::{self, ErrorType, Severity};
 use serde_json::Value;
 use tonic::Code;
@@ -48,7 +50,13 @@ fn is_export_name(name: &str, extension: &str) -> bool {
     else {
         return false;
     };
-    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").is_ok()
+    // The time to the millisecond, then a random suffix.
+    let Some((time, suffix)) = stamp.split_once('-') else {
+        return false;
+    };
+    chrono::NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%M%S%.3fZ").is_ok()
+        && suffix.len() == 12
+        && suffix.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[tokio::test]
@@ -572,4 +580,171 @@ async fn traces_left_without_logs_are_swept_at_start_up() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     common::terminate(other).await;
+}
+
+/// Reports `count` logs of `severity`; returns their ids.
+async fn report_logs(client: &mut Client, severity: Severity, count: usize) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for i in 0..count {
+        let log = new_log(&format!("{severity:?} {i}"), severity, ErrorType::Training);
+        ids.insert(report(client, log).await);
+    }
+    ids
+}
+
+/// The ids of the logs in an export file (a JSON array).
+fn exported_ids(path: &str) -> BTreeSet<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let logs: Vec<Value> = serde_json::from_slice(&bytes).expect("a JSON array");
+    logs.iter()
+        .map(|log| log["id"].as_str().expect("an id").to_string())
+        .collect()
+}
+
+/// The ids of the logs still stored.
+async fn stored_ids(client: &mut Client) -> BTreeSet<String> {
+    client
+        .list_logs(pb::ListLogsRequest {
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .expect("ListLogs")
+        .into_inner()
+        .logs
+        .into_iter()
+        .map(|log| log.id)
+        .collect()
+}
+
+/// The names in the export directory of `path`.
+fn export_dir_names(path: &str) -> BTreeSet<String> {
+    let dir = std::path::Path::new(path).parent().unwrap();
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+/// ClearLogs of one severity, exported first, retried while it answers
+/// ABORTED (a lost race, rolled back: documented as worth retrying).
+async fn clear_exporting(client: &mut Client, severity: Severity) -> pb::ClearLogsResponse {
+    loop {
+        match client
+            .clear_logs(pb::ClearLogsRequest {
+                confirm: true,
+                severities: vec![severity as i32],
+                export_first: true,
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(response) => return response.into_inner(),
+            Err(status) if status.code() == Code::Aborted => continue,
+            Err(status) => panic!("clearing {severity:?}: {status:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn export_first_clears_in_the_same_second_each_get_their_own_file() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let low = report_logs(&mut client, Severity::Low, 4).await;
+    let medium = report_logs(&mut client, Severity::Medium, 5).await;
+    let high = report_logs(&mut client, Severity::High, 2).await;
+
+    // Both clears early in one second (the server's clock is this one):
+    // export names used to have one-second resolution.
+    let now = chrono::Utc::now();
+    let to_next_second = 1_000_000_000 - u64::from(now.timestamp_subsec_nanos()) % 1_000_000_000;
+    tokio::time::sleep(std::time::Duration::from_nanos(to_next_second + 5_000_000)).await;
+    let cleared_low = clear_exporting(&mut client, Severity::Low).await;
+    let cleared_medium = clear_exporting(&mut client, Severity::Medium).await;
+
+    assert_ne!(cleared_low.export_path, cleared_medium.export_path);
+    assert_eq!(cleared_low.deleted_count, 4);
+    assert_eq!(cleared_medium.deleted_count, 5);
+    assert_eq!(
+        exported_ids(&cleared_low.export_path),
+        low,
+        "the LOW clear's file holds the LOW logs it deleted"
+    );
+    assert_eq!(
+        exported_ids(&cleared_medium.export_path),
+        medium,
+        "the MEDIUM clear's file holds the MEDIUM logs it deleted"
+    );
+    assert_eq!(stored_ids(&mut client).await, high);
+    let names = export_dir_names(&cleared_low.export_path);
+    assert_eq!(names.len(), 2, "two files, no partial one: {names:?}");
+    for path in [&cleared_low.export_path, &cleared_medium.export_path] {
+        let name = std::path::Path::new(path)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(is_export_name(name, "json"), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(
+        std::path::Path::new(&cleared_low.export_path)
+            .parent()
+            .unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn concurrent_export_first_clears_each_export_exactly_what_they_delete() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let mut clients = [
+        server.client().await,
+        server.client().await,
+        server.client().await,
+    ];
+    let mut paths = Vec::new();
+    for round in 0..3 {
+        let low = report_logs(&mut client, Severity::Low, 6).await;
+        let medium = report_logs(&mut client, Severity::Medium, 6).await;
+        let critical = report_logs(&mut client, Severity::Critical, 6).await;
+        let kept = report_logs(&mut client, Severity::High, 2).await;
+
+        let [a, b, c] = &mut clients;
+        let (cleared_low, cleared_medium, cleared_critical) = tokio::join!(
+            clear_exporting(a, Severity::Low),
+            clear_exporting(b, Severity::Medium),
+            clear_exporting(c, Severity::Critical),
+        );
+        let mut exported = BTreeSet::new();
+        for (cleared, ids, severity) in [
+            (&cleared_low, &low, "low"),
+            (&cleared_medium, &medium, "medium"),
+            (&cleared_critical, &critical, "critical"),
+        ] {
+            assert_eq!(cleared.deleted_count, 6, "round {round}, {severity}");
+            assert_eq!(cleared.exported_count, 6, "round {round}, {severity}");
+            assert_eq!(
+                &exported_ids(&cleared.export_path),
+                ids,
+                "round {round}: the {severity} clear's file holds exactly the logs it deleted"
+            );
+            exported.extend(ids.iter().cloned());
+            paths.push(cleared.export_path.clone());
+        }
+        let stored = stored_ids(&mut client).await;
+        assert!(
+            stored.is_disjoint(&exported),
+            "round {round}: every exported log is deleted"
+        );
+        assert!(kept.is_subset(&stored), "round {round}: HIGH logs are kept");
+    }
+    let distinct: BTreeSet<&String> = paths.iter().collect();
+    assert_eq!(distinct.len(), paths.len(), "every export has its own file");
+    let names = export_dir_names(&paths[0]);
+    assert_eq!(
+        names.len(),
+        paths.len(),
+        "one file per clear, no partial one: {names:?}"
+    );
+    let _ = std::fs::remove_dir_all(std::path::Path::new(&paths[0]).parent().unwrap());
 }

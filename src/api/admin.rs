@@ -8,6 +8,7 @@ use super::{DiagnosticsApi, ResponseStream, convert, error::FieldError, pb};
 use crate::{
     domain::LogFilter,
     export::{ExportFormat, FileSink},
+    store::StoreError,
 };
 
 /// Longest auto-off delay accepted.
@@ -43,7 +44,20 @@ impl DiagnosticsApi {
                 FileSink::create(&self.settings.export_dir, ExportFormat::Json, Utc::now())
                     .await
                     .map_err(Status::internal)?;
-            let (exported, deleted) = self.store.export_and_clear_logs(&filter, &mut sink).await?;
+            let (exported, deleted) =
+                match self.store.export_and_clear_logs(&filter, &mut sink).await {
+                    Ok(counts) => counts,
+                    Err(e) => {
+                        // Rolled back: the file would hold logs that are
+                        // still stored. Kept only when the connection was
+                        // lost, as the deletion may have committed then and
+                        // the file be the only copy.
+                        if !matches!(e, StoreError::Unavailable(_)) {
+                            sink.discard().await;
+                        }
+                        return Err(e.into());
+                    }
+                };
             pb::ClearLogsResponse {
                 deleted_count: deleted,
                 export_path: sink.path().display().to_string(),

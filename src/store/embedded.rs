@@ -9,6 +9,12 @@
 //! - `postgres.log`   the server's log
 //! - `diagd.lock`     held while a diagd owns the cluster, so two never share one
 //!
+//! An exclusively owned cluster is supervised ([`SupervisedPostgres`]): when
+//! its postmaster dies (the OOM killer's SIGKILL, a crash) diagd starts it
+//! again on the same port — PostgreSQL runs crash recovery — and the
+//! connection pool replaces the broken connections; never once diagd stops
+//! the cluster itself.
+//!
 //! `initdb` and `postgres` refuse to run as root: when diagd runs as root they
 //! run as the `postgres` system user (created by Debian's `postgresql`
 //! package), which then owns the base directory.
@@ -23,10 +29,12 @@ use std::{
     },
     path::{Path, PathBuf},
     process::{Command, Output},
-    sync::Mutex,
+    sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use nix::unistd::{Gid, Uid, User, chown};
+use tokio_util::sync::CancellationToken;
 
 /// Name of the superuser created in the cluster.
 const SUPERUSER: &str = "diagd";
@@ -266,14 +274,8 @@ impl EmbeddedPostgres {
                 }
                 _ => free_port().map_err(io_error("choosing a free port"))?,
             };
-            let options = format!("-p {port}");
-            match self.run_tool(
-                "pg_ctl",
-                &[
-                    "-D", &pgdata, "-l", &logfile, "-o", &options, "-w", "-t", "60", "start",
-                ],
-            ) {
-                Ok(_) => {
+            match self.pg_ctl_start(port, 60) {
+                Ok(()) => {
                     tracing::info!(port, pgdata = %pgdata, "embedded PostgreSQL started");
                     let _ = fs::write(&port_file, port.to_string());
                     return Ok(port);
@@ -301,6 +303,86 @@ impl EmbeddedPostgres {
             Some(other) => other,
             None => unreachable!("three attempts were made"),
         })
+    }
+
+    /// `pg_ctl start` on `port`, waiting at most `wait_secs` until the
+    /// server accepts connections.
+    fn pg_ctl_start(&self, port: u16, wait_secs: u32) -> Result<(), EmbeddedError> {
+        let pgdata = self.pgdata.display().to_string();
+        let base_dir = self.pgdata.parent().unwrap_or(Path::new("/"));
+        let logfile = base_dir.join("postgres.log").display().to_string();
+        let options = format!("-p {port}");
+        let wait = wait_secs.to_string();
+        self.run_tool(
+            "pg_ctl",
+            &[
+                "-D", &pgdata, "-l", &logfile, "-o", &options, "-w", "-t", &wait, "start",
+            ],
+        )
+        .map(|_| ())
+    }
+
+    /// Whether the postmaster named in `postmaster.pid` runs: that process
+    /// exists, is not a zombie and is a `postgres`.
+    fn postmaster(&self) -> Postmaster {
+        let Some(pid) = fs::read_to_string(self.pgdata.join("postmaster.pid"))
+            .ok()
+            .and_then(|file| file.lines().next()?.trim().parse::<u32>().ok())
+        else {
+            return Postmaster::Gone { stale_pid: false };
+        };
+        let Ok(mut system) = sysinfo::System::new() else {
+            // No process table to read: only whether the pid exists.
+            return match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
+                Err(nix::errno::Errno::ESRCH) => Postmaster::Gone { stale_pid: false },
+                _ => Postmaster::Running,
+            };
+        };
+        let pid = sysinfo::Pid::from_u32(pid);
+        system.refresh_processes(sysinfo::ProcessesToUpdate::Some(&[pid]), true);
+        match system.process(pid) {
+            None => Postmaster::Gone { stale_pid: false },
+            Some(process)
+                if process.status() == sysinfo::ProcessStatus::Zombie
+                    || !process.name().to_string_lossy().starts_with("postgres") =>
+            {
+                // PostgreSQL would take the pid for a live postmaster's.
+                Postmaster::Gone { stale_pid: true }
+            }
+            Some(_) => Postmaster::Running,
+        }
+    }
+
+    /// One supervision check: when the postmaster died, starts the server
+    /// again on the same port (the pool's URL stays right), which runs crash
+    /// recovery. Nothing once the cluster was stopped on purpose (or for a
+    /// cluster this value does not own): [`stop`](Self::stop) and this take
+    /// the same lock, so a stop never races a restart. `announce` logs the
+    /// death at warn (once per outage). Blocking.
+    pub fn restart_if_dead(&self, announce: bool) -> Result<Supervision, EmbeddedError> {
+        let lock = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if lock.is_none() {
+            return Ok(Supervision::Stopped);
+        }
+        let Postmaster::Gone { stale_pid } = self.postmaster() else {
+            return Ok(Supervision::Running);
+        };
+        if announce {
+            tracing::warn!(
+                pgdata = %self.pgdata.display(),
+                "the embedded PostgreSQL is not running (its postmaster died, e.g. killed by the OOM killer): restarting it"
+            );
+        }
+        if stale_pid {
+            // Its pid now names another process (or a zombie): PostgreSQL
+            // would refuse to start over it.
+            let _ = fs::remove_file(self.pgdata.join("postmaster.pid"));
+        }
+        // Orphaned server processes hold the old shared memory until they
+        // notice the postmaster's death; until then the start fails, and is
+        // tried again at the next check.
+        self.pg_ctl_start(self.port, 30)?;
+        Ok(Supervision::Restarted)
     }
 
     /// The port of a server already running on this data directory, if any
@@ -345,6 +427,121 @@ impl EmbeddedPostgres {
                     String::from_utf8_lossy(&output.stderr)
                 ),
             })
+        }
+    }
+}
+
+/// What [`EmbeddedPostgres::restart_if_dead`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Supervision {
+    /// The postmaster runs.
+    Running,
+    /// It had died and was started again.
+    Restarted,
+    /// The cluster was stopped on purpose (or is not this value's to keep
+    /// running): supervision ends.
+    Stopped,
+}
+
+/// The postmaster of a cluster, as `postmaster.pid` and the process table
+/// tell.
+enum Postmaster {
+    /// It runs.
+    Running,
+    /// It is gone; `stale_pid`: the pid file names a process that is not it.
+    Gone { stale_pid: bool },
+}
+
+/// How often a supervised cluster is checked.
+pub const SUPERVISION_INTERVAL: Duration = Duration::from_secs(1);
+
+/// An exclusively owned cluster kept running: a background task checks its
+/// postmaster every [`SUPERVISION_INTERVAL`] and restarts it when it died,
+/// until [`stop`](Self::stop) (or drop). Logs at warn when the postmaster
+/// is found dead, at info when the server is back.
+pub struct SupervisedPostgres {
+    /// The cluster, shared with the task.
+    cluster: Arc<EmbeddedPostgres>,
+    /// Ends the task.
+    stopping: CancellationToken,
+    /// The task; `None` once stopped.
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SupervisedPostgres {
+    /// Starts supervising `cluster` (on the current tokio runtime).
+    pub fn new(cluster: EmbeddedPostgres) -> SupervisedPostgres {
+        let cluster = Arc::new(cluster);
+        let stopping = CancellationToken::new();
+        let task = tokio::spawn(supervise(cluster.clone(), stopping.clone()));
+        SupervisedPostgres {
+            cluster,
+            stopping,
+            task: Some(task),
+        }
+    }
+
+    /// Ends supervision (waiting for a restart under way), then stops the
+    /// cluster.
+    pub async fn stop(mut self) -> Result<(), EmbeddedError> {
+        self.stopping.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let cluster = self.cluster.clone();
+        tokio::task::spawn_blocking(move || cluster.stop())
+            .await
+            .map_err(|e| EmbeddedError::Tool {
+                tool: "pg_ctl".into(),
+                detail: format!("stopping task failed: {e}"),
+            })?
+    }
+}
+
+impl std::ops::Deref for SupervisedPostgres {
+    type Target = EmbeddedPostgres;
+
+    fn deref(&self) -> &EmbeddedPostgres {
+        &self.cluster
+    }
+}
+
+impl Drop for SupervisedPostgres {
+    fn drop(&mut self) {
+        self.stopping.cancel();
+    }
+}
+
+/// The supervision loop of [`SupervisedPostgres`].
+async fn supervise(cluster: Arc<EmbeddedPostgres>, stopping: CancellationToken) {
+    let mut down = false;
+    loop {
+        tokio::select! {
+            () = stopping.cancelled() => return,
+            () = tokio::time::sleep(SUPERVISION_INTERVAL) => {}
+        }
+        let checked = tokio::task::spawn_blocking({
+            let cluster = cluster.clone();
+            move || cluster.restart_if_dead(!down)
+        })
+        .await;
+        match checked {
+            Ok(Ok(Supervision::Running)) => down = false,
+            Ok(Ok(Supervision::Restarted)) => {
+                tracing::info!(
+                    port = cluster.port,
+                    "the embedded PostgreSQL is running again"
+                );
+                down = false;
+            }
+            Ok(Ok(Supervision::Stopped)) => return,
+            Ok(Err(e)) => {
+                if !down {
+                    tracing::warn!(error = %e, "restarting the embedded PostgreSQL failed; trying again every second");
+                }
+                down = true;
+            }
+            Err(e) => tracing::warn!(error = %e, "checking the embedded PostgreSQL failed"),
         }
     }
 }
