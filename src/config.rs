@@ -275,11 +275,13 @@ impl ServeArgs {
             .unwrap_or_else(|| self.database.data_dir().join("exports"))
     }
 
-    /// The effective settings as JSON for diagnostic reports, with the
-    /// database password redacted.
+    /// The effective settings as JSON for diagnostic reports; the database
+    /// connection string is described without its password.
     pub fn effective_configuration(&self, log_filter: &str) -> serde_json::Value {
         let database = match &self.database.database_url {
-            Some(url) => serde_json::json!({ "mode": "external", "url": redact_url_password(url) }),
+            Some(url) => {
+                serde_json::json!({ "mode": "external", "url": describe_database_url(url) })
+            }
             None => serde_json::json!({ "mode": "embedded", "data_dir": self.database.data_dir() }),
         };
         serde_json::json!({
@@ -360,48 +362,169 @@ pub fn parse_age(text: &str) -> Result<chrono::TimeDelta, String> {
     }
 }
 
-/// `url` with the password (in `user:password@` or `password=`) replaced.
-pub fn redact_url_password(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest = &out[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@')
-            && let Some(colon) = rest[..at].find(':')
-        {
-            let start = scheme_end + 3 + colon + 1;
-            let end = scheme_end + 3 + at;
-            out.replace_range(start..end, "[redacted]");
-        }
+/// What a database connection string the parser refuses is shown as.
+pub const UNPARSEABLE_DATABASE_URL: &str = "[unparseable, redacted]";
+
+/// Characters kept as they are in the parts of a described database URL.
+const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The database connection string `url` (URL or key/value form) as shown in
+/// diagnostic reports: parsed by tokio-postgres' own parser, as the store
+/// does, and written back as a URL from its host(s), port(s), user,
+/// database, host addresses, application name, SSL mode and options. The
+/// password is never written; its place shows "[redacted]" when one is set.
+/// A string the parser refuses shows as [`UNPARSEABLE_DATABASE_URL`].
+pub fn describe_database_url(url: &str) -> String {
+    use tokio_postgres::config::{Host, SslMode};
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return UNPARSEABLE_DATABASE_URL.to_string();
+    };
+    let encode =
+        |part: &str| percent_encoding::utf8_percent_encode(part, URL_COMPONENT).to_string();
+    let mut out = String::from("postgres://");
+    let password = if config.get_password().is_some() {
+        ":[redacted]"
+    } else {
+        ""
+    };
+    match config.get_user() {
+        Some(user) => out.push_str(&format!("{}{password}@", encode(user))),
+        None if !password.is_empty() => out.push_str(&format!("{password}@")),
+        None => {}
     }
-    if let Some(position) = out.find("password=") {
-        let start = position + "password=".len();
-        let end = out[start..]
-            .find(['&', ' '])
-            .map_or(out.len(), |e| start + e);
-        out.replace_range(start..end, "[redacted]");
+    let ports = config.get_ports();
+    let port_of = |i: usize| {
+        ports.get(i).or(if ports.len() == 1 {
+            ports.first()
+        } else {
+            None
+        })
+    };
+    let hosts = config.get_hosts();
+    let authority: Vec<String> = if hosts.is_empty() {
+        ports.iter().map(|p| format!(":{p}")).collect()
+    } else {
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let name = match host {
+                    Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+                    Host::Tcp(name) => encode(name),
+                    #[cfg(unix)]
+                    Host::Unix(path) => encode(&path.to_string_lossy()),
+                };
+                match port_of(i) {
+                    Some(port) => format!("{name}:{port}"),
+                    None => name,
+                }
+            })
+            .collect()
+    };
+    out.push_str(&authority.join(","));
+    if let Some(dbname) = config.get_dbname() {
+        out.push('/');
+        out.push_str(&encode(dbname));
+    }
+    let mut query: Vec<String> = Vec::new();
+    let addresses = config.get_hostaddrs();
+    if !addresses.is_empty() {
+        let addresses: Vec<String> = addresses.iter().map(|a| encode(&a.to_string())).collect();
+        query.push(format!("hostaddr={}", addresses.join(",")));
+    }
+    if let Some(name) = config.get_application_name() {
+        query.push(format!("application_name={}", encode(name)));
+    }
+    match config.get_ssl_mode() {
+        SslMode::Prefer => {}
+        SslMode::Disable => query.push("sslmode=disable".into()),
+        SslMode::Require => query.push("sslmode=require".into()),
+        other => query.push(format!(
+            "sslmode={}",
+            encode(&format!("{other:?}").to_lowercase())
+        )),
+    }
+    if let Some(options) = config.get_options() {
+        query.push(format!("options={}", encode(options)));
+    }
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query.join("&"));
     }
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url_password;
+    use super::{UNPARSEABLE_DATABASE_URL, describe_database_url};
 
     #[test]
-    fn database_passwords_are_redacted() {
-        assert_eq!(
-            redact_url_password("postgres://diagd:s3cr:et@db:5432/diagd"),
-            "postgres://diagd:[redacted]@db:5432/diagd"
-        );
-        assert_eq!(
-            redact_url_password("postgres://db/diagd?user=a&password=hunter2&sslmode=require"),
-            "postgres://db/diagd?user=a&password=[redacted]&sslmode=require"
-        );
-        assert_eq!(
-            redact_url_password("postgres://db/diagd"),
-            "postgres://db/diagd"
-        );
+    fn database_passwords_never_show() {
+        for url in [
+            "host=db.internal port=5433 user=ana password = PW_SECRET dbname=x",
+            "postgres://ana@db/x?password=a&password=PW_SECRET",
+            "postgres://ana:PW_SECRET@db/x",
+            "postgres://ana@db/x?password=PW_SECRET",
+            "host=db password='PW_SECRET",
+        ] {
+            let shown = describe_database_url(url);
+            assert!(!shown.contains("PW_SECRET"), "{url} shows {shown}");
+        }
+    }
+
+    #[test]
+    fn database_urls_are_described_without_their_password() {
+        for (url, shown) in [
+            (
+                "postgres://diagd:s3cr:et@db:5432/diagd",
+                "postgres://diagd:[redacted]@db:5432/diagd",
+            ),
+            (
+                "postgres://db/diagd?user=a&password=hunter2&sslmode=require",
+                "postgres://a:[redacted]@db:5432/diagd?sslmode=require",
+            ),
+            // The URL form's default port is shown.
+            ("postgres://db/diagd", "postgres://db:5432/diagd"),
+            ("postgresql://ana@db", "postgres://ana@db:5432"),
+            // libpq key/value form, spaces around `=` included.
+            (
+                "host=db.internal port=5433 user=ana password = PW dbname=x",
+                "postgres://ana:[redacted]@db.internal:5433/x",
+            ),
+            (
+                "host=db password='p w' dbname=x",
+                "postgres://:[redacted]@db/x",
+            ),
+            // A repeated password parameter.
+            (
+                "postgres://ana@db/x?password=a&password=PW",
+                "postgres://ana:[redacted]@db:5432/x",
+            ),
+            (
+                "host=a,b port=1,2 dbname=x application_name='my app' options='-c search_path=s'",
+                "postgres://a:1,b:2/x?application_name=my%20app&options=-c%20search_path%3Ds",
+            ),
+            (
+                "postgres://[::1]:5432/x?hostaddr=127.0.0.1&sslmode=disable",
+                "postgres://[::1]:5432/x?hostaddr=127.0.0.1&sslmode=disable",
+            ),
+            (
+                "host=/var/run/postgresql dbname=x",
+                "postgres://%2Fvar%2Frun%2Fpostgresql/x",
+            ),
+            // Strings the parser refuses show nothing of themselves.
+            (
+                "postgres://db/x?password=PW&bogus=1",
+                UNPARSEABLE_DATABASE_URL,
+            ),
+            ("host=db password='PW", UNPARSEABLE_DATABASE_URL),
+        ] {
+            assert_eq!(describe_database_url(url), shown, "{url}");
+        }
     }
 }
 

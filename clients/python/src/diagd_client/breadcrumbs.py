@@ -9,7 +9,7 @@ import datetime as _dt
 import threading
 from typing import Any, Dict, List, Optional
 
-from .scrub import redact
+from .scrub import redact, redact_text
 from .types import RecentAction
 
 
@@ -23,7 +23,7 @@ class Breadcrumbs:
 
     def add(self, action: str, details: Optional[Dict[str, Any]] = None, timestamp: Optional[_dt.datetime] = None) -> RecentAction:
         item = RecentAction(
-            action=str(action),
+            action=redact_text(str(action)),
             details=redact(dict(details or {})),
             timestamp=timestamp or _dt.datetime.now(_dt.timezone.utc),
         )

@@ -290,16 +290,21 @@ class Client:
         timeout: Optional[float] = None,
     ) -> str:
         """Records one breadcrumb in diagd (kept per host/run/component for reports);
-        answers its id. Details are redacted client-side."""
-        from .scrub import redact
+        answers its id. Its name, details and labels are redacted client-side."""
+        import dataclasses
 
-        request = pb.RecordActionRequest(action=convert.truncate_utf8(action, convert.MAX_ACTION_NAME_BYTES))
+        from .scrub import redact, redact_labels, redact_text
+
+        request = pb.RecordActionRequest(
+            action=convert.truncate_utf8(redact_text(action), convert.MAX_ACTION_NAME_BYTES)
+        )
         if details:
             request.details.CopyFrom(convert.struct_from_dict(redact(details), convert.MAX_ACTION_DETAILS_BYTES))
         stamp = convert.timestamp_from_datetime(timestamp)
         if stamp is not None:
             request.timestamp.CopyFrom(stamp)
         if source is not None:
+            source = dataclasses.replace(source, labels=redact_labels(source.labels))
             request.source.CopyFrom(convert.source_to_proto(source))
         return self._unary("RecordAction", request, timeout).id
 

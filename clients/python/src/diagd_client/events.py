@@ -4,6 +4,7 @@ the client so that every resend is recognised by diagd as the same error."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import socket
@@ -12,7 +13,7 @@ import uuid
 from typing import Any, Dict, Optional, Sequence, Union
 
 from .classify import classify as classify_error
-from .scrub import redact, redact_text
+from .scrub import redact, redact_labels, redact_text
 from .types import ErrorType, NewLog, RecentAction, Severity, Source, SystemState
 
 # torchrun's environment → label names in Source.labels.
@@ -72,7 +73,8 @@ def build_log(
 ) -> NewLog:
     """A NewLog for an exception or a message: the exception gives the message, the
     stack trace and (through classify.py) the error type unless they are given;
-    context is redacted; a new event_id is chosen unless given."""
+    message, stack trace, context, labels and recent actions are redacted (see
+    scrub.py); a new event_id is chosen unless given."""
     exception = error if isinstance(error, BaseException) else None
     if isinstance(error, str) and message is None:
         message = error
@@ -93,9 +95,15 @@ def build_log(
         context=redact(dict(context or {})),
         system_state=system_state,
         recent_actions=[
-            RecentAction(a.action, redact(dict(a.details or {})), a.timestamp) for a in recent_actions
+            RecentAction(redact_text(a.action), redact(dict(a.details or {})), a.timestamp)
+            for a in recent_actions
         ],
-        source=source or Source(),
+        source=_redacted_source(source or Source()),
         event_id=event_id or str(uuid.uuid4()),
         occurred_at=occurred_at or _dt.datetime.now(_dt.timezone.utc),
     )
+
+
+def _redacted_source(source: Source) -> Source:
+    """A copy of `source` with its labels redacted."""
+    return dataclasses.replace(source, labels=redact_labels(source.labels))
