@@ -374,6 +374,11 @@ impl Serving {
         Serving(Some(child))
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().expect("the process is still guarded").id()
+    }
+
     /// The process, no longer killed on drop: the test waits for it itself.
     pub fn into_inner(mut self) -> std::process::Child {
         self.0.take().expect("the process is still guarded")
