@@ -188,8 +188,12 @@ pub async fn run(
     }
     let server = builder
         .timeout(options.request_timeout)
-        // Each request with its timing, logged at debug level (debug mode).
-        .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        // Each request with its timing, logged at debug level (debug mode);
+        // failures by whose they are (crate::telemetry::log_grpc_failure).
+        .layer(
+            tower_http::trace::TraceLayer::new_for_grpc()
+                .on_failure(crate::telemetry::log_grpc_failure),
+        )
         .layer(AuthLayer::new(options.tokens.clone()))
         // Oversized requests answer RESOURCE_EXHAUSTED, like every other limit.
         .layer(tower::util::MapResponseLayer::new(move |response| {
