@@ -80,7 +80,7 @@ pub fn follow(
                     let on = mode.is_on(now);
                     if applied != Some(on) {
                         if applied.is_some() || on {
-                            tracing::info!(on, changed_by = %mode.changed_by, "debug mode {}", if on { "ON" } else { "OFF" });
+                            tracing::info!(on, changed_by = ?mode.changed_by, "debug mode {}", if on { "ON" } else { "OFF" });
                         }
                         if let Some(control) = &log_control {
                             control.apply(on);

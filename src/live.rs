@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    domain::{LogEntry, LogFilter, LoweredText, SearchQuery, TailCursor},
+    domain::{FoldedText, LogEntry, LogFilter, SearchQuery, TailCursor},
     store::{LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Store, StoreError},
 };
 
@@ -255,7 +255,7 @@ impl Hub {
             for (id, subscriber) in &state.subscribers {
                 if !subscriber.filter.matches(&log.entry)
                     || subscriber.query.as_ref().is_some_and(|q| {
-                        !q.matches_text(text.get_or_insert_with(|| LoweredText::of(&log.entry)))
+                        !q.matches_text(text.get_or_insert_with(|| FoldedText::of(&log.entry)))
                     })
                 {
                     continue;

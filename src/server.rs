@@ -202,8 +202,12 @@ pub async fn run(
     let server = builder
         .http2_keepalive_interval(Some(options.keepalive))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        // Each request with its timing, logged at debug level (debug mode).
-        .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        // Each request with its timing, logged at debug level (debug mode);
+        // failures by whose they are (crate::telemetry::log_grpc_failure).
+        .layer(
+            tower_http::trace::TraceLayer::new_for_grpc()
+                .on_failure(crate::telemetry::log_grpc_failure),
+        )
         .layer(AuthLayer::new(options.tokens.clone()))
         .layer(RequestTimeoutLayer::new(options.request_timeout))
         // Oversized requests answer RESOURCE_EXHAUSTED, like every other limit.

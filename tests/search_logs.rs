@@ -299,8 +299,250 @@ async fn old_matches_are_found_through_the_trigram_index() {
         .explain_search(&Default::default(), &["zqxj".to_string()])
         .await
         .unwrap();
-    assert!(
-        plan.contains("logs_message_trgm"),
-        "the selective term uses the trigram index:\n{plan}"
-    );
+    for index in [
+        "logs_message_fold_trgm",
+        "logs_context_values_fold_trgm",
+        "stack_traces_trace_fold_trgm",
+    ] {
+        assert!(
+            plan.contains(index),
+            "the selective term uses the trigram index {index}:\n{plan}"
+        );
+    }
+}
+
+/// One case-folding rule everywhere: ListLogs' `message_contains`, SearchLogs
+/// (its hits and where they matched), the SubscribeLogs backfill (SQL) and
+/// the live tail (in memory) find the same logs for İ/i, Σ/σ/ς and ß/ss,
+/// whichever spelling is typed.
+#[tokio::test]
+async fn every_kind_of_match_folds_case_the_same_way() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    struct Group {
+        /// Spellings typed.
+        spellings: &'static [&'static str],
+        /// The logs each must find, oldest first.
+        found: &'static [&'static str],
+        /// What ListLogs finds (messages only), oldest first.
+        listed: &'static [&'static str],
+        /// The spellings a highlighted match may have.
+        highlighted: &'static [&'static str],
+    }
+    let groups = [
+        Group {
+            spellings: &["istanbul", "İSTANBUL", "Istanbul"],
+            found: &[
+                "İSTANBUL datacenter unreachable",
+                "route via istanbul",
+                "end",
+            ],
+            listed: &["İSTANBUL datacenter unreachable", "route via istanbul"],
+            highlighted: &["İSTANBUL", "istanbul", "ISTANBUL"],
+        },
+        Group {
+            spellings: &["σοφος", "σοφοσ", "ΣΟΦΟΣ"],
+            found: &["ΣΟΦΟΣ checkpoint corrupt", "import failed", "end"],
+            listed: &["ΣΟΦΟΣ checkpoint corrupt"],
+            highlighted: &["ΣΟΦΟΣ", "σοφος"],
+        },
+        Group {
+            spellings: &["straße", "STRASSE", "strasse"],
+            found: &["STRASSE node offline", "rack failure", "end"],
+            listed: &["STRASSE node offline"],
+            highlighted: &["STRASSE", "straße", "STRAẞE"],
+        },
+    ];
+    let logs = [
+        ("İSTANBUL datacenter unreachable", "", serde_json::json!({})),
+        ("route via istanbul", "", serde_json::json!({})),
+        ("ΣΟΦΟΣ checkpoint corrupt", "", serde_json::json!({})),
+        (
+            "import failed",
+            "Traceback:\n  File \"σοφος.py\", line 1",
+            serde_json::json!({}),
+        ),
+        ("STRASSE node offline", "", serde_json::json!({})),
+        (
+            "rack failure",
+            "",
+            serde_json::json!({"site": "Hauptstraße 7"}),
+        ),
+        ("unrelated", "", serde_json::json!({"city": "Sofia"})),
+        // Matches every group (in its context), and ends the live tails.
+        (
+            "end",
+            "",
+            serde_json::json!({"tags": ["ISTANBUL", "ΣΟΦΟΣ", "STRAẞE"]}),
+        ),
+    ];
+
+    let mut tails = Vec::new();
+    for group in &groups {
+        for spelling in group.spellings {
+            let mut tail = client
+                .subscribe_logs(pb::SubscribeLogsRequest {
+                    query: spelling.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .expect("SubscribeLogs")
+                .into_inner();
+            wait_live(&mut tail).await;
+            tails.push((spelling.to_string(), tail));
+        }
+    }
+    for (minute, (message, trace, context)) in logs.iter().enumerate() {
+        common::report(
+            &mut client,
+            pb::NewLog {
+                occurred_at: Some(ts(&format!("2026-11-01T00:{minute:02}:00Z"))),
+                stack_trace: trace.to_string(),
+                context: Some(json_struct(context.clone())),
+                ..new_log(message, Severity::High, ErrorType::Network)
+            },
+        )
+        .await;
+    }
+
+    for Group {
+        spellings,
+        found,
+        listed,
+        highlighted,
+    } in &groups
+    {
+        for spelling in *spellings {
+            // The live tail (matched in memory).
+            let (_, tail) = tails.iter_mut().find(|(s, _)| s == spelling).unwrap();
+            let mut live = Vec::new();
+            while live.last().map(String::as_str) != Some("end") {
+                let message =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), tail.message())
+                        .await
+                        .unwrap_or_else(|_| {
+                            panic!("{spelling}: the tail delivered {live:?} and then nothing")
+                        })
+                        .unwrap()
+                        .unwrap();
+                if let Some(pb::subscribe_logs_response::Event::Log(log)) = message.event {
+                    live.push(log.message);
+                }
+            }
+            assert_eq!(live, *found, "live tail for {spelling:?}");
+
+            // The SubscribeLogs backfill (matched in SQL), oldest first.
+            let mut tail = client
+                .subscribe_logs(pb::SubscribeLogsRequest {
+                    query: spelling.to_string(),
+                    backfill: 100,
+                    ..Default::default()
+                })
+                .await
+                .expect("SubscribeLogs")
+                .into_inner();
+            assert_eq!(
+                wait_live(&mut tail).await,
+                *found,
+                "backfill for {spelling:?}"
+            );
+
+            // SearchLogs, newest first, each hit saying where it matched.
+            let (hits, summary) = search(&mut client, query(spelling)).await;
+            let mut newest_first = found.to_vec();
+            newest_first.reverse();
+            assert_eq!(messages(&hits), newest_first, "SearchLogs for {spelling:?}");
+            assert_eq!(summary.matched, found.len() as u64);
+            for hit in &hits {
+                assert!(
+                    !hit.matches.is_empty(),
+                    "{spelling:?}: no match located in {hit:?}"
+                );
+                for m in &hit.matches {
+                    let matched = &m.fragment[m.start as usize..m.end as usize];
+                    assert!(
+                        highlighted.contains(&matched),
+                        "{spelling:?} highlighted {matched:?} in {m:?}"
+                    );
+                }
+            }
+
+            // ListLogs' message filter.
+            let page = client
+                .list_logs(pb::ListLogsRequest {
+                    filter: Some(pb::LogFilter {
+                        message_contains: spelling.to_string(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .expect("ListLogs")
+                .into_inner();
+            let listed_newest_first: Vec<&str> = listed.iter().rev().copied().collect();
+            let got: Vec<&str> = page.logs.iter().map(|l| l.message.as_str()).collect();
+            assert_eq!(got, listed_newest_first, "ListLogs for {spelling:?}");
+        }
+    }
+}
+
+/// Reads a tail until its LIVE notice; returns the backfilled messages.
+async fn wait_live(tail: &mut tonic::Streaming<pb::SubscribeLogsResponse>) -> Vec<String> {
+    let mut backfilled = Vec::new();
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), tail.message())
+            .await
+            .expect("a tail message in time")
+            .expect("no stream error")
+            .expect("the stream is open");
+        match message.event {
+            Some(pb::subscribe_logs_response::Event::Log(log)) => backfilled.push(log.message),
+            Some(pb::subscribe_logs_response::Event::Notice(n))
+                if n.kind == pb::NoticeKind::Live as i32 =>
+            {
+                return backfilled;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The database's `diagd_fold` and diagd's own fold agree on every
+/// character, and on whole strings (final sigma). The only allowance:
+/// characters newer than the Unicode version of the database's ICU, which
+/// the database leaves as they are.
+#[tokio::test]
+async fn the_database_folds_every_character_as_diagd_does() {
+    let server = TestServer::start().await;
+    let db = common::connect_database(&server).await;
+    let chars: Vec<String> = (1..=0x1FFFF_u32) // every cased character lies in planes 0 and 1
+        .filter_map(char::from_u32)
+        .map(String::from)
+        .collect();
+    let folded: Vec<String> = db
+        .query_one(
+            "SELECT array_agg(diagd_fold(c) ORDER BY n) FROM unnest($1::text[]) WITH ORDINALITY AS t(c, n)",
+            &[&chars],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(folded.len(), chars.len());
+    let mut disagree = Vec::new();
+    for (c, in_sql) in chars.iter().zip(&folded) {
+        let in_rust = diagd::domain::fold::fold(c);
+        if *in_sql != in_rust && in_sql != c {
+            disagree.push((c, in_sql, in_rust));
+        }
+    }
+    assert!(disagree.is_empty(), "(char, SQL, Rust): {disagree:?}");
+    for text in ["İSTANBUL ΣΟΦΟΣ Σ ΣΣ STRAẞE Straße", "ὈΔΥΣΣΕΎΣ", "ǅ ﬁ ŉ"]
+    {
+        let in_sql: String = db
+            .query_one("SELECT diagd_fold($1)", &[&text])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(in_sql, diagd::domain::fold::fold(text), "{text}");
+    }
 }

@@ -17,7 +17,7 @@ impl DiagnosticsApi {
             .store
             .record_action(&action, self.settings.actions_per_source)
             .await?;
-        tracing::debug!(%id, action = %action.action, "action recorded");
+        tracing::debug!(%id, action = ?action.action, "action recorded");
         Ok(Response::new(pb::RecordActionResponse {
             id: id.to_string(),
         }))

@@ -71,7 +71,7 @@ impl DiagnosticsApi {
         };
         tracing::info!(
             deleted = response.deleted_count,
-            export = %response.export_path,
+            export = ?response.export_path,
             all = filter == LogFilter::default(),
             "logs cleared"
         );

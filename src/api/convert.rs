@@ -246,10 +246,13 @@ fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, FieldError> {
         .map_err(|_| FieldError::new(field, format!("{value:?} is not a UUID")))
 }
 
+/// Earliest time diagd accepts, in Unix seconds: 0001-01-01T00:00:00Z.
+pub const MIN_SECONDS: i64 = -62_135_596_800;
+/// Latest time diagd accepts, in Unix seconds: 9999-12-31T23:59:59Z.
+pub const MAX_SECONDS: i64 = 253_402_300_799;
+
 /// A protobuf timestamp within years 1–9999 (what PostgreSQL and RFC 3339 hold).
 pub fn timestamp(field: &str, ts: Timestamp) -> Result<DateTime<Utc>, FieldError> {
-    const MIN_SECONDS: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
-    const MAX_SECONDS: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
     if !(0..1_000_000_000).contains(&ts.nanos) {
         return Err(FieldError::new(
             field,

@@ -47,14 +47,17 @@ impl From<StoreError> for Status {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(detail) => {
-                tracing::warn!(%detail, "database unavailable");
+                tracing::warn!(?detail, "database unavailable");
                 Status::new(
                     Code::Unavailable,
                     "the database is unavailable; retry with backoff",
                 )
             }
             StoreError::Conflict(detail) => {
-                tracing::info!(%detail, "transaction conflict; the client is asked to retry");
+                tracing::info!(
+                    ?detail,
+                    "transaction conflict; the client is asked to retry"
+                );
                 Status::aborted(format!(
                     "the write lost a race with a concurrent one and was rolled back ({detail}); \
                      nothing of it was stored: retry"
@@ -69,7 +72,8 @@ impl From<StoreError> for Status {
                 )
             }
             other => {
-                tracing::error!(error = %other, source = ?std::error::Error::source(&other), "storage failure");
+                // Debug formatting: a database error may quote what a client sent.
+                tracing::error!(error = ?other.to_string(), source = ?std::error::Error::source(&other), "storage failure");
                 Status::internal(format!("storage failure: {other}"))
             }
         }

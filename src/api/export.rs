@@ -121,7 +121,7 @@ impl DiagnosticsApi {
             match result {
                 Ok(count) => tracing::debug!(count, "export streamed"),
                 Err(crate::store::StoreError::Sink(reason)) => {
-                    tracing::debug!(%reason, "export abandoned")
+                    tracing::debug!(?reason, "export abandoned")
                 }
                 Err(e) => {
                     drop(slot);

@@ -6,7 +6,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::DateTime;
 use uuid::Uuid;
 
-use super::error::FieldError;
+use super::{
+    convert::{MAX_SECONDS, MIN_SECONDS},
+    error::FieldError,
+};
 use crate::domain::PageCursor;
 
 /// Token layout version; bump when the layout changes.
@@ -46,7 +49,12 @@ pub fn decode(token: &str, filter: &impl std::fmt::Debug) -> Result<PageCursor, 
             "was issued for a different filter; use the same filter for every page, or start again without a token",
         ));
     }
-    let occurred_at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+    // Every stored time lies within years 1–9999 (checked at ingest), so a
+    // token outside them was not issued by diagd (and PostgreSQL would
+    // refuse some of those times).
+    let occurred_at = DateTime::from_timestamp_micros(micros)
+        .filter(|t| (MIN_SECONDS..=MAX_SECONDS).contains(&t.timestamp()))
+        .ok_or_else(invalid)?;
     Ok(PageCursor { occurred_at, id })
 }
 
@@ -84,6 +92,37 @@ mod tests {
         );
         assert_eq!(decode("garbage!", &filter).unwrap_err().field, "page_token");
     }
+
+    #[test]
+    fn a_token_outside_years_1_to_9999_is_refused() {
+        let filter = LogFilter::default();
+        for (year, accepted) in [
+            (-10_000, false),
+            (0, false),
+            (1, true),
+            (9999, true),
+            (10_000, false),
+            (200_000, false),
+        ] {
+            let occurred_at = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc();
+            let token = encode(
+                PageCursor {
+                    occurred_at,
+                    id: Uuid::now_v7(),
+                },
+                &filter,
+            );
+            let decoded = decode(&token, &filter);
+            assert_eq!(decoded.is_ok(), accepted, "year {year}: {decoded:?}");
+            if let Err(e) = decoded {
+                assert_eq!(e.field, "page_token");
+            }
+        }
+    }
 }
 
 /// Live-tail cursors: `t` + txid + seq, base64url.
@@ -112,6 +151,10 @@ pub mod tail {
         }
         let txid = i64::from_be_bytes(bytes[1..9].try_into().map_err(|_| invalid())?);
         let seq = i64::from_be_bytes(bytes[9..17].try_into().map_err(|_| invalid())?);
+        // Transaction ids and insertion sequences are never negative.
+        if txid < 0 || seq < 0 {
+            return Err(invalid());
+        }
         Ok(TailCursor { txid, seq })
     }
 }

@@ -285,13 +285,14 @@ pub struct LogFilter {
     pub until: Option<DateTime<Utc>>,
     /// Exact-match source fields; empty fields match anything.
     pub source: Source,
-    /// Case-insensitive substring of the message; empty = any.
+    /// Substring of the message, ignoring case (compared folded, see
+    /// [`super::fold`]); empty = any.
     pub message_contains: String,
 }
 
 impl LogFilter {
     /// True when `log` meets every condition (as the database would judge;
-    /// message text ignoring case).
+    /// message text compared folded).
     pub fn matches(&self, log: &LogEntry) -> bool {
         (self.severities.is_empty() || self.severities.contains(&log.severity))
             && (self.error_types.is_empty() || self.error_types.contains(&log.error_type))
@@ -306,10 +307,8 @@ impl LogFilter {
                 .iter()
                 .all(|(k, v)| log.source.labels.get(k) == Some(v))
             && (self.message_contains.is_empty()
-                || log
-                    .message
-                    .to_lowercase()
-                    .contains(&self.message_contains.to_lowercase()))
+                || super::fold::fold(&log.message)
+                    .contains(&super::fold::fold(&self.message_contains)))
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod action;
 mod debug_mode;
+pub mod fold;
 mod guidance;
 mod log;
 pub mod report;
@@ -19,6 +20,6 @@ pub use log::{
     ErrorType, GpuState, LogEntry, LogFilter, LogPage, NewLog, PageCursor, RecentAction, Severity,
     Source, SystemState,
 };
-pub use search::{LoweredText, MatchLocation, SearchQuery};
+pub use search::{FoldedText, MatchLocation, SearchQuery};
 pub use stats::Stats;
 pub use tail::TailCursor;

@@ -1,11 +1,15 @@
 //! What a user types into the search box, and where it matches a log: every
-//! word (or "quoted phrase") must occur, ignoring case, in the message, the
-//! stack trace or a context value. Used by SearchLogs for highlighting and
+//! word (or "quoted phrase") must occur, ignoring case (both sides folded by
+//! the one rule of [`super::fold`]), in the message, the stack trace or a
+//! context value. Used by SearchLogs for highlighting and
 //! by the live tail to filter new logs the same way.
 
 use serde_json::{Map, Value};
 
-use super::LogEntry;
+use super::{
+    LogEntry,
+    fold::{find_folded, fold},
+};
 
 /// Shortest accepted query, in characters (after trimming).
 pub const MIN_QUERY_CHARS: usize = 2;
@@ -15,8 +19,8 @@ pub const MIN_QUERY_CHARS: usize = 2;
 pub struct SearchQuery {
     /// The words and phrases, each of which must match; never empty.
     pub terms: Vec<String>,
-    /// The same in lower case, for matching logs in memory.
-    lowered_terms: Vec<String>,
+    /// The same folded ([`fold`]), for matching logs in memory and in SQL.
+    folded_terms: Vec<String>,
 }
 
 /// Where a term matched inside a log.
@@ -32,28 +36,28 @@ pub struct MatchLocation {
     pub end: usize,
 }
 
-/// A log's searchable text (message, stack trace, context values) in lower
-/// case.
+/// A log's searchable text (message, stack trace, context values), folded
+/// ([`fold`]).
 #[derive(Debug, Clone, Default)]
-pub struct LoweredText {
+pub struct FoldedText {
     message: String,
     stack_trace: String,
     values: Vec<String>,
 }
 
-impl LoweredText {
-    /// Lowers the searchable text of `log`.
-    pub fn of(log: &LogEntry) -> LoweredText {
-        LoweredText {
-            message: log.message.to_lowercase(),
-            stack_trace: log.stack_trace.to_lowercase(),
+impl FoldedText {
+    /// Folds the searchable text of `log`.
+    pub fn of(log: &LogEntry) -> FoldedText {
+        FoldedText {
+            message: fold(&log.message),
+            stack_trace: fold(&log.stack_trace),
             values: log
                 .context
                 .as_ref()
                 .map(|c| {
                     scalar_values(c)
                         .into_iter()
-                        .map(|(_, v)| v.to_lowercase())
+                        .map(|(_, v)| fold(&v))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -96,6 +100,9 @@ impl SearchQuery {
                 rest = &rest[end..];
             }
         }
+        // A term that folds to nothing (only combining dots) would match
+        // everything.
+        terms.retain(|t| !fold(t).is_empty());
         terms.dedup();
         if terms.is_empty() {
             return Err("the query has no words to search for".into());
@@ -103,23 +110,29 @@ impl SearchQuery {
         if terms.iter().any(|t| t.contains('\0')) {
             return Err("contains a NUL character (\\0)".into());
         }
-        let lowered_terms = terms.iter().map(|t| t.to_lowercase()).collect();
+        let folded_terms = terms.iter().map(|t| fold(t)).collect();
         Ok(SearchQuery {
             terms,
-            lowered_terms,
+            folded_terms,
         })
     }
 
     /// True when every term occurs somewhere in the log (what the database
     /// search selects, applied in memory).
     pub fn matches(&self, log: &LogEntry) -> bool {
-        self.matches_text(&LoweredText::of(log))
+        self.matches_text(&FoldedText::of(log))
     }
 
-    /// [`SearchQuery::matches`] against a log's text lowered once, for
+    /// The terms folded ([`fold`]): what the database compares with its
+    /// folded text.
+    pub fn folded_terms(&self) -> &[String] {
+        &self.folded_terms
+    }
+
+    /// [`SearchQuery::matches`] against a log's text folded once, for
     /// checking one log against many queries (the live tail's subscribers).
-    pub fn matches_text(&self, text: &LoweredText) -> bool {
-        self.lowered_terms.iter().all(|term| {
+    pub fn matches_text(&self, text: &FoldedText) -> bool {
+        self.folded_terms.iter().all(|term| {
             text.message.contains(term.as_str())
                 || text.stack_trace.contains(term.as_str())
                 || text.values.iter().any(|v| v.contains(term.as_str()))
@@ -184,7 +197,7 @@ fn scalar_values(object: &Map<String, Value>) -> Vec<(String, String)> {
 /// The first case-insensitive occurrence of `term` in `text`, with a
 /// fragment around it.
 fn locate_in(field: &str, text: &str, term: &str) -> Option<MatchLocation> {
-    let (start, end) = find_ignoring_case(text, term)?;
+    let (start, end) = find_folded(text, term)?;
     let from = floor_char_boundary(text, start.saturating_sub(FRAGMENT_RADIUS));
     let to = ceil_char_boundary(text, (end + FRAGMENT_RADIUS).min(text.len()));
     Some(MatchLocation {
@@ -193,39 +206,6 @@ fn locate_in(field: &str, text: &str, term: &str) -> Option<MatchLocation> {
         start: start - from,
         end: end - from,
     })
-}
-
-/// Byte range of the first occurrence of `needle` in `haystack`, ignoring
-/// case (full Unicode lower-casing, compared character by character).
-fn find_ignoring_case(haystack: &str, needle: &str) -> Option<(usize, usize)> {
-    if needle.is_empty() {
-        return None;
-    }
-    let needle: Vec<char> = needle.chars().flat_map(char::to_lowercase).collect();
-    for (start, _) in haystack.char_indices() {
-        let mut wanted = needle.iter();
-        let mut next = wanted.next();
-        for (offset, c) in haystack[start..].char_indices() {
-            let mut lowered = c.to_lowercase();
-            let mut all_matched = true;
-            for lc in lowered.by_ref() {
-                match next {
-                    Some(&w) if w == lc => next = wanted.next(),
-                    _ => {
-                        all_matched = false;
-                        break;
-                    }
-                }
-            }
-            if !all_matched {
-                break;
-            }
-            if next.is_none() {
-                return Some((start, start + offset + c.len_utf8()));
-            }
-        }
-    }
-    None
 }
 
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {

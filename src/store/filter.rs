@@ -35,8 +35,9 @@ impl SqlFilter {
             sql.push(labels, |p| format!("source_labels @> {p}"));
         }
         if !filter.message_contains.is_empty() {
-            let pattern = format!("%{}%", escape_like(&filter.message_contains));
-            sql.push(pattern, |p| format!("message ILIKE {p}"));
+            sql.push(like_folded(&filter.message_contains), |p| {
+                format!("diagd_fold(message) LIKE {p}")
+            });
         }
         sql
     }
@@ -137,6 +138,13 @@ impl SqlFilter {
     }
 }
 
+/// The LIKE pattern "contains `text`" against a `diagd_fold(…)` column: the
+/// text folded by the same rule ([`crate::domain::fold`]), its wildcards
+/// escaped.
+pub(super) fn like_folded(text: &str) -> String {
+    format!("%{}%", escape_like(&crate::domain::fold::fold(text)))
+}
+
 /// Escapes `\`, `%` and `_` so the text matches literally inside LIKE.
 pub(super) fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -169,7 +177,7 @@ mod tests {
         let limit = sql.param(10_i64);
         assert_eq!(
             sql.where_clause(),
-            "WHERE severity = ANY($1) AND message ILIKE $2"
+            "WHERE severity = ANY($1) AND diagd_fold(message) LIKE $2"
         );
         assert_eq!(limit, "$3");
         assert_eq!(sql.params().len(), 3);

@@ -104,7 +104,9 @@ pub(super) enum TraceAccess {
     ByIndex,
 }
 
-/// "every term occurs in the message, the stack trace or a context value".
+/// "every term occurs in the message, the stack trace or a context value",
+/// compared folded (`diagd_fold`, the SQL form of [`crate::domain::fold`]);
+/// the trigram indexes are on the folded text.
 pub(super) fn term_conditions(
     sql: &mut SqlFilter,
     terms: &[String],
@@ -113,14 +115,16 @@ pub(super) fn term_conditions(
     let conditions: Vec<String> = terms
         .iter()
         .map(|term| {
-            let pattern = sql.param(format!("%{}%", super::filter::escape_like(term)));
+            let pattern = sql.param(super::filter::like_folded(term));
             let in_trace = match access {
-                TraceAccess::Joined => format!("st.trace ILIKE {pattern}"),
+                TraceAccess::Joined => format!("diagd_fold(st.trace) LIKE {pattern}"),
                 TraceAccess::ByIndex => format!(
-                    "logs.stack_trace_hash = ANY(ARRAY(SELECT hash FROM stack_traces WHERE trace ILIKE {pattern}))"
+                    "logs.stack_trace_hash = ANY(ARRAY(SELECT hash FROM stack_traces WHERE diagd_fold(trace) LIKE {pattern}))"
                 ),
             };
-            format!("(logs.message ILIKE {pattern} OR logs.context_values ILIKE {pattern} OR {in_trace})")
+            format!(
+                "(diagd_fold(logs.message) LIKE {pattern} OR diagd_fold(logs.context_values) LIKE {pattern} OR {in_trace})"
+            )
         })
         .collect();
     conditions.join(" AND ")

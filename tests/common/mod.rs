@@ -412,6 +412,16 @@ impl Drop for Serving {
 /// own server, like a second replica), on a free port; returns it and the
 /// port.
 pub fn serve_on_database(dbname: &str) -> (Serving, u16) {
+    serve_on_database_logging(dbname, "warn", std::process::Stdio::null())
+}
+
+/// [`serve_on_database`] with diagd's own log at `level` (`DIAGD_LOG`,
+/// human format) written to `stderr` (e.g. `Stdio::piped()`).
+pub fn serve_on_database_logging(
+    dbname: &str,
+    level: &str,
+    stderr: std::process::Stdio,
+) -> (Serving, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -420,12 +430,32 @@ pub fn serve_on_database(dbname: &str) -> (Serving, u16) {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", database_url(dbname))
-        .env("DIAGD_LOG", "warn")
+        .env("DIAGD_LOG", level)
+        .env_remove("DIAGD_LOG_FORMAT")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawning diagd serve");
     (Serving::new(child), port)
+}
+
+/// A client of a `diagd serve` child on `port`, once it accepts
+/// connections (within 30 s).
+pub async fn connect_to_port(port: u16) -> Client {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match pb::diagnostics_service_client::DiagnosticsServiceClient::connect(format!(
+            "http://127.0.0.1:{port}"
+        ))
+        .await
+        {
+            Ok(client) => return client,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("diagd serve on port {port} did not start: {e}"),
+        }
+    }
 }
 
 /// Stops a `diagd serve` child with SIGTERM and waits for it (off the
