@@ -209,6 +209,41 @@ pub struct LogEntry {
     pub source: Source,
 }
 
+impl LogEntry {
+    /// About how many bytes this log takes, in memory or encoded: its text
+    /// and the JSON text of its details, plus a little for the fixed fields.
+    /// Computed once per log (it walks the details), for byte budgets.
+    pub fn approximate_size(&self) -> usize {
+        /// Counts what is written to it.
+        struct Counter(usize);
+        impl std::io::Write for Counter {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut json = Counter(0);
+        // Writing to a counter cannot fail; a failure would only undercount.
+        let _ = serde_json::to_writer(&mut json, &self.context);
+        let _ = serde_json::to_writer(&mut json, &self.system_state);
+        let _ = serde_json::to_writer(&mut json, &self.recent_actions);
+        let labels: usize = self.source.labels.iter().map(|(k, v)| k.len() + v.len()).sum();
+        /// Ids, times, severity, type and framing.
+        const FIXED: usize = 128;
+        FIXED
+            + self.message.len()
+            + self.stack_trace.len()
+            + self.source.host.len()
+            + self.source.run_id.len()
+            + self.source.component.len()
+            + labels
+            + json.0
+    }
+}
+
 /// Which logs a read applies to; every set condition must hold.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogFilter {
