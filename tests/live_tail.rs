@@ -546,7 +546,11 @@ async fn a_log_ingested_through_one_process_reaches_a_subscriber_of_another_proc
 fn large_log(prefix: &str, i: usize) -> pb::NewLog {
     pb::NewLog {
         stack_trace: format!("{prefix} {i}\n{}", "t".repeat(250 * 1024)),
-        ..new_log(&format!("{prefix} {i}"), Severity::High, ErrorType::Training)
+        ..new_log(
+            &format!("{prefix} {i}"),
+            Severity::High,
+            ErrorType::Training,
+        )
     }
 }
 
@@ -584,7 +588,11 @@ async fn a_stalled_subscriber_queues_at_most_its_byte_budget() {
     let mut delivered = 0u64;
     let mut dropped = 0u64;
     while delivered + dropped < LOGS {
-        match next(&mut stalled, Duration::from_secs(5)).await.event.unwrap() {
+        match next(&mut stalled, Duration::from_secs(5))
+            .await
+            .event
+            .unwrap()
+        {
             pb::subscribe_logs_response::Event::Log(_) => delivered += 1,
             pb::subscribe_logs_response::Event::Notice(n) => {
                 assert_eq!(n.kind, NoticeKind::Dropped as i32, "{n:?}");
@@ -651,8 +659,14 @@ async fn a_backfill_of_large_logs_is_cut_by_the_byte_budget_and_says_how_many_it
             other => panic!("unexpected during the backfill: {other:?}"),
         }
     }
-    assert!(!replayed.is_empty(), "the newest logs that fit are replayed");
-    assert!(bytes <= BUDGET, "{bytes} bytes replayed over a {BUDGET}-byte budget");
+    assert!(
+        !replayed.is_empty(),
+        "the newest logs that fit are replayed"
+    );
+    assert!(
+        bytes <= BUDGET,
+        "{bytes} bytes replayed over a {BUDGET}-byte budget"
+    );
     assert_eq!(
         missed.count + replayed.len() as u64,
         12,

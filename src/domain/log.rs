@@ -230,7 +230,12 @@ impl LogEntry {
         let _ = serde_json::to_writer(&mut json, &self.context);
         let _ = serde_json::to_writer(&mut json, &self.system_state);
         let _ = serde_json::to_writer(&mut json, &self.recent_actions);
-        let labels: usize = self.source.labels.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let labels: usize = self
+            .source
+            .labels
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
         /// Ids, times, severity, type and framing.
         const FIXED: usize = 128;
         FIXED

@@ -112,9 +112,7 @@ impl Store {
         let statement = transaction.prepare_cached(&query).await?;
         let portal = transaction.bind(&statement, &sql.params()).await?;
         loop {
-            let rows = transaction
-                .query_portal_raw(&portal, REPLAY_ROWS)
-                .await?;
+            let rows = transaction.query_portal_raw(&portal, REPLAY_ROWS).await?;
             let mut rows = std::pin::pin!(rows);
             let mut read = 0;
             while let Some(row) = rows.next().await {
