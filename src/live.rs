@@ -2,8 +2,9 @@
 //!
 //! One hub per diagd process. A named background task keeps one dedicated
 //! LISTEN connection: each committed batch NOTIFYs (no payload), and the hub
-//! then reads what is new after its cursor, in commit order, and hands each
-//! log to every subscriber whose filter matches. A one-second poll backs the
+//! then reads what is new after its cursor, in commit order (at most 500
+//! logs or about 16 MiB per read), and hands each log to every subscriber
+//! whose filter matches. A one-second poll backs the
 //! notifications up (a log can only be handed out once older transactions
 //! have ended). Every replica on the database runs its own hub, so a log
 //! ingested through one reaches subscribers of all.
@@ -38,6 +39,10 @@ const SETTLE_POLL: Duration = Duration::from_millis(5);
 
 /// Logs read per query while catching up.
 const CATCH_UP_BATCH: usize = 500;
+
+/// Bytes of logs (approximately) read per query while catching up: large
+/// logs come in smaller batches.
+const CATCH_UP_BYTES: usize = 16 * 1024 * 1024;
 
 /// Live-tail settings.
 #[derive(Debug, Clone)]
@@ -269,15 +274,15 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands a batch (in commit order) to the matching subscribers, without
-    /// ever waiting for one.
-    fn dispatch(&self, batch: Vec<(TailCursor, LogEntry)>) {
+    /// Hands a batch (in commit order, each log with its approximate size)
+    /// to the matching subscribers, without ever waiting for one.
+    fn dispatch(&self, batch: Vec<(TailCursor, LogEntry, usize)>) {
         let budget = self.options.buffer_bytes;
         let mut state = self.lock();
         let mut gone = Vec::new();
-        for (cursor, log) in batch {
+        for (cursor, log, size) in batch {
             let log = Arc::new(SharedLog {
-                size: log.approximate_size(),
+                size,
                 entry: log,
                 encoded: OnceLock::new(),
             });
@@ -447,10 +452,10 @@ async fn catch_up(store: &Store, hub: &Hub) -> Result<bool, StoreError> {
             }
             // Somebody subscribed meanwhile: read the logs, for them.
         }
-        let batch = store
-            .settled_logs_after(hub.cursor(), CATCH_UP_BATCH)
+        let (batch, cut) = store
+            .settled_logs_after(hub.cursor(), CATCH_UP_BATCH, CATCH_UP_BYTES)
             .await?;
-        let full = batch.len() == CATCH_UP_BATCH;
+        let full = cut || batch.len() == CATCH_UP_BATCH;
         hub.dispatch(batch);
         if !full {
             return store.unsettled_logs_after(hub.cursor()).await;

@@ -64,12 +64,17 @@ impl Store {
             .try_get(0)?)
     }
 
-    /// Settled logs after `after`, in commit order, at most `limit`.
+    /// Settled logs after `after`, in commit order, at most `limit`, and
+    /// no more once they take `max_bytes` (by `LogEntry::approximate_size`,
+    /// returned with each log; the log that reaches it is kept). Rows are
+    /// taken as they arrive, so no more than that is held; the second value
+    /// says the batch was cut short for its bytes (more may follow).
     pub async fn settled_logs_after(
         &self,
         after: TailCursor,
         limit: usize,
-    ) -> Result<Vec<(TailCursor, LogEntry)>, StoreError> {
+        max_bytes: usize,
+    ) -> Result<(Vec<(TailCursor, LogEntry, usize)>, bool), StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&format!(
@@ -78,12 +83,26 @@ impl Store {
                  ORDER BY txid, seq LIMIT $3"
             ))
             .await?;
+        let limit = limit as i64;
         let rows = client
-            .query(&statement, &[&after.txid, &after.seq, &(limit as i64)])
+            .query_raw(&statement, [&after.txid, &after.seq, &limit])
             .await?;
-        rows.iter()
-            .map(|row| Ok((cursor_of(row)?, row_to_entry_after_cursor(row)?)))
-            .collect()
+        let mut rows = std::pin::pin!(rows);
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let entry = row_to_entry_after_cursor(&row)?;
+            let size = entry.approximate_size();
+            bytes = bytes.saturating_add(size);
+            batch.push((cursor_of(&row)?, entry, size));
+            if bytes >= max_bytes {
+                // The rest of the result is read past and dropped by the
+                // connection, never held.
+                return Ok((batch, true));
+            }
+        }
+        Ok((batch, false))
     }
 
     /// The newest logs matching `filter` and `terms` in `(after, upto]`,
