@@ -115,6 +115,17 @@ pub struct ServeArgs {
     #[arg(long, env = "DIAGD_SUBSCRIBER_BUFFER", default_value_t = 1024)]
     pub subscriber_buffer: usize,
 
+    /// Bytes of logs queued per live-tail subscriber before they are dropped
+    /// for it (counted like --subscriber-buffer overflow); keep it above the
+    /// largest log (about 1.4 MiB), which is otherwise never delivered live.
+    #[arg(long, env = "DIAGD_SUBSCRIBER_BUFFER_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub subscriber_buffer_bytes: usize,
+
+    /// Most bytes of logs a live tail's backfill or resume replays; older
+    /// logs beyond it are left out and counted in a MISSED notice.
+    #[arg(long, env = "DIAGD_REPLAY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub replay_bytes: usize,
+
     /// Tokens of the `ingest` role (ReportError, IngestLogs, RecordAction,
     /// following debug mode), comma-separated.
     #[arg(
@@ -303,6 +314,8 @@ impl ServeArgs {
             "log_filter": log_filter,
             "max_subscribers": self.max_subscribers,
             "subscriber_buffer": self.subscriber_buffer,
+            "subscriber_buffer_bytes": self.subscriber_buffer_bytes,
+            "replay_bytes": self.replay_bytes,
             "heartbeat_secs": self.heartbeat_secs,
             "extra_scrub_keys": self.scrub_keys,
             "max_concurrent_ingest": self.max_concurrent_ingest,

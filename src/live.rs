@@ -2,21 +2,25 @@
 //!
 //! One hub per diagd process. A named background task keeps one dedicated
 //! LISTEN connection: each committed batch NOTIFYs (no payload), and the hub
-//! then reads what is new after its cursor, in commit order, and hands each
-//! log to every subscriber whose filter matches. A one-second poll backs the
+//! then reads what is new after its cursor, in commit order (at most 500
+//! logs or about 16 MiB per read), and hands each log to every subscriber
+//! whose filter matches. A one-second poll backs the
 //! notifications up (a log can only be handed out once older transactions
 //! have ended). Every replica on the database runs its own hub, so a log
 //! ingested through one reaches subscribers of all.
 //!
-//! Each subscriber has a bounded queue: the hub never waits for a subscriber.
-//! When a queue is full the log is counted as dropped for that subscriber,
-//! which is told how many it missed as soon as it catches up.
+//! Each subscriber has a queue bounded in logs and in bytes: the hub never
+//! waits for a subscriber. When a log would overflow either bound it is
+//! counted as dropped for that subscriber, which is told how many it missed
+//! as soon as it catches up. The bytes are each log's approximate size,
+//! measured once per log and added to (and, on receipt, taken from) one
+//! counter per subscriber.
 
 use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, OnceLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -36,6 +40,10 @@ const SETTLE_POLL: Duration = Duration::from_millis(5);
 /// Logs read per query while catching up.
 const CATCH_UP_BATCH: usize = 500;
 
+/// Bytes of logs (approximately) read per query while catching up: large
+/// logs come in smaller batches.
+const CATCH_UP_BYTES: usize = 16 * 1024 * 1024;
+
 /// Live-tail settings.
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
@@ -43,6 +51,12 @@ pub struct LiveOptions {
     pub max_subscribers: usize,
     /// Logs queued per subscriber before they are dropped for it.
     pub buffer: usize,
+    /// Bytes of logs queued per subscriber before they are dropped for it
+    /// (a log larger than this is always dropped for every subscriber).
+    pub buffer_bytes: usize,
+    /// Most bytes of logs a backfill or a resume replays; older logs beyond
+    /// it are left out and counted in a MISSED notice.
+    pub replay_bytes: usize,
     /// Idle time after which a heartbeat is sent.
     pub heartbeat: Duration,
     /// How often the hub looks for new logs without a notification.
@@ -54,6 +68,8 @@ impl Default for LiveOptions {
         LiveOptions {
             max_subscribers: 1000,
             buffer: 1024,
+            buffer_bytes: 8 * 1024 * 1024,
+            replay_bytes: 16 * 1024 * 1024,
             heartbeat: Duration::from_secs(15),
             poll_interval: Duration::from_secs(1),
         }
@@ -82,6 +98,9 @@ pub enum NoticeKind {
 pub struct SharedLog {
     /// The log.
     pub entry: LogEntry,
+    /// Its approximate size in bytes (`LogEntry::approximate_size`), as
+    /// counted against subscribers' byte budgets.
+    pub size: usize,
     /// Its encoded form, made by the first subscriber that sends it and sent
     /// as is by the others (so a log is encoded once, not once per
     /// subscriber).
@@ -123,6 +142,9 @@ pub struct Subscription {
     pub events: mpsc::Receiver<LiveEvent>,
     /// Logs dropped for this subscriber and not yet reported to it.
     pub dropped: Arc<AtomicU64>,
+    /// Bytes of logs in `events`: whoever receives a log from `events`
+    /// accounts for it with `Subscription::received`.
+    pub queued_bytes: Arc<AtomicUsize>,
     /// The hub's position when subscribing: every matching log after it
     /// arrives through `events`; those at or before it are the caller's
     /// (backfill, replay).
@@ -142,6 +164,13 @@ impl Drop for Unsubscribe {
     }
 }
 
+impl Subscription {
+    /// Accounts for a log taken from `events`: its bytes leave the queue.
+    pub fn received(&self, log: &SharedLog) {
+        self.queued_bytes.fetch_sub(log.size, Ordering::Relaxed);
+    }
+}
+
 /// One subscriber as the hub sees it.
 struct Subscriber {
     /// Which logs it wants.
@@ -152,6 +181,8 @@ struct Subscriber {
     sender: mpsc::Sender<LiveEvent>,
     /// Logs dropped for it, not yet reported.
     dropped: Arc<AtomicU64>,
+    /// Bytes of logs in its queue.
+    queued_bytes: Arc<AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -203,6 +234,7 @@ impl Hub {
     ) -> Result<Subscription, TooManySubscribers> {
         let (sender, events) = mpsc::channel(self.options.buffer.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
         let mut state = self.lock();
         if state.subscribers.len() >= self.options.max_subscribers {
             return Err(TooManySubscribers {
@@ -218,11 +250,13 @@ impl Hub {
                 query,
                 sender,
                 dropped: dropped.clone(),
+                queued_bytes: queued_bytes.clone(),
             },
         );
         Ok(Subscription {
             events,
             dropped,
+            queued_bytes,
             start: state.cursor,
             _guard: Unsubscribe {
                 hub: self.clone(),
@@ -240,13 +274,15 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands a batch (in commit order) to the matching subscribers, without
-    /// ever waiting for one.
-    fn dispatch(&self, batch: Vec<(TailCursor, LogEntry)>) {
+    /// Hands a batch (in commit order, each log with its approximate size)
+    /// to the matching subscribers, without ever waiting for one.
+    fn dispatch(&self, batch: Vec<(TailCursor, LogEntry, usize)>) {
+        let budget = self.options.buffer_bytes;
         let mut state = self.lock();
         let mut gone = Vec::new();
-        for (cursor, log) in batch {
+        for (cursor, log, size) in batch {
             let log = Arc::new(SharedLog {
+                size,
                 entry: log,
                 encoded: OnceLock::new(),
             });
@@ -260,6 +296,16 @@ impl Hub {
                 {
                     continue;
                 }
+                // Only the hub adds to the counter (under the lock), so what
+                // is read here can only shrink before the addition.
+                let queued = subscriber.queued_bytes.load(Ordering::Relaxed);
+                if queued.saturating_add(log.size) > budget {
+                    subscriber.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                subscriber
+                    .queued_bytes
+                    .fetch_add(log.size, Ordering::Relaxed);
                 let event = LiveEvent::Log {
                     cursor,
                     log: log.clone(),
@@ -267,6 +313,9 @@ impl Hub {
                 match subscriber.sender.try_send(event) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
+                        subscriber
+                            .queued_bytes
+                            .fetch_sub(log.size, Ordering::Relaxed);
                         subscriber.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
@@ -403,10 +452,10 @@ async fn catch_up(store: &Store, hub: &Hub) -> Result<bool, StoreError> {
             }
             // Somebody subscribed meanwhile: read the logs, for them.
         }
-        let batch = store
-            .settled_logs_after(hub.cursor(), CATCH_UP_BATCH)
+        let (batch, cut) = store
+            .settled_logs_after(hub.cursor(), CATCH_UP_BATCH, CATCH_UP_BYTES)
             .await?;
-        let full = batch.len() == CATCH_UP_BATCH;
+        let full = cut || batch.len() == CATCH_UP_BATCH;
         hub.dispatch(batch);
         if !full {
             return store.unsettled_logs_after(hub.cursor()).await;

@@ -401,3 +401,174 @@ async fn reports_are_listed_newest_first_and_can_be_deleted() {
         "page_token",
     );
 }
+
+/// Peak resident memory of process `pid` so far, in bytes.
+fn peak_rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+#[tokio::test]
+async fn a_report_over_many_large_logs_is_stored_and_downloaded_in_bounded_memory() {
+    const LOGS: usize = 300;
+    const TRACE: usize = 200 * 1024;
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    // 300 logs of ~220 KiB (a 200 KiB stack trace, a 20 KiB context): a
+    // report of ~66 MB, ingested through the in-process test server.
+    for batch in 0..LOGS / 10 {
+        let logs: Vec<pb::NewLog> = (batch * 10..batch * 10 + 10)
+            .map(|i| pb::NewLog {
+                stack_trace: format!("trace {i}\n{}", "s".repeat(TRACE)),
+                context: Some(json_struct(
+                    serde_json::json!({"i": i, "pad": "c".repeat(20 * 1024)}),
+                )),
+                ..new_log(&format!("large {i}"), Severity::High, ErrorType::Training)
+            })
+            .collect();
+        ingest(&mut client, vec![logs]).await;
+    }
+
+    // The report is generated and downloaded by a `diagd serve` process of
+    // its own, whose peak memory is then read.
+    let (serving, port) = common::serve_on_database(&server.dbname);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut child = loop {
+        match pb::diagnostics_service_client::DiagnosticsServiceClient::connect(format!(
+            "http://127.0.0.1:{port}"
+        ))
+        .await
+        {
+            Ok(client) => break client.max_decoding_message_size(64 * 1024 * 1024),
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("diagd serve did not start: {e}"),
+        }
+    };
+    let info = generate(
+        &mut child,
+        pb::GenerateReportRequest {
+            max_errors: 1000,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(info.error_count, LOGS as u64);
+    let (chunks, report) = download(&mut child, &info.report_id).await;
+    let downloaded: u64 = chunks.iter().map(|c| c.chunk.len() as u64).sum();
+    assert_eq!(downloaded, info.size_bytes, "size_bytes is exact");
+    assert!(downloaded > (LOGS * TRACE) as u64);
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), LOGS);
+    // Newest first, each whole.
+    for (n, error) in errors.iter().enumerate() {
+        let i = LOGS - 1 - n;
+        assert_eq!(error["message"], format!("large {i}"));
+        assert_eq!(
+            error["stack_trace"].as_str().unwrap().len(),
+            format!("trace {i}\n").len() + TRACE
+        );
+        assert_eq!(error["context"]["i"], i);
+    }
+    assert_eq!(report["error_summary"]["included"], LOGS);
+
+    let peak = peak_rss_of(serving.id());
+    assert!(
+        peak < 100 * 1024 * 1024,
+        "diagd peaked at {} MiB for a report of {} MiB",
+        peak / (1024 * 1024),
+        info.size_bytes / (1024 * 1024)
+    );
+    common::terminate(serving).await;
+}
+
+#[tokio::test]
+async fn reports_in_parts_print_as_one_jsonb_document_would_and_older_whole_reports_still_download()
+{
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let db = common::connect_database(&server).await;
+    // Text that jsonb prints in its own way (escapes, unicode, numbers),
+    // and enough of it for several parts.
+    let logs: Vec<pb::NewLog> = (0..8)
+        .map(|i| pb::NewLog {
+            stack_trace: format!("{i}\t\"quoted\" \\ é 🚀 \u{1}\n{}", "line\n".repeat(60_000)),
+            context: Some(json_struct(serde_json::json!({
+                "lr": 0.000_1 * f64::from(i), "big": 1e20, "nested": {"b": [1, 2.5, null, true]},
+                "a key": "value \u{7f}",
+            }))),
+            ..new_log(
+                &format!("odd text {i} ✓"),
+                Severity::Medium,
+                ErrorType::Configuration,
+            )
+        })
+        .collect();
+    ingest(&mut client, vec![logs]).await;
+    let printed_as_jsonb = async |text: &str| -> String {
+        db.query_one("SELECT $1::text::jsonb::text", &[&text])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    let parts = async |id: &str| -> i64 {
+        db.query_one(
+            "SELECT count(*) FROM report_parts WHERE report_id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+    };
+    for request in [
+        pb::GenerateReportRequest::default(),
+        pb::GenerateReportRequest {
+            filter: Some(pb::LogFilter {
+                message_contains: "nothing like this".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    ] {
+        let info = generate(&mut client, request).await;
+        let (chunks, _) = download(&mut client, &info.report_id).await;
+        let text =
+            String::from_utf8(chunks.iter().flat_map(|c| c.chunk.to_vec()).collect()).unwrap();
+        assert_eq!(text.len() as u64, info.size_bytes);
+        assert!(
+            text == printed_as_jsonb(&text).await,
+            "the report is printed exactly as one jsonb value"
+        );
+        if info.error_count > 0 {
+            assert!(parts(&info.report_id).await > 3, "stored in several parts");
+        }
+        client
+            .delete_report(pb::DeleteReportRequest {
+                report_id: info.report_id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(parts(&info.report_id).await, 0, "its parts went with it");
+    }
+
+    // A report stored whole, as before parts existed.
+    let id = uuid::Uuid::now_v7();
+    let document = serde_json::json!({"errors": [{"message": "old"}], "report_id": id.to_string()});
+    db.execute(
+        "INSERT INTO reports (id, created_at, error_count, size_bytes, document)
+         SELECT $1, now(), 1, octet_length(d::text), d FROM (SELECT $2::jsonb AS d) AS doc",
+        &[&id, &document],
+    )
+    .await
+    .unwrap();
+    let (chunks, downloaded) = download(&mut client, &id.to_string()).await;
+    assert_eq!(downloaded, document);
+    assert_eq!(chunks[0].file_name, format!("diagnostic-report-{id}.json"));
+}

@@ -439,7 +439,7 @@ fn log_with_trace(message: &str, severity: Severity, trace: &str) -> pb::NewLog 
 async fn cleared_logs_take_their_stack_traces_with_them() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
-    let only_low = "Traceback: only in a low log (HF_TOKEN=hf_secret in a frame)";
+    let only_low = "Traceback: only in a low log (/home/alice/private/data.py in a frame)";
     let shared = "Traceback: shared by a low and a high log";
     let response = ingest(
         &mut client,

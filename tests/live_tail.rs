@@ -541,3 +541,201 @@ async fn a_log_ingested_through_one_process_reaches_a_subscriber_of_another_proc
     drop(tail);
     common::terminate(process_b).await;
 }
+
+/// A log of about 250 KiB (its stack trace), unique by `i`.
+fn large_log(prefix: &str, i: usize) -> pb::NewLog {
+    pb::NewLog {
+        stack_trace: format!("{prefix} {i}\n{}", "t".repeat(250 * 1024)),
+        ..new_log(
+            &format!("{prefix} {i}"),
+            Severity::High,
+            ErrorType::Training,
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_subscriber_queues_at_most_its_byte_budget() {
+    const BUDGET: usize = 1024 * 1024;
+    let mut options = test_options();
+    options.live.buffer_bytes = BUDGET;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    // The stalled subscriber's connection accepts only 64 KiB unread (the
+    // default lets 2 MiB through, which would blur what the server queues).
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .initial_stream_window_size(64 * 1024)
+        .initial_connection_window_size(64 * 1024)
+        .connect()
+        .await
+        .expect("connecting to diagd");
+    let mut stalled_client = pb::diagnostics_service_client::DiagnosticsServiceClient::new(channel)
+        .max_decoding_message_size(64 * 1024 * 1024);
+    let mut stalled = subscribe(&mut stalled_client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut stalled).await;
+
+    // 64 logs of ~250 KiB (16 MiB) while the subscriber reads nothing; the
+    // count buffer (1024) would hold them all.
+    const LOGS: u64 = 64;
+    for i in 0..LOGS as usize {
+        report(&mut client, large_log("large", i)).await;
+    }
+    // Every log is committed (ReportError returned); let the hub hand them
+    // out before the subscriber reads again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let mut delivered = 0u64;
+    let mut dropped = 0u64;
+    while delivered + dropped < LOGS {
+        match next(&mut stalled, Duration::from_secs(5))
+            .await
+            .event
+            .unwrap()
+        {
+            pb::subscribe_logs_response::Event::Log(_) => delivered += 1,
+            pb::subscribe_logs_response::Event::Notice(n) => {
+                assert_eq!(n.kind, NoticeKind::Dropped as i32, "{n:?}");
+                dropped += n.count;
+            }
+            pb::subscribe_logs_response::Event::Heartbeat(_) => {}
+        }
+    }
+    assert_eq!(delivered + dropped, LOGS, "every log delivered or counted");
+    // The queue holds at most 4 such logs (1 MiB); two or so more may have
+    // left it for the stream's own buffers (the encoder, the 64 KiB HTTP/2
+    // window) before the subscriber stalled them.
+    assert!(
+        delivered <= 8,
+        "{delivered} logs of ~250 KiB reached a subscriber with a 1 MiB budget"
+    );
+    assert!(dropped >= LOGS - 8, "{dropped} dropped");
+}
+
+#[tokio::test]
+async fn a_backfill_of_large_logs_is_cut_by_the_byte_budget_and_says_how_many_it_left_out() {
+    const BUDGET: usize = 1024 * 1024;
+    let mut options = test_options();
+    options.live.replay_bytes = BUDGET;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    for i in 0..20 {
+        report(&mut client, large_log("stored", i)).await;
+    }
+
+    // 12 asked for, of 20 stored: the newest that fit in 1 MiB are replayed,
+    // the rest of the 12 are counted.
+    let mut tail = subscribe(
+        &mut client,
+        pb::SubscribeLogsRequest {
+            backfill: 12,
+            ..Default::default()
+        },
+    )
+    .await;
+    let first = next(&mut tail, Duration::from_secs(10)).await;
+    let missed = match first.event.unwrap() {
+        pb::subscribe_logs_response::Event::Notice(missed) => missed,
+        pb::subscribe_logs_response::Event::Log(log) => {
+            panic!("expected a MISSED notice first, got log {:?}", log.message)
+        }
+        other => panic!("expected a MISSED notice first, got {other:?}"),
+    };
+    assert_eq!(missed.kind, NoticeKind::Missed as i32, "{missed:?}");
+    assert!(missed.message.contains("left out"), "{}", missed.message);
+    let mut replayed = Vec::new();
+    let mut bytes = 0;
+    loop {
+        let message = next(&mut tail, Duration::from_secs(5)).await;
+        let size = prost::Message::encoded_len(&message);
+        match message.event.unwrap() {
+            pb::subscribe_logs_response::Event::Log(log) => {
+                bytes += size;
+                replayed.push(log.message);
+            }
+            pb::subscribe_logs_response::Event::Notice(n) if n.kind == NoticeKind::Live as i32 => {
+                break;
+            }
+            other => panic!("unexpected during the backfill: {other:?}"),
+        }
+    }
+    assert!(
+        !replayed.is_empty(),
+        "the newest logs that fit are replayed"
+    );
+    assert!(
+        bytes <= BUDGET,
+        "{bytes} bytes replayed over a {BUDGET}-byte budget"
+    );
+    assert_eq!(
+        missed.count + replayed.len() as u64,
+        12,
+        "the notice counts what was left out of the 12 asked for"
+    );
+
+    // Live logs follow as usual; the newest stored ones may come live too,
+    // when they had not settled at subscription time (another transaction
+    // of the shared test cluster still running).
+    report(&mut client, large_log("live", 0)).await;
+    let mut seen = replayed.clone();
+    loop {
+        let (log, _) = next_log(&mut tail).await;
+        if log.message == "live 0" {
+            break;
+        }
+        seen.push(log.message);
+    }
+    let newest: Vec<String> = (20 - seen.len()..20)
+        .map(|i| format!("stored {i}"))
+        .collect();
+    assert_eq!(seen, newest, "the newest, oldest first, no gap");
+}
+
+#[tokio::test]
+async fn a_resume_over_large_logs_replays_the_newest_within_the_byte_budget() {
+    const BUDGET: usize = 1024 * 1024;
+    let mut options = test_options();
+    options.live.replay_bytes = BUDGET;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    let mut tail = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut tail).await;
+    report(&mut client, large_log("seen", 0)).await;
+    let cursor = next_log(&mut tail).await.1;
+    drop(tail);
+    for i in 0..10 {
+        report(&mut client, large_log("away", i)).await;
+    }
+
+    let mut tail = subscribe(
+        &mut client,
+        pb::SubscribeLogsRequest {
+            resume_cursor: cursor.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let missed = wait_notice(&mut tail, NoticeKind::Missed, Duration::from_secs(10)).await;
+    assert_eq!(missed.kind, NoticeKind::Missed as i32);
+    let replayed = until_live(&mut tail).await;
+    assert!(!replayed.is_empty() && replayed.len() < 10, "{replayed:?}");
+    // The newest may come live instead, when they had not settled at
+    // subscription time (another transaction of the shared test cluster).
+    report(&mut client, large_log("after", 0)).await;
+    let mut seen = replayed.clone();
+    loop {
+        let (log, _) = next_log(&mut tail).await;
+        if log.message == "after 0" {
+            break;
+        }
+        seen.push(log.message);
+    }
+    assert_eq!(
+        missed.count + seen.len() as u64,
+        10,
+        "{}: every log since the cursor is replayed, counted or live",
+        missed.message
+    );
+    let newest: Vec<String> = (10 - seen.len()..10).map(|i| format!("away {i}")).collect();
+    assert_eq!(seen, newest, "the newest, oldest first, no gap");
+}

@@ -4,7 +4,7 @@
 //! Heartbeats keep idle streams open; drops, outages and clears arrive as
 //! notices.
 
-use std::sync::atomic::Ordering;
+use std::{ops::ControlFlow, sync::atomic::Ordering};
 
 use chrono::Utc;
 use tokio::{
@@ -75,12 +75,17 @@ impl DiagnosticsApi {
             store: self.store.clone(),
             filter,
             terms: query.map(|q| q.terms).unwrap_or_default(),
+            backfill: if resume.is_some() {
+                0
+            } else {
+                request.backfill as usize
+            },
+            replay_bytes: self.hub.options().replay_bytes,
             sender,
         };
         let start = subscription.start;
-        let backfill = request.backfill as usize;
         tokio::spawn(async move {
-            if let Ok(seam) = tail.replay(resume, backfill, start).await {
+            if let Ok(seam) = tail.replay(resume, start).await {
                 let _ = seam_sender.send(seam);
             }
         });
@@ -127,8 +132,11 @@ fn follow(
             }
             tokio::select! {
                 event = subscription.events.recv() => match event {
-                    Some(LiveEvent::Log { cursor, .. }) if cursor <= seam => {}
+                    Some(LiveEvent::Log { cursor, log }) if cursor <= seam => {
+                        subscription.received(&log);
+                    }
                     Some(LiveEvent::Log { cursor, log }) => {
+                        subscription.received(&log);
                         last = cursor;
                         let encoded = log.encoded.get_or_init(|| {
                             log_response(cursor, log.entry.clone()).encode_to_vec().into()
@@ -220,7 +228,19 @@ struct Tail {
     store: Store,
     filter: LogFilter,
     terms: Vec<String>,
+    /// Logs of backfill asked for (0 on resume).
+    backfill: usize,
+    /// Most bytes a replay sends.
+    replay_bytes: usize,
     sender: Sender,
+}
+
+/// The logs a replay sends, newest first, and where the byte budget cut it.
+struct Replay {
+    /// Ready to send.
+    logs: Vec<pb::SubscribeLogsResponse>,
+    /// The newest log left out for the byte budget, if one was.
+    cut: Option<TailCursor>,
 }
 
 /// The client went away (or diagd is stopping): stop quietly.
@@ -234,10 +254,9 @@ impl Tail {
     async fn replay(
         &self,
         resume: Option<TailCursor>,
-        backfill: usize,
         start: TailCursor,
     ) -> Result<TailCursor, Gone> {
-        if resume.is_none() && backfill == 0 {
+        if resume.is_none() && self.backfill == 0 {
             self.notice(NoticeKind::Live, 0, LIVE.into(), start).await?;
             return Ok(start);
         }
@@ -245,62 +264,123 @@ impl Tail {
             Ok(settled) => settled.max(start),
             Err(e) => return self.fail(e.into()).await,
         };
-        let logs = match resume {
-            Some(after) if after < seam => {
-                let result = async {
-                    let total = self
-                        .store
-                        .count_matching_between(&self.filter, &self.terms, after, seam)
-                        .await?;
-                    let logs = self
-                        .store
-                        .matching_logs_before(
-                            &self.filter,
-                            &self.terms,
-                            Some(after),
-                            seam,
-                            MAX_REPLAY,
-                        )
-                        .await?;
-                    Ok::<_, crate::store::StoreError>((total, logs))
-                }
-                .await;
-                match result {
-                    Ok((total, logs)) => {
-                        let missed = total.saturating_sub(logs.len() as u64);
-                        if missed > 0 {
-                            let message = format!(
-                                "{missed} logs arrived while you were away, more than the {MAX_REPLAY} replayed; the newest follow"
-                            );
-                            self.notice(NoticeKind::Missed, missed, message, after)
-                                .await?;
-                        }
-                        logs
-                    }
-                    Err(e) => return self.fail(e.into()).await,
-                }
-            }
-            Some(_) => Vec::new(),
-            None => {
-                match self
-                    .store
-                    .matching_logs_before(&self.filter, &self.terms, None, seam, backfill)
-                    .await
-                {
-                    Ok(logs) => logs,
-                    Err(e) => return self.fail(e.into()).await,
-                }
-            }
+        let (after, limit) = match resume {
+            Some(after) if after >= seam => (Some(after), 0),
+            Some(after) => (Some(after), MAX_REPLAY),
+            None => (None, self.backfill),
         };
-        for (cursor, log) in logs.into_iter().rev() {
-            self.log(cursor, log).await?;
+        let replay = match self.read_replay(after, seam, limit).await {
+            Ok(replay) => replay,
+            Err(e) => return self.fail(e.into()).await,
+        };
+        if let Some((kind, count, message, cursor)) = self.left_out(resume, &replay, seam).await? {
+            self.notice(kind, count, message, cursor).await?;
+        }
+        for message in replay.logs.into_iter().rev() {
+            self.send(message).await?;
         }
         self.notice(NoticeKind::Live, 0, LIVE.into(), seam).await?;
         Ok(seam)
     }
 
-    async fn log(&self, cursor: TailCursor, log: LogEntry) -> Result<(), Gone> {
-        self.send(log_response(cursor, log)).await
+    /// Reads the newest matching logs in `(after, seam]`, at most `limit`,
+    /// newest first, as messages ready to send, until they would exceed the
+    /// replay byte budget.
+    async fn read_replay(
+        &self,
+        after: Option<TailCursor>,
+        seam: TailCursor,
+        limit: usize,
+    ) -> Result<Replay, crate::store::StoreError> {
+        let mut replay = Replay {
+            logs: Vec::new(),
+            cut: None,
+        };
+        if limit == 0 {
+            return Ok(replay);
+        }
+        let mut bytes = 0usize;
+        let budget = self.replay_bytes;
+        self.store
+            .visit_matching_logs_newest_first(
+                &self.filter,
+                &self.terms,
+                after,
+                seam,
+                limit,
+                |cursor, log| {
+                    let message = log_response(cursor, log);
+                    bytes = bytes.saturating_add(message.encoded_len());
+                    if bytes > budget {
+                        replay.cut = Some(cursor);
+                        return ControlFlow::Break(());
+                    }
+                    replay.logs.push(message);
+                    ControlFlow::Continue(())
+                },
+            )
+            .await?;
+        Ok(replay)
+    }
+
+    /// The MISSED notice owed before a replay, if any: on resume, the logs
+    /// that arrived meanwhile beyond the replay (over `MAX_REPLAY` or the
+    /// byte budget); on backfill, the requested logs the byte budget left
+    /// out.
+    async fn left_out(
+        &self,
+        resume: Option<TailCursor>,
+        replay: &Replay,
+        seam: TailCursor,
+    ) -> Result<Option<(NoticeKind, u64, String, TailCursor)>, Gone> {
+        let budget = self.replay_bytes;
+        let sent = replay.logs.len() as u64;
+        let notice = match resume {
+            Some(after) if after < seam => {
+                let total = self
+                    .store
+                    .count_matching_between(&self.filter, &self.terms, Some(after), seam, None)
+                    .await;
+                let total = match total {
+                    Ok(total) => total,
+                    Err(e) => return self.fail(e.into()).await,
+                };
+                let missed = total.saturating_sub(sent);
+                (missed > 0).then(|| {
+                    let message = format!(
+                        "{missed} logs arrived while you were away, more than the replay holds \
+                         (at most {MAX_REPLAY} logs and {budget} bytes); the newest follow"
+                    );
+                    (NoticeKind::Missed, missed, message, after)
+                })
+            }
+            Some(_) => None,
+            None => match replay.cut {
+                Some(cut) => {
+                    let requested = self.backfill.saturating_sub(replay.logs.len());
+                    let older = self
+                        .store
+                        .count_matching_between(
+                            &self.filter,
+                            &self.terms,
+                            None,
+                            cut,
+                            Some(requested),
+                        )
+                        .await;
+                    let left_out = match older {
+                        Ok(left_out) => left_out,
+                        Err(e) => return self.fail(e.into()).await,
+                    };
+                    let message = format!(
+                        "{left_out} older logs of the backfill were left out: a replay sends at most {budget} bytes"
+                    );
+                    Some((NoticeKind::Missed, left_out, message, cut))
+                }
+                None => None,
+            },
+        };
+        Ok(notice)
     }
 
     async fn notice(

@@ -1,8 +1,9 @@
 //! Diagnostic reports: GenerateReport (errors, system state, configuration,
-//! recent actions, guidance — stored as one JSON document), GetReport,
-//! ListReports, DownloadReport (streamed in chunks) and DeleteReport.
+//! recent actions, guidance — one JSON document, stored in parts so that no
+//! report is held whole), GetReport, ListReports, DownloadReport (streamed
+//! in chunks, a part at a time) and DeleteReport.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use serde_json::json;
 use tonic::{Request, Response, Status};
@@ -13,9 +14,12 @@ use super::{
     error::{FieldError, not_found},
     page_token, pb,
 };
-use crate::domain::{
-    PageCursor,
-    report::{self, ReportInputs},
+use crate::{
+    domain::{
+        PageCursor,
+        report::{self, ReportInputs},
+    },
+    store::{ReportBody, Store},
 };
 
 /// Logs included when the request leaves `max_errors` at 0.
@@ -49,14 +53,13 @@ impl DiagnosticsApi {
             }
             n => n,
         };
+        // A report reads up to MAX_ERRORS logs: it counts as a long read,
+        // like a search or an export, so readers cannot pile them up.
+        let _slot = self.settings.limits.stream_slot()?;
         let started = std::time::Instant::now();
         let disk_paths = self.settings.disk_paths.clone();
         let system = tokio::task::spawn_blocking(move || crate::system::snapshot(&disk_paths));
         let stats = self.store.stats(&filter).await?;
-        let errors = self
-            .store
-            .logs_for_report(&filter, max_errors as usize)
-            .await?;
         let top_messages = self.store.top_messages(&filter, TOP_MESSAGES).await?;
         let recent_actions = self
             .store
@@ -82,21 +85,32 @@ impl DiagnosticsApi {
         }
         let report_id = Uuid::now_v7();
         let generated_at = Utc::now();
-        let error_count = errors.len() as u64;
-        let document = report::build(ReportInputs {
-            report_id,
-            generated_at,
-            system,
-            errors,
-            stats,
-            top_messages,
-            configuration,
-            recent_actions,
-        });
+        let document = |included, errors: &str| {
+            report::build(
+                ReportInputs {
+                    report_id,
+                    generated_at,
+                    system,
+                    included,
+                    stats,
+                    top_messages,
+                    configuration,
+                    recent_actions,
+                },
+                errors.into(),
+            )
+        };
         let stored = self
             .store
-            .insert_report(report_id, generated_at, error_count, &document)
+            .insert_report(
+                report_id,
+                generated_at,
+                &filter,
+                max_errors as usize,
+                document,
+            )
             .await?;
+        let error_count = stored.error_count;
         tracing::debug!(%report_id, error_count, bytes = stored.size_bytes, elapsed = ?started.elapsed(), "report generated");
         Ok(Response::new(pb::GenerateReportResponse {
             report: Some(convert::report_info(stored)),
@@ -153,33 +167,39 @@ impl DiagnosticsApi {
         }))
     }
 
-    /// Streams a report's JSON document in chunks of at most 64 KiB. The
-    /// document is held once; chunks are views into it.
+    /// Streams a report's JSON document in chunks of exactly 64 KiB (the
+    /// last one shorter). A report stored in parts is read a part at a time;
+    /// one stored whole (before parts) is held once, chunks being views.
     pub(super) async fn download_report(
         &self,
         request: Request<pb::DownloadReportRequest>,
     ) -> Result<Response<ResponseStream<pb::DownloadReportResponse>>, Status> {
         let id = convert::log_id("report_id", &request.into_inner().report_id)?;
-        let document = self
+        let body = self
             .store
-            .report_document(id)
+            .report_body(id)
             .await?
             .ok_or_else(|| not_found(format!("report {id}")))?;
-        let document = Bytes::from(document);
         let file_name = report::file_name(id);
-        let chunks = (0..document.len().div_ceil(DOWNLOAD_CHUNK_BYTES)).map(move |i| {
-            let start = i * DOWNLOAD_CHUNK_BYTES;
-            let end = (start + DOWNLOAD_CHUNK_BYTES).min(document.len());
-            Ok(pb::DownloadReportResponse {
-                chunk: document.slice(start..end),
-                file_name: if i == 0 {
-                    file_name.clone()
-                } else {
-                    String::new()
-                },
-            })
-        });
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        let (report, count) = match body {
+            ReportBody::Whole(document) => {
+                let document = Bytes::from(document);
+                let chunks = (0..document.len().div_ceil(DOWNLOAD_CHUNK_BYTES)).map(move |i| {
+                    let start = i * DOWNLOAD_CHUNK_BYTES;
+                    let end = (start + DOWNLOAD_CHUNK_BYTES).min(document.len());
+                    Ok(chunk(document.slice(start..end), i == 0, &file_name))
+                });
+                return Ok(Response::new(Box::pin(tokio_stream::iter(chunks))));
+            }
+            ReportBody::Parts { report, count } => (report, count),
+        };
+        Ok(Response::new(Box::pin(download_parts(
+            self.store.clone(),
+            report.id,
+            count,
+            report.size_bytes,
+            file_name,
+        ))))
     }
 
     /// Deletes a report.
@@ -192,5 +212,63 @@ impl DiagnosticsApi {
             return Err(not_found(format!("report {id}")));
         }
         Ok(Response::new(pb::DeleteReportResponse {}))
+    }
+}
+
+/// One download message; the first names the file.
+fn chunk(bytes: Bytes, first: bool, file_name: &str) -> pb::DownloadReportResponse {
+    pb::DownloadReportResponse {
+        chunk: bytes,
+        file_name: if first {
+            file_name.to_string()
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// A report stored in parts, read one part at a time and sent in chunks of
+/// `DOWNLOAD_CHUNK_BYTES` (what is left of a part waits for the next); ends
+/// with an error if the report is deleted meanwhile.
+fn download_parts(
+    store: Store,
+    id: Uuid,
+    count: i32,
+    size_bytes: u64,
+    file_name: String,
+) -> impl tokio_stream::Stream<Item = Result<pb::DownloadReportResponse, Status>> + Send {
+    async_stream::stream! {
+        let mut pending = BytesMut::new();
+        let mut sent = 0u64;
+        for seq in 0..count {
+            let part = match store.report_part(id, seq).await {
+                Ok(Some(part)) => part,
+                Ok(None) => {
+                    yield Err(not_found(format!("report {id} (deleted during the download)")));
+                    return;
+                }
+                Err(e) => {
+                    yield Err(e.into());
+                    return;
+                }
+            };
+            pending.extend_from_slice(part.as_bytes());
+            drop(part);
+            while pending.len() >= DOWNLOAD_CHUNK_BYTES {
+                let bytes = pending.split_to(DOWNLOAD_CHUNK_BYTES).freeze();
+                yield Ok(chunk(bytes, sent == 0, &file_name));
+                sent += DOWNLOAD_CHUNK_BYTES as u64;
+            }
+        }
+        if !pending.is_empty() || sent == 0 {
+            let last = pending.len() as u64;
+            yield Ok(chunk(pending.freeze(), sent == 0, &file_name));
+            sent += last;
+        }
+        if sent != size_bytes {
+            yield Err(Status::internal(format!(
+                "report {id}: sent {sent} bytes of {size_bytes}"
+            )));
+        }
     }
 }

@@ -209,66 +209,59 @@ pub struct LogEntry {
     pub source: Source,
 }
 
+/// The length of `value`'s JSON text, counted without building it.
+fn json_size(value: &impl Serialize) -> usize {
+    /// Counts what is written to it.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail; a failure would only undercount.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
 impl NewLog {
-    /// About how many bytes this log takes (see [`LogEntry::approx_bytes`]).
-    pub fn approx_bytes(&self) -> usize {
-        256 + self.message.len()
+    /// About how many bytes this log takes (see [`LogEntry::approximate_size`]).
+    pub fn approximate_size(&self) -> usize {
+        128 + self.message.len()
             + self.stack_trace.len()
-            + json_map_bytes(&self.context)
-            + self
-                .recent_actions
-                .iter()
-                .map(|a| 32 + a.action.len() + json_map_bytes(&a.details))
-                .sum::<usize>()
+            + json_size(&self.context)
+            + json_size(&self.recent_actions)
     }
 }
 
 impl LogEntry {
-    /// About how many bytes this log takes in memory and on the wire (its
-    /// texts, JSON values and a fixed part for the rest): what byte bounds
-    /// on pages, batches and queues count.
-    pub fn approx_bytes(&self) -> usize {
-        const FIXED: usize = 256;
-        let actions: usize = self
-            .recent_actions
-            .iter()
-            .map(|a| 32 + a.action.len() + json_map_bytes(&a.details))
-            .sum();
+    /// About how many bytes this log takes, in memory or encoded: its text
+    /// and the JSON text of its details, plus a little for the fixed fields.
+    /// Computed once per log (it walks the details), for byte budgets.
+    pub fn approximate_size(&self) -> usize {
+        let json = json_size(&self.context)
+            + json_size(&self.system_state)
+            + json_size(&self.recent_actions);
         let labels: usize = self
             .source
             .labels
             .iter()
-            .map(|(k, v)| k.len() + v.len() + 4)
+            .map(|(k, v)| k.len() + v.len())
             .sum();
+        /// Ids, times, severity, type and framing.
+        const FIXED: usize = 128;
         FIXED
             + self.message.len()
             + self.stack_trace.len()
-            + self.context.as_ref().map_or(0, json_map_bytes)
-            + self.system_state.as_ref().map_or(0, |_| 1024)
-            + actions
             + self.source.host.len()
             + self.source.run_id.len()
             + self.source.component.len()
             + labels
-    }
-}
-
-/// About the size of a JSON object's text.
-fn json_map_bytes(map: &Map<String, Value>) -> usize {
-    map.iter()
-        .map(|(k, v)| k.len() + 4 + json_bytes(v))
-        .sum::<usize>()
-        + 2
-}
-
-/// About the size of a JSON value's text.
-fn json_bytes(value: &Value) -> usize {
-    match value {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 16,
-        Value::String(s) => s.len() + 2,
-        Value::Array(items) => items.iter().map(|v| json_bytes(v) + 1).sum::<usize>() + 2,
-        Value::Object(map) => json_map_bytes(map),
+            + json
     }
 }
 

@@ -1,13 +1,14 @@
 //! The diagnostic report: one JSON document with the feature description's
 //! keys (`report_id`, `timestamp`, `version`, `system`, `errors`,
 //! `configuration`, `recent_actions`) plus a summary and guidance. Keys may be
-//! added, never renamed.
+//! added, never renamed. The `errors` array can be large: the builder
+//! takes what stands in its place, and the store fills it in.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{ErrorType, LogEntry, RecordedAction, Severity, Stats};
+use super::{ErrorType, RecordedAction, Severity, Stats};
 
 /// A message and how many matching logs carry it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +27,9 @@ pub struct ReportInputs {
     pub generated_at: DateTime<Utc>,
     /// The machine diagd runs on (OS, CPU, memory, disks, GPUs).
     pub system: Value,
-    /// The matching logs, newest first, with every detail.
-    pub errors: Vec<LogEntry>,
+    /// How many matching logs the `errors` array holds (newest first, with
+    /// every detail).
+    pub included: u64,
     /// Counts of every matching log (not only those included).
     pub stats: Stats,
     /// The most frequent messages among the matching logs.
@@ -43,8 +45,9 @@ pub fn file_name(report_id: Uuid) -> String {
     format!("diagnostic-report-{report_id}.json")
 }
 
-/// Builds the report document.
-pub fn build(inputs: ReportInputs) -> Value {
+/// Builds the report document, with `errors` as its `errors` value (the
+/// array of included logs, or what stands in for it).
+pub fn build(inputs: ReportInputs, errors: Value) -> Value {
     let types_present: Vec<ErrorType> = ErrorType::ALL
         .into_iter()
         .filter(|t| inputs.stats.error_type_count(*t) > 0)
@@ -71,17 +74,17 @@ pub fn build(inputs: ReportInputs) -> Value {
         .iter()
         .map(|t| (t.as_str().to_string(), json!(t.guidance())))
         .collect();
-    let included = inputs.errors.len();
+    let included = inputs.included;
     json!({
         "report_id": inputs.report_id.to_string(),
         "timestamp": inputs.generated_at.to_rfc3339_opts(SecondsFormat::Micros, true),
         "version": env!("CARGO_PKG_VERSION"),
         "system": inputs.system,
-        "errors": inputs.errors,
+        "errors": errors,
         "error_summary": {
             "total_matching": inputs.stats.total(),
             "included": included,
-            "truncated": (included as u64) < inputs.stats.total(),
+            "truncated": included < inputs.stats.total(),
             "by_severity": by_severity,
             "by_error_type": by_error_type,
             "oldest": inputs.stats.oldest,

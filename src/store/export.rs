@@ -82,7 +82,10 @@ pub(super) async fn stream_logs(
             .map(row_to_entry)
             .collect::<Result<Vec<_>, _>>()?;
         drop(rows);
-        fetch.observe(logs.len(), logs.iter().map(LogEntry::approx_bytes).sum());
+        fetch.observe(
+            logs.len(),
+            logs.iter().map(LogEntry::approximate_size).sum(),
+        );
         sent += logs.len() as u64;
         sink.batch(logs).await.map_err(StoreError::Sink)?;
     }

@@ -137,7 +137,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        if logs.iter().map(NewLog::approx_bytes).sum::<usize>() > super::LARGE_TRANSFER_BYTES {
+        if logs.iter().map(NewLog::approximate_size).sum::<usize>() > super::LARGE_TRANSFER_BYTES {
             // The connection's buffers grew to this batch; do not keep them.
             drop(deadpool_postgres::Object::take(client));
         }
@@ -306,7 +306,7 @@ impl Store {
                     break 'pages;
                 }
                 let entry = row_to_entry(row)?;
-                let size = entry.approx_bytes();
+                let size = entry.approximate_size();
                 fetched_bytes += size;
                 if bytes + size > max_bytes && !logs.is_empty() {
                     has_more = true;

@@ -1,13 +1,54 @@
-//! The `reports` table: storing generated diagnostic reports, listing them
-//! and reading one back for download.
+//! The `reports` and `report_parts` tables: storing generated diagnostic
+//! reports, listing them and reading one back for download.
+//!
+//! A report's JSON text is stored in parts (`report_parts`, in `seq` order):
+//! the document around its `errors` array, rendered by PostgreSQL from the
+//! caller's skeleton, and the array's elements, read from `logs` through a
+//! portal a few rows per round trip and written a part (about 1 MiB of logs)
+//! at a time, all in one transaction. No report is ever held whole, and the
+//! text is exactly what one jsonb document would print. Reports stored
+//! before parts existed keep their single `document` and are read from it.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio_postgres::Row;
+use tokio_stream::StreamExt;
 use uuid::Uuid;
 
-use super::{Store, StoreError};
-use crate::domain::{LogEntry, LogFilter, report::MessageCount};
+use super::{
+    Store, StoreError,
+    filter::SqlFilter,
+    logs::{FULL_COLUMNS, LOGS_WITH_TRACES, row_to_entry},
+};
+use crate::domain::{LogFilter, report::MessageCount};
+
+/// About how many bytes of logs make one part of a report.
+const PART_BYTES: usize = 1024 * 1024;
+
+/// Most rows fetched per round trip while generating a report (fewer when
+/// logs are large: about `PART_BYTES` worth, judged by the largest so far).
+const MAX_FETCH_ROWS: usize = 16;
+
+/// One part of a report's `errors` array: the elements' jsonb text, joined
+/// as jsonb prints an array, after `$3` (the separator from the previous
+/// part, or nothing).
+const INSERT_ERRORS_PART: &str = "INSERT INTO report_parts (report_id, seq, body)
+     SELECT $1, $2, $3::text || string_agg(e::text, ', ' ORDER BY n)
+     FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS t(e, n)";
+
+/// What a download reads: a report stored whole, or the number of its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportBody {
+    /// A report stored before parts existed: its whole JSON text.
+    Whole(String),
+    /// A report stored in parts: read them with `Store::report_part`.
+    Parts {
+        /// Its metadata.
+        report: StoredReport,
+        /// How many parts it has (`seq` 0 to `count - 1`).
+        count: i32,
+    },
+}
 
 /// A stored report's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,30 +73,147 @@ fn row_to_report(row: &Row) -> Result<StoredReport, StoreError> {
 }
 
 impl Store {
-    /// Stores a report document; its size is measured as the text a
-    /// download will send.
+    /// Generates and stores a report, all or nothing: its `errors` are the
+    /// logs matching `filter`, newest first, at most `max_errors`, with
+    /// every detail; `document(included, placeholder)` gives the rest of the
+    /// document, with the string `placeholder` where the `errors` array
+    /// goes. Its size is measured as the text a download will send.
     pub async fn insert_report(
         &self,
         id: Uuid,
         created_at: DateTime<Utc>,
-        error_count: u64,
-        document: &Value,
+        filter: &LogFilter,
+        max_errors: usize,
+        document: impl FnOnce(u64, &str) -> Value,
     ) -> Result<StoredReport, StoreError> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO reports (id, created_at, error_count, size_bytes) VALUES ($1, $2, 0, 0)",
+            &[&id, &created_at],
+        )
+        .await?;
+
+        let mut sql = SqlFilter::for_logs(filter);
+        let limit = sql.param(max_errors as i64);
+        let query = format!(
+            "SELECT {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} {} ORDER BY occurred_at DESC, logs.id DESC LIMIT {limit}",
+            sql.where_clause()
+        );
+        let statement = tx.prepare_cached(&query).await?;
+        let portal = tx.bind(&statement, &sql.params()).await?;
+        let insert_part = tx.prepare_cached(INSERT_ERRORS_PART).await?;
+        let mut seq = 1i32;
+        let mut included = 0u64;
+        let mut part = Vec::new();
+        let mut part_bytes = 0usize;
+        let mut largest = PART_BYTES / 2;
+        loop {
+            let fetch = (PART_BYTES / largest.max(1)).clamp(1, MAX_FETCH_ROWS);
+            let rows = tx.query_portal_raw(&portal, fetch as i32).await?;
+            let mut rows = std::pin::pin!(rows);
+            let mut fetched = 0;
+            while let Some(row) = rows.next().await {
+                let entry = row_to_entry(&row?)?;
+                fetched += 1;
+                let size = entry.approximate_size();
+                largest = if included == 0 {
+                    size
+                } else {
+                    largest.max(size)
+                };
+                part_bytes += size;
+                part.push(
+                    serde_json::to_value(&entry)
+                        .map_err(|e| StoreError::Corrupt(format!("a log as report JSON: {e}")))?,
+                );
+                included += 1;
+            }
+            let done = fetched < fetch;
+            if part_bytes >= PART_BYTES || (done && !part.is_empty()) {
+                let separator = if seq == 1 { "" } else { ", " };
+                let elements = Value::Array(std::mem::take(&mut part));
+                tx.execute(&insert_part, &[&id, &seq, &separator, &elements])
+                    .await?;
+                seq += 1;
+                part_bytes = 0;
+            }
+            if done {
+                break;
+            }
+        }
+
+        // The rest of the document, printed by PostgreSQL as the whole
+        // document would be, split where the errors go.
+        let placeholder = format!("diagd-report-errors-{}", Uuid::new_v4().simple());
+        let skeleton = document(included, &placeholder);
+        let text: String = tx
+            .query_one("SELECT $1::jsonb::text", &[&skeleton])
+            .await?
+            .try_get(0)?;
+        let quoted = format!("\"{placeholder}\"");
+        let (head, tail) = match text.split_once(&quoted) {
+            Some((head, tail)) if !tail.contains(&quoted) => {
+                (format!("{head}["), format!("]{tail}"))
+            }
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "the report skeleton has no single place for its errors".into(),
+                ));
+            }
+        };
+        tx.execute(
+            "INSERT INTO report_parts (report_id, seq, body) VALUES ($1, 0, $2), ($1, $3, $4)",
+            &[&id, &head, &seq, &tail],
+        )
+        .await?;
+        let row = tx
+            .query_one(
+                "UPDATE reports SET error_count = $2,
+                     size_bytes = (SELECT coalesce(sum(octet_length(body)), 0) FROM report_parts WHERE report_id = $1)
+                 WHERE id = $1
+                 RETURNING id, created_at, error_count, size_bytes",
+                &[&id, &(included as i64)],
+            )
+            .await?;
+        let stored = row_to_report(&row)?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// What a download of report `id` reads, or `None`.
+    pub async fn report_body(&self, id: Uuid) -> Result<Option<ReportBody>, StoreError> {
+        let client = self.reader().await?;
         let statement = client
             .prepare_cached(
-                "INSERT INTO reports (id, created_at, error_count, size_bytes, document)
-                 SELECT $1, $2, $3, octet_length(d::text), d FROM (SELECT $4::jsonb AS d) AS doc
-                 RETURNING id, created_at, error_count, size_bytes",
+                "SELECT id, created_at, error_count, size_bytes, document::text,
+                     (SELECT count(*)::int FROM report_parts WHERE report_id = r.id)
+                 FROM reports r WHERE id = $1",
             )
             .await?;
-        let row = client
-            .query_one(
-                &statement,
-                &[&id, &created_at, &(error_count as i64), document],
-            )
+        let row = client.query_opt(&statement, &[&id]).await?;
+        client.finish();
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(match row.try_get::<_, Option<String>>(4)? {
+            Some(document) => ReportBody::Whole(document),
+            None => ReportBody::Parts {
+                report: row_to_report(&row)?,
+                count: row.try_get(5)?,
+            },
+        }))
+    }
+
+    /// Part `seq` of report `id`, or `None` (the report was deleted).
+    pub async fn report_part(&self, id: Uuid, seq: i32) -> Result<Option<String>, StoreError> {
+        let client = self.reader().await?;
+        let statement = client
+            .prepare_cached("SELECT body FROM report_parts WHERE report_id = $1 AND seq = $2")
             .await?;
-        row_to_report(&row)
+        let row = client.query_opt(&statement, &[&id, &seq]).await?;
+        client.finish();
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
     /// A report's metadata, or `None`.
@@ -74,11 +232,16 @@ impl Store {
             .transpose()
     }
 
-    /// A report's JSON text, exactly as counted in `size_bytes`, or `None`.
+    /// A report's whole JSON text, exactly as counted in `size_bytes`, or
+    /// `None` (for checks and small reports: downloads read it in parts).
     pub async fn report_document(&self, id: Uuid) -> Result<Option<String>, StoreError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("SELECT document::text FROM reports WHERE id = $1")
+            .prepare_cached(
+                "SELECT coalesce(document::text,
+                     (SELECT string_agg(body, '' ORDER BY seq) FROM report_parts WHERE report_id = r.id))
+                 FROM reports r WHERE id = $1",
+            )
             .await?;
         Ok(client
             .query_opt(&statement, &[&id])
@@ -93,7 +256,7 @@ impl Store {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: usize,
     ) -> Result<(Vec<StoredReport>, bool), StoreError> {
-        let client = self.client().await?;
+        let client = self.reader().await?;
         let limit_plus_one = limit as i64 + 1;
         let rows = match after {
             None => {
@@ -118,6 +281,7 @@ impl Store {
                     .await?
             }
         };
+        client.finish();
         let has_more = rows.len() > limit;
         let reports = rows
             .iter()
@@ -136,19 +300,6 @@ impl Store {
         Ok(client.execute(&statement, &[&id]).await? == 1)
     }
 
-    /// The logs a report includes: matching `filter`, newest first, at most
-    /// `limit`, with every detail.
-    pub async fn logs_for_report(
-        &self,
-        filter: &LogFilter,
-        limit: usize,
-    ) -> Result<Vec<LogEntry>, StoreError> {
-        Ok(self
-            .list_logs(filter, None, limit, true, false, usize::MAX)
-            .await?
-            .logs)
-    }
-
     /// The most frequent messages among the logs matching `filter`.
     pub async fn top_messages(
         &self,
@@ -161,12 +312,11 @@ impl Store {
             "SELECT message, count(*) FROM logs {} GROUP BY message ORDER BY count(*) DESC, message LIMIT {limit}",
             sql.where_clause()
         );
-        let client = self.client().await?;
+        let client = self.reader().await?;
         let statement = client.prepare_cached(&query).await?;
-        client
-            .query(&statement, &sql.params())
-            .await?
-            .iter()
+        let rows = client.query(&statement, &sql.params()).await?;
+        client.finish();
+        rows.iter()
             .map(|row| {
                 Ok(MessageCount {
                     message: row.try_get(0)?,

@@ -3,6 +3,15 @@
 //! is below the oldest running one), so a log committed late by a
 //! transaction that began early can never be skipped by a reader that has
 //! moved on.
+//!
+//! Replays (backfill, resume) are read through a portal, a few rows per round
+//! trip, and handed to the caller one log at a time, so that a caller with a
+//! byte budget never has more than one log beyond it in memory and stopping
+//! early costs the database at most one round trip more.
+
+use std::ops::ControlFlow;
+
+use tokio_stream::StreamExt;
 
 use super::{
     Store, StoreError,
@@ -11,6 +20,11 @@ use super::{
     search::{TraceAccess, term_conditions},
 };
 use crate::domain::{LogEntry, LogFilter, TailCursor};
+
+/// Rows a replay's portal returns per round trip (the rows arrive one by
+/// one as the caller takes them, so this bounds the waste when it stops,
+/// not its memory).
+const REPLAY_ROWS: i32 = 32;
 
 /// The oldest transaction id still running: logs of smaller ids are final.
 const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
@@ -50,12 +64,17 @@ impl Store {
             .try_get(0)?)
     }
 
-    /// Settled logs after `after`, in commit order, at most `limit`.
+    /// Settled logs after `after`, in commit order, at most `limit`, and
+    /// no more once they take `max_bytes` (by `LogEntry::approximate_size`,
+    /// returned with each log; the log that reaches it is kept). Rows are
+    /// taken as they arrive, so no more than that is held; the second value
+    /// says the batch was cut short for its bytes (more may follow).
     pub async fn settled_logs_after(
         &self,
         after: TailCursor,
         limit: usize,
-    ) -> Result<Vec<(TailCursor, LogEntry)>, StoreError> {
+        max_bytes: usize,
+    ) -> Result<(Vec<(TailCursor, LogEntry, usize)>, bool), StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&format!(
@@ -64,24 +83,40 @@ impl Store {
                  ORDER BY txid, seq LIMIT $3"
             ))
             .await?;
+        let limit = limit as i64;
         let rows = client
-            .query(&statement, &[&after.txid, &after.seq, &(limit as i64)])
+            .query_raw(&statement, [&after.txid, &after.seq, &limit])
             .await?;
-        rows.iter()
-            .map(|row| Ok((cursor_of(row)?, row_to_entry_after_cursor(row)?)))
-            .collect()
+        let mut rows = std::pin::pin!(rows);
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let entry = row_to_entry_after_cursor(&row)?;
+            let size = entry.approximate_size();
+            bytes = bytes.saturating_add(size);
+            batch.push((cursor_of(&row)?, entry, size));
+            if bytes >= max_bytes {
+                // The rest of the result is read past and dropped by the
+                // connection, never held.
+                return Ok((batch, true));
+            }
+        }
+        Ok((batch, false))
     }
 
     /// The newest logs matching `filter` and `terms` in `(after, upto]`,
-    /// newest first, at most `limit` (for backfill and resume).
-    pub async fn matching_logs_before(
+    /// newest first, at most `limit` (for backfill and resume), each handed
+    /// to `visit` as it arrives until `visit` breaks.
+    pub async fn visit_matching_logs_newest_first(
         &self,
         filter: &LogFilter,
         terms: &[String],
         after: Option<TailCursor>,
         upto: TailCursor,
         limit: usize,
-    ) -> Result<Vec<(TailCursor, LogEntry)>, StoreError> {
+        mut visit: impl FnMut(TailCursor, LogEntry) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         let mut sql = range_conditions(filter, terms, after, upto);
         let conditions = sql.where_clause();
         let take = sql.param(limit as i64);
@@ -89,28 +124,57 @@ impl Store {
             "SELECT txid, seq, {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} {conditions}
              ORDER BY txid DESC, seq DESC LIMIT {take}"
         );
-        let client = self.client().await?;
-        let rows = client.query(&query, &sql.params()).await?;
-        rows.iter()
-            .map(|row| Ok((cursor_of(row)?, row_to_entry_after_cursor(row)?)))
-            .collect()
+        let mut client = self.reader().await?;
+        // A portal lives in a transaction; this one only reads and is rolled
+        // back when dropped.
+        let transaction = client.transaction().await?;
+        let statement = transaction.prepare_cached(&query).await?;
+        let portal = transaction.bind(&statement, &sql.params()).await?;
+        'read: loop {
+            let rows = transaction.query_portal_raw(&portal, REPLAY_ROWS).await?;
+            let mut rows = std::pin::pin!(rows);
+            let mut read = 0;
+            while let Some(row) = rows.next().await {
+                let row = row?;
+                read += 1;
+                if visit(cursor_of(&row)?, row_to_entry_after_cursor(&row)?).is_break() {
+                    break 'read;
+                }
+            }
+            if read < REPLAY_ROWS {
+                break;
+            }
+        }
+        drop(portal);
+        transaction.rollback().await?;
+        client.finish();
+        Ok(())
     }
 
-    /// How many logs match `filter` and `terms` in `(after, upto]`.
+    /// How many logs match `filter` and `terms` in `(after, upto]`, counting
+    /// at most `cap` when given.
     pub async fn count_matching_between(
         &self,
         filter: &LogFilter,
         terms: &[String],
-        after: TailCursor,
+        after: Option<TailCursor>,
         upto: TailCursor,
+        cap: Option<usize>,
     ) -> Result<u64, StoreError> {
-        let sql = range_conditions(filter, terms, Some(after), upto);
-        let query = format!(
-            "SELECT count(*) FROM {LOGS_WITH_TRACES} {}",
-            sql.where_clause()
-        );
-        let client = self.client().await?;
+        let mut sql = range_conditions(filter, terms, after, upto);
+        let conditions = sql.where_clause();
+        let query = match cap {
+            Some(cap) => {
+                let cap = sql.param(cap as i64);
+                format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM {LOGS_WITH_TRACES} {conditions} LIMIT {cap}) AS capped"
+                )
+            }
+            None => format!("SELECT count(*) FROM {LOGS_WITH_TRACES} {conditions}"),
+        };
+        let client = self.reader().await?;
         let count: i64 = client.query_one(&query, &sql.params()).await?.try_get(0)?;
+        client.finish();
         Ok(count.max(0) as u64)
     }
 }
