@@ -47,7 +47,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 200)]
     pub tail_logs: usize,
     /// Only these parts (comma-separated): ingest, list, stats, search,
-    /// export, tail. The load and the RSS figures always run.
+    /// export, tail, hostile (the last only when named). The load and the
+    /// RSS figures always run.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub only: Vec<Part>,
     /// Use this PostgreSQL server (a fresh database `diagd_bench_<time>` is
@@ -75,11 +76,16 @@ pub enum Part {
     Export,
     /// Live tail latency with each subscriber count.
     Tail,
+    /// Heavy and hostile use: peak memory with 256 KiB logs on every path
+    /// that returns or queues logs, ingest while 16 readers stall, 50
+    /// concurrent reporters (see bench_hostile). Not in a run without
+    /// --only.
+    Hostile,
 }
 
 impl BenchArgs {
     fn runs(&self, part: Part) -> bool {
-        self.only.is_empty() || self.only.contains(&part)
+        (self.only.is_empty() && part != Part::Hostile) || self.only.contains(&part)
     }
 
     /// The command that reproduces `part` alone.
@@ -110,7 +116,7 @@ impl BenchArgs {
 }
 
 /// One row of the results table.
-struct Figure {
+pub(super) struct Figure {
     what: String,
     value: String,
     goal: String,
@@ -119,7 +125,12 @@ struct Figure {
 }
 
 impl Figure {
-    fn new(what: String, value: String, goal: &str, part: Option<&'static str>) -> Figure {
+    pub(super) fn new(
+        what: String,
+        value: String,
+        goal: &str,
+        part: Option<&'static str>,
+    ) -> Figure {
         Figure {
             what,
             value,
@@ -164,7 +175,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
 
 /// A `diagd serve` child process on a free port, so its memory can be read
 /// apart from the benchmark's own; stopped with SIGTERM when dropped.
-struct DiagdProcess {
+pub(super) struct DiagdProcess {
     child: std::process::Child,
     address: String,
 }
@@ -222,7 +233,7 @@ impl DiagdProcess {
     }
 
     /// A line of /proc/<pid>/status in bytes (VmRSS: now, VmHWM: peak).
-    fn memory(&self, field: &str) -> Option<u64> {
+    pub(super) fn memory(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
             .lines()
@@ -238,7 +249,7 @@ impl DiagdProcess {
     }
 
     /// Starts a new peak-memory measurement (Linux: clear_refs 5).
-    fn reset_peak(&self) -> bool {
+    pub(super) fn reset_peak(&self) -> bool {
         std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").is_ok()
     }
 }
@@ -253,7 +264,7 @@ impl Drop for DiagdProcess {
     }
 }
 
-fn mib(bytes: Option<u64>) -> String {
+pub(super) fn mib(bytes: Option<u64>) -> String {
     bytes.map_or("unknown".into(), |b| {
         format!("{:.1} MiB", b as f64 / 1048576.0)
     })
@@ -364,6 +375,9 @@ async fn measure(
         for &count in &args.subscribers {
             figures.push(tail_latency(&connect, count, args.tail_logs).await?);
         }
+    }
+    if args.runs(Part::Hostile) {
+        figures.extend(super::bench_hostile::measure(&diagd, &connect).await?);
     }
     // Idle: longer than diagd's period for giving freed memory back (5 s).
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -706,7 +720,7 @@ async fn export(
     ))
 }
 
-fn p50_p99(times: &mut [Duration]) -> String {
+pub(super) fn p50_p99(times: &mut [Duration]) -> String {
     format!(
         "p50 {} / p99 {}",
         ms(percentile(times, 50.0)),
@@ -818,7 +832,7 @@ fn now_nanos() -> u128 {
         .as_nanos()
 }
 
-fn percentile(values: &mut [Duration], p: f64) -> Duration {
+pub(super) fn percentile(values: &mut [Duration], p: f64) -> Duration {
     if values.is_empty() {
         return Duration::ZERO;
     }

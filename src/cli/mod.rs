@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod bench;
+mod bench_hostile;
 pub mod export;
 pub mod json;
 pub mod logs;
