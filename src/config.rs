@@ -180,6 +180,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
+    /// Most client connections at once from one IP address; more are
+    /// closed as they arrive.
+    #[arg(long, env = "DIAGD_MAX_CONNECTIONS_PER_IP", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
+
     /// Seconds a new connection has to start HTTP/2 (or TLS) before it is
     /// closed.
     #[arg(long, env = "DIAGD_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10,
@@ -303,6 +309,7 @@ impl ServeArgs {
             "db_read_statement_timeout_secs": self.database.db_read_statement_timeout_secs,
             "stream_stall_secs": self.stream_stall_secs,
             "max_connections": self.max_connections,
+            "max_connections_per_ip": self.max_connections_per_ip,
             "handshake_timeout_secs": self.handshake_timeout_secs,
             "keepalive_secs": self.keepalive_secs,
             "db_timeout_secs": self.database.db_timeout_secs,

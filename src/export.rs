@@ -196,13 +196,26 @@ impl ExportSink for FileSink {
         file.flush().await.map_err(context)?;
         file.get_mut().sync_all().await.map_err(context)?;
         drop(file);
-        tokio::fs::hard_link(&self.partial, &self.path)
-            .await
-            .map_err(|e| format!("moving the export to {}: {e}", self.path.display()))?;
-        self.finished = true;
-        tokio::fs::remove_file(&self.partial)
-            .await
-            .map_err(context)?;
+        // A link never replaces an existing file; where the file system has
+        // no hard links, a rename (the name is unique: time and a random
+        // part) does the same.
+        match tokio::fs::hard_link(&self.partial, &self.path).await {
+            Ok(()) => {
+                self.finished = true;
+                tokio::fs::remove_file(&self.partial)
+                    .await
+                    .map_err(context)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(format!("moving the export to {}: {e}", self.path.display()));
+            }
+            Err(_) => {
+                tokio::fs::rename(&self.partial, &self.path)
+                    .await
+                    .map_err(|e| format!("moving the export to {}: {e}", self.path.display()))?;
+                self.finished = true;
+            }
+        }
         let sync_dir = async { tokio::fs::File::open(&self.dir).await?.sync_all().await };
         sync_dir
             .await

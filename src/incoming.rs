@@ -1,5 +1,6 @@
 //! Accepting client connections within bounds: at most `max_connections`
-//! open at once (more are closed as they arrive, before any byte is read),
+//! open at once and `max_per_ip` from one address (more are closed as they
+//! arrive, before any byte is read),
 //! a deadline for a new connection's first bytes (the HTTP/2 preface, or the
 //! TLS ClientHello), and a pause after a failed accept (e.g. out of file
 //! descriptors) instead of a busy loop. Silent connections therefore cost a
@@ -8,12 +9,13 @@
 //! whose peer stopped answering.
 
 use std::{
+    collections::HashMap,
     future::Future,
     io,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     pin::Pin,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     task::{Context, Poll},
@@ -44,6 +46,10 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 pub struct ConnectionLimits {
     /// Most connections open at once.
     pub max_connections: usize,
+    /// Most connections open at once from one IP address, so one host
+    /// cannot fill `max_connections` with connections that merely stay
+    /// open.
+    pub max_per_ip: usize,
     /// Time a new connection has to send its first bytes.
     pub handshake_timeout: Duration,
 }
@@ -52,7 +58,48 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             max_connections: 4096,
+            max_per_ip: 256,
             handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Open connections per IP address.
+#[derive(Default)]
+struct PerIp {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerIp {
+    /// A place for one more connection from `ip`, or `None` at `max`.
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpPlace> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(IpPlace {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One connection's place under its address's limit, given back on drop.
+struct IpPlace {
+    table: Arc<PerIp>,
+    ip: IpAddr,
+}
+
+impl Drop for IpPlace {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
         }
     }
 }
@@ -65,6 +112,7 @@ pub fn accept(
     refused: Arc<AtomicU64>,
 ) -> impl Stream<Item = io::Result<Guarded<BatchedWrites>>> {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_ip = Arc::new(PerIp::default());
     async_stream::stream! {
         loop {
             let (socket, peer) = match listener.accept().await {
@@ -75,14 +123,21 @@ pub fn accept(
                     continue;
                 }
             };
-            let Ok(permit) = open.clone().try_acquire_owned() else {
+            let places = open
+                .clone()
+                .try_acquire_owned()
+                .ok()
+                .zip(per_ip.take(peer.ip(), limits.max_per_ip.max(1)));
+            let Some((permit, ip_place)) = places else {
                 let before = refused.fetch_add(1, Ordering::Relaxed);
                 if before.is_power_of_two() || before == 0 {
                     tracing::warn!(
                         %peer,
                         max_connections = limits.max_connections,
+                        max_per_ip = limits.max_per_ip,
                         refused = before + 1,
-                        "connection limit reached (--max-connections): closing new connections"
+                        "connection limit reached (--max-connections or --max-connections-per-ip): \
+                         closing new connections"
                     );
                 }
                 drop(socket);
@@ -96,7 +151,12 @@ pub fn accept(
             if let Err(e) = socket.set_nodelay(true) {
                 tracing::debug!(%peer, error = %e, "setting TCP_NODELAY failed");
             }
-            yield Ok(Guarded::new(BatchedWrites::new(socket), permit, limits.handshake_timeout, peer));
+            yield Ok(Guarded::new(
+                BatchedWrites::new(socket),
+                (permit, ip_place),
+                limits.handshake_timeout,
+                peer,
+            ));
         }
     }
 }
@@ -106,8 +166,9 @@ pub fn accept(
 pub struct Guarded<T> {
     /// The connection.
     inner: T,
-    /// Its place under --max-connections, given back on drop.
-    _permit: OwnedSemaphorePermit,
+    /// Its places under --max-connections and --max-connections-per-ip,
+    /// given back on drop.
+    _places: (OwnedSemaphorePermit, IpPlace),
     /// Until the first bytes arrived: the deadline.
     deadline: Option<Pin<Box<Sleep>>>,
     /// Bytes read so far (up to [`FIRST_BYTES`]).
@@ -118,10 +179,15 @@ pub struct Guarded<T> {
 
 impl<T> Guarded<T> {
     /// Wraps `inner` with its permit and a deadline of `timeout`.
-    fn new(inner: T, permit: OwnedSemaphorePermit, timeout: Duration, peer: SocketAddr) -> Self {
+    fn new(
+        inner: T,
+        places: (OwnedSemaphorePermit, IpPlace),
+        timeout: Duration,
+        peer: SocketAddr,
+    ) -> Self {
         Guarded {
             inner,
-            _permit: permit,
+            _places: places,
             deadline: Some(Box::pin(tokio::time::sleep(timeout))),
             read: 0,
             peer,

@@ -224,6 +224,15 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
             args.max_streams, args.database.db_read_connections
         )));
     }
+    let read_idle = diagd::store::PoolOptions::default().read_idle_timeout;
+    if std::time::Duration::from_secs(args.stream_stall_secs) >= read_idle {
+        return Err(config_error(format!(
+            "--stream-stall-secs ({}) must be below {} s, after which PostgreSQL ends a read \
+             transaction left idle",
+            args.stream_stall_secs,
+            read_idle.as_secs()
+        )));
+    }
     diagd::incoming::raise_open_file_limit();
     let database = Database::open(&args.database).await?;
     let served = async {
@@ -258,6 +267,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
             connections: diagd::incoming::ConnectionLimits {
                 max_connections: args.max_connections as usize,
+                max_per_ip: args.max_connections_per_ip as usize,
                 handshake_timeout: std::time::Duration::from_secs(args.handshake_timeout_secs),
             },
             keepalive: std::time::Duration::from_secs(args.keepalive_secs),

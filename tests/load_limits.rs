@@ -200,6 +200,7 @@ async fn silent_connections_are_closed_and_do_not_crowd_out_clients() {
     options.connections = diagd::incoming::ConnectionLimits {
         max_connections: 8,
         handshake_timeout: Duration::from_secs(1),
+        ..Default::default()
     };
     let server = TestServer::start_with(options).await;
     // Eight connections that never send a byte fill the limit.
@@ -226,5 +227,30 @@ async fn silent_connections_are_closed_and_do_not_crowd_out_clients() {
     assert_eq!(stats(&mut client).await.total, 0);
     // A client that is idle after its handshake stays connected.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(stats(&mut client).await.total, 0);
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let mut options = test_options();
+    options.connections = diagd::incoming::ConnectionLimits {
+        max_per_ip: 4,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fifth = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    assert!(
+        closed_within(&mut fifth, Duration::from_millis(500)).await,
+        "a fifth connection from one address is closed at once"
+    );
+    // Closing one gives its place back.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut client = server.client().await;
     assert_eq!(stats(&mut client).await.total, 0);
 }

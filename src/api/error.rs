@@ -145,3 +145,21 @@ pub fn stream_stalled(stall: std::time::Duration) -> Status {
 pub fn shutting_down(again: &str) -> Status {
     Status::unavailable(format!("diagd is shutting down; {again} again"))
 }
+
+/// The status of a read stream that failed: ABORTED when a full ClearLogs
+/// ended it (`ended_before`/`ended_after`: the store's count of readers
+/// ended by clears when the stream started and when it failed), otherwise
+/// the storage failure's own status.
+pub fn read_stream_failed(
+    error: StoreError,
+    ended_before: u64,
+    ended_after: u64,
+    again: &str,
+) -> Status {
+    if matches!(error, StoreError::Unavailable(_)) && ended_after != ended_before {
+        return Status::aborted(format!(
+            "a full ClearLogs ended this stream: the logs it was reading were deleted; {again} again"
+        ));
+    }
+    error.into()
+}

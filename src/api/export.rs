@@ -107,6 +107,7 @@ impl DiagnosticsApi {
         };
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
+        let ended_before = store.readers_ended_by_clears();
         tokio::spawn(async move {
             let slot = slot;
             // Dropping the export mid-query cancels it inside PostgreSQL.
@@ -125,7 +126,13 @@ impl DiagnosticsApi {
                 }
                 Err(e) => {
                     drop(slot);
-                    sender.end_with(e.into());
+                    let ended_after = store.readers_ended_by_clears();
+                    sender.end_with(error::read_stream_failed(
+                        e,
+                        ended_before,
+                        ended_after,
+                        "export",
+                    ));
                     return;
                 }
             }

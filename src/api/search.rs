@@ -108,6 +108,7 @@ impl DiagnosticsApi {
         };
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
+        let ended_before = store.readers_ended_by_clears();
         tokio::spawn(async move {
             let slot = slot;
             // Whichever comes first ends the search; dropping it mid-query
@@ -142,7 +143,12 @@ impl DiagnosticsApi {
                     })
                 }
                 Err(crate::store::StoreError::Sink(_)) => return,
-                Err(e) => Err(e.into()),
+                Err(e) => Err(error::read_stream_failed(
+                    e,
+                    ended_before,
+                    store.readers_ended_by_clears(),
+                    "search",
+                )),
             };
             // Free the slot before the last message: a client that has seen
             // the summary can start its next search at once.

@@ -165,6 +165,8 @@ impl Store {
                         .await?
                         .get(0);
                     ended_readers += ended;
+                    self.ended_by_clears
+                        .fetch_add(ended.max(0) as u64, std::sync::atomic::Ordering::SeqCst);
                     continue;
                 }
                 Err(e) => return Err(e.into()),

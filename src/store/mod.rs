@@ -155,6 +155,9 @@ pub struct Store {
     pool: Pool,
     /// The read pool.
     reads: Pool,
+    /// Read sessions ended by full clears of this process, so far: a read
+    /// that fails after this moved was ended by a clear, not by an outage.
+    ended_by_clears: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The connection settings, for dedicated (non-pooled) connections
     /// such as LISTEN.
     config: tokio_postgres::Config,
@@ -196,6 +199,7 @@ impl Store {
         Ok(Store {
             pool,
             reads,
+            ended_by_clears: Default::default(),
             config,
         })
     }
@@ -222,6 +226,13 @@ impl Store {
     /// before [`Reader::finish`].
     async fn reader(&self) -> Result<Reader, StoreError> {
         Ok(Reader::new(self.reads.get().await?))
+    }
+
+    /// How many read sessions full clears of this process have ended so
+    /// far (see [`Store::clear_logs`]).
+    pub fn readers_ended_by_clears(&self) -> u64 {
+        self.ended_by_clears
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Connections in use and idle, per pool: (writes, reads).

@@ -86,7 +86,10 @@ impl Store {
         max_errors: usize,
         document: impl FnOnce(u64, &str) -> Value,
     ) -> Result<StoredReport, StoreError> {
-        let mut client = self.client().await?;
+        // A report is mostly a long read of logs: it runs on a read
+        // connection (statement timeout, cancelled if abandoned, ended by a
+        // full clear like other readers), in a read-write transaction.
+        let mut client = self.reader().await?;
         let tx = client.transaction().await?;
         tx.execute(
             "INSERT INTO reports (id, created_at, error_count, size_bytes) VALUES ($1, $2, 0, 0)",
@@ -178,6 +181,7 @@ impl Store {
             .await?;
         let stored = row_to_report(&row)?;
         tx.commit().await?;
+        client.finish();
         Ok(stored)
     }
 

@@ -84,25 +84,33 @@ impl Store {
             ))
             .await?;
         let limit = limit as i64;
-        let rows = client
-            .query_raw(&statement, [&after.txid, &after.seq, &limit])
-            .await?;
-        let mut rows = std::pin::pin!(rows);
         let mut batch = Vec::new();
-        let mut bytes = 0usize;
-        while let Some(row) = rows.next().await {
-            let row = row?;
-            let entry = row_to_entry_after_cursor(&row)?;
-            let size = entry.approximate_size();
-            bytes = bytes.saturating_add(size);
-            batch.push((cursor_of(&row)?, entry, size));
-            if bytes >= max_bytes {
-                // The rest of the result is read past and dropped by the
-                // connection, never held.
-                return Ok((batch, true));
+        let cut = {
+            let rows = client
+                .query_raw(&statement, [&after.txid, &after.seq, &limit])
+                .await?;
+            let mut rows = std::pin::pin!(rows);
+            let mut bytes = 0usize;
+            let mut cut = false;
+            while let Some(row) = rows.next().await {
+                let row = row?;
+                let entry = row_to_entry_after_cursor(&row)?;
+                let size = entry.approximate_size();
+                bytes = bytes.saturating_add(size);
+                batch.push((cursor_of(&row)?, entry, size));
+                if bytes >= max_bytes {
+                    cut = true;
+                    break;
+                }
             }
+            cut
+        };
+        if cut {
+            // The rest of the result is still arriving on this connection:
+            // close it rather than make the next user wait behind it.
+            drop(deadpool_postgres::Object::take(client));
         }
-        Ok((batch, false))
+        Ok((batch, cut))
     }
 
     /// The newest logs matching `filter` and `terms` in `(after, upto]`,
