@@ -330,3 +330,61 @@ async fn secrets_in_keys_and_text_reach_neither_get_log_nor_reports() {
     assert_eq!(action["source"]["labels"]["HFToken"], "[redacted]");
     assert_eq!(action["source"]["labels"]["team"], "nlp");
 }
+
+#[tokio::test]
+async fn tokenizer_words_and_traceback_code_are_kept_beside_redacted_secrets() {
+    // The over-redaction issue: tokenizer tokens, `auth_type`/`author` and
+    // traceback source lines are ordinary ML text; the secrets next to them
+    // are still redacted.
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let trace = "Traceback (most recent call last):\n  File \"generate.py\", line 12, in step\n    \
+                 next_token = logits.argmax(dim=-1)\n  File \"data.py\", line 4, in encode\n    \
+                 token = tokenizer(text)\n  File \"login.py\", line 2, in login\n    \
+                 password = getpass.getpass()\nValueError: bad config: password=hunter2 token=\"abc123\"";
+    let log = pb::NewLog {
+        stack_trace: trace.into(),
+        context: Some(json_struct(serde_json::json!({
+            "pad_token": "<pad>",
+            "eos_token": "</s>",
+            "next_token": 42,
+            "decoder_start_token": 0,
+            "auth_type": "basic",
+            "author": "ana",
+            "argv": ["serve.py", "--auth-type", "basic", "--auth", "s3cr3t"],
+            "access_token": "plain-1",
+            "http_auth": "plain-2",
+        }))),
+        ..new_log("next_token = 42", Severity::High, ErrorType::Training)
+    };
+    let id = report(&mut client, log).await;
+    let got = client
+        .get_log(pb::GetLogRequest { id })
+        .await
+        .unwrap()
+        .into_inner()
+        .log
+        .unwrap();
+    assert_eq!(got.message, "next_token = 42");
+    assert_eq!(
+        got.stack_trace,
+        trace.replace(
+            "password=hunter2 token=\"abc123\"",
+            "password=[redacted] token=[redacted]"
+        )
+    );
+    assert_eq!(
+        json_of_struct(got.context.as_ref().unwrap()),
+        serde_json::json!({
+            "pad_token": "<pad>",
+            "eos_token": "</s>",
+            "next_token": 42.0,
+            "decoder_start_token": 0.0,
+            "auth_type": "basic",
+            "author": "ana",
+            "argv": ["serve.py", "--auth-type", "basic", "--auth", "[redacted]"],
+            "access_token": "[redacted]",
+            "http_auth": "[redacted]",
+        })
+    );
+}

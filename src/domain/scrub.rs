@@ -9,14 +9,21 @@
 //!   word `token`; `PASSWORD1` holds `password`; a plural (`passwords`,
 //!   `apiKeys`) counts like the singular. `token` counts only as the last
 //!   word and only singular, so ML keys such as `tokenizer`, `max_tokens`,
-//!   `num_tokens` or `token_type_ids` are kept.
+//!   `num_tokens` or `token_type_ids` are kept, and not after a tokenizer
+//!   word (`pad_token`, `eos_token`, `next_token`, `decoder_start_token`…);
+//!   `auth` counts only as the last word (`auth`, `http_auth`, `auths`), so
+//!   `auth_type`, `auth_method` and `author` are kept.
 //! - By value: in every string, well-known token shapes (Hugging Face
 //!   `hf_…`, OpenAI/Anthropic `sk-…`, AWS `AKIA…`, GitHub `ghp_…` and
 //!   `github_pat_…`, Slack `xox?-…`, JWTs), `Bearer …`, the password of a
 //!   URL's `user:password@`, and the value of `key=value` / `key: value`
 //!   pairs, query parameters and `--flag value` arguments whose key looks
-//!   secret (by the rule above) are replaced by "[redacted]". In a list,
-//!   the element after a secret-looking `--flag` is replaced too (argv).
+//!   secret (by the rule above) are replaced by "[redacted]" — unless the
+//!   value is code: a name or dotted name called or indexed
+//!   (`token = tokenizer(text)`, `password = getpass.getpass()`,
+//!   `api_key = os.environ["KEY"]` in a traceback are kept; quoted literals
+//!   and bare values are not). In a list, the element after a
+//!   secret-looking `--flag` is replaced too (argv).
 //!
 //! The Python client (clients/python/src/diagd_client/scrub.py) applies the
 //! same rules before sending; tests/data/scrub_vectors.json is read by the
@@ -43,6 +50,8 @@ pub const DEFAULT_SECRET_KEYS: &[&str] = &[
     "apikey",
     "authorization",
     "auth",
+    "auth_header",
+    "auth_key",
     "cookie",
     "set_cookie",
     "credential",
@@ -56,10 +65,23 @@ pub const DEFAULT_SECRET_KEYS: &[&str] = &[
     "bearer",
 ];
 
-/// Secret words that count only as a key's last word (numbers aside) and
-/// never in the plural: `access_token`, `HFToken`, `token2` are secret,
-/// `tokens`, `max_tokens`, `token_type_ids` are not.
-pub const LAST_WORD_ONLY: &[&str] = &["token"];
+/// Secret words that count only as a key's last word (numbers aside):
+/// `access_token`, `HFToken`, `token2`, `http_auth` are secret,
+/// `token_type_ids`, `auth_type` are not.
+pub const LAST_WORD_ONLY: &[&str] = &["token", "auth"];
+
+/// Of [`LAST_WORD_ONLY`], the words that never count in the plural:
+/// `tokens`, `max_tokens` are not secret.
+pub const SINGULAR_ONLY: &[&str] = &["token"];
+
+/// Words that, just before a last word `token`, name a tokenizer's or a
+/// language model's token rather than a credential: `pad_token`,
+/// `eos_token`, `next_token`, `decoder_start_token` are not secret
+/// (`access_token`, `auth_token`, `id_token`, `session_token` are).
+pub const TOKENIZER_WORDS: &[&str] = &[
+    "bos", "eos", "pad", "unk", "mask", "sep", "cls", "eot", "eod", "next", "prev", "previous",
+    "special", "start", "end", "stop", "new", "last", "first", "input", "output",
+];
 
 /// Well-known shapes of API tokens and keys.
 static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
@@ -118,6 +140,11 @@ struct Pattern {
     last_word_only: bool,
 }
 
+/// How a code value (called or indexed) starts: a name or dotted name.
+static CODE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$").expect("valid regex")
+});
+
 impl Pattern {
     fn new(key: &str) -> Option<Pattern> {
         let words = key_words(key);
@@ -134,11 +161,22 @@ impl Pattern {
     /// Whether the pattern occurs in `key` (as words).
     fn matches(&self, key: &[String]) -> bool {
         if self.last_word_only {
-            return key
+            let word = &self.words[0];
+            let mut words = key
                 .iter()
-                .rev()
-                .find(|w| !w.chars().all(char::is_numeric))
-                .is_some_and(|last| *last == self.words[0]);
+                .filter(|w| !w.chars().all(char::is_numeric))
+                .rev();
+            let Some(last) = words.next() else {
+                return false;
+            };
+            let singular = SINGULAR_ONLY.contains(&word.as_str());
+            let matches =
+                last == word || (!singular && last.strip_suffix('s').is_some_and(|s| s == word));
+            return matches
+                && !(word == "token"
+                    && words
+                        .next()
+                        .is_some_and(|before| TOKENIZER_WORDS.contains(&before.as_str())));
         }
         let (init, last) = self.words.split_at(self.words.len() - 1);
         let last = &last[0];
@@ -279,11 +317,15 @@ impl Scrubber {
             .into_owned()
     }
 
-    /// `key=value` pairs: the value of a secret key is replaced, the value
-    /// of another key is searched for pairs in turn (`opts: token=…`).
+    /// `key=value` pairs: the value of a secret key is replaced unless it
+    /// is code (a name called or indexed: `tokenizer(text)`,
+    /// `os.environ["X"]`), the value of another key is searched for pairs
+    /// in turn (`opts: token=…`).
     fn scrub_pairs(&self, text: &str) -> String {
         PAIR.replace_all(text, |c: &Captures| {
-            let value = if self.is_secret(&c["key"]) {
+            let is_code = CODE_NAME.is_match(&c["value"])
+                && text[c.get(0).expect("whole match").end()..].starts_with(['(', '[']);
+            let value = if self.is_secret(&c["key"]) && !is_code {
                 REDACTED.to_string()
             } else {
                 self.scrub_pairs(&c["value"])

@@ -9,14 +9,20 @@ both, so the two stay in step.
   digits: `HFToken` → hf, token; `PASSWORD1` → password, 1); a secret pattern
   must occur as whole words, its last word also in the plural (`passwords`,
   `apiKeys`). `token` counts only as the last word and only singular, so
-  `tokenizer`, `max_tokens`, `num_tokens` and `token_type_ids` are kept.
+  `tokenizer`, `max_tokens`, `num_tokens` and `token_type_ids` are kept, and
+  not after a tokenizer word (`pad_token`, `eos_token`, `next_token`,
+  `decoder_start_token`…); `auth` counts only as the last word (`auth`,
+  `http_auth`, `auths`), so `auth_type`, `auth_method` and `author` are kept.
 - By value: in every string (messages, stack traces, context values, labels,
   action names and details), well-known token shapes (Hugging Face `hf_…`,
   OpenAI/Anthropic `sk-…`, AWS `AKIA…`, GitHub `ghp_…`/`github_pat_…`, Slack
   `xox?-…`, JWTs), `Bearer …`, a URL's `user:password@` and the value of
   `key=value` / `key: value` pairs, query parameters and `--flag value`
-  arguments with a secret-looking key are replaced. In a list, the element
-  after a secret-looking `--flag` is replaced too (argv)."""
+  arguments with a secret-looking key are replaced, unless the value is code:
+  a name or dotted name called or indexed (`token = tokenizer(text)`,
+  `password = getpass.getpass()`, `api_key = os.environ["KEY"]` in a
+  traceback are kept; quoted literals and bare values are not). In a list,
+  the element after a secret-looking `--flag` is replaced too (argv)."""
 
 from __future__ import annotations
 
@@ -36,6 +42,8 @@ DEFAULT_SECRET_KEYS = (
     "apikey",
     "authorization",
     "auth",
+    "auth_header",
+    "auth_key",
     "cookie",
     "set_cookie",
     "credential",
@@ -49,8 +57,16 @@ DEFAULT_SECRET_KEYS = (
     "bearer",
 )
 
-# Same as diagd's LAST_WORD_ONLY: secret only as a key's last word, never plural.
-LAST_WORD_ONLY = ("token",)
+# Same as diagd's LAST_WORD_ONLY: secret only as a key's last word (numbers aside).
+LAST_WORD_ONLY = ("token", "auth")
+# Same as diagd's SINGULAR_ONLY: of LAST_WORD_ONLY, never in the plural.
+SINGULAR_ONLY = ("token",)
+# Same as diagd's TOKENIZER_WORDS: before a last word `token`, a tokenizer's or
+# a language model's token, not a credential (`pad_token`, `next_token`).
+TOKENIZER_WORDS = (
+    "bos", "eos", "pad", "unk", "mask", "sep", "cls", "eot", "eod", "next", "prev", "previous",
+    "special", "start", "end", "stop", "new", "last", "first", "input", "output",
+)
 
 _extra_secret_keys: List[str] = []
 
@@ -76,6 +92,7 @@ _FLAG_VALUE = re.compile(
     r"""(?P<flag>--[A-Za-z][A-Za-z0-9_-]{0,63})(?P<sep>[ \t]+)"""
     r"""(?P<value>\[redacted\]|"[^"\n]*"|'[^'\n]*'|[^\s"'-][^\s"']*)"""
 )
+_CODE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _FLAG = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
@@ -122,8 +139,14 @@ def add_secret_keys(keys: Iterable[str]) -> None:
 
 def _pattern_matches(pattern: List[str], key: List[str]) -> bool:
     if len(pattern) == 1 and pattern[0] in LAST_WORD_ONLY:
+        word = pattern[0]
         words = [w for w in key if not w.isnumeric()]
-        return bool(words) and words[-1] == pattern[0]
+        if not words:
+            return False
+        last = words[-1]
+        if not (last == word or (word not in SINGULAR_ONLY and last == word + "s")):
+            return False
+        return not (word == "token" and len(words) > 1 and words[-2] in TOKENIZER_WORDS)
     *init, last = pattern
     size = len(pattern)
     for start in range(len(key) - size + 1):
@@ -161,7 +184,12 @@ def _bearer(match: "re.Match[str]") -> str:
 
 def _pairs(text: str) -> str:
     def replace(match: "re.Match[str]") -> str:
-        value = REDACTED if is_secret_key(match.group("key")) else _pairs(match.group("value"))
+        # Code (a name called or indexed: `tokenizer(text)`, `os.environ["X"]`) is kept.
+        is_code = bool(_CODE_NAME.fullmatch(match.group("value"))) and text[match.end() : match.end() + 1] in ("(", "[")
+        if is_secret_key(match.group("key")) and not is_code:
+            value = REDACTED
+        else:
+            value = _pairs(match.group("value"))
         return match.group("key") + match.group("sep") + value
 
     return _PAIR.sub(replace, text)
