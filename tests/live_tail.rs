@@ -843,3 +843,43 @@ async fn a_resume_over_large_logs_replays_the_newest_within_the_byte_budget() {
     let newest: Vec<String> = (10 - seen.len()..10).map(|i| format!("away {i}")).collect();
     assert_eq!(seen, newest, "the newest, oldest first, no gap");
 }
+
+#[tokio::test]
+async fn a_backfill_is_cut_by_the_live_tail_budget_and_gives_it_back_once_sent() {
+    const TOTAL: usize = 1024 * 1024;
+    let mut options = test_options();
+    options.live.replay_bytes = 64 * 1024 * 1024;
+    options.live.total_bytes = TOTAL;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    for i in 0..12 {
+        report(&mut client, large_log("stored", i)).await;
+    }
+    // Let the hub move past them (nobody follows yet), so that none is also
+    // queued live for the subscribers below, which would share the budget.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Twice in a row: the first replay's bytes came back once it was sent,
+    // so the second is cut too but not shut out.
+    for _ in 0..2 {
+        let mut tail = subscribe(
+            &mut client,
+            pb::SubscribeLogsRequest {
+                backfill: 12,
+                ..Default::default()
+            },
+        )
+        .await;
+        let missed = wait_notice(&mut tail, NoticeKind::Missed, Duration::from_secs(10)).await;
+        assert!(missed.message.contains("left out"), "{}", missed.message);
+        let replayed = until_live(&mut tail).await;
+        assert!(
+            !replayed.is_empty() && replayed.len() <= 4,
+            "1 MiB holds at most 4 logs of ~250 KiB: {replayed:?}"
+        );
+        assert_eq!(
+            missed.count + replayed.len() as u64,
+            12,
+            "the notice counts what was left out of the 12 asked for"
+        );
+    }
+}
