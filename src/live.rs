@@ -572,3 +572,23 @@ async fn catch_up(store: &Store, hub: &Hub) -> Result<bool, StoreError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LiveBudget;
+
+    #[test]
+    fn the_shared_budget_refuses_what_does_not_fit_and_takes_back_what_is_given() {
+        let budget = LiveBudget::new(100);
+        assert!(budget.try_take(60));
+        assert!(!budget.try_take(41), "60 + 41 is over 100");
+        assert_eq!(budget.used(), 60, "a refused take leaves nothing held");
+        let held = budget.hold(40).expect("60 + 40 fits");
+        assert!(budget.hold(1).is_none());
+        drop(held);
+        assert_eq!(budget.used(), 60);
+        budget.give_back(60);
+        assert_eq!(budget.used(), 0);
+        assert!(!LiveBudget::new(usize::MAX - 1).try_take(usize::MAX));
+    }
+}
