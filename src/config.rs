@@ -126,6 +126,13 @@ pub struct ServeArgs {
     #[arg(long, env = "DIAGD_REPLAY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub replay_bytes: usize,
 
+    /// Most bytes of logs all live tails hold together (every subscriber's
+    /// queue and every backfill or resume replay): beyond it logs are
+    /// dropped for the subscribers that would queue them (DROPPED notice)
+    /// and replays are cut (MISSED notice).
+    #[arg(long, env = "DIAGD_LIVE_TAIL_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub live_tail_bytes: usize,
+
     /// Tokens of the `ingest` role (ReportError, IngestLogs, RecordAction,
     /// following debug mode), comma-separated.
     #[arg(
@@ -323,6 +330,7 @@ impl ServeArgs {
             "subscriber_buffer": self.subscriber_buffer,
             "subscriber_buffer_bytes": self.subscriber_buffer_bytes,
             "replay_bytes": self.replay_bytes,
+            "live_tail_bytes": self.live_tail_bytes,
             "heartbeat_secs": self.heartbeat_secs,
             "extra_scrub_keys": self.scrub_keys,
             "max_concurrent_ingest": self.max_concurrent_ingest,

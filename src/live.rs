@@ -15,6 +15,15 @@
 //! as soon as it catches up. The bytes are each log's approximate size,
 //! measured once per log and added to (and, on receipt, taken from) one
 //! counter per subscriber.
+//!
+//! All queues and replays together also share one process-wide byte budget
+//! (`LiveOptions::total_bytes`, a `LiveBudget`): a log is queued for a
+//! subscriber only when both its own budget and the shared one have room,
+//! and its bytes are given back when the subscriber takes it or goes away
+//! with it still queued; a replay holds its collected logs' bytes in the
+//! same budget until each is sent (`HeldBytes`). Many tails that never read
+//! thus hold at most `total_bytes`, not `max_subscribers` times their own
+//! budgets.
 
 use std::{
     collections::HashMap,
@@ -57,6 +66,10 @@ pub struct LiveOptions {
     /// Most bytes of logs a backfill or a resume replays; older logs beyond
     /// it are left out and counted in a MISSED notice.
     pub replay_bytes: usize,
+    /// Most bytes of logs all subscribers' queues and all replays hold
+    /// together on this diagd (beyond it, logs are dropped for the
+    /// subscribers that would queue them, and replays are cut).
+    pub total_bytes: usize,
     /// Idle time after which a heartbeat is sent.
     pub heartbeat: Duration,
     /// How often the hub looks for new logs without a notification.
@@ -70,9 +83,82 @@ impl Default for LiveOptions {
             buffer: 1024,
             buffer_bytes: 8 * 1024 * 1024,
             replay_bytes: 16 * 1024 * 1024,
+            total_bytes: 256 * 1024 * 1024,
             heartbeat: Duration::from_secs(15),
             poll_interval: Duration::from_secs(1),
         }
+    }
+}
+
+/// The process-wide byte budget of the live tail, shared by every
+/// subscriber's queue and every replay; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LiveBudget {
+    /// Bytes held now.
+    used: Arc<AtomicUsize>,
+    /// Most bytes held at once.
+    limit: usize,
+}
+
+impl LiveBudget {
+    /// A budget of `limit` bytes, none of them held.
+    pub fn new(limit: usize) -> Self {
+        LiveBudget {
+            used: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// Takes `bytes` if they fit (one atomic addition, undone when they do
+    /// not); whoever took them gives them back with `give_back`.
+    pub fn try_take(&self, bytes: usize) -> bool {
+        let before = self.used.fetch_add(bytes, Ordering::Relaxed);
+        if before
+            .checked_add(bytes)
+            .is_none_or(|after| after > self.limit)
+        {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back bytes taken with `try_take`.
+    pub fn give_back(&self, bytes: usize) {
+        if bytes > 0 {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes `bytes` if they fit, as a guard that gives them back on drop.
+    pub fn hold(&self, bytes: usize) -> Option<HeldBytes> {
+        self.try_take(bytes).then(|| HeldBytes {
+            budget: self.clone(),
+            bytes,
+        })
+    }
+
+    /// Most bytes held at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// Bytes held in a `LiveBudget`, given back when this is dropped.
+#[derive(Debug)]
+pub struct HeldBytes {
+    budget: LiveBudget,
+    bytes: usize,
+}
+
+impl Drop for HeldBytes {
+    fn drop(&mut self) {
+        self.budget.give_back(self.bytes);
     }
 }
 
@@ -144,7 +230,9 @@ pub struct Subscription {
     pub dropped: Arc<AtomicU64>,
     /// Bytes of logs in `events`: whoever receives a log from `events`
     /// accounts for it with `Subscription::received`.
-    pub queued_bytes: Arc<AtomicUsize>,
+    queued_bytes: Arc<AtomicUsize>,
+    /// The process-wide budget the queued bytes are also held in.
+    budget: LiveBudget,
     /// The hub's position when subscribing: every matching log after it
     /// arrives through `events`; those at or before it are the caller's
     /// (backfill, replay).
@@ -156,18 +244,27 @@ pub struct Subscription {
 struct Unsubscribe {
     hub: Hub,
     id: u64,
+    /// The subscriber's queued bytes, given back to the hub's budget.
+    queued_bytes: Arc<AtomicUsize>,
 }
 
 impl Drop for Unsubscribe {
     fn drop(&mut self) {
         self.hub.lock().subscribers.remove(&self.id);
+        // Out of the hub (under its lock, which every addition holds),
+        // nothing is added any more: what is still counted is what the
+        // subscriber leaves queued, freed with its queue.
+        let left = self.queued_bytes.swap(0, Ordering::Relaxed);
+        self.hub.budget.give_back(left);
     }
 }
 
 impl Subscription {
-    /// Accounts for a log taken from `events`: its bytes leave the queue.
+    /// Accounts for a log taken from `events`: its bytes leave the queue
+    /// and the process-wide budget.
     pub fn received(&self, log: &SharedLog) {
         self.queued_bytes.fetch_sub(log.size, Ordering::Relaxed);
+        self.budget.give_back(log.size);
     }
 }
 
@@ -200,6 +297,8 @@ struct HubState {
 pub struct Hub {
     state: Arc<Mutex<HubState>>,
     options: Arc<LiveOptions>,
+    /// Bytes held by all queues and replays together.
+    budget: LiveBudget,
 }
 
 impl Hub {
@@ -215,6 +314,7 @@ impl Hub {
                 cursor: store.tail_position().await?,
                 ..HubState::default()
             })),
+            budget: LiveBudget::new(options.total_bytes),
             options: Arc::new(options),
         };
         tokio::spawn(follow_new_logs(store, hub.clone(), shutdown));
@@ -224,6 +324,11 @@ impl Hub {
     /// The live-tail settings.
     pub fn options(&self) -> &LiveOptions {
         &self.options
+    }
+
+    /// The process-wide byte budget that queues and replays share.
+    pub fn budget(&self) -> &LiveBudget {
+        &self.budget
     }
 
     /// Subscribes to new logs matching `filter` and `query`.
@@ -256,11 +361,13 @@ impl Hub {
         Ok(Subscription {
             events,
             dropped,
-            queued_bytes,
+            queued_bytes: queued_bytes.clone(),
+            budget: self.budget.clone(),
             start: state.cursor,
             _guard: Unsubscribe {
                 hub: self.clone(),
                 id,
+                queued_bytes,
             },
         })
     }
@@ -297,9 +404,10 @@ impl Hub {
                     continue;
                 }
                 // Only the hub adds to the counter (under the lock), so what
-                // is read here can only shrink before the addition.
+                // is read here can only shrink before the addition. The
+                // shared budget is taken second, only when the own one fits.
                 let queued = subscriber.queued_bytes.load(Ordering::Relaxed);
-                if queued.saturating_add(log.size) > budget {
+                if queued.saturating_add(log.size) > budget || !self.budget.try_take(log.size) {
                     subscriber.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -310,15 +418,17 @@ impl Hub {
                     cursor,
                     log: log.clone(),
                 };
-                match subscriber.sender.try_send(event) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        subscriber
-                            .queued_bytes
-                            .fetch_sub(log.size, Ordering::Relaxed);
-                        subscriber.dropped.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = subscriber.sender.try_send(event) {
+                    subscriber
+                        .queued_bytes
+                        .fetch_sub(log.size, Ordering::Relaxed);
+                    self.budget.give_back(log.size);
+                    match e {
+                        mpsc::error::TrySendError::Full(_) => {
+                            subscriber.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        mpsc::error::TrySendError::Closed(_) => gone.push(*id),
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
                 }
             }
             state.cursor = cursor;
@@ -460,5 +570,25 @@ async fn catch_up(store: &Store, hub: &Hub) -> Result<bool, StoreError> {
         if !full {
             return store.unsettled_logs_after(hub.cursor()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LiveBudget;
+
+    #[test]
+    fn the_shared_budget_refuses_what_does_not_fit_and_takes_back_what_is_given() {
+        let budget = LiveBudget::new(100);
+        assert!(budget.try_take(60));
+        assert!(!budget.try_take(41), "60 + 41 is over 100");
+        assert_eq!(budget.used(), 60, "a refused take leaves nothing held");
+        let held = budget.hold(40).expect("60 + 40 fits");
+        assert!(budget.hold(1).is_none());
+        drop(held);
+        assert_eq!(budget.used(), 60);
+        budget.give_back(60);
+        assert_eq!(budget.used(), 0);
+        assert!(!LiveBudget::new(usize::MAX - 1).try_take(usize::MAX));
     }
 }

@@ -282,6 +282,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 buffer: args.subscriber_buffer.max(1),
                 buffer_bytes: args.subscriber_buffer_bytes.max(1),
                 replay_bytes: args.replay_bytes.max(1),
+                total_bytes: args.live_tail_bytes.max(1),
                 heartbeat: std::time::Duration::from_secs(args.heartbeat_secs.max(1)),
                 ..LiveOptions::default()
             },

@@ -554,15 +554,10 @@ fn large_log(prefix: &str, i: usize) -> pb::NewLog {
     }
 }
 
-#[tokio::test]
-async fn a_stalled_subscriber_queues_at_most_its_byte_budget() {
-    const BUDGET: usize = 1024 * 1024;
-    let mut options = test_options();
-    options.live.buffer_bytes = BUDGET;
-    let server = TestServer::start_with(options).await;
-    let mut client = server.client().await;
-    // The stalled subscriber's connection accepts only 64 KiB unread (the
-    // default lets 2 MiB through, which would blur what the server queues).
+/// A client of its own connection that accepts only 64 KiB unread, for a
+/// subscriber that stalls (the default lets 2 MiB through, which would blur
+/// what the server queues).
+async fn small_window_client(server: &TestServer) -> Client {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
         .unwrap()
         .initial_stream_window_size(64 * 1024)
@@ -570,8 +565,117 @@ async fn a_stalled_subscriber_queues_at_most_its_byte_budget() {
         .connect()
         .await
         .expect("connecting to diagd");
-    let mut stalled_client = pb::diagnostics_service_client::DiagnosticsServiceClient::new(channel)
-        .max_decoding_message_size(64 * 1024 * 1024);
+    pb::diagnostics_service_client::DiagnosticsServiceClient::new(channel)
+        .max_decoding_message_size(64 * 1024 * 1024)
+}
+
+/// Reads a tail until `logs` logs were delivered or counted as dropped;
+/// returns how many were delivered and how many DROPPED notices came.
+async fn delivered_and_drops(tail: &mut Tail, logs: u64) -> (u64, u64) {
+    let (mut delivered, mut dropped, mut notices) = (0u64, 0u64, 0u64);
+    while delivered + dropped < logs {
+        match next(tail, Duration::from_secs(5)).await.event.unwrap() {
+            pb::subscribe_logs_response::Event::Log(_) => delivered += 1,
+            pb::subscribe_logs_response::Event::Notice(n) => {
+                assert_eq!(n.kind, NoticeKind::Dropped as i32, "{n:?}");
+                dropped += n.count;
+                notices += 1;
+            }
+            pb::subscribe_logs_response::Event::Heartbeat(_) => {}
+        }
+    }
+    assert_eq!(delivered + dropped, logs, "every log delivered or counted");
+    (delivered, notices)
+}
+
+#[tokio::test]
+async fn stalled_subscribers_together_queue_at_most_the_live_tail_budget_and_give_it_back() {
+    const TOTAL: usize = 1024 * 1024;
+    let mut options = test_options();
+    // Each subscriber alone could queue all the logs below; together they
+    // may hold only 1 MiB.
+    options.live.buffer_bytes = 64 * 1024 * 1024;
+    options.live.total_bytes = TOTAL;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+
+    // Three subscribers that read nothing while 64 logs of ~250 KiB arrive.
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        let mut stalled_client = small_window_client(&server).await;
+        let mut tail = subscribe(&mut stalled_client, pb::SubscribeLogsRequest::default()).await;
+        until_live(&mut tail).await;
+        stalled.push((stalled_client, tail));
+    }
+    const LOGS: u64 = 64;
+    for i in 0..LOGS as usize {
+        report(&mut client, large_log("large", i)).await;
+    }
+    // Every log is committed; let the hub hand them out before anyone reads.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut delivered = 0;
+    for (_, tail) in &mut stalled {
+        let (got, notices) = delivered_and_drops(tail, LOGS).await;
+        assert!(notices > 0, "a DROPPED notice tells what was dropped");
+        delivered += got;
+    }
+    // 1 MiB holds 4 such logs; each stream may also have taken two or so off
+    // its queue into its own buffers (the encoder, the 64 KiB HTTP/2 window)
+    // before its subscriber stalled them.
+    assert!(
+        delivered <= 4 + 3 * 4,
+        "{delivered} logs of ~250 KiB reached three stalled subscribers sharing 1 MiB"
+    );
+
+    // Two more that go away without reading what is queued for them: the
+    // bytes they still hold must come back.
+    let mut unread = Vec::new();
+    for _ in 0..2 {
+        let mut stalled_client = small_window_client(&server).await;
+        let mut tail = subscribe(&mut stalled_client, pb::SubscribeLogsRequest::default()).await;
+        until_live(&mut tail).await;
+        unread.push((stalled_client, tail));
+    }
+    for i in 0..16 {
+        report(&mut client, large_log("unread", i)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(stalled);
+    drop(unread);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let count = stats(&mut client).await.live_subscribers;
+        if count == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {count} subscribers after cancellation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The whole budget is free again: three large logs, queued before the
+    // new subscriber reads, all arrive and nothing is dropped.
+    let mut fresh = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut fresh).await;
+    for i in 0..3 {
+        report(&mut client, large_log("after", i)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..3 {
+        assert_eq!(next_log(&mut fresh).await.0.message, format!("after {i}"));
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_subscriber_queues_at_most_its_byte_budget() {
+    const BUDGET: usize = 1024 * 1024;
+    let mut options = test_options();
+    options.live.buffer_bytes = BUDGET;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    let mut stalled_client = small_window_client(&server).await;
     let mut stalled = subscribe(&mut stalled_client, pb::SubscribeLogsRequest::default()).await;
     until_live(&mut stalled).await;
 
@@ -738,4 +842,44 @@ async fn a_resume_over_large_logs_replays_the_newest_within_the_byte_budget() {
     );
     let newest: Vec<String> = (10 - seen.len()..10).map(|i| format!("away {i}")).collect();
     assert_eq!(seen, newest, "the newest, oldest first, no gap");
+}
+
+#[tokio::test]
+async fn a_backfill_is_cut_by_the_live_tail_budget_and_gives_it_back_once_sent() {
+    const TOTAL: usize = 1024 * 1024;
+    let mut options = test_options();
+    options.live.replay_bytes = 64 * 1024 * 1024;
+    options.live.total_bytes = TOTAL;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    for i in 0..12 {
+        report(&mut client, large_log("stored", i)).await;
+    }
+    // Let the hub move past them (nobody follows yet), so that none is also
+    // queued live for the subscribers below, which would share the budget.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Twice in a row: the first replay's bytes came back once it was sent,
+    // so the second is cut too but not shut out.
+    for _ in 0..2 {
+        let mut tail = subscribe(
+            &mut client,
+            pb::SubscribeLogsRequest {
+                backfill: 12,
+                ..Default::default()
+            },
+        )
+        .await;
+        let missed = wait_notice(&mut tail, NoticeKind::Missed, Duration::from_secs(10)).await;
+        assert!(missed.message.contains("left out"), "{}", missed.message);
+        let replayed = until_live(&mut tail).await;
+        assert!(
+            !replayed.is_empty() && replayed.len() <= 4,
+            "1 MiB holds at most 4 logs of ~250 KiB: {replayed:?}"
+        );
+        assert_eq!(
+            missed.count + replayed.len() as u64,
+            12,
+            "the notice counts what was left out of the 12 asked for"
+        );
+    }
 }

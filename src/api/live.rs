@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     domain::{LogEntry, LogFilter, SearchQuery, TailCursor},
-    live::{LiveEvent, NoticeKind, Subscription},
+    live::{HeldBytes, LiveBudget, LiveEvent, NoticeKind, Subscription},
     store::Store,
 };
 
@@ -32,7 +32,15 @@ pub const MAX_REPLAY: usize = 10_000;
 /// The LIVE notice's words.
 const LIVE: &str = "live: new logs follow as they are committed";
 
-type Sender = mpsc::Sender<Result<pb::SubscribeLogsResponse, Status>>;
+type Sender = mpsc::Sender<Result<Replayed, Status>>;
+
+/// A message of the replay on its way to the client, with the bytes it holds
+/// in the live tail's shared budget (a replayed log's), given back when the
+/// response stream takes it (or drops it with the stream).
+struct Replayed {
+    message: pb::SubscribeLogsResponse,
+    _held: Option<HeldBytes>,
+}
 
 impl DiagnosticsApi {
     /// Follows new logs until the client goes away or diagd stops.
@@ -81,6 +89,7 @@ impl DiagnosticsApi {
                 request.backfill as usize
             },
             replay_bytes: self.hub.options().replay_bytes,
+            budget: self.hub.budget().clone(),
             sender,
         };
         let start = subscription.start;
@@ -97,7 +106,7 @@ impl DiagnosticsApi {
         );
         Ok(Response::new(Box::pin(
             ReceiverStream::new(receiver)
-                .map(|response| response.map(TailMessage::from))
+                .map(|replayed| replayed.map(|replayed| TailMessage::from(replayed.message)))
                 .chain(live),
         )))
     }
@@ -232,13 +241,16 @@ struct Tail {
     backfill: usize,
     /// Most bytes a replay sends.
     replay_bytes: usize,
+    /// The live tail's process-wide budget, which holds the replay's bytes
+    /// until each log is sent.
+    budget: LiveBudget,
     sender: Sender,
 }
 
 /// The logs a replay sends, newest first, and where the byte budget cut it.
 struct Replay {
-    /// Ready to send.
-    logs: Vec<pb::SubscribeLogsResponse>,
+    /// Ready to send, each with its bytes held in the shared budget.
+    logs: Vec<(pb::SubscribeLogsResponse, HeldBytes)>,
     /// The newest log left out for the byte budget, if one was.
     cut: Option<TailCursor>,
 }
@@ -276,8 +288,8 @@ impl Tail {
         if let Some((kind, count, message, cursor)) = self.left_out(resume, &replay, seam).await? {
             self.notice(kind, count, message, cursor).await?;
         }
-        for message in replay.logs.into_iter().rev() {
-            self.send(message).await?;
+        for (message, held) in replay.logs.into_iter().rev() {
+            self.send_held(message, Some(held)).await?;
         }
         self.notice(NoticeKind::Live, 0, LIVE.into(), seam).await?;
         Ok(seam)
@@ -285,7 +297,8 @@ impl Tail {
 
     /// Reads the newest matching logs in `(after, seam]`, at most `limit`,
     /// newest first, as messages ready to send, until they would exceed the
-    /// replay byte budget.
+    /// replay byte budget or the live tail's shared one (which holds each
+    /// collected log's bytes until it is sent).
     async fn read_replay(
         &self,
         after: Option<TailCursor>,
@@ -310,12 +323,14 @@ impl Tail {
                 limit,
                 |cursor, log| {
                     let message = log_response(cursor, log);
-                    bytes = bytes.saturating_add(message.encoded_len());
-                    if bytes > budget {
+                    let size = message.encoded_len();
+                    bytes = bytes.saturating_add(size);
+                    let held = (bytes <= budget).then(|| self.budget.hold(size)).flatten();
+                    let Some(held) = held else {
                         replay.cut = Some(cursor);
                         return ControlFlow::Break(());
-                    }
-                    replay.logs.push(message);
+                    };
+                    replay.logs.push((message, held));
                     ControlFlow::Continue(())
                 },
             )
@@ -334,6 +349,7 @@ impl Tail {
         seam: TailCursor,
     ) -> Result<Option<(NoticeKind, u64, String, TailCursor)>, Gone> {
         let budget = self.replay_bytes;
+        let total = self.budget.limit();
         let sent = replay.logs.len() as u64;
         let notice = match resume {
             Some(after) if after < seam => {
@@ -349,7 +365,8 @@ impl Tail {
                 (missed > 0).then(|| {
                     let message = format!(
                         "{missed} logs arrived while you were away, more than the replay holds \
-                         (at most {MAX_REPLAY} logs and {budget} bytes); the newest follow"
+                         (at most {MAX_REPLAY} logs and {budget} bytes, within the live tail's \
+                         {total} bytes for all tails); the newest follow"
                     );
                     (NoticeKind::Missed, missed, message, after)
                 })
@@ -373,7 +390,8 @@ impl Tail {
                         Err(e) => return self.fail(e.into()).await,
                     };
                     let message = format!(
-                        "{left_out} older logs of the backfill were left out: a replay sends at most {budget} bytes"
+                        "{left_out} older logs of the backfill were left out: a replay sends at most \
+                         {budget} bytes, within the live tail's {total} bytes for all tails"
                     );
                     Some((NoticeKind::Missed, left_out, message, cut))
                 }
@@ -395,7 +413,19 @@ impl Tail {
     }
 
     async fn send(&self, message: pb::SubscribeLogsResponse) -> Result<(), Gone> {
-        self.sender.send(Ok(message)).await.map_err(|_| Gone)
+        self.send_held(message, None).await
+    }
+
+    async fn send_held(
+        &self,
+        message: pb::SubscribeLogsResponse,
+        held: Option<HeldBytes>,
+    ) -> Result<(), Gone> {
+        let replayed = Replayed {
+            message,
+            _held: held,
+        };
+        self.sender.send(Ok(replayed)).await.map_err(|_| Gone)
     }
 
     async fn fail<T>(&self, status: Status) -> Result<T, Gone> {
