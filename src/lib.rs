@@ -5,6 +5,10 @@
 //! The way of one log: `api::ingest` (validate, convert) →
 //! `store::logs` (one statement, one transaction) → the caller's answer.
 
+// serde_json::json! of the effective configuration (config.rs) nests deeper
+// than the default limit.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod auth;
 pub mod batched_writes;
