@@ -214,6 +214,8 @@ async fn a_read_that_runs_too_long_is_stopped_by_the_statement_timeout() {
     pool.read_statement_timeout = Duration::from_secs(1);
     let server = TestServer::start_with_pool(test_options(), pool).await;
     let mut client = server.client().await;
+    // Serving already (starting reads the logs table too).
+    common::stats(&mut client).await;
     let db = common::connect_database(&server).await;
     db.batch_execute("BEGIN; LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
         .await
