@@ -190,7 +190,12 @@ impl DiagdProcess {
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        // DIAGD_BENCH_SERVER: another diagd binary to measure (e.g. an
+        // older build, for a before/after on the same machine and day).
+        let exe = match std::env::var_os("DIAGD_BENCH_SERVER") {
+            Some(path) => PathBuf::from(path),
+            None => std::env::current_exe().map_err(|e| e.to_string())?,
+        };
         let log = std::fs::File::create(log).map_err(|e| e.to_string())?;
         let child = std::process::Command::new(exe)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
