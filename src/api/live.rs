@@ -349,7 +349,7 @@ impl Tail {
         seam: TailCursor,
     ) -> Result<Option<(NoticeKind, u64, String, TailCursor)>, Gone> {
         let budget = self.replay_bytes;
-        let total = self.budget.limit();
+        let shared = self.budget.limit();
         let sent = replay.logs.len() as u64;
         let notice = match resume {
             Some(after) if after < seam => {
@@ -366,7 +366,7 @@ impl Tail {
                     let message = format!(
                         "{missed} logs arrived while you were away, more than the replay holds \
                          (at most {MAX_REPLAY} logs and {budget} bytes, within the live tail's \
-                         {total} bytes for all tails); the newest follow"
+                         {shared} bytes for all tails); the newest follow"
                     );
                     (NoticeKind::Missed, missed, message, after)
                 })
@@ -391,7 +391,7 @@ impl Tail {
                     };
                     let message = format!(
                         "{left_out} older logs of the backfill were left out: a replay sends at most \
-                         {budget} bytes, within the live tail's {total} bytes for all tails"
+                         {budget} bytes, within the live tail's {shared} bytes for all tails"
                     );
                     Some((NoticeKind::Missed, left_out, message, cut))
                 }

@@ -160,13 +160,15 @@ impl Store {
                              attempts of {FULL_CLEAR_LOCK_WAIT_MS} ms: another session holds it"
                         )));
                     }
+                    // Counted before the readers are ended, so a reader that
+                    // fails from it always sees the count moved.
+                    self.ended_by_clears
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let ended: i64 = client
                         .query_one(END_READERS_OF_LOGS, &[&READ_APPLICATION_NAME])
                         .await?
                         .get(0);
                     ended_readers += ended;
-                    self.ended_by_clears
-                        .fetch_add(ended.max(0) as u64, std::sync::atomic::Ordering::SeqCst);
                     continue;
                 }
                 Err(e) => return Err(e.into()),

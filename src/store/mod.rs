@@ -155,8 +155,9 @@ pub struct Store {
     pool: Pool,
     /// The read pool.
     reads: Pool,
-    /// Read sessions ended by full clears of this process, so far: a read
-    /// that fails after this moved was ended by a clear, not by an outage.
+    /// Times full clears of this process set out to end read sessions, so
+    /// far (counted before they do): a read that fails after this moved was
+    /// ended by a clear, not by an outage.
     ended_by_clears: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The connection settings, for dedicated (non-pooled) connections
     /// such as LISTEN.
@@ -228,8 +229,8 @@ impl Store {
         Ok(Reader::new(self.reads.get().await?))
     }
 
-    /// How many read sessions full clears of this process have ended so
-    /// far (see [`Store::clear_logs`]).
+    /// How many times full clears of this process have ended read sessions
+    /// so far (see [`Store::clear_logs`]); compared before and after a read.
     pub fn readers_ended_by_clears(&self) -> u64 {
         self.ended_by_clears
             .load(std::sync::atomic::Ordering::SeqCst)

@@ -85,13 +85,12 @@ impl Store {
             .await?;
         let limit = limit as i64;
         let mut batch = Vec::new();
-        let cut = {
+        let read: Result<bool, StoreError> = async {
             let rows = client
                 .query_raw(&statement, [&after.txid, &after.seq, &limit])
                 .await?;
             let mut rows = std::pin::pin!(rows);
             let mut bytes = 0usize;
-            let mut cut = false;
             while let Some(row) = rows.next().await {
                 let row = row?;
                 let entry = row_to_entry_after_cursor(&row)?;
@@ -99,18 +98,19 @@ impl Store {
                 bytes = bytes.saturating_add(size);
                 batch.push((cursor_of(&row)?, entry, size));
                 if bytes >= max_bytes {
-                    cut = true;
-                    break;
+                    return Ok(true);
                 }
             }
-            cut
-        };
-        if cut {
-            // The rest of the result is still arriving on this connection:
-            // close it rather than make the next user wait behind it.
+            Ok(false)
+        }
+        .await;
+        if !matches!(read, Ok(false)) {
+            // Cut short (or failed) with the rest of the result still
+            // arriving on this connection: close it rather than make the
+            // next user wait behind it.
             drop(deadpool_postgres::Object::take(client));
         }
-        Ok((batch, cut))
+        Ok((batch, read?))
     }
 
     /// The newest logs matching `filter` and `terms` in `(after, upto]`,
