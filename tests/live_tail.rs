@@ -34,6 +34,22 @@ async fn next(tail: &mut Tail, timeout: Duration) -> pb::SubscribeLogsResponse {
         .expect("the stream is open")
 }
 
+/// Waits (at most 5 s) until diagd counts no live-tail subscriber.
+async fn until_no_subscribers(client: &mut Client) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let count = stats(client).await.live_subscribers;
+        if count == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {count} subscribers after cancellation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Reads until the LIVE notice; returns the replayed logs' messages.
 async fn until_live(tail: &mut Tail) -> Vec<String> {
     let mut replayed = Vec::new();
@@ -352,18 +368,7 @@ async fn cancelled_subscriptions_free_everything_and_the_limit_is_explicit() {
     );
     drop(first);
     drop(second);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let count = stats(&mut client).await.live_subscribers;
-        if count == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {count} subscribers after cancellation"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_no_subscribers(&mut client).await;
     let mut again = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
     until_live(&mut again).await;
 }
@@ -642,18 +647,7 @@ async fn stalled_subscribers_together_queue_at_most_the_live_tail_budget_and_giv
     tokio::time::sleep(Duration::from_secs(1)).await;
     drop(stalled);
     drop(unread);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let count = stats(&mut client).await.live_subscribers;
-        if count == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {count} subscribers after cancellation"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_no_subscribers(&mut client).await;
 
     // The whole budget is free again: three large logs, queued before the
     // new subscriber reads, all arrive and nothing is dropped.

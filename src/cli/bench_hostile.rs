@@ -302,6 +302,18 @@ async fn ingest_figures(client: &mut Client, base: usize) -> Result<(Vec<Duratio
     Ok((times, stored as f64 / started.elapsed().as_secs_f64()))
 }
 
+/// Reads the first message of an opened stream, then keeps the stream in
+/// `held` unread (a stalled reader).
+async fn read_one_then_hold<T: Send + 'static>(
+    opened: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+    held: &mut Vec<Box<dyn Send>>,
+) -> Result<(), tonic::Status> {
+    let mut stream = opened?.into_inner();
+    let first = stream.message().await.map(|_| ());
+    held.push(Box::new(stream));
+    first
+}
+
 /// ReportError p99 and ingest throughput idle, then while 16 readers (8
 /// exports, 8 searches of limit 10,000) each read one message and stop.
 async fn stalled_readers<F, Fut>(connect: &F) -> Result<Vec<Figure>, String>
@@ -318,38 +330,22 @@ where
     for i in 0..16 {
         let mut reader = connect().await?;
         let first = if i % 2 == 0 {
-            match reader
+            let opened = reader
                 .export_logs(pb::ExportLogsRequest {
                     filter: large_filter(LARGE_HOST),
                     ..Default::default()
                 })
-                .await
-            {
-                Ok(response) => {
-                    let mut stream = response.into_inner();
-                    let first = stream.message().await.map(|_| ());
-                    stalled.push(Box::new(stream) as Box<dyn Send>);
-                    first
-                }
-                Err(status) => Err(status),
-            }
+                .await;
+            read_one_then_hold(opened, &mut stalled).await
         } else {
-            match reader
+            let opened = reader
                 .search_logs(pb::SearchLogsRequest {
                     query: "large log".into(),
                     limit: 10_000,
                     ..Default::default()
                 })
-                .await
-            {
-                Ok(response) => {
-                    let mut stream = response.into_inner();
-                    let first = stream.message().await.map(|_| ());
-                    stalled.push(Box::new(stream) as Box<dyn Send>);
-                    first
-                }
-                Err(status) => Err(status),
-            }
+                .await;
+            read_one_then_hold(opened, &mut stalled).await
         };
         match first {
             Ok(()) => stalled.push(Box::new(reader) as Box<dyn Send>),
