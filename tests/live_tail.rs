@@ -877,3 +877,164 @@ async fn a_backfill_is_cut_by_the_live_tail_budget_and_gives_it_back_once_sent()
         );
     }
 }
+
+/// Waits (at most 10 s) until `check` finds a row in the test's database.
+async fn until_a_row(db: &tokio_postgres::Client, check: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db.query_opt(check, &[]).await.unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no row for {check}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+type Generation =
+    tokio::task::JoinHandle<Result<tonic::Response<pb::GenerateReportResponse>, tonic::Status>>;
+
+/// Starts GenerateReport and holds it at its first part: the returned
+/// session's transaction locks the parts table (taking no transaction id
+/// itself) until it commits.
+async fn a_report_held_at_its_first_part(
+    server: &TestServer,
+) -> (tokio_postgres::Client, Generation) {
+    let db = common::connect_database(server).await;
+    db.batch_execute("BEGIN; LOCK TABLE report_parts IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let xid: Option<String> = db
+        .query_one("SELECT pg_current_xact_id_if_assigned()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(xid, None, "the lock alone takes no transaction id");
+    let mut generating = server.client().await;
+    let generation = tokio::spawn(async move {
+        generating
+            .generate_report(pb::GenerateReportRequest::default())
+            .await
+    });
+    // Looked for from another session: one in a transaction sees the
+    // activity of when its transaction began.
+    let waiting_for_the_lock = "SELECT 1 FROM pg_stat_activity \
+         WHERE wait_event_type = 'Lock' AND query LIKE '%report_parts%'";
+    until_a_row(
+        &common::connect_database(server).await,
+        waiting_for_the_lock,
+    )
+    .await;
+    (db, generation)
+}
+
+#[tokio::test]
+async fn a_report_being_generated_holds_back_neither_the_live_tail_nor_its_backfill() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    for i in 0..20 {
+        report(
+            &mut client,
+            new_log(
+                &format!("in the report {i}"),
+                Severity::High,
+                ErrorType::Oom,
+            ),
+        )
+        .await;
+    }
+    let (db, generation) = a_report_held_at_its_first_part(&server).await;
+
+    // Meanwhile the tail delivers a new log live, and a new tail's backfill
+    // includes a log committed just before it was opened.
+    let mut tail = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    assert!(until_live(&mut tail).await.is_empty());
+    report(
+        &mut client,
+        new_log("while the report runs", Severity::High, ErrorType::Network),
+    )
+    .await;
+    let (live, _) = next_log(&mut tail).await;
+    assert_eq!(live.message, "while the report runs");
+    let mut backfilled = subscribe(
+        &mut client,
+        pb::SubscribeLogsRequest {
+            backfill: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(until_live(&mut backfilled).await, ["while the report runs"]);
+
+    // Until it is ready, the report is nowhere to be seen.
+    let listed = client
+        .list_reports(pb::ListReportsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.reports.is_empty(), "{listed:?}");
+    assert!(!generation.is_finished());
+
+    db.batch_execute("COMMIT").await.unwrap();
+    let stored = generation
+        .await
+        .unwrap()
+        .expect("GenerateReport")
+        .into_inner()
+        .report
+        .unwrap();
+    // Its logs are those of when it began.
+    assert_eq!(stored.error_count, 20);
+    let listed = client
+        .list_reports(pb::ListReportsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.reports, [stored]);
+}
+
+#[tokio::test]
+async fn an_abandoned_report_generation_leaves_nothing_behind() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    report(
+        &mut client,
+        new_log("in the report", Severity::High, ErrorType::Oom),
+    )
+    .await;
+    let (db, generation) = a_report_held_at_its_first_part(&server).await;
+    let unfinished: i64 = db
+        .query_one("SELECT count(*) FROM reports WHERE NOT ready", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unfinished, 1, "the report's row exists, not ready");
+    // The caller goes away mid-generation.
+    generation.abort();
+    let _ = generation.await;
+    db.batch_execute("COMMIT").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: i64 = db
+            .query_one(
+                "SELECT (SELECT count(*) FROM reports) + (SELECT count(*) FROM report_parts)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} rows of the abandoned report remain"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And a generation after it works as before.
+    let stored = client
+        .generate_report(pb::GenerateReportRequest::default())
+        .await
+        .expect("GenerateReport")
+        .into_inner()
+        .report
+        .unwrap();
+    assert_eq!(stored.error_count, 1);
+}

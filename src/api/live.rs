@@ -4,7 +4,7 @@
 //! Heartbeats keep idle streams open; drops, outages and clears arrive as
 //! notices.
 
-use std::{ops::ControlFlow, sync::atomic::Ordering};
+use std::{ops::ControlFlow, sync::atomic::Ordering, time::Duration};
 
 use chrono::Utc;
 use tokio::{
@@ -28,6 +28,11 @@ use crate::{
 
 /// Most logs a backfill or a resume replays.
 pub const MAX_REPLAY: usize = 10_000;
+
+/// Longest a backfill or resume waits for the logs committed before it to
+/// settle (see `Tail::settled_position`), and how often it looks.
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
+const SETTLE_POLL: Duration = Duration::from_millis(10);
 
 /// The LIVE notice's words.
 const LIVE: &str = "live: new logs follow as they are committed";
@@ -272,7 +277,7 @@ impl Tail {
             self.notice(NoticeKind::Live, 0, LIVE.into(), start).await?;
             return Ok(start);
         }
-        let seam = match self.store.tail_position().await {
+        let seam = match self.settled_position().await {
             Ok(settled) => settled.max(start),
             Err(e) => return self.fail(e.into()).await,
         };
@@ -293,6 +298,22 @@ impl Tail {
         }
         self.notice(NoticeKind::Live, 0, LIVE.into(), seam).await?;
         Ok(seam)
+    }
+
+    /// The newest settled log, once the logs committed before the replay
+    /// began have settled, or after `SETTLE_WAIT`: a log committed just
+    /// before the tail is opened, while another transaction was still
+    /// running, belongs in its backfill rather than after the LIVE notice.
+    async fn settled_position(&self) -> Result<TailCursor, crate::store::StoreError> {
+        let committed = self.store.committed_position().await?;
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            let settled = self.store.tail_position().await?;
+            if settled >= committed || tokio::time::Instant::now() >= deadline {
+                return Ok(settled);
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+        }
     }
 
     /// Reads the newest matching logs in `(after, seam]`, at most `limit`,

@@ -5,8 +5,9 @@
 //! the document around its `errors` array, rendered by PostgreSQL from the
 //! caller's skeleton, and the array's elements, read from `logs` through a
 //! portal a few rows per round trip and written a part (about 1 MiB of logs)
-//! at a time, all in one transaction. No report is ever held whole, and the
-//! text is exactly what one jsonb document would print. Reports stored
+//! at a time. A report is invisible until its last part is written (`ready`;
+//! see `Store::insert_report`). No report is ever held whole, and the text
+//! is exactly what one jsonb document would print. Reports stored
 //! before parts existed keep their single `document` and are read from it.
 
 use chrono::{DateTime, Utc};
@@ -32,9 +33,48 @@ const MAX_FETCH_ROWS: usize = 16;
 /// One part of a report's `errors` array: the elements' jsonb text, joined
 /// as jsonb prints an array, after `$3` (the separator from the previous
 /// part, or nothing).
-const INSERT_ERRORS_PART: &str = "INSERT INTO report_parts (report_id, seq, body)
+/// The report's row is touched in the same statement (see `ABANDONED_AFTER`).
+const INSERT_ERRORS_PART: &str =
+    "WITH touched AS (UPDATE reports SET touched_at = now() WHERE id = $1)
+     INSERT INTO report_parts (report_id, seq, body)
      SELECT $1, $2, $3::text || string_agg(e::text, ', ' ORDER BY n)
      FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS t(e, n)";
+
+/// A report still being generated whose row has not been touched for this
+/// long was left by a diagd that died: the next generation removes it.
+/// (Every part touches it; a part is at most `MAX_FETCH_ROWS` rows read
+/// under the read statement timeout.)
+const ABANDONED_AFTER: &str = "15 minutes";
+
+/// Removes the row (and parts) of a report whose generation did not finish
+/// — failed, or dropped with its request — unless `store` was taken.
+struct Unfinished {
+    store: Option<Store>,
+    id: Uuid,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let (Some(store), id) = (self.store.take(), self.id) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let removed = async {
+                let client = store.client().await?;
+                client
+                    .execute("DELETE FROM reports WHERE id = $1 AND NOT ready", &[&id])
+                    .await?;
+                Ok::<_, StoreError>(())
+            };
+            if let Err(e) = removed.await {
+                tracing::warn!(report_id = %id, error = %e, "removing an unfinished report failed; a later generation removes it");
+            }
+        });
+    }
+}
 
 /// What a download reads: a report stored whole, or the number of its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +118,16 @@ impl Store {
     /// every detail; `document(included, placeholder)` gives the rest of the
     /// document, with the string `placeholder` where the `errors` array
     /// goes. Its size is measured as the text a download will send.
+    ///
+    /// The logs are read on a read connection (statement timeout, cancelled
+    /// if abandoned, ended by a full clear like other readers) in a
+    /// read-only snapshot, which takes no transaction id; each part is
+    /// written in its own short transaction under a row that stays invisible
+    /// until the last step marks it ready. So a long report never holds
+    /// back the live tail, which hands out a log only once every older
+    /// transaction id has ended. A generation that fails or is abandoned
+    /// removes its row (and parts); one that died with its diagd is removed
+    /// by the next generation, once untouched for `ABANDONED_AFTER`.
     pub async fn insert_report(
         &self,
         id: Uuid,
@@ -86,17 +136,49 @@ impl Store {
         max_errors: usize,
         document: impl FnOnce(u64, &str) -> Value,
     ) -> Result<StoredReport, StoreError> {
-        // A report is mostly a long read of logs: it runs on a read
-        // connection (statement timeout, cancelled if abandoned, ended by a
-        // full clear like other readers), in a read-write transaction.
-        let mut client = self.reader().await?;
-        let tx = client.transaction().await?;
-        tx.execute(
-            "INSERT INTO reports (id, created_at, error_count, size_bytes) VALUES ($1, $2, 0, 0)",
-            &[&id, &created_at],
-        )
-        .await?;
+        let writer = self.client().await?;
+        writer
+            .execute(
+                &format!(
+                    "DELETE FROM reports WHERE NOT ready AND touched_at < now() - interval '{ABANDONED_AFTER}'"
+                ),
+                &[],
+            )
+            .await?;
+        writer
+            .execute(
+                "INSERT INTO reports (id, created_at, error_count, size_bytes, ready, touched_at)
+                 VALUES ($1, $2, 0, 0, false, now())",
+                &[&id, &created_at],
+            )
+            .await?;
+        drop(writer);
+        let mut unfinished = Unfinished {
+            store: Some(self.clone()),
+            id,
+        };
+        let stored = self
+            .write_report_parts(id, filter, max_errors, document)
+            .await?;
+        unfinished.store = None;
+        Ok(stored)
+    }
 
+    /// The steps of `insert_report` after its row exists.
+    async fn write_report_parts(
+        &self,
+        id: Uuid,
+        filter: &LogFilter,
+        max_errors: usize,
+        document: impl FnOnce(u64, &str) -> Value,
+    ) -> Result<StoredReport, StoreError> {
+        let mut client = self.reader().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
         let mut sql = SqlFilter::for_logs(filter);
         let limit = sql.param(max_errors as i64);
         let query = format!(
@@ -105,7 +187,6 @@ impl Store {
         );
         let statement = tx.prepare_cached(&query).await?;
         let portal = tx.bind(&statement, &sql.params()).await?;
-        let insert_part = tx.prepare_cached(INSERT_ERRORS_PART).await?;
         let mut seq = 1i32;
         let mut included = 0u64;
         let mut part = Vec::new();
@@ -136,7 +217,10 @@ impl Store {
             if part_bytes >= PART_BYTES || (done && !part.is_empty()) {
                 let separator = if seq == 1 { "" } else { ", " };
                 let elements = Value::Array(std::mem::take(&mut part));
-                tx.execute(&insert_part, &[&id, &seq, &separator, &elements])
+                let writer = self.client().await?;
+                let insert_part = writer.prepare_cached(INSERT_ERRORS_PART).await?;
+                writer
+                    .execute(&insert_part, &[&id, &seq, &separator, &elements])
                     .await?;
                 seq += 1;
                 part_bytes = 0;
@@ -145,6 +229,7 @@ impl Store {
                 break;
             }
         }
+        drop(portal);
 
         // The rest of the document, printed by PostgreSQL as the whole
         // document would be, split where the errors go.
@@ -154,6 +239,8 @@ impl Store {
             .query_one("SELECT $1::jsonb::text", &[&skeleton])
             .await?
             .try_get(0)?;
+        tx.rollback().await?;
+        client.finish();
         let quoted = format!("\"{placeholder}\"");
         let (head, tail) = match text.split_once(&quoted) {
             Some((head, tail)) if !tail.contains(&quoted) => {
@@ -165,23 +252,27 @@ impl Store {
                 ));
             }
         };
+        let mut writer = self.client().await?;
+        let tx = writer.transaction().await?;
         tx.execute(
             "INSERT INTO report_parts (report_id, seq, body) VALUES ($1, 0, $2), ($1, $3, $4)",
             &[&id, &head, &seq, &tail],
         )
         .await?;
         let row = tx
-            .query_one(
-                "UPDATE reports SET error_count = $2,
+            .query_opt(
+                "UPDATE reports SET error_count = $2, ready = true, touched_at = NULL,
                      size_bytes = (SELECT coalesce(sum(octet_length(body)), 0) FROM report_parts WHERE report_id = $1)
                  WHERE id = $1
                  RETURNING id, created_at, error_count, size_bytes",
                 &[&id, &(included as i64)],
             )
-            .await?;
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt("the report's row vanished while it was generated".into())
+            })?;
         let stored = row_to_report(&row)?;
         tx.commit().await?;
-        client.finish();
         Ok(stored)
     }
 
@@ -192,7 +283,7 @@ impl Store {
             .prepare_cached(
                 "SELECT id, created_at, error_count, size_bytes, document::text,
                      (SELECT count(*)::int FROM report_parts WHERE report_id = r.id)
-                 FROM reports r WHERE id = $1",
+                 FROM reports r WHERE id = $1 AND ready",
             )
             .await?;
         let row = client.query_opt(&statement, &[&id]).await?;
@@ -225,7 +316,7 @@ impl Store {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "SELECT id, created_at, error_count, size_bytes FROM reports WHERE id = $1",
+                "SELECT id, created_at, error_count, size_bytes FROM reports WHERE id = $1 AND ready",
             )
             .await?;
         client
@@ -244,7 +335,7 @@ impl Store {
             .prepare_cached(
                 "SELECT coalesce(document::text,
                      (SELECT string_agg(body, '' ORDER BY seq) FROM report_parts WHERE report_id = r.id))
-                 FROM reports r WHERE id = $1",
+                 FROM reports r WHERE id = $1 AND ready",
             )
             .await?;
         Ok(client
@@ -266,7 +357,7 @@ impl Store {
             None => {
                 let statement = client
                     .prepare_cached(
-                        "SELECT id, created_at, error_count, size_bytes FROM reports
+                        "SELECT id, created_at, error_count, size_bytes FROM reports WHERE ready
                          ORDER BY created_at DESC, id DESC LIMIT $1",
                     )
                     .await?;
@@ -276,7 +367,7 @@ impl Store {
                 let statement = client
                     .prepare_cached(
                         "SELECT id, created_at, error_count, size_bytes FROM reports
-                         WHERE (created_at, id) < ($1, $2)
+                         WHERE ready AND (created_at, id) < ($1, $2)
                          ORDER BY created_at DESC, id DESC LIMIT $3",
                     )
                     .await?;
@@ -299,7 +390,7 @@ impl Store {
     pub async fn delete_report(&self, id: Uuid) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("DELETE FROM reports WHERE id = $1")
+            .prepare_cached("DELETE FROM reports WHERE id = $1 AND ready")
             .await?;
         Ok(client.execute(&statement, &[&id]).await? == 1)
     }

@@ -48,6 +48,21 @@ impl Store {
         })
     }
 
+    /// The position of the newest committed log, settled or not.
+    pub async fn committed_position(&self) -> Result<TailCursor, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT txid, seq FROM logs ORDER BY txid DESC, seq DESC LIMIT 1",
+                &[],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => cursor_of(&row)?,
+            None => TailCursor::default(),
+        })
+    }
+
     /// Whether logs after `after` are committed but not settled yet (an
     /// older transaction, possibly of another database in the same
     /// cluster, is still running): the tail should look again soon.
