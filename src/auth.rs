@@ -17,7 +17,9 @@ use std::{
 };
 
 use subtle::ConstantTimeEq;
-use tonic::{Code, Status};
+use tonic::Status;
+
+use crate::api::error::ApiError;
 
 /// The diagnostics service's path prefix; other services are open.
 const SERVICE_PREFIX: &str = "/diagnostics.v1.DiagnosticsService/";
@@ -145,7 +147,7 @@ impl Tokens {
     }
 
     /// Checks the `authorization` header for a call of `path`.
-    pub fn check(&self, path: &str, authorization: Option<&[u8]>) -> Result<(), Status> {
+    pub fn check(&self, path: &str, authorization: Option<&[u8]>) -> Result<(), ApiError> {
         let Some(method) = path.strip_prefix(SERVICE_PREFIX) else {
             return Ok(()); // reflection, health
         };
@@ -158,28 +160,25 @@ impl Tokens {
                     .strip_prefix(b"Bearer ")
                     .or_else(|| value.strip_prefix(b"bearer "))
             })
-            .ok_or_else(|| {
-                Status::new(
-                    Code::Unauthenticated,
-                    "missing token: send `authorization: Bearer <token>` metadata",
-                )
+            .ok_or_else(|| ApiError::Unauthenticated {
+                reason: "TOKEN_MISSING",
+                message: "missing token: send `authorization: Bearer <token>` metadata".into(),
             })?;
         let role = self
             .role_of(token)
-            .ok_or_else(|| Status::new(Code::Unauthenticated, "invalid token"))?;
+            .ok_or_else(|| ApiError::Unauthenticated {
+                reason: "TOKEN_INVALID",
+                message: "invalid token".into(),
+            })?;
         let allowed = roles_for(method);
         if allowed.contains(&role) {
             Ok(())
         } else {
-            let names: Vec<&str> = allowed.iter().map(|r| r.name()).collect();
-            Err(Status::new(
-                Code::PermissionDenied,
-                format!(
-                    "{method} needs a token of role {}; this token's role is {}",
-                    names.join(" or "),
-                    role.name()
-                ),
-            ))
+            Err(ApiError::PermissionDenied {
+                method: method.to_string(),
+                allowed: allowed.iter().map(|r| r.name()).collect(),
+                role: role.name(),
+            })
         }
     }
 }
@@ -237,13 +236,23 @@ where
             .map(|v| v.as_bytes());
         match self.tokens.check(request.uri().path(), authorization) {
             Ok(()) => Box::pin(self.inner.call(request)),
-            Err(status) => Box::pin(std::future::ready(Ok(status.into_http()))),
+            Err(error) => {
+                let status = Status::from(error);
+                crate::metrics::METRICS.request(
+                    crate::metrics::method_of(request.uri().path()),
+                    status.code(),
+                    None,
+                );
+                Box::pin(std::future::ready(Ok(status.into_http())))
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+
     use super::*;
 
     fn tokens() -> Tokens {
@@ -258,6 +267,7 @@ mod tests {
         assert!(t.check(&path("WatchDebugMode"), Some(b"Bearer i1")).is_ok());
         assert_eq!(
             t.check(&path("ListLogs"), Some(b"Bearer i1"))
+                .map_err(Status::from)
                 .unwrap_err()
                 .code(),
             Code::PermissionDenied
@@ -265,17 +275,22 @@ mod tests {
         assert!(t.check(&path("ListLogs"), Some(b"Bearer r1")).is_ok());
         assert_eq!(
             t.check(&path("ClearLogs"), Some(b"Bearer r1"))
+                .map_err(Status::from)
                 .unwrap_err()
                 .code(),
             Code::PermissionDenied
         );
         assert!(t.check(&path("ClearLogs"), Some(b"Bearer a1")).is_ok());
         assert_eq!(
-            t.check(&path("GetLog"), None).unwrap_err().code(),
+            t.check(&path("GetLog"), None)
+                .map_err(Status::from)
+                .unwrap_err()
+                .code(),
             Code::Unauthenticated
         );
         assert_eq!(
             t.check(&path("GetLog"), Some(b"Bearer nope"))
+                .map_err(Status::from)
                 .unwrap_err()
                 .code(),
             Code::Unauthenticated

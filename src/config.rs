@@ -211,6 +211,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_debug_watchers: u32,
 
+    /// Address to serve diagd's own metrics on, for Prometheus (`GET
+    /// /metrics`, OpenMetrics text, no authentication: bind it where only the
+    /// scraper reaches). Off when unset.
+    #[arg(long, env = "DIAGD_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
     /// Seconds a unary request may take to be answered (a server stream: to
     /// start), unless the client's own deadline is shorter. Client streams
     /// (IngestLogs) are never cut by it.
@@ -336,6 +342,7 @@ impl ServeArgs {
             "max_concurrent_ingest": self.max_concurrent_ingest,
             "max_streams": self.max_streams,
             "max_debug_watchers": self.max_debug_watchers,
+            "metrics_listen": self.metrics_listen.map(|a| a.to_string()),
             "request_timeout_secs": self.request_timeout_secs,
             "retention": {
                 "max_age_secs": self.retention_max_age.map(|a| a.num_seconds()),

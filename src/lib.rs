@@ -2,8 +2,44 @@
 //! Trainers push their errors; people and tools query, count, search,
 //! live-tail, report on, export and clear them. Storage is PostgreSQL.
 //!
-//! The way of one log: `api::ingest` (validate, convert) →
-//! `store::logs` (one statement, one transaction) → the caller's answer.
+//! # The map
+//!
+//! Layers, each depending only on those below it:
+//!
+//! - [`api`]: the gRPC service. Validates requests and converts wire ↔
+//!   domain (`api::convert`); one file per group of RPCs; every failure is an
+//!   [`api::error::ApiError`], turned into a `Status` with google.rpc
+//!   details in `api::error` alone.
+//! - [`domain`]: plain Rust types and rules — logs, filters, stats, search
+//!   terms and case folding, secret scrubbing, reports. No proto, no SQL.
+//! - [`store`]: PostgreSQL only — pools, migrations, one module per table
+//!   family, LISTEN/NOTIFY, the embedded cluster.
+//!
+//! Background work beside the service: [`live`] (the live-tail hub),
+//! [`retention`], [`debug_mode`] (follows the switch, flips diagd's log
+//! level). Serving plumbing: [`server`] (start-up, health, shutdown),
+//! [`auth`], [`tls`], [`incoming`] (connection limits), [`request_timeout`],
+//! [`batched_writes`], [`memory`], [`telemetry`] (diagd's own log),
+//! [`metrics`] (Prometheus). The rest: [`config`] (flags), [`export`]
+//! (export files), [`system`] (the machine's state for reports), [`cli`]
+//! (the client sub-commands and `diagd bench`).
+//!
+//! # The path of one log
+//!
+//! 1. `proto/diagnostics/v1/diagnostics.proto`: `ReportError` /
+//!    `IngestLogs` carry a `NewLog`.
+//! 2. `api::ingest`: `convert::new_log` validates every field (an invalid
+//!    one is `ApiError::Field`), `domain::scrub` redacts secrets, and
+//!    `api::limits` admits the write.
+//! 3. `store::logs::insert_logs`: one statement inserts the batch (stack
+//!    traces deduplicated, `event_id` makes retries idempotent), upserts
+//!    the hourly counts and sends `NOTIFY diagd_logs`, in one transaction;
+//!    only after `COMMIT` does the client get its answer.
+//! 4. `live::Hub` (in every replica) hears the NOTIFY, reads what is new in
+//!    commit order (`store::tail`) and hands each log to the queue of every
+//!    subscriber whose filter matches, within byte budgets.
+//! 5. `api::live` streams it to the subscriber, after its backfill or
+//!    resume replay, with no gap and no duplicate at the seam.
 
 // serde_json::json! of the effective configuration (config.rs) nests deeper
 // than the default limit.
@@ -12,6 +48,7 @@
 pub mod api;
 pub mod auth;
 pub mod batched_writes;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod debug_mode;
@@ -20,6 +57,7 @@ pub mod export;
 pub mod incoming;
 pub mod live;
 pub mod memory;
+pub mod metrics;
 pub mod request_timeout;
 pub mod retention;
 pub mod server;

@@ -40,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     domain::{FoldedText, LogEntry, LogFilter, SearchQuery, TailCursor},
+    metrics::METRICS,
     store::{LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Store, StoreError},
 };
 
@@ -409,6 +410,7 @@ impl Hub {
                 let queued = subscriber.queued_bytes.load(Ordering::Relaxed);
                 if queued.saturating_add(log.size) > budget || !self.budget.try_take(log.size) {
                     subscriber.dropped.fetch_add(1, Ordering::Relaxed);
+                    METRICS.live_dropped.inc();
                     continue;
                 }
                 subscriber
@@ -426,6 +428,7 @@ impl Hub {
                     match e {
                         mpsc::error::TrySendError::Full(_) => {
                             subscriber.dropped.fetch_add(1, Ordering::Relaxed);
+                            METRICS.live_dropped.inc();
                         }
                         mpsc::error::TrySendError::Closed(_) => gone.push(*id),
                     }

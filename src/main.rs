@@ -58,7 +58,7 @@ enum Command {
     Push(diagd::cli::push::PushArgs),
     /// Measure ingest, search and live tail on this machine (starts its own
     /// PostgreSQL unless DATABASE_URL is set) and print the figures.
-    Bench(diagd::cli::bench::BenchArgs),
+    Bench(diagd::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -126,7 +126,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve(args, log_control).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Bench(args) => {
-            return match diagd::cli::bench::run(args).await {
+            return match diagd::bench::run(args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("diagd bench: {e}");
@@ -261,10 +261,12 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                     args.max_debug_watchers as usize,
                 ),
                 stream_stall: std::time::Duration::from_secs(args.stream_stall_secs),
+                max_message_bytes: args.max_message_bytes,
             },
             log_control: Some(log_control),
             tokens,
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
+            metrics_listen: args.metrics_listen,
             connections: diagd::incoming::ConnectionLimits {
                 max_connections: args.max_connections as usize,
                 max_per_ip: args.max_connections_per_ip as usize,

@@ -13,6 +13,8 @@ use std::{
 
 use tonic::Status;
 
+use crate::api::error::{ApiError, Limit};
+
 /// Methods whose requests are streams from the client: not timed.
 const CLIENT_STREAMS: &[&str] = &["/diagnostics.v1.DiagnosticsService/IngestLogs"];
 
@@ -65,6 +67,7 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let timed = !CLIENT_STREAMS.contains(&request.uri().path());
+        let method = crate::metrics::method_of(request.uri().path());
         let answer = self.inner.call(request);
         if !timed {
             return Box::pin(answer);
@@ -73,11 +76,26 @@ where
         Box::pin(async move {
             match tokio::time::timeout(timeout, answer).await {
                 Ok(answered) => answered,
-                Err(_) => Ok(Status::deadline_exceeded(format!(
-                    "diagd's request timeout expired ({} ms, --request-timeout-secs)",
-                    timeout.as_millis()
-                ))
-                .into_http()),
+                Err(_) => {
+                    // The handler was dropped unanswered: counted here.
+                    crate::metrics::METRICS.request(
+                        method,
+                        tonic::Code::DeadlineExceeded,
+                        Some(timeout),
+                    );
+                    Ok(Status::from(ApiError::Deadline {
+                        limit: Limit {
+                            reason: "REQUEST_TIMEOUT",
+                            value: timeout.as_secs(),
+                            flag: Some("--request-timeout-secs"),
+                        },
+                        message: format!(
+                            "diagd's request timeout expired ({} ms, --request-timeout-secs)",
+                            timeout.as_millis()
+                        ),
+                    })
+                    .into_http())
+                }
             }
         })
     }

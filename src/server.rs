@@ -48,6 +48,14 @@ pub enum ServerError {
     /// Reflection could not be set up.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The metrics address could not be bound.
+    #[error("metrics endpoint on {address}: {error}")]
+    Metrics {
+        /// `--metrics-listen`.
+        address: std::net::SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
 }
 
 /// The open database: the store and, on the embedded default, the cluster
@@ -130,6 +138,8 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// TLS on the gRPC port; `None`: plaintext (HTTP/2 prior knowledge).
     pub tls: Option<ServerTls>,
+    /// Where to serve diagd's metrics (`GET /metrics`); `None`: nowhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for ServerOptions {
@@ -143,6 +153,7 @@ impl Default for ServerOptions {
             connections: ConnectionLimits::default(),
             keepalive: Duration::from_secs(60),
             log_control: None,
+            metrics_listen: None,
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
@@ -185,9 +196,22 @@ pub async fn run(
         async move { store.sweep_unreferenced_traces().await }
     });
     let retention = Retention::start(store.clone(), options.retention.clone(), shutdown.clone());
+    if let Some(address) = options.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| ServerError::Metrics { address, error })?;
+        let (store, hub, shutdown) = (store.clone(), hub.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(listener, store, hub, shutdown).await {
+                tracing::error!(error = %e, "the metrics endpoint failed");
+            }
+        });
+    }
+    let mut api_settings = options.api.clone();
+    api_settings.max_message_bytes = options.max_message_bytes;
     let api = DiagnosticsApi::new(
         store,
-        options.api.clone(),
+        api_settings,
         debug_mode,
         hub,
         retention,

@@ -228,7 +228,7 @@ async fn push_then_logs_get_and_stats_show_what_was_pushed() {
     // Bad input: named.
     let unknown = run_failing(&server, &["get", "not-a-uuid"]);
     assert!(
-        unknown.contains("id: \"not-a-uuid\" is not a UUID"),
+        unknown.contains("id: \"not-a-uuid\" is not a UUID") && unknown.contains("\n  field: id"),
         "{unknown}"
     );
     let missing = run_failing(&server, &["get", &uuid::Uuid::now_v7().to_string()]);
@@ -314,7 +314,7 @@ async fn search_highlights_matches_and_summarises() {
         "{plain}"
     );
     assert!(plain.contains("    stack_trace: "), "{plain}");
-    assert!(plain.contains("1 match in "), "{plain}");
+    assert!(plain.contains("1 matching log in "), "{plain}");
     assert!(!plain.contains("NCCL"));
 
     let coloured = diagd(&server)
@@ -329,7 +329,7 @@ async fn search_highlights_matches_and_summarises() {
     );
 
     let none = run_ok(&server, &["search", "segfault"]);
-    assert!(none.contains("0 matches"), "{none}");
+    assert!(none.contains("0 matching logs"), "{none}");
 
     let json = run_ok(&server, &["search", "--json", "nccl"]);
     let events: Vec<serde_json::Value> = json

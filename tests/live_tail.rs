@@ -96,8 +96,14 @@ async fn wait_notice(
 }
 
 #[tokio::test]
-async fn new_logs_matching_the_filter_arrive_within_milliseconds() {
-    let server = TestServer::start().await;
+async fn new_logs_matching_the_filter_arrive_when_notified_not_by_polling() {
+    // The hub's safety-net poll is slowed to a minute: a log that arrives
+    // within seconds came through the NOTIFY of its commit. (How fast is
+    // measured by `diagd bench`, not here: another test's transaction in the
+    // same cluster can hold a log back until it ends.)
+    let mut options = test_options();
+    options.live.poll_interval = Duration::from_secs(60);
+    let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let mut tail = subscribe(
         &mut client,
@@ -137,7 +143,7 @@ async fn new_logs_matching_the_filter_arrive_within_milliseconds() {
     );
     assert!(!cursor.is_empty());
     assert!(
-        latency < Duration::from_millis(500),
+        latency < Duration::from_secs(10),
         "arrived {latency:?} after ReportError returned"
     );
 }
@@ -438,6 +444,20 @@ async fn invalid_subscriptions_are_refused() {
             },
             "filter.error_types[0]: unknown error type 42",
         ),
+        (
+            pb::SubscribeLogsRequest {
+                query: "x ".repeat(600),
+                ..Default::default()
+            },
+            "query: 1200 bytes; a search query may have at most 1024 bytes",
+        ),
+        (
+            pb::SubscribeLogsRequest {
+                query: (0..17).map(|i| format!("w{i} ")).collect(),
+                ..Default::default()
+            },
+            "query: 17 terms; a search query may have at most 16 words or quoted phrases",
+        ),
     ] {
         assert_status(
             client.subscribe_logs(request).await.map(|_| ()),
@@ -445,6 +465,25 @@ async fn invalid_subscriptions_are_refused() {
             expected,
         );
     }
+
+    // `backfill` is ignored on resume, so it is not checked then either.
+    let mut tail = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    let cursor = loop {
+        let message = next(&mut tail, Duration::from_secs(5)).await;
+        if !message.cursor.is_empty() {
+            break message.cursor;
+        }
+    };
+    let mut resumed = subscribe(
+        &mut client,
+        pb::SubscribeLogsRequest {
+            backfill: 10_001,
+            resume_cursor: cursor,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(until_live(&mut resumed).await.is_empty());
 }
 
 /// PostgreSQL restarts under a running diagd: the subscriber is told, the

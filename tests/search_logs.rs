@@ -117,6 +117,9 @@ async fn search_ignores_case_finds_parts_of_identifiers_and_phrases() {
         assert_eq!(hits.len(), expected, "query {text}: {:?}", messages(&hits));
         assert_eq!(summary.matched, expected as u64);
     }
+    // A quoted phrase is shown with its own quotes, not doubled ones.
+    let (_, summary) = search(&mut client, query("\"out of memory\"")).await;
+    assert_eq!(summary.note, "1 log matches \"out of memory\".");
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! RecordAction: user actions (breadcrumbs) that diagnostic reports include.
 
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
+use super::error::ApiError;
 use super::{DiagnosticsApi, convert, pb};
 
 impl DiagnosticsApi {
@@ -9,7 +10,7 @@ impl DiagnosticsApi {
     pub(super) async fn record_action(
         &self,
         request: Request<pb::RecordActionRequest>,
-    ) -> Result<Response<pb::RecordActionResponse>, Status> {
+    ) -> Result<Response<pb::RecordActionResponse>, ApiError> {
         let mut action = convert::new_action(request.into_inner(), chrono::Utc::now())?;
         self.settings.scrubber.scrub_action(&mut action);
         let _slot = self.settings.limits.ingest_slot().await?;

@@ -2,8 +2,9 @@
 //! debug mode (GetDebugMode, SetDebugMode, WatchDebugMode).
 
 use chrono::{TimeDelta, Utc};
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response};
 
+use super::error::ApiError;
 use super::{DiagnosticsApi, ResponseStream, convert, error::FieldError, pb};
 use crate::{
     domain::LogFilter,
@@ -21,14 +22,16 @@ impl DiagnosticsApi {
     pub(super) async fn clear_logs(
         &self,
         request: Request<pb::ClearLogsRequest>,
-    ) -> Result<Response<pb::ClearLogsResponse>, Status> {
+    ) -> Result<Response<pb::ClearLogsResponse>, ApiError> {
         let request = request.into_inner();
         if !request.confirm {
-            return Err(Status::new(
-                Code::FailedPrecondition,
-                "ClearLogs deletes logs permanently: send \"confirm\": true to proceed \
-                 (and \"export_first\": true to keep a copy on the server)",
-            ));
+            return Err(ApiError::Precondition {
+                reason: "CONFIRMATION_REQUIRED",
+                subject: "confirm",
+                message: "ClearLogs deletes logs permanently: send \"confirm\": true to proceed \
+                     (and \"export_first\": true to keep a copy on the server)"
+                    .into(),
+            });
         }
         let filter = convert::log_filter(Some(pb::LogFilter {
             severities: request.severities,
@@ -43,7 +46,7 @@ impl DiagnosticsApi {
             let mut sink =
                 FileSink::create(&self.settings.export_dir, ExportFormat::Json, Utc::now())
                     .await
-                    .map_err(Status::internal)?;
+                    .map_err(ApiError::Internal)?;
             let (exported, deleted) =
                 match self.store.export_and_clear_logs(&filter, &mut sink).await {
                     Ok(counts) => counts,
@@ -82,7 +85,7 @@ impl DiagnosticsApi {
     pub(super) async fn get_debug_mode(
         &self,
         _request: Request<pb::GetDebugModeRequest>,
-    ) -> Result<Response<pb::GetDebugModeResponse>, Status> {
+    ) -> Result<Response<pb::GetDebugModeResponse>, ApiError> {
         let mode = self.store.debug_mode().await?;
         Ok(Response::new(pb::GetDebugModeResponse {
             debug_mode: Some(convert::debug_mode(mode, Utc::now())),
@@ -93,7 +96,7 @@ impl DiagnosticsApi {
     pub(super) async fn set_debug_mode(
         &self,
         request: Request<pb::SetDebugModeRequest>,
-    ) -> Result<Response<pb::SetDebugModeResponse>, Status> {
+    ) -> Result<Response<pb::SetDebugModeResponse>, ApiError> {
         let request = request.into_inner();
         if request.changed_by.len() > MAX_CHANGED_BY_BYTES || request.changed_by.contains('\0') {
             return Err(FieldError::new(
@@ -130,7 +133,7 @@ impl DiagnosticsApi {
     pub(super) async fn watch_debug_mode(
         &self,
         _request: Request<pb::WatchDebugModeRequest>,
-    ) -> Result<Response<ResponseStream<pb::WatchDebugModeResponse>>, Status> {
+    ) -> Result<Response<ResponseStream<pb::WatchDebugModeResponse>>, ApiError> {
         let current = convert::debug_mode(self.store.debug_mode().await?, Utc::now());
         let mut changes = self.debug_mode.clone();
         changes.mark_unchanged();

@@ -54,7 +54,7 @@ impl<U: Message + Default> Decoder for CheckedDecoder<U> {
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         U::decode(buf)
             .map(Some)
-            .map_err(|e| undecodable(message_name::<U>(), &e))
+            .map_err(|e| undecodable(message_name::<U>(), &e).into())
     }
 
     fn buffer_settings(&self) -> BufferSettings {

@@ -2,8 +2,9 @@
 //! database is read through a cursor and each chunk waits for the client, so
 //! memory stays flat however many logs are exported.
 
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
+use super::error::ApiError;
 use super::{
     DiagnosticsApi, ResponseStream, convert,
     error::{self, FieldError},
@@ -83,7 +84,7 @@ impl DiagnosticsApi {
     pub(super) async fn export_logs(
         &self,
         request: Request<pb::ExportLogsRequest>,
-    ) -> Result<Response<ResponseStream<pb::ExportLogsResponse>>, Status> {
+    ) -> Result<Response<ResponseStream<pb::ExportLogsResponse>>, ApiError> {
         let request = request.into_inner();
         let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let format = match pb::ExportFormat::try_from(request.format) {
@@ -115,7 +116,7 @@ impl DiagnosticsApi {
                 result = store.export_logs(&filter, &mut sink) => result,
                 () = sender.closed() => return,
                 () = shutdown.cancelled() => {
-                    sender.end_with(error::shutting_down("export"));
+                    sender.end_with(ApiError::ShuttingDown { again: "export" });
                     return;
                 }
             };

@@ -6,8 +6,9 @@ use std::{collections::VecDeque, time::Duration};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::error::{self, ApiError};
 use super::{DiagnosticsApi, convert, error::FieldError, pb};
-use crate::store::InsertOutcome;
+use crate::{metrics::METRICS, store::InsertOutcome};
 
 /// Most logs in one IngestLogs batch.
 pub const MAX_BATCH_LOGS: usize = 10_000;
@@ -19,28 +20,37 @@ impl DiagnosticsApi {
     pub(super) async fn report_error(
         &self,
         request: Request<pb::ReportErrorRequest>,
-    ) -> Result<Response<pb::ReportErrorResponse>, Status> {
+    ) -> Result<Response<pb::ReportErrorResponse>, ApiError> {
         let log = request
             .into_inner()
             .log
             .ok_or_else(|| FieldError::new("log", "required"))?;
-        let mut log = convert::new_log(log, chrono::Utc::now()).map_err(|e| e.within("log"))?;
+        let mut log = convert::new_log(log, chrono::Utc::now()).map_err(|e| {
+            METRICS.logs_rejected.inc();
+            e.within("log")
+        })?;
         self.settings.scrubber.scrub_log(&mut log);
         let event_id = log.event_id;
         let _slot = self.settings.limits.ingest_slot().await?;
         let outcome = self.store.insert_logs(std::slice::from_ref(&log)).await?;
         let (id, duplicate) = match outcome.first() {
-            Some(InsertOutcome::Inserted(id)) => (*id, false),
+            Some(InsertOutcome::Inserted(id)) => {
+                METRICS.logs_ingested.inc();
+                (*id, false)
+            }
             _ => {
-                let event_id = event_id
-                    .ok_or_else(|| Status::internal("a log without event_id was not stored"))?;
+                let event_id = event_id.ok_or_else(|| {
+                    ApiError::Internal("a log without event_id was not stored".into())
+                })?;
                 let id = self
                     .store
                     .log_id_for_event(event_id)
                     .await?
-                    .ok_or_else(|| {
-                        Status::aborted("the log with this event_id was deleted meanwhile; retry")
+                    .ok_or_else(|| ApiError::Aborted {
+                        reason: "DELETED_MEANWHILE",
+                        message: "the log with this event_id was deleted meanwhile; retry".into(),
                     })?;
+                METRICS.logs_duplicate.inc();
                 (id, true)
             }
         };
@@ -61,7 +71,7 @@ impl DiagnosticsApi {
     pub(super) async fn ingest_logs(
         &self,
         request: Request<Streaming<pb::IngestLogsRequest>>,
-    ) -> Result<Response<pb::IngestLogsResponse>, Status> {
+    ) -> Result<Response<pb::IngestLogsResponse>, ApiError> {
         let mut stream = request.into_inner();
         let mut totals = pb::IngestLogsResponse::default();
         let mut writing: VecDeque<BatchWrite> = VecDeque::new();
@@ -99,10 +109,9 @@ impl DiagnosticsApi {
                         failure = Some(status);
                     }
                     Err(status) => {
-                        failure = Some(Status::new(
-                            status.code(),
-                            format!("batch {number}: {}", status.message()),
-                        ));
+                        let status =
+                            error::transport_status(status, self.settings.max_message_bytes);
+                        failure = Some(error::status_within(status, &format!("batch {number}")));
                     }
                 }
                 if failure.is_some() || group.valid.len() >= MERGE_LOGS {
@@ -126,8 +135,8 @@ impl DiagnosticsApi {
             }
             let slot = match self.settings.limits.ingest_slot().await {
                 Ok(slot) => slot,
-                Err(status) => {
-                    failure.get_or_insert(status);
+                Err(e) => {
+                    failure.get_or_insert(e.into());
                     break;
                 }
             };
@@ -146,13 +155,15 @@ impl DiagnosticsApi {
             });
         }
         let written = finish_writes(&mut writing, &mut totals).await;
-        match failure {
-            Some(status) if status.code() == tonic::Code::Cancelled => Err(status),
-            Some(status) => Err(with_stored_count(status, totals.batches)),
-            None => written
-                .map(|()| Response::new(totals.clone()))
-                .map_err(|status| with_stored_count(status, totals.batches)),
-        }
+        let status = match failure {
+            Some(status) if status.code() == tonic::Code::Cancelled => status,
+            Some(status) => with_stored_count(status, totals.batches),
+            None => match written {
+                Ok(()) => return Ok(Response::new(totals)),
+                Err(status) => with_stored_count(status, totals.batches),
+            },
+        };
+        Err(ApiError::Passed(status))
     }
 
     /// Validates and scrubs the logs of batch `number` into `valid`,
@@ -173,6 +184,7 @@ impl DiagnosticsApi {
                 }
                 Err(e) => {
                     totals.rejected += 1;
+                    METRICS.logs_rejected.inc();
                     if totals.rejections.len() < MAX_REJECTION_DETAILS {
                         totals.rejections.push(pb::IngestRejection {
                             batch: number,
@@ -221,13 +233,7 @@ async fn finish_writes(
 
 /// `status` with the number of batches of the stream that were stored.
 fn with_stored_count(status: Status, stored: u64) -> Status {
-    Status::new(
-        status.code(),
-        format!(
-            "{}; batches of this stream stored: {stored}",
-            status.message()
-        ),
-    )
+    error::status_followed_by(status, &format!("batches of this stream stored: {stored}"))
 }
 
 /// Batches being written by their own task, in one transaction.
@@ -274,21 +280,21 @@ async fn finish_write(
     let what = write.describe();
     let outcomes = match write.task.await {
         Ok(Ok(outcomes)) => outcomes,
-        Ok(Err(e)) => {
-            let status = Status::from(e);
-            return Err(Status::new(
-                status.code(),
-                format!("{what}: {}", status.message()),
-            ));
-        }
+        Ok(Err(e)) => return Err(ApiError::from(e).within(what).into()),
         Err(e) => {
-            return Err(Status::internal(format!("{what}: the write failed: {e}")));
+            return Err(ApiError::Internal(format!("{what}: the write failed: {e}")).into());
         }
     };
     for outcome in outcomes {
         match outcome {
-            InsertOutcome::Inserted(_) => totals.accepted += 1,
-            InsertOutcome::Duplicate => totals.duplicates += 1,
+            InsertOutcome::Inserted(_) => {
+                totals.accepted += 1;
+                METRICS.logs_ingested.inc();
+            }
+            InsertOutcome::Duplicate => {
+                totals.duplicates += 1;
+                METRICS.logs_duplicate.inc();
+            }
         }
     }
     totals.batches += write.batches;

@@ -4,8 +4,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use super::error::{ApiError, Limit};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tonic::Status;
 
 /// How long an ingest call waits for a free slot before giving up.
 const INGEST_WAIT: Duration = Duration::from_secs(1);
@@ -49,34 +49,55 @@ impl Limits {
     }
 
     /// A slot for one ingest write, waiting briefly for one to free up.
-    pub async fn ingest_slot(&self) -> Result<OwnedSemaphorePermit, Status> {
+    pub async fn ingest_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         match tokio::time::timeout(INGEST_WAIT, self.ingest.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(Status::resource_exhausted(format!(
-                "ingest concurrency limit reached: {} writes in flight (--max-concurrent-ingest); \
-                 retry with backoff (nothing of this request was stored)",
-                self.max_ingest
-            ))),
+            _ => Err(ApiError::busy(
+                Limit {
+                    reason: "INGEST_LIMIT",
+                    value: self.max_ingest as u64,
+                    flag: Some("--max-concurrent-ingest"),
+                },
+                format!(
+                    "ingest concurrency limit reached: {} writes in flight (--max-concurrent-ingest); \
+                     retry with backoff (nothing of this request was stored)",
+                    self.max_ingest
+                ),
+            )),
         }
     }
 
     /// A slot for one open stream, held until the stream ends.
-    pub fn stream_slot(&self) -> Result<OwnedSemaphorePermit, Status> {
+    pub fn stream_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         self.streams.clone().try_acquire_owned().map_err(|_| {
-            Status::resource_exhausted(format!(
-                "stream limit reached: {} open streams (--max-streams); retry later",
-                self.max_streams
-            ))
+            ApiError::busy(
+                Limit {
+                    reason: "STREAM_LIMIT",
+                    value: self.max_streams as u64,
+                    flag: Some("--max-streams"),
+                },
+                format!(
+                    "stream limit reached: {} open streams (--max-streams); retry later",
+                    self.max_streams
+                ),
+            )
         })
     }
 
     /// A slot for one WatchDebugMode stream, held until it ends.
-    pub fn watcher_slot(&self) -> Result<OwnedSemaphorePermit, Status> {
+    pub fn watcher_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         self.watchers.clone().try_acquire_owned().map_err(|_| {
-            Status::resource_exhausted(format!(
-                "debug-mode watch limit reached: {} open watches (--max-debug-watchers); retry later",
-                self.max_watchers
-            ))
+            ApiError::busy(
+                Limit {
+                    reason: "WATCH_LIMIT",
+                    value: self.max_watchers as u64,
+                    flag: Some("--max-debug-watchers"),
+                },
+                format!(
+                    "debug-mode watch limit reached: {} open watches (--max-debug-watchers); retry later",
+                    self.max_watchers
+                ),
+            )
         })
     }
 }

@@ -16,12 +16,13 @@ use tonic::{Request, Response, Status};
 
 use prost::Message;
 
+use super::error::{ApiError, Limit};
 use super::{
     DiagnosticsApi, ResponseStream, convert, error::FieldError, page_token, pb,
     tail_message::TailMessage,
 };
 use crate::{
-    domain::{LogEntry, LogFilter, SearchQuery, TailCursor},
+    domain::{LogEntry, LogFilter, TailCursor},
     live::{HeldBytes, LiveBudget, LiveEvent, NoticeKind, Subscription},
     store::Store,
 };
@@ -30,9 +31,11 @@ use crate::{
 pub const MAX_REPLAY: usize = 10_000;
 
 /// Longest a backfill or resume waits for the logs committed before it to
-/// settle (see `Tail::settled_position`), and how often it looks.
+/// settle (see `Tail::settled_position`), and how often it looks (first,
+/// and at the slowest).
 const SETTLE_WAIT: Duration = Duration::from_secs(5);
 const SETTLE_POLL: Duration = Duration::from_millis(10);
+const SETTLE_POLL_MAX: Duration = Duration::from_millis(250);
 
 /// The LIVE notice's words.
 const LIVE: &str = "live: new logs follow as they are committed";
@@ -52,18 +55,16 @@ impl DiagnosticsApi {
     pub(super) async fn subscribe_logs(
         &self,
         request: Request<pb::SubscribeLogsRequest>,
-    ) -> Result<Response<ResponseStream<TailMessage>>, Status> {
+    ) -> Result<Response<ResponseStream<TailMessage>>, ApiError> {
         let request = request.into_inner();
         let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let query = if request.query.trim().is_empty() {
             None
         } else {
-            Some(
-                SearchQuery::parse(&request.query)
-                    .map_err(|reason| FieldError::new("query", reason))?,
-            )
+            Some(super::search::search_query(&request.query)?)
         };
-        if request.backfill as usize > MAX_REPLAY {
+        // (Ignored on resume, so only checked without one.)
+        if request.resume_cursor.is_empty() && request.backfill as usize > MAX_REPLAY {
             return Err(FieldError::new("backfill", format!("at most {MAX_REPLAY}")).into());
         }
         let resume = if request.resume_cursor.is_empty() {
@@ -77,7 +78,16 @@ impl DiagnosticsApi {
         let subscription = self
             .hub
             .subscribe(filter.clone(), query.clone())
-            .map_err(|e| Status::resource_exhausted(e.to_string()))?;
+            .map_err(|e| {
+                ApiError::busy(
+                    Limit {
+                        reason: "SUBSCRIBER_LIMIT",
+                        value: self.hub.options().max_subscribers as u64,
+                        flag: Some("--max-subscribers"),
+                    },
+                    e.to_string(),
+                )
+            })?;
         // What precedes the live part (a replay, the LIVE notice) comes
         // from a task through a channel; the live part is read straight from
         // the hub's queue by the response stream itself — no task and no
@@ -307,12 +317,16 @@ impl Tail {
     async fn settled_position(&self) -> Result<TailCursor, crate::store::StoreError> {
         let committed = self.store.committed_position().await?;
         let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        let mut pause = SETTLE_POLL;
         loop {
             let settled = self.store.tail_position().await?;
             if settled >= committed || tokio::time::Instant::now() >= deadline {
                 return Ok(settled);
             }
-            tokio::time::sleep(SETTLE_POLL).await;
+            // Looked at again soon, then less and less often (a long
+            // transaction elsewhere keeps it waiting the whole time).
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(SETTLE_POLL_MAX);
         }
     }
 

@@ -1,7 +1,12 @@
 //! The gRPC service: converts requests to domain types (validating every
 //! field), calls the store, converts the answers back. One file per group of
-//! RPCs; failures become `tonic::Status` in `error`. RPCs of later milestones
-//! keep the generated default, which answers UNIMPLEMENTED.
+//! RPCs (`ingest`, `query`, `search`, `live`, `reports`, `export`, `admin`,
+//! `actions`); every RPC of the contract is implemented. Handlers fail with
+//! an [`error::ApiError`]; the trait implementation below turns it into a
+//! `Status` (with its google.rpc details) and counts the request in diagd's
+//! metrics. Shared: validation and conversion (`convert`, `page_token`),
+//! admission limits (`limits`), stream plumbing (`streaming`), the codec
+//! (`codec`) and the live tail's pre-encoded message (`tail_message`).
 
 mod actions;
 mod admin;
@@ -62,6 +67,9 @@ pub struct ApiSettings {
     /// Longest a search or export stream waits for its client to read
     /// before it is ended (freeing its database connection).
     pub stream_stall: std::time::Duration,
+    /// Largest request message (`--max-message-bytes`; set by the server
+    /// from its own option), named when a stream's message is over it.
+    pub max_message_bytes: usize,
 }
 
 impl Default for ApiSettings {
@@ -74,6 +82,7 @@ impl Default for ApiSettings {
             scrubber: Scrubber::default(),
             limits: limits::Limits::default(),
             stream_stall: std::time::Duration::from_secs(30),
+            max_message_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -122,131 +131,173 @@ impl DiagnosticsApi {
     }
 }
 
+/// Awaits a handler's `answer` to the RPC `method`: its failure becomes a
+/// `Status` (with its details, `error`), and the request is counted in
+/// diagd's metrics with its code and latency (for a server stream: until
+/// the stream starts).
+async fn answer<T>(
+    method: &'static str,
+    answer: impl std::future::Future<Output = Result<Response<T>, error::ApiError>>,
+) -> Result<Response<T>, Status> {
+    let started = std::time::Instant::now();
+    let answered = answer.await.map_err(Status::from);
+    let code = match &answered {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    };
+    crate::metrics::METRICS.request(method, code, Some(started.elapsed()));
+    answered
+}
+
 #[tonic::async_trait]
 impl DiagnosticsService for DiagnosticsApi {
     async fn report_error(
         &self,
         request: Request<pb::ReportErrorRequest>,
     ) -> Result<Response<pb::ReportErrorResponse>, Status> {
-        DiagnosticsApi::report_error(self, request).await
+        answer("ReportError", DiagnosticsApi::report_error(self, request)).await
     }
 
     async fn ingest_logs(
         &self,
         request: Request<Streaming<pb::IngestLogsRequest>>,
     ) -> Result<Response<pb::IngestLogsResponse>, Status> {
-        DiagnosticsApi::ingest_logs(self, request).await
+        answer("IngestLogs", DiagnosticsApi::ingest_logs(self, request)).await
     }
 
     async fn list_logs(
         &self,
         request: Request<pb::ListLogsRequest>,
     ) -> Result<Response<pb::ListLogsResponse>, Status> {
-        DiagnosticsApi::list_logs(self, request).await
+        answer("ListLogs", DiagnosticsApi::list_logs(self, request)).await
     }
 
     async fn get_log(
         &self,
         request: Request<pb::GetLogRequest>,
     ) -> Result<Response<pb::GetLogResponse>, Status> {
-        DiagnosticsApi::get_log(self, request).await
+        answer("GetLog", DiagnosticsApi::get_log(self, request)).await
     }
 
     async fn search_logs(
         &self,
         request: Request<pb::SearchLogsRequest>,
     ) -> Result<Response<ResponseStream<pb::SearchLogsResponse>>, Status> {
-        DiagnosticsApi::search_logs(self, request).await
+        answer("SearchLogs", DiagnosticsApi::search_logs(self, request)).await
     }
 
     async fn subscribe_logs(
         &self,
         request: Request<pb::SubscribeLogsRequest>,
     ) -> Result<Response<ResponseStream<tail_message::TailMessage>>, Status> {
-        DiagnosticsApi::subscribe_logs(self, request).await
+        answer(
+            "SubscribeLogs",
+            DiagnosticsApi::subscribe_logs(self, request),
+        )
+        .await
     }
 
     async fn get_stats(
         &self,
         request: Request<pb::GetStatsRequest>,
     ) -> Result<Response<pb::GetStatsResponse>, Status> {
-        DiagnosticsApi::get_stats(self, request).await
+        answer("GetStats", DiagnosticsApi::get_stats(self, request)).await
     }
 
     async fn generate_report(
         &self,
         request: Request<pb::GenerateReportRequest>,
     ) -> Result<Response<pb::GenerateReportResponse>, Status> {
-        DiagnosticsApi::generate_report(self, request).await
+        answer(
+            "GenerateReport",
+            DiagnosticsApi::generate_report(self, request),
+        )
+        .await
     }
 
     async fn get_report(
         &self,
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::GetReportResponse>, Status> {
-        DiagnosticsApi::get_report(self, request).await
+        answer("GetReport", DiagnosticsApi::get_report(self, request)).await
     }
 
     async fn list_reports(
         &self,
         request: Request<pb::ListReportsRequest>,
     ) -> Result<Response<pb::ListReportsResponse>, Status> {
-        DiagnosticsApi::list_reports(self, request).await
+        answer("ListReports", DiagnosticsApi::list_reports(self, request)).await
     }
 
     async fn download_report(
         &self,
         request: Request<pb::DownloadReportRequest>,
     ) -> Result<Response<ResponseStream<pb::DownloadReportResponse>>, Status> {
-        DiagnosticsApi::download_report(self, request).await
+        answer(
+            "DownloadReport",
+            DiagnosticsApi::download_report(self, request),
+        )
+        .await
     }
 
     async fn delete_report(
         &self,
         request: Request<pb::DeleteReportRequest>,
     ) -> Result<Response<pb::DeleteReportResponse>, Status> {
-        DiagnosticsApi::delete_report(self, request).await
+        answer("DeleteReport", DiagnosticsApi::delete_report(self, request)).await
     }
 
     async fn export_logs(
         &self,
         request: Request<pb::ExportLogsRequest>,
     ) -> Result<Response<ResponseStream<pb::ExportLogsResponse>>, Status> {
-        DiagnosticsApi::export_logs(self, request).await
+        answer("ExportLogs", DiagnosticsApi::export_logs(self, request)).await
     }
 
     async fn clear_logs(
         &self,
         request: Request<pb::ClearLogsRequest>,
     ) -> Result<Response<pb::ClearLogsResponse>, Status> {
-        DiagnosticsApi::clear_logs(self, request).await
+        answer("ClearLogs", DiagnosticsApi::clear_logs(self, request)).await
     }
 
     async fn get_debug_mode(
         &self,
         request: Request<pb::GetDebugModeRequest>,
     ) -> Result<Response<pb::GetDebugModeResponse>, Status> {
-        DiagnosticsApi::get_debug_mode(self, request).await
+        answer(
+            "GetDebugMode",
+            DiagnosticsApi::get_debug_mode(self, request),
+        )
+        .await
     }
 
     async fn set_debug_mode(
         &self,
         request: Request<pb::SetDebugModeRequest>,
     ) -> Result<Response<pb::SetDebugModeResponse>, Status> {
-        DiagnosticsApi::set_debug_mode(self, request).await
+        answer(
+            "SetDebugMode",
+            DiagnosticsApi::set_debug_mode(self, request),
+        )
+        .await
     }
 
     async fn watch_debug_mode(
         &self,
         request: Request<pb::WatchDebugModeRequest>,
     ) -> Result<Response<ResponseStream<pb::WatchDebugModeResponse>>, Status> {
-        DiagnosticsApi::watch_debug_mode(self, request).await
+        answer(
+            "WatchDebugMode",
+            DiagnosticsApi::watch_debug_mode(self, request),
+        )
+        .await
     }
 
     async fn record_action(
         &self,
         request: Request<pb::RecordActionRequest>,
     ) -> Result<Response<pb::RecordActionResponse>, Status> {
-        DiagnosticsApi::record_action(self, request).await
+        answer("RecordAction", DiagnosticsApi::record_action(self, request)).await
     }
 }

@@ -1,11 +1,11 @@
 //! ListLogs, GetLog and GetStats: the log viewer and its stats dashboard.
 
 use prost::Message;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use super::{
     DiagnosticsApi, convert,
-    error::{FieldError, not_found},
+    error::{ApiError, FieldError},
     page_token, pb,
 };
 use crate::domain::PageCursor;
@@ -23,7 +23,7 @@ impl DiagnosticsApi {
     pub(super) async fn list_logs(
         &self,
         request: Request<pb::ListLogsRequest>,
-    ) -> Result<Response<pb::ListLogsResponse>, Status> {
+    ) -> Result<Response<pb::ListLogsResponse>, ApiError> {
         let request = request.into_inner();
         let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let page_size = match request.page_size {
@@ -90,13 +90,13 @@ impl DiagnosticsApi {
     pub(super) async fn get_log(
         &self,
         request: Request<pb::GetLogRequest>,
-    ) -> Result<Response<pb::GetLogResponse>, Status> {
+    ) -> Result<Response<pb::GetLogResponse>, ApiError> {
         let id = convert::log_id("id", &request.into_inner().id)?;
         let entry = self
             .store
             .get_log(id)
             .await?
-            .ok_or_else(|| not_found(format!("log {id}")))?;
+            .ok_or_else(|| ApiError::not_found("log", id))?;
         Ok(Response::new(pb::GetLogResponse {
             log: Some(convert::log_entry(entry)),
         }))
@@ -106,7 +106,7 @@ impl DiagnosticsApi {
     pub(super) async fn get_stats(
         &self,
         request: Request<pb::GetStatsRequest>,
-    ) -> Result<Response<pb::GetStatsResponse>, Status> {
+    ) -> Result<Response<pb::GetStatsResponse>, ApiError> {
         let filter =
             convert::log_filter(request.into_inner().filter).map_err(|e| e.within("filter"))?;
         let stats = self.store.stats(&filter).await?;

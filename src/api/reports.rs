@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     DiagnosticsApi, ResponseStream, convert,
-    error::{FieldError, not_found},
+    error::{ApiError, FieldError},
     page_token, pb,
 };
 use crate::{
@@ -43,7 +43,7 @@ impl DiagnosticsApi {
     pub(super) async fn generate_report(
         &self,
         request: Request<pb::GenerateReportRequest>,
-    ) -> Result<Response<pb::GenerateReportResponse>, Status> {
+    ) -> Result<Response<pb::GenerateReportResponse>, ApiError> {
         let request = request.into_inner();
         let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let max_errors = match request.max_errors {
@@ -69,7 +69,7 @@ impl DiagnosticsApi {
         let (server_version, schema_version) = self.store.database_versions().await?;
         let system = system
             .await
-            .map_err(|e| Status::internal(format!("reading system state: {e}")))?;
+            .map_err(|e| ApiError::Internal(format!("reading system state: {e}")))?;
 
         let mut configuration = self.settings.configuration.clone();
         if let Some(map) = configuration.as_object_mut() {
@@ -121,13 +121,13 @@ impl DiagnosticsApi {
     pub(super) async fn get_report(
         &self,
         request: Request<pb::GetReportRequest>,
-    ) -> Result<Response<pb::GetReportResponse>, Status> {
+    ) -> Result<Response<pb::GetReportResponse>, ApiError> {
         let id = convert::log_id("report_id", &request.into_inner().report_id)?;
         let report = self
             .store
             .get_report(id)
             .await?
-            .ok_or_else(|| not_found(format!("report {id}")))?;
+            .ok_or_else(|| ApiError::not_found("report", id))?;
         Ok(Response::new(pb::GetReportResponse {
             report: Some(convert::report_info(report)),
         }))
@@ -137,7 +137,7 @@ impl DiagnosticsApi {
     pub(super) async fn list_reports(
         &self,
         request: Request<pb::ListReportsRequest>,
-    ) -> Result<Response<pb::ListReportsResponse>, Status> {
+    ) -> Result<Response<pb::ListReportsResponse>, ApiError> {
         let request = request.into_inner();
         let page_size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
@@ -173,13 +173,13 @@ impl DiagnosticsApi {
     pub(super) async fn download_report(
         &self,
         request: Request<pb::DownloadReportRequest>,
-    ) -> Result<Response<ResponseStream<pb::DownloadReportResponse>>, Status> {
+    ) -> Result<Response<ResponseStream<pb::DownloadReportResponse>>, ApiError> {
         let id = convert::log_id("report_id", &request.into_inner().report_id)?;
         let body = self
             .store
             .report_body(id)
             .await?
-            .ok_or_else(|| not_found(format!("report {id}")))?;
+            .ok_or_else(|| ApiError::not_found("report", id))?;
         let file_name = report::file_name(id);
         let (report, count) = match body {
             ReportBody::Whole(document) => {
@@ -206,10 +206,10 @@ impl DiagnosticsApi {
     pub(super) async fn delete_report(
         &self,
         request: Request<pb::DeleteReportRequest>,
-    ) -> Result<Response<pb::DeleteReportResponse>, Status> {
+    ) -> Result<Response<pb::DeleteReportResponse>, ApiError> {
         let id = convert::log_id("report_id", &request.into_inner().report_id)?;
         if !self.store.delete_report(id).await? {
-            return Err(not_found(format!("report {id}")));
+            return Err(ApiError::not_found("report", id));
         }
         Ok(Response::new(pb::DeleteReportResponse {}))
     }
@@ -244,7 +244,11 @@ fn download_parts(
             let part = match store.report_part(id, seq).await {
                 Ok(Some(part)) => part,
                 Ok(None) => {
-                    yield Err(not_found(format!("report {id} (deleted during the download)")));
+                    yield Err(ApiError::NotFound {
+                        resource_type: "report",
+                        name: id.to_string(),
+                        message: format!("report {id} not found (deleted during the download)"),
+                    }.into());
                     return;
                 }
                 Err(e) => {
@@ -266,9 +270,9 @@ fn download_parts(
             sent += last;
         }
         if sent != size_bytes {
-            yield Err(Status::internal(format!(
+            yield Err(ApiError::Internal(format!(
                 "report {id}: sent {sent} bytes of {size_bytes}"
-            )));
+            )).into());
         }
     }
 }

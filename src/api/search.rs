@@ -3,8 +3,9 @@
 
 use std::time::Instant;
 
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
+use super::error::ApiError;
 use super::{
     DiagnosticsApi, ResponseStream, convert,
     error::{self, FieldError},
@@ -66,31 +67,10 @@ impl DiagnosticsApi {
     pub(super) async fn search_logs(
         &self,
         request: Request<pb::SearchLogsRequest>,
-    ) -> Result<Response<ResponseStream<pb::SearchLogsResponse>>, Status> {
+    ) -> Result<Response<ResponseStream<pb::SearchLogsResponse>>, ApiError> {
         let started = Instant::now();
         let request = request.into_inner();
-        if request.query.len() > MAX_QUERY_BYTES {
-            return Err(FieldError::new(
-                "query",
-                format!(
-                    "{} bytes; a search query may have at most {MAX_QUERY_BYTES} bytes",
-                    request.query.len()
-                ),
-            )
-            .into());
-        }
-        let query = SearchQuery::parse(&request.query)
-            .map_err(|reason| FieldError::new("query", reason))?;
-        if query.terms.len() > MAX_QUERY_TERMS {
-            return Err(FieldError::new(
-                "query",
-                format!(
-                    "{} terms; a search query may have at most {MAX_QUERY_TERMS} words or quoted phrases",
-                    query.terms.len()
-                ),
-            )
-            .into());
-        }
+        let query = search_query(&request.query)?;
         let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let limit = match request.limit {
             0 => DEFAULT_LIMIT,
@@ -117,7 +97,7 @@ impl DiagnosticsApi {
                 outcome = store.search_logs(&filter, &query.terms, limit, &mut hits) => outcome,
                 () = sender.closed() => return,
                 () = shutdown.cancelled() => {
-                    sender.end_with(error::shutting_down("search"));
+                    sender.end_with(ApiError::ShuttingDown { again: "search" });
                     return;
                 }
             };
@@ -148,7 +128,8 @@ impl DiagnosticsApi {
                     ended_before,
                     store.readers_ended_by_clears(),
                     "search",
-                )),
+                )
+                .into()),
             };
             // Free the slot before the last message: a client that has seen
             // the summary can start its next search at once.
@@ -159,6 +140,31 @@ impl DiagnosticsApi {
     }
 }
 
+/// A search query (of SearchLogs or a live tail) within the limits of size
+/// and terms, or the `query` field's error.
+pub(super) fn search_query(text: &str) -> Result<SearchQuery, FieldError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(FieldError::new(
+            "query",
+            format!(
+                "{} bytes; a search query may have at most {MAX_QUERY_BYTES} bytes",
+                text.len()
+            ),
+        ));
+    }
+    let query = SearchQuery::parse(text).map_err(|reason| FieldError::new("query", reason))?;
+    if query.terms.len() > MAX_QUERY_TERMS {
+        return Err(FieldError::new(
+            "query",
+            format!(
+                "{} terms; a search query may have at most {MAX_QUERY_TERMS} words or quoted phrases",
+                query.terms.len()
+            ),
+        ));
+    }
+    Ok(query)
+}
+
 /// The summary's plain-language note.
 fn summary_note(
     query: &str,
@@ -167,18 +173,25 @@ fn summary_note(
     truncated: bool,
     limit: usize,
 ) -> String {
+    // Quoted once: a query that has quotes of its own is shown as it is
+    // (`"out of memory"`, not `""out of memory""`).
     let query = query.trim();
+    let query = if query.contains('"') {
+        query.to_string()
+    } else {
+        format!("\"{query}\"")
+    };
     if matched == 0 {
         if filter == &LogFilter::default() {
-            format!("No logs match \"{query}\". Try fewer or broader words.")
+            format!("No logs match {query}. Try fewer or broader words.")
         } else {
             format!(
-                "No logs match \"{query}\" with these filters. Try removing filters or broader words."
+                "No logs match {query} with these filters. Try removing filters or broader words."
             )
         }
     } else if truncated {
         format!(
-            "Showing the newest {limit} logs matching \"{query}\"; more match. Narrow the search or raise the limit."
+            "Showing the newest {limit} logs matching {query}; more match. Narrow the search or raise the limit."
         )
     } else {
         let (logs, verb) = if matched == 1 {
@@ -186,6 +199,6 @@ fn summary_note(
         } else {
             ("logs", "match")
         };
-        format!("{matched} {logs} {verb} \"{query}\".")
+        format!("{matched} {logs} {verb} {query}.")
     }
 }

@@ -16,7 +16,10 @@ use std::{
 use tokio::sync::mpsc::{self, error::SendTimeoutError};
 use tonic::Status;
 
-use super::{ResponseStream, error};
+use super::{
+    ResponseStream,
+    error::{self, ApiError},
+};
 
 /// The task's end of a response stream.
 pub(super) struct StreamSender<T> {
@@ -92,8 +95,8 @@ impl<T> StreamSender<T> {
 
     /// Ends the stream with `status` after what is queued, without waiting
     /// for room in the queue.
-    pub(super) fn end_with(&self, status: Status) {
-        *self.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+    pub(super) fn end_with(&self, error: ApiError) {
+        *self.ending.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.into());
     }
 
     /// Resolves when the client went away (the response stream was dropped).

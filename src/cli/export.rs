@@ -69,7 +69,8 @@ pub async fn run(args: ExportArgs) -> Result<String, String> {
     let partial = args
         .output_dir
         .join(format!(".{}.partial", header.file_name));
-    // Each exported log is one line of the file (JSON array or NDJSON).
+    // Each exported log is one line of the file (JSON array or NDJSON; the
+    // array's brackets add two more, so the count is capped at the total).
     let progress = Progress::items(header.total_count, "exporting logs");
     let mut lines = 0u64;
     let result = async {
@@ -81,7 +82,7 @@ pub async fn run(args: ExportArgs) -> Result<String, String> {
         while let Some(message) = stream.message().await.map_err(|s| describe(&s))? {
             if let Some(pb::export_logs_response::Part::Chunk(chunk)) = message.part {
                 lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-                progress.set(lines);
+                progress.set(lines.min(header.total_count));
                 file.write_all(&chunk)
                     .await
                     .map_err(|e| format!("writing {}: {e}", partial.display()))?;

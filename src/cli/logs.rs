@@ -265,9 +265,9 @@ pub async fn search(args: SearchArgs) -> Result<(), String> {
             }
             Some(pb::search_logs_response::Result::Summary(summary)) => {
                 let mut line = format!(
-                    "{} match{} in {} ms",
+                    "{} matching log{} in {} ms",
                     render::count(summary.matched),
-                    if summary.matched == 1 { "" } else { "es" },
+                    if summary.matched == 1 { "" } else { "s" },
                     summary.elapsed_ms
                 );
                 if summary.truncated {

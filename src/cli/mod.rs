@@ -3,8 +3,6 @@
 //! filters given as flags, and connection errors that say what to check.
 
 pub mod admin;
-pub mod bench;
-mod bench_hostile;
 pub mod export;
 pub mod json;
 pub mod logs;
@@ -248,16 +246,37 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// A gRPC failure as one line for a person.
+/// A gRPC failure for a person: a line with the code and diagd's message,
+/// then what its error details add — the invalid field, the limit and the
+/// server flag that sets it, when to retry.
 pub fn describe(status: &tonic::Status) -> String {
-    match status.code() {
+    use tonic_types::StatusExt;
+    let mut text = match status.code() {
         tonic::Code::Unavailable => format!("diagd is unavailable: {}", status.message()),
         tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => format!(
             "{} (pass a token of the right role with --token or DIAGD_TOKEN)",
             status.message()
         ),
         code => format!("{code:?}: {}", status.message()),
+    };
+    let details = status.get_error_details();
+    if let Some(bad_request) = details.bad_request() {
+        for violation in &bad_request.field_violations {
+            text.push_str(&format!("\n  field: {}", violation.field));
+        }
     }
+    if let Some(info) = details.error_info()
+        && let (Some(limit), Some(flag)) = (info.metadata.get("limit"), info.metadata.get("flag"))
+    {
+        text.push_str(&format!("\n  limit: {limit} (the server's {flag})"));
+    }
+    if let Some(delay) = details.retry_info().and_then(|retry| retry.retry_delay) {
+        text.push_str(&format!(
+            "\n  hint: this may pass if retried in {} ms or later",
+            delay.as_millis()
+        ));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -275,5 +294,23 @@ mod tests {
         assert!((hour_ago - expected).num_seconds().abs() <= 1);
         assert!(parse_time("5 parsecs").is_err());
         assert!(parse_time("3y").is_err());
+    }
+
+    #[test]
+    fn a_failure_shows_its_limit_flag_and_retry_hint() {
+        use crate::api::error::{ApiError, Limit};
+        let status = tonic::Status::from(ApiError::busy(
+            Limit {
+                reason: "STREAM_LIMIT",
+                value: 6,
+                flag: Some("--max-streams"),
+            },
+            "stream limit reached".into(),
+        ));
+        assert_eq!(
+            describe(&status),
+            "ResourceExhausted: stream limit reached\n  limit: 6 (the server's --max-streams)\n  \
+             hint: this may pass if retried in 1000 ms or later"
+        );
     }
 }

@@ -26,6 +26,32 @@ pub const WRITE_APPLICATION_NAME: &str = "diagd";
 /// the readers that hold the logs table).
 pub const READ_APPLICATION_NAME: &str = "diagd-read";
 
+/// How a pool's connections are used right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// `write` or `read`.
+    pub name: &'static str,
+    /// Connections handed out.
+    pub in_use: usize,
+    /// Connections open and free.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+impl PoolStatus {
+    /// The status of `pool`, named `name`.
+    pub(super) fn of(name: &'static str, pool: &Pool) -> PoolStatus {
+        let status = pool.status();
+        PoolStatus {
+            name,
+            in_use: status.size.saturating_sub(status.available),
+            idle: status.available,
+            waiting: status.waiting,
+        }
+    }
+}
+
 /// Settings of one pool.
 pub(super) struct PoolSpec<'a> {
     /// Most connections.

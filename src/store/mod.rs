@@ -1,6 +1,16 @@
-//! PostgreSQL storage: the connection pools (writes and reads apart), schema
-//! migrations, and one module per table family (`logs`, `stats`, …). All SQL
-//! of diagd lives under here.
+//! PostgreSQL storage. All SQL of diagd lives under here.
+//!
+//! - `connections`: the write and read pools and the `Reader` guard
+//! - `migrate`: `migrations/NNNN_name.sql`, applied under an advisory lock
+//! - `embedded`: the embedded default cluster and its supervision
+//! - `logs`: inserting batches (one statement) and listing / getting logs
+//! - `filter`: a `LogFilter` as SQL conditions, shared by every read
+//! - `stats`: counts from the hourly roll-ups, and from logs where needed
+//! - `search`: text search (folded trigram matches)
+//! - `tail`: logs in commit order for the live tail (settled, replays)
+//! - `notify`: LISTEN/NOTIFY channels and the dedicated listener connection
+//! - `export`: the export cursor; `clear`: deleting logs and their traces
+//! - `reports`, `actions`, `debug_mode`: the other tables
 
 mod actions;
 mod clear;
@@ -32,7 +42,7 @@ const TRACES_LOCK: i64 = 0x7472_6163_6573;
 /// would otherwise stay (per pooled connection) after the peak.
 const LARGE_TRANSFER_BYTES: usize = 4 * 1024 * 1024;
 
-pub use connections::{READ_APPLICATION_NAME, Reader, WRITE_APPLICATION_NAME};
+pub use connections::{PoolStatus, READ_APPLICATION_NAME, Reader, WRITE_APPLICATION_NAME};
 pub use export::ExportSink;
 pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
@@ -221,6 +231,14 @@ impl Store {
     /// A connection of the write pool.
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// How each pool's connections are used right now (for metrics).
+    pub fn pool_statuses(&self) -> [PoolStatus; 2] {
+        [
+            PoolStatus::of("write", &self.pool),
+            PoolStatus::of("read", &self.reads),
+        ]
     }
 
     /// A connection of the read pool, cancelled and closed if dropped

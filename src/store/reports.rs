@@ -42,9 +42,12 @@ const INSERT_ERRORS_PART: &str =
 
 /// A report still being generated whose row has not been touched for this
 /// long was left by a diagd that died: the next generation removes it.
-/// (Every part touches it; a part is at most `MAX_FETCH_ROWS` rows read
-/// under the read statement timeout.)
+/// (Every part touches it, and the generation does at least every
+/// `TOUCH_EVERY` while it reads.)
 const ABANDONED_AFTER: &str = "15 minutes";
+
+/// How often, at least, a generation touches its report's row.
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Removes the row (and parts) of a report whose generation did not finish
 /// — failed, or dropped with its request — unless `store` was taken.
@@ -192,7 +195,18 @@ impl Store {
         let mut part = Vec::new();
         let mut part_bytes = 0usize;
         let mut largest = PART_BYTES / 2;
+        let mut touched = std::time::Instant::now();
         loop {
+            if touched.elapsed() >= TOUCH_EVERY {
+                self.client()
+                    .await?
+                    .execute(
+                        "UPDATE reports SET touched_at = now() WHERE id = $1",
+                        &[&id],
+                    )
+                    .await?;
+                touched = std::time::Instant::now();
+            }
             let fetch = (PART_BYTES / largest.max(1)).clamp(1, MAX_FETCH_ROWS);
             let rows = tx.query_portal_raw(&portal, fetch as i32).await?;
             let mut rows = std::pin::pin!(rows);
@@ -222,6 +236,7 @@ impl Store {
                 writer
                     .execute(&insert_part, &[&id, &seq, &separator, &elements])
                     .await?;
+                touched = std::time::Instant::now();
                 seq += 1;
                 part_bytes = 0;
             }

@@ -360,7 +360,22 @@ pub fn assert_status<T: std::fmt::Debug>(
                 "expected message containing {needle:?}, got {:?}",
                 status.message()
             );
+            let reason = error_reason(&status);
+            assert!(
+                !reason.is_empty(),
+                "every status diagd sends carries an ErrorInfo of domain \"diagd\": {status:?}"
+            );
         }
+    }
+}
+
+/// The `ErrorInfo.reason` of a status from diagd ("" when it has none, or
+/// one of another domain).
+pub fn error_reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    match status.get_details_error_info() {
+        Some(info) if info.domain == diagd::api::error::DOMAIN => info.reason,
+        _ => String::new(),
     }
 }
 
@@ -422,13 +437,29 @@ pub fn serve_on_database_logging(
     level: &str,
     stderr: std::process::Stdio,
 ) -> (Serving, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    serve_on_database_with(dbname, level, stderr, &[])
+}
+
+/// A free loopback port (free when asked; bind it soon).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+/// [`serve_on_database_logging`] with more `serve` arguments.
+pub fn serve_on_database_with(
+    dbname: &str,
+    level: &str,
+    stderr: std::process::Stdio,
+    args: &[&str],
+) -> (Serving, u16) {
+    let port = free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
         .env("DATABASE_URL", database_url(dbname))
         .env("DIAGD_LOG", level)
         .env_remove("DIAGD_LOG_FORMAT")

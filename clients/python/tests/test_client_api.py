@@ -36,13 +36,18 @@ def test_report_error_is_stored_with_every_detail_and_retry_is_a_duplicate(clien
     assert len(logs_of_run(client, run_id)) == 1
 
 
-def test_unknown_id_raises_diagd_error_with_status_code(client):
+def test_unknown_id_raises_diagd_error_with_status_code_and_details(client):
     with pytest.raises(DiagdError) as raised:
         client.get_log("01234567-89ab-7def-8123-456789abcdef")
     assert raised.value.code == grpc.StatusCode.NOT_FOUND
+    assert raised.value.reason == "NOT_FOUND"
+    assert raised.value.resource == ("log", "01234567-89ab-7def-8123-456789abcdef")
     with pytest.raises(DiagdError) as raised:
         client.get_log("not-a-uuid")
-    assert raised.value.code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
+    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.reason == "FIELD_INVALID"
+    assert [field for field, _ in raised.value.field_violations] == ["id"]
+    assert raised.value.retry_delay is None
 
 
 def test_ingest_streams_batches_and_lists_them_newest_first(client, run_id):

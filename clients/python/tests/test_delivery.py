@@ -14,7 +14,8 @@ import time
 import pytest
 
 import diagd_client
-from diagd_client import convert
+from diagd_client import DiagdError, convert
+from diagd_client.errors import is_message_too_large, server_message_limit
 from diagd_client.events import build_log
 from diagd_client.spool import Spool, default_spool_dir
 from diagd_client.types import Source
@@ -63,6 +64,26 @@ def test_an_error_larger_than_diagd_accepts_is_dropped_and_counted_and_later_err
     with diagd_client.Client(small_diagd.target) as small_client:
         assert sorted(log.message for log in logs_of_run(small_client, run_id, full=False)) == [
             "medium 0", "medium 1", "medium 2", "small after", "small before"]
+
+
+def test_a_request_over_the_limit_is_recognised_by_its_details_not_its_text(small_diagd, run_id):
+    with diagd_client.Client(small_diagd.target) as small_client:
+        with pytest.raises(DiagdError) as raised:
+            small_client.report_error(message="too large", context={"padding": "x" * 100_000},
+                                      source=Source(run_id=run_id))
+    error = raised.value
+    assert error.reason == "MESSAGE_TOO_LARGE"
+    assert error.metadata["flag"] == "--max-message-bytes"
+    assert server_message_limit(error) == SMALL_LIMIT
+    assert is_message_too_large(error)
+    # The decision rests on the reason: the same words with another reason are not enough.
+    reworded = DiagdError(error.code, "the request message is larger than the server's limit of 1 bytes",
+                          reason="STREAM_LIMIT")
+    assert not is_message_too_large(reworded) and server_message_limit(reworded) is None
+    # A diagd without error details is still understood by its words.
+    old = DiagdError(error.code, "the request message is larger than the server's limit of 65536 bytes "
+                                 "(--max-message-bytes)")
+    assert is_message_too_large(old) and server_message_limit(old) == 65536
 
 
 def test_batches_are_capped_by_bytes(client, diagd, run_id, spool_dir):

@@ -397,7 +397,7 @@ class Reporter:
             self._warn(f"dropped an error larger than diagd accepts ({len(items[0].payload)} bytes): {error.details}")
             return True
         size = sum(_entry_size(len(item.payload)) for item in items)
-        limit = server_message_limit(error.details)
+        limit = server_message_limit(error)
         cap = limit - 64 if limit is not None and 0 < limit - 64 < size else size // 2
         self._batch_byte_cap = max(1, min(self._batch_byte_cap, cap))
         return True

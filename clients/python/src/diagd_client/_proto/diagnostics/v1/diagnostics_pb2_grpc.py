@@ -127,7 +127,11 @@ class DiagnosticsServiceServicer(object):
         validated and committed as it arrives, so one stream can stay open for a
         whole training run. Invalid items are rejected one by one and never fail
         the rest of their batch (partial success). The single response, sent when
-        the client closes the stream, totals the whole stream.
+        the client closes the stream, totals the whole stream. A batch that cannot
+        be taken at all (over 10,000 logs, over the server's message size limit,
+        or a storage failure) ends the stream with that status instead; its
+        message says how many batches of the stream were stored, and the batches
+        after it were not.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -173,7 +177,12 @@ class DiagnosticsServiceServicer(object):
 
     def GenerateReport(self, request, context):
         """Generates and stores a diagnostic report (errors, system state,
-        configuration, recent actions) under a new unique id.
+        configuration, recent actions) under a new unique id. "System state" is
+        that of the machine diagd runs on; the recent actions are those of the
+        filter's host/run/component (its other conditions select the errors
+        only). A generation takes one of the server's `--max-streams` slots
+        (RESOURCE_EXHAUSTED when none is free), and the report is listed only
+        once it is complete.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -208,14 +217,19 @@ class DiagnosticsServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ExportLogs(self, request, context):
-        """Exports every log matching the filter as JSON or NDJSON, in chunks.
+        """Exports every log matching the filter as JSON or NDJSON, in chunks,
+        oldest first. The records are diagd's export schema, not this file's JSON
+        mapping: snake_case keys, lower-case enum names (`"severity": "high"`,
+        `"error_type": "oom"`), absent optional fields as null; see the README.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ClearLogs(self, request, context):
-        """Deletes logs. Refused unless `confirm` is true.
+        """Deletes logs. Refused with FAILED_PRECONDITION unless `confirm` is true.
+        A full clear ends open searches and exports with ABORTED, and answers
+        ABORTED itself when it cannot get its lock within its attempts (retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

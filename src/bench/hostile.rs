@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 
-use super::bench::{DiagdProcess, Figure, mib, p50_p99, realistic_log};
+use super::{DiagdProcess, Figure, mib, p50_p99, realistic_log};
 use crate::api::pb::{self, diagnostics_service_client::DiagnosticsServiceClient};
 
 /// A diagd client.
@@ -377,7 +377,7 @@ where
     tokio::time::sleep(Duration::from_secs(2)).await;
     eprintln!("bench: ReportError and IngestLogs idle again");
     let (mut after_times, after_rate) = ingest_figures(&mut trainer, 65_000_000).await?;
-    let p99 = |times: &mut [Duration]| super::bench::percentile(times, 99.0);
+    let p99 = |times: &mut [Duration]| super::percentile(times, 99.0);
     let idle_p99 = (p99(&mut idle_times) + p99(&mut after_times)) / 2;
     let stalled_p99 = p99(&mut stalled_times);
     let idle_rate_mean = (idle_rate + after_rate) / 2.0;

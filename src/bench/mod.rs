@@ -1,0 +1,284 @@
+//! `diagd bench`: measures diagd on this machine with nothing set up. It
+//! starts its own PostgreSQL (the embedded default, in a temporary
+//! directory) unless DATABASE_URL is given, runs `diagd serve` as a child
+//! process on a free port (so its memory is its own), compares IngestLogs
+//! with raw binary COPY of the same rows, loads realistic logs, then
+//! measures ListLogs, GetStats, SearchLogs, ExportLogs (throughput, peak
+//! RSS) and live-tail latency, and prints one table: each figure with its
+//! goal and the command that reproduces it.
+//!
+//! Not a client command: it starts PostgreSQL and diagd itself and calls
+//! the store directly (COPY). Its parts: `workload` (what is sent),
+//! `process` (the diagd measured), `measure` (each measurement), `table`
+//! (the printed result), `hostile` (heavy and hostile use, `--only
+//! hostile`).
+
+mod hostile;
+mod measure;
+mod process;
+mod table;
+mod workload;
+
+use crate::{
+    api::pb::{self, diagnostics_service_client::DiagnosticsServiceClient},
+    store::{
+        PoolOptions, Store,
+        embedded::{EmbeddedPostgres, Ownership},
+    },
+};
+use clap::Args;
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tonic::transport::Channel;
+
+pub use self::workload::realistic_log;
+use self::workload::{copy_rate, ingest};
+use self::{measure::*, process::*, table::*};
+
+/// `diagd bench` flags.
+#[derive(Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// Logs to load before measuring.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub logs: usize,
+    /// Searches per term.
+    #[arg(long, default_value_t = 50)]
+    pub runs: usize,
+    /// Calls per ListLogs / GetStats measurement (they are fast: more calls
+    /// make the p99 meaningful).
+    #[arg(long, default_value_t = 1000)]
+    pub fast_runs: usize,
+    /// Logs per ingest configuration compared with COPY (taken from the
+    /// load, so the total stays --logs).
+    #[arg(long, default_value_t = 50_000)]
+    pub ingest_sample: usize,
+    /// Live-tail subscriber counts to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+    pub subscribers: Vec<usize>,
+    /// Logs sent per live-tail measurement.
+    #[arg(long, default_value_t = 200)]
+    pub tail_logs: usize,
+    /// Only these parts (comma-separated): ingest, list, stats, search,
+    /// export, tail, hostile (the last only when named). The load and the
+    /// RSS figures always run.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub only: Vec<Part>,
+    /// Use this PostgreSQL server (a fresh database `diagd_bench_<time>` is
+    /// created on it) instead of a private embedded cluster.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the embedded cluster goes (default: a new directory in /tmp,
+    /// removed afterwards).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A part of the benchmark.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// IngestLogs in four configurations against COPY of the same rows.
+    Ingest,
+    /// ListLogs: a filtered first page and a deep page.
+    List,
+    /// GetStats: unfiltered and the last 24 hours.
+    Stats,
+    /// SearchLogs: selective, common, absent and stack-trace terms.
+    Search,
+    /// ExportLogs of everything: throughput and diagd's peak memory.
+    Export,
+    /// Live tail latency with each subscriber count.
+    Tail,
+    /// Heavy and hostile use: peak memory with 256 KiB logs on every path
+    /// that returns or queues logs, ingest while 16 readers stall, 50
+    /// concurrent reporters (see `hostile`). Not in a run without
+    /// --only.
+    Hostile,
+}
+
+impl BenchArgs {
+    fn runs(&self, part: Part) -> bool {
+        (self.only.is_empty() && part != Part::Hostile) || self.only.contains(&part)
+    }
+
+    /// The command that reproduces `part` alone.
+    fn command(&self, part: Option<&str>) -> String {
+        let mut command = format!("diagd bench --logs {}", self.logs);
+        match part {
+            Some("ingest") => command.push_str(&format!(
+                " --ingest-sample {} --only ingest",
+                self.ingest_sample
+            )),
+            Some("search") => command.push_str(&format!(" --runs {} --only search", self.runs)),
+            Some("tail") => {
+                let counts: Vec<String> = self.subscribers.iter().map(|s| s.to_string()).collect();
+                command.push_str(&format!(
+                    " --subscribers {} --tail-logs {} --only tail",
+                    counts.join(","),
+                    self.tail_logs
+                ));
+            }
+            Some(part @ ("list" | "stats")) => {
+                command.push_str(&format!(" --fast-runs {} --only {part}", self.fast_runs))
+            }
+            Some(part) => command.push_str(&format!(" --only {part}")),
+            None => {}
+        }
+        command
+    }
+}
+
+/// Runs the benchmark and prints its table.
+pub async fn run(args: BenchArgs) -> Result<(), String> {
+    let temp = tempfile_dir()?;
+    let (url, cluster) = match &args.database_url {
+        Some(url) => {
+            let name = format!("diagd_bench_{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+            (crate::store::with_database_name(url, &name), None)
+        }
+        None => {
+            let dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| temp.join("cluster"));
+            eprintln!("bench: starting a private PostgreSQL in {}", dir.display());
+            let cluster = tokio::task::spawn_blocking(move || {
+                EmbeddedPostgres::start(&dir, Ownership::Exclusive)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+            (cluster.database_url("diagd_bench"), Some(cluster))
+        }
+    };
+    let result = measure(&args, &url, &temp).await;
+    if let Some(cluster) = cluster {
+        let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+    }
+    let _ = std::fs::remove_dir_all(&temp);
+    let figures = result?;
+    print_table(&args, &figures);
+    Ok(())
+}
+
+async fn measure(
+    args: &BenchArgs,
+    url: &str,
+    temp: &std::path::Path,
+) -> Result<Vec<Figure>, String> {
+    let store = Store::connect(
+        url,
+        &PoolOptions {
+            max_connections: 16,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    let max_subscribers = args.subscribers.iter().copied().max().unwrap_or(1) + 10;
+    let diagd = DiagdProcess::start(url, max_subscribers, &temp.join("diagd.log")).await?;
+    let address = diagd.address.clone();
+    let connect = || async {
+        let channel = Channel::from_shared(address.clone())
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(
+            DiagnosticsServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+        )
+    };
+    let mut figures = Vec::new();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    figures.push(Figure::new(
+        "diagd RSS, idle after start (empty database)".into(),
+        mib(diagd.memory("VmRSS:")),
+        "< 40 MB",
+        None,
+    ));
+
+    // Ingest: each configuration against COPY of the same rows, at the same
+    // table size; then the rest of the load.
+    let mut next = 0;
+    if args.runs(Part::Ingest) {
+        let sample = args.ingest_sample.min(args.logs / 4);
+        for (batch, streams) in [(100, 1), (1000, 1), (100, 4), (1000, 4)] {
+            let rows = next..next + sample;
+            next += sample;
+            eprintln!(
+                "bench: {sample} logs by COPY (rolled back), then by IngestLogs {streams} x {batch}"
+            );
+            let copy_rate = copy_rate(&store, rows.clone()).await?;
+            let (stored, elapsed) = ingest(&connect, rows, batch, streams).await?;
+            let rate = stored as f64 / elapsed.as_secs_f64();
+            figures.push(Figure::new(
+                format!(
+                    "ingest: IngestLogs, {streams} stream(s) x {batch}-log batches, {stored} logs; vs COPY binary of the same rows"
+                ),
+                format!(
+                    "{rate:.0} logs/s vs COPY {copy_rate:.0} logs/s: ratio {:.2}",
+                    rate / copy_rate
+                ),
+                "ratio >= 0.7",
+                Some("ingest"),
+            ));
+        }
+    }
+    eprintln!(
+        "bench: loading the remaining {} logs (4 streams x 1000)",
+        args.logs - next
+    );
+    let (loaded, load_time) = ingest(&connect, next..args.logs, 1000, 4).await?;
+    figures.push(Figure::new(
+        format!("load: {loaded} logs, IngestLogs, 4 streams x 1000-log batches"),
+        format!(
+            "{:.0} logs/s ({:.1} s)",
+            loaded as f64 / load_time.as_secs_f64(),
+            load_time.as_secs_f64()
+        ),
+        "",
+        None,
+    ));
+    eprintln!("bench: VACUUM ANALYZE");
+    store
+        .refresh_statistics()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut client = connect().await?;
+
+    if args.runs(Part::List) {
+        eprintln!("bench: ListLogs");
+        figures.extend(list_logs(&mut client, args.fast_runs, args.logs).await?);
+    }
+    if args.runs(Part::Stats) {
+        eprintln!("bench: GetStats");
+        figures.extend(get_stats(&mut client, args.fast_runs, args.logs).await?);
+    }
+    if args.runs(Part::Search) {
+        figures.extend(search(&store, &mut client, args.runs).await?);
+    }
+    if args.runs(Part::Export) {
+        eprintln!("bench: ExportLogs of everything");
+        figures.push(export(&diagd, &mut client).await?);
+    }
+    if args.runs(Part::Tail) {
+        for &count in &args.subscribers {
+            figures.push(tail_latency(&connect, count, args.tail_logs).await?);
+        }
+    }
+    if args.runs(Part::Hostile) {
+        figures.extend(hostile::measure(&diagd, &connect).await?);
+    }
+    // Idle: longer than diagd's period for giving freed memory back (5 s).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    figures.push(Figure::new(
+        format!("diagd RSS, idle after the run ({} logs stored)", args.logs),
+        mib(diagd.memory("VmRSS:")),
+        "",
+        None,
+    ));
+    drop(diagd);
+    Ok(figures)
+}

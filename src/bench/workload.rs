@@ -1,0 +1,228 @@
+//! What the benchmark sends: realistic logs (message shapes, stack traces,
+//! context, sources), IngestLogs loads on several streams, and COPY of the
+//! same rows for comparison.
+
+use super::*;
+
+/// Rows per second of COPY (binary) of logs `rows`, in chunks of 10,000
+/// rolled back after each (only the COPY itself is timed).
+pub(super) async fn copy_rate(store: &Store, rows: std::ops::Range<usize>) -> Result<f64, String> {
+    let now = chrono::Utc::now();
+    let mut copied = 0u64;
+    let mut elapsed = Duration::ZERO;
+    let rows: Vec<usize> = rows.collect();
+    for chunk in rows.chunks(10_000) {
+        let logs = chunk
+            .iter()
+            .map(|&n| crate::api::new_log(realistic_log(n), now).map_err(|e| e.reason))
+            .collect::<Result<Vec<_>, _>>()?;
+        let started = Instant::now();
+        copied += store
+            .copy_logs_and_roll_back(&logs)
+            .await
+            .map_err(|e| e.to_string())?;
+        elapsed += started.elapsed();
+    }
+    Ok(copied as f64 / elapsed.as_secs_f64())
+}
+
+/// Sends logs `rows` through IngestLogs on `streams` concurrent streams in
+/// batches of `batch`; returns the logs stored and the time taken. The
+/// requests are built before the clock starts (as the COPY rows are), so
+/// the figure is diagd's, not the benchmark's log generator's.
+pub(super) async fn ingest<F, Fut>(
+    connect: &F,
+    rows: std::ops::Range<usize>,
+    batch: usize,
+    streams: usize,
+) -> Result<(u64, Duration), String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<DiagnosticsServiceClient<Channel>, String>>,
+{
+    let mut stored = 0;
+    let mut elapsed = Duration::ZERO;
+    // In slices of 100,000 logs, to bound the memory of pre-built requests.
+    let slices: Vec<std::ops::Range<usize>> = rows
+        .clone()
+        .step_by(100_000)
+        .map(|from| from..(from + 100_000).min(rows.end))
+        .collect();
+    for slice in slices {
+        let batches: Vec<pb::IngestLogsRequest> = slice
+            .clone()
+            .step_by(batch)
+            .map(|from| pb::IngestLogsRequest {
+                logs: (from..(from + batch).min(slice.end))
+                    .map(realistic_log)
+                    .collect(),
+            })
+            .collect();
+        let mut per_stream: Vec<Vec<pb::IngestLogsRequest>> = vec![Vec::new(); streams];
+        for (i, request) in batches.into_iter().enumerate() {
+            per_stream[i % streams].push(request);
+        }
+        let mut clients = Vec::new();
+        for _ in 0..streams {
+            clients.push(connect().await?);
+        }
+        let started = Instant::now();
+        let loaders: Vec<_> = clients
+            .into_iter()
+            .zip(per_stream)
+            .map(|(mut client, requests)| {
+                tokio::spawn(async move {
+                    client
+                        .ingest_logs(tokio_stream::iter(requests))
+                        .await
+                        .map(|r| r.into_inner().accepted)
+                })
+            })
+            .collect();
+        for loader in loaders {
+            stored += loader
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        }
+        elapsed += started.elapsed();
+    }
+    Ok((stored, elapsed))
+}
+
+/// Log number `n` of a realistic load: ~40 message shapes with varying
+/// numbers, 24 distinct stack traces (1–3 KB), 6–8 context keys, 50 hosts,
+/// 200 runs, over 30 days. "NCCL watchdog" occurs once in 10,000 logs,
+/// "CUDA" in about a third.
+pub fn realistic_log(n: usize) -> pb::NewLog {
+    let h = (n as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17);
+    let pick = |k: u64, m: u64| (h.rotate_right((k * 7 % 64) as u32) ^ (h >> 3)) % m;
+    let (message, error_type, severity) = if n % 10_000 == 4321 {
+        (
+            format!(
+                "NCCL watchdog thread terminated: collective timeout on rank {}",
+                pick(1, 64)
+            ),
+            pb::ErrorType::Network,
+            pb::Severity::Critical,
+        )
+    } else {
+        match pick(0, 12) {
+            0..=3 => (
+                format!(
+                    "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate {} MiB (GPU {}; 79.15 GiB total capacity)",
+                    64 << pick(2, 6),
+                    pick(3, 8)
+                ),
+                pb::ErrorType::Oom,
+                pb::Severity::High,
+            ),
+            4 => (
+                format!(
+                    "ConnectionError: HTTPSConnectionPool(host='hub.internal', port=443): Read timed out (attempt {})",
+                    pick(2, 5)
+                ),
+                pb::ErrorType::Network,
+                pb::Severity::Medium,
+            ),
+            5 => (
+                format!(
+                    "ValueError: learning_rate must be positive, got -{}e-4",
+                    pick(2, 9)
+                ),
+                pb::ErrorType::Configuration,
+                pb::Severity::Medium,
+            ),
+            6 => (
+                format!(
+                    "OSError: checkpoint shard model-{:05}-of-00008.safetensors is missing",
+                    pick(2, 8)
+                ),
+                pb::ErrorType::ModelLoading,
+                pb::Severity::High,
+            ),
+            7 | 8 => (
+                format!(
+                    "RuntimeError: loss is NaN at step {} (grad norm {}.{})",
+                    pick(2, 100_000),
+                    pick(3, 1000),
+                    pick(4, 100)
+                ),
+                pb::ErrorType::Training,
+                pb::Severity::High,
+            ),
+            9 => (
+                format!(
+                    "generation timed out after {} s for request {}",
+                    30 + pick(2, 90),
+                    pick(3, 1_000_000)
+                ),
+                pb::ErrorType::Inference,
+                pb::Severity::Low,
+            ),
+            10 => (
+                format!(
+                    "FutureWarning: `evaluation_strategy` is deprecated (trainer step {})",
+                    pick(2, 50_000)
+                ),
+                pb::ErrorType::Other,
+                pb::Severity::Low,
+            ),
+            _ => (
+                format!(
+                    "DataLoader worker (pid {}) is killed by signal: Killed",
+                    1000 + pick(2, 60_000)
+                ),
+                pb::ErrorType::Training,
+                pb::Severity::Critical,
+            ),
+        }
+    };
+    let trace_kind = pick(5, 24);
+    let frames = 10 + trace_kind * 2;
+    let mut stack_trace = String::from("Traceback (most recent call last):\n");
+    for f in 0..frames {
+        let function = if trace_kind == 7 && f == frames - 1 {
+            "flash_attn_func"
+        } else {
+            "forward"
+        };
+        stack_trace.push_str(&format!(
+            "  File \"/opt/conda/lib/python3.11/site-packages/torch/nn/modules/module_{trace_kind}_{f}.py\", line {}, in {function}\n    return self._call_impl(*args, **kwargs)\n",
+            100 + f * 7
+        ));
+    }
+    let model = ["llama-2-7b", "mistral-7b", "qwen2-1.5b", "phi-3-mini"][pick(6, 4) as usize];
+    let context = serde_json::json!({
+        "model": model,
+        "batch_size": 1 << pick(7, 7),
+        "learning_rate": 0.0002,
+        "step": pick(2, 100_000),
+        "lora": {"r": 8 << pick(8, 3), "alpha": 16},
+        "dataset": format!("corpus-{}", pick(4, 30)),
+        "precision": if pick(3, 2) == 0 { "bf16" } else { "fp16" },
+    });
+    let occurred = 1_790_000_000 + (n as i64 * 2_592_000 / 1_000_000) % 2_592_000;
+    pb::NewLog {
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: occurred,
+            nanos: (pick(9, 1_000_000) * 1000) as i32,
+        }),
+        severity: severity as i32,
+        error_type: error_type as i32,
+        message,
+        stack_trace,
+        context: Some(crate::api::json_to_struct(
+            context.as_object().cloned().unwrap_or_default(),
+        )),
+        source: Some(pb::Source {
+            host: format!("gpu-node-{:02}", pick(10, 50)),
+            run_id: format!("run-{:03}", pick(11, 200)),
+            component: ["trainer", "dataloader", "evaluator"][pick(12, 3) as usize].into(),
+            labels: [("cluster".to_string(), "a100-pool".to_string())].into(),
+        }),
+        ..Default::default()
+    }
+}
