@@ -273,9 +273,12 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// The configured tokens (flags, environment and file).
-    pub fn tokens(&self) -> Result<crate::auth::Tokens, String> {
-        let tokens =
-            crate::auth::Tokens::new(&self.ingest_tokens, &self.read_tokens, &self.admin_tokens);
+    pub fn tokens(&self) -> Result<crate::server::auth::Tokens, String> {
+        let tokens = crate::server::auth::Tokens::new(
+            &self.ingest_tokens,
+            &self.read_tokens,
+            &self.admin_tokens,
+        );
         match &self.tokens_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -289,10 +292,11 @@ impl ServeArgs {
     }
 
     /// The TLS settings, read from the PEM files; `None` without --tls-cert.
-    pub fn tls(&self) -> Result<Option<crate::tls::ServerTls>, String> {
+    pub fn tls(&self) -> Result<Option<crate::server::tls::ServerTls>, String> {
         match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => {
-                crate::tls::ServerTls::load(cert, key, self.tls_client_ca.as_deref()).map(Some)
+                crate::server::tls::ServerTls::load(cert, key, self.tls_client_ca.as_deref())
+                    .map(Some)
             }
             _ => Ok(None),
         }

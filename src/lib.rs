@@ -15,14 +15,18 @@
 //! - [`store`]: PostgreSQL only — pools, migrations, one module per table
 //!   family, LISTEN/NOTIFY, the embedded cluster.
 //!
-//! Background work beside the service: [`live`] (the live-tail hub),
-//! [`retention`], [`debug_mode`] (follows the switch, flips diagd's log
-//! level). Serving plumbing: [`server`] (start-up, health, shutdown),
-//! [`auth`], [`tls`], [`incoming`] (connection limits), [`request_timeout`],
-//! [`batched_writes`], [`memory`], [`telemetry`] (diagd's own log),
-//! [`metrics`] (Prometheus). The rest: [`config`] (flags), [`export`]
-//! (export files), [`system`] (the machine's state for reports), [`cli`]
-//! (the client sub-commands and `diagd bench`).
+//! Beside them:
+//!
+//! - [`server`]: running the service — start-up, health, shutdown — and its
+//!   plumbing: `auth` (tokens), `tls`, `incoming` (connection limits),
+//!   `request_timeout`, `batched_writes`, `memory` (giving memory back),
+//!   `telemetry` (diagd's own log), `metrics` (Prometheus).
+//! - [`workers`]: the background tasks — `tail` (the live-tail hub),
+//!   `retention`, `debug_mode` (follows the switch, flips the log level).
+//! - [`config`] (flags), [`export`] (export files), [`system`] (the
+//!   machine's state, for reports).
+//! - [`cli`]: the client sub-commands, gRPC clients like any other;
+//!   [`bench`]: `diagd bench`, which starts PostgreSQL and diagd itself.
 //!
 //! # The path of one log
 //!
@@ -35,10 +39,10 @@
 //!    traces deduplicated, `event_id` makes retries idempotent), upserts
 //!    the hourly counts and sends `NOTIFY diagd_logs`, in one transaction;
 //!    only after `COMMIT` does the client get its answer.
-//! 4. `live::Hub` (in every replica) hears the NOTIFY, reads what is new in
+//! 4. `workers::tail::Hub` (in every replica) hears the NOTIFY, reads what is new in
 //!    commit order (`store::tail`) and hands each log to the queue of every
 //!    subscriber whose filter matches, within byte budgets.
-//! 5. `api::live` streams it to the subscriber, after its backfill or
+//! 5. `api::tail` streams it to the subscriber, after its backfill or
 //!    resume replay, with no gap and no duplicate at the seam.
 
 // serde_json::json! of the effective configuration (config.rs) nests deeper
@@ -46,22 +50,12 @@
 #![recursion_limit = "256"]
 
 pub mod api;
-pub mod auth;
-pub mod batched_writes;
 pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod debug_mode;
 pub mod domain;
 pub mod export;
-pub mod incoming;
-pub mod live;
-pub mod memory;
-pub mod metrics;
-pub mod request_timeout;
-pub mod retention;
 pub mod server;
 pub mod store;
 pub mod system;
-pub mod telemetry;
-pub mod tls;
+pub mod workers;

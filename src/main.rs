@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 use diagd::{
     api::ApiSettings,
     config::{DatabaseArgs, LogArgs, ServeArgs},
-    debug_mode::LogControl,
-    live::LiveOptions,
     server::{self, Database, ServerError, ServerOptions},
+    workers::debug_mode::LogControl,
+    workers::tail::TailOptions,
 };
 
 /// diagd: diagnostics for machine-learning training fleets, over gRPC.
@@ -111,7 +111,8 @@ fn block_sigpipe_in_this_thread() {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let filter_handle = match diagd::telemetry::init(cli.log.log_format, &cli.log.log_level) {
+    let filter_handle = match diagd::server::telemetry::init(cli.log.log_format, &cli.log.log_level)
+    {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("diagd: {e}");
@@ -233,7 +234,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
             read_idle.as_secs()
         )));
     }
-    diagd::incoming::raise_open_file_limit();
+    diagd::server::incoming::raise_open_file_limit();
     let database = Database::open(&args.database).await?;
     let served = async {
         let report = database.store.migrate().await?;
@@ -267,26 +268,26 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
             tokens,
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
             metrics_listen: args.metrics_listen,
-            connections: diagd::incoming::ConnectionLimits {
+            connections: diagd::server::incoming::ConnectionLimits {
                 max_connections: args.max_connections as usize,
                 max_per_ip: args.max_connections_per_ip as usize,
                 handshake_timeout: std::time::Duration::from_secs(args.handshake_timeout_secs),
             },
             keepalive: std::time::Duration::from_secs(args.keepalive_secs),
-            retention: diagd::retention::RetentionOptions {
+            retention: diagd::workers::retention::RetentionOptions {
                 max_age: args.retention_max_age,
                 max_rows: args.retention_max_rows,
                 interval: std::time::Duration::from_secs(args.retention_interval_secs.max(1)),
                 ..Default::default()
             },
-            live: LiveOptions {
+            tail: TailOptions {
                 max_subscribers: args.max_subscribers,
                 buffer: args.subscriber_buffer.max(1),
                 buffer_bytes: args.subscriber_buffer_bytes.max(1),
                 replay_bytes: args.replay_bytes.max(1),
                 total_bytes: args.live_tail_bytes.max(1),
                 heartbeat: std::time::Duration::from_secs(args.heartbeat_secs.max(1)),
-                ..LiveOptions::default()
+                ..TailOptions::default()
             },
             max_message_bytes: args.max_message_bytes,
             health_interval: std::time::Duration::from_secs(args.health_interval_secs.max(1)),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{TestServer, test_options};
 use diagd::{
     api::pb::{self, diagnostics_service_client::DiagnosticsServiceClient},
-    auth::Tokens,
+    server::auth::Tokens,
 };
 use tonic::{Code, Status, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};

@@ -16,8 +16,8 @@ use diagd::{
         limits::Limits,
         pb::{self, ErrorType, Severity, diagnostics_service_client::DiagnosticsServiceClient},
     },
-    auth::Tokens,
     cli::BearerToken,
+    server::auth::Tokens,
 };
 use tonic::{Code, Status};
 use tonic_types::StatusExt;

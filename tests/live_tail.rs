@@ -102,7 +102,7 @@ async fn new_logs_matching_the_filter_arrive_when_notified_not_by_polling() {
     // measured by `diagd bench`, not here: another test's transaction in the
     // same cluster can hold a log back until it ends.)
     let mut options = test_options();
-    options.live.poll_interval = Duration::from_secs(60);
+    options.tail.poll_interval = Duration::from_secs(60);
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let mut tail = subscribe(
@@ -288,7 +288,7 @@ async fn a_log_ingested_through_one_replica_reaches_subscribers_of_another() {
 #[tokio::test]
 async fn a_slow_subscriber_is_told_what_it_missed_and_slows_no_one() {
     let mut options = test_options();
-    options.live.buffer = 8;
+    options.tail.buffer = 8;
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let mut slow = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
@@ -356,7 +356,7 @@ async fn a_slow_subscriber_is_told_what_it_missed_and_slows_no_one() {
 #[tokio::test]
 async fn cancelled_subscriptions_free_everything_and_the_limit_is_explicit() {
     let mut options = test_options();
-    options.live.max_subscribers = 2;
+    options.tail.max_subscribers = 2;
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let mut first = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
@@ -382,7 +382,7 @@ async fn cancelled_subscriptions_free_everything_and_the_limit_is_explicit() {
 #[tokio::test]
 async fn idle_tails_get_heartbeats_and_clears_are_announced() {
     let mut options = test_options();
-    options.live.heartbeat = Duration::from_millis(200);
+    options.tail.heartbeat = Duration::from_millis(200);
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     report(
@@ -638,8 +638,8 @@ async fn stalled_subscribers_together_queue_at_most_the_live_tail_budget_and_giv
     let mut options = test_options();
     // Each subscriber alone could queue all the logs below; together they
     // may hold only 1 MiB.
-    options.live.buffer_bytes = 64 * 1024 * 1024;
-    options.live.total_bytes = TOTAL;
+    options.tail.buffer_bytes = 64 * 1024 * 1024;
+    options.tail.total_bytes = TOTAL;
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
 
@@ -705,7 +705,7 @@ async fn stalled_subscribers_together_queue_at_most_the_live_tail_budget_and_giv
 async fn a_stalled_subscriber_queues_at_most_its_byte_budget() {
     const BUDGET: usize = 1024 * 1024;
     let mut options = test_options();
-    options.live.buffer_bytes = BUDGET;
+    options.tail.buffer_bytes = BUDGET;
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let mut stalled_client = small_window_client(&server).await;
@@ -753,7 +753,7 @@ async fn a_stalled_subscriber_queues_at_most_its_byte_budget() {
 async fn a_backfill_of_large_logs_is_cut_by_the_byte_budget_and_says_how_many_it_left_out() {
     const BUDGET: usize = 1024 * 1024;
     let mut options = test_options();
-    options.live.replay_bytes = BUDGET;
+    options.tail.replay_bytes = BUDGET;
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     for i in 0..20 {
@@ -832,7 +832,7 @@ async fn a_backfill_of_large_logs_is_cut_by_the_byte_budget_and_says_how_many_it
 async fn a_resume_over_large_logs_replays_the_newest_within_the_byte_budget() {
     const BUDGET: usize = 1024 * 1024;
     let mut options = test_options();
-    options.live.replay_bytes = BUDGET;
+    options.tail.replay_bytes = BUDGET;
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let mut tail = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
@@ -881,8 +881,8 @@ async fn a_resume_over_large_logs_replays_the_newest_within_the_byte_budget() {
 async fn a_backfill_is_cut_by_the_live_tail_budget_and_gives_it_back_once_sent() {
     const TOTAL: usize = 1024 * 1024;
     let mut options = test_options();
-    options.live.replay_bytes = 64 * 1024 * 1024;
-    options.live.total_bytes = TOTAL;
+    options.tail.replay_bytes = 64 * 1024 * 1024;
+    options.tail.total_bytes = TOTAL;
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     for i in 0..12 {

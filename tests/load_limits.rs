@@ -197,7 +197,7 @@ async fn closed_within(socket: &mut tokio::net::TcpStream, within: Duration) -> 
 #[tokio::test]
 async fn silent_connections_are_closed_and_do_not_crowd_out_clients() {
     let mut options = test_options();
-    options.connections = diagd::incoming::ConnectionLimits {
+    options.connections = diagd::server::incoming::ConnectionLimits {
         max_connections: 8,
         handshake_timeout: Duration::from_secs(1),
         ..Default::default()
@@ -233,7 +233,7 @@ async fn silent_connections_are_closed_and_do_not_crowd_out_clients() {
 #[tokio::test]
 async fn one_address_cannot_take_every_connection() {
     let mut options = test_options();
-    options.connections = diagd::incoming::ConnectionLimits {
+    options.connections = diagd::server::incoming::ConnectionLimits {
         max_per_ip: 4,
         ..Default::default()
     };

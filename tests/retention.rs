@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{Client, TestServer, ingest, new_log, stats, test_options};
 use diagd::{
     api::pb::{self, ErrorType, Severity},
-    retention::RetentionOptions,
+    workers::retention::RetentionOptions,
 };
 
 async fn wait_for_total(client: &mut Client, total: u64) -> pb::GetStatsResponse {

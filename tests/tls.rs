@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{TestServer, new_log, test_options};
 use diagd::{
     api::pb::{self, diagnostics_service_client::DiagnosticsServiceClient},
-    tls::{ClientTls, ServerTls},
+    server::tls::{ClientTls, ServerTls},
 };
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,

@@ -549,7 +549,7 @@ pub fn log_filter_to_proto(filter: &LogFilter) -> pb::LogFilter {
 pub fn stats_response(
     stats: Stats,
     live_subscribers: usize,
-    retention: crate::retention::RetentionStatus,
+    retention: crate::workers::retention::RetentionStatus,
 ) -> pb::GetStatsResponse {
     pb::GetStatsResponse {
         total: stats.total(),

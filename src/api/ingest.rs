@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::error::{self, ApiError};
 use super::{DiagnosticsApi, convert, error::FieldError, pb};
-use crate::{metrics::METRICS, store::InsertOutcome};
+use crate::{server::metrics::METRICS, store::InsertOutcome};
 
 /// Most logs in one IngestLogs batch.
 pub const MAX_BATCH_LOGS: usize = 10_000;

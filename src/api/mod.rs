@@ -1,6 +1,6 @@
 //! The gRPC service: converts requests to domain types (validating every
 //! field), calls the store, converts the answers back. One file per group of
-//! RPCs (`ingest`, `query`, `search`, `live`, `reports`, `export`, `admin`,
+//! RPCs (`ingest`, `query`, `search`, `tail`, `reports`, `export`, `admin`,
 //! `actions`); every RPC of the contract is implemented. Handlers fail with
 //! an [`error::ApiError`]; the trait implementation below turns it into a
 //! `Status` (with its google.rpc details) and counts the request in diagd's
@@ -17,13 +17,13 @@ mod export;
 pub mod fuzz;
 mod ingest;
 pub mod limits;
-mod live;
 mod page_token;
 pub mod pb;
 mod query;
 mod reports;
 mod search;
 mod streaming;
+mod tail;
 pub mod tail_message;
 
 use std::{path::PathBuf, pin::Pin, sync::Arc};
@@ -35,9 +35,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     domain::{DebugMode, scrub::Scrubber},
-    live::Hub,
-    retention::Retention,
     store::Store,
+    workers::retention::Retention,
+    workers::tail::Hub,
 };
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
@@ -145,7 +145,7 @@ async fn answer<T>(
         Ok(_) => tonic::Code::Ok,
         Err(status) => status.code(),
     };
-    crate::metrics::METRICS.request(method, code, Some(started.elapsed()));
+    crate::server::metrics::METRICS.request(method, code, Some(started.elapsed()));
     answered
 }
 

@@ -23,7 +23,7 @@ use tonic::{
 use crate::{
     api::pb::diagnostics_service_client::DiagnosticsServiceClient,
     domain::{ErrorType, LogFilter, Severity, Source},
-    tls::ClientTls,
+    server::tls::ClientTls,
 };
 
 /// Where the diagd to talk to listens.

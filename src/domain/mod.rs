@@ -22,4 +22,4 @@ pub use log::{
 };
 pub use search::{FoldedText, MatchLocation, SearchQuery};
 pub use stats::Stats;
-pub use tail::TailCursor;
+pub use tail::{NoticeKind, TailCursor};

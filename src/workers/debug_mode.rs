@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     domain::DebugMode,
+    server::telemetry::FilterHandle,
     store::{DEBUG_MODE_CHANNEL, Listener, Store},
-    telemetry::FilterHandle,
 };
 
 /// How often the state is re-read even without a notification.

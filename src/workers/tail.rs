@@ -17,7 +17,7 @@
 //! counter per subscriber.
 //!
 //! All queues and replays together also share one process-wide byte budget
-//! (`LiveOptions::total_bytes`, a `LiveBudget`): a log is queued for a
+//! (`TailOptions::total_bytes`, a `TailBudget`): a log is queued for a
 //! subscriber only when both its own budget and the shared one have room,
 //! and its bytes are given back when the subscriber takes it or goes away
 //! with it still queued; a replay holds its collected logs' bytes in the
@@ -39,8 +39,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    domain::{FoldedText, LogEntry, LogFilter, SearchQuery, TailCursor},
-    metrics::METRICS,
+    domain::{FoldedText, LogEntry, LogFilter, NoticeKind, SearchQuery, TailCursor},
+    server::metrics::METRICS,
     store::{LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Store, StoreError},
 };
 
@@ -56,7 +56,7 @@ const CATCH_UP_BYTES: usize = 16 * 1024 * 1024;
 
 /// Live-tail settings.
 #[derive(Debug, Clone)]
-pub struct LiveOptions {
+pub struct TailOptions {
     /// Most subscribers at once on this diagd.
     pub max_subscribers: usize,
     /// Logs queued per subscriber before they are dropped for it.
@@ -77,9 +77,9 @@ pub struct LiveOptions {
     pub poll_interval: Duration,
 }
 
-impl Default for LiveOptions {
+impl Default for TailOptions {
     fn default() -> Self {
-        LiveOptions {
+        TailOptions {
             max_subscribers: 1000,
             buffer: 1024,
             buffer_bytes: 8 * 1024 * 1024,
@@ -94,17 +94,17 @@ impl Default for LiveOptions {
 /// The process-wide byte budget of the live tail, shared by every
 /// subscriber's queue and every replay; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct LiveBudget {
+pub struct TailBudget {
     /// Bytes held now.
     used: Arc<AtomicUsize>,
     /// Most bytes held at once.
     limit: usize,
 }
 
-impl LiveBudget {
+impl TailBudget {
     /// A budget of `limit` bytes, none of them held.
     pub fn new(limit: usize) -> Self {
-        LiveBudget {
+        TailBudget {
             used: Arc::new(AtomicUsize::new(0)),
             limit,
         }
@@ -150,10 +150,10 @@ impl LiveBudget {
     }
 }
 
-/// Bytes held in a `LiveBudget`, given back when this is dropped.
+/// Bytes held in a `TailBudget`, given back when this is dropped.
 #[derive(Debug)]
 pub struct HeldBytes {
-    budget: LiveBudget,
+    budget: TailBudget,
     bytes: usize,
 }
 
@@ -161,23 +161,6 @@ impl Drop for HeldBytes {
     fn drop(&mut self) {
         self.budget.give_back(self.bytes);
     }
-}
-
-/// What a notice tells a subscriber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoticeKind {
-    /// Logs were dropped because the subscriber fell behind.
-    Dropped,
-    /// Logs arrived while a resuming subscriber was away, beyond the replay.
-    Missed,
-    /// Backfill or replay is over; what follows is live.
-    Live,
-    /// Logs were cleared.
-    LogsCleared,
-    /// The database cannot be reached.
-    DatabaseUnavailable,
-    /// The database is back.
-    DatabaseRestored,
 }
 
 /// A new log as every subscriber receives it.
@@ -196,7 +179,7 @@ pub struct SharedLog {
 
 /// What the hub sends a subscriber.
 #[derive(Debug, Clone)]
-pub enum LiveEvent {
+pub enum TailEvent {
     /// A new log and its position.
     Log {
         /// Position of the log in commit order.
@@ -226,14 +209,14 @@ pub struct TooManySubscribers {
 /// A live subscription; dropping it unsubscribes.
 pub struct Subscription {
     /// Events in order.
-    pub events: mpsc::Receiver<LiveEvent>,
+    pub events: mpsc::Receiver<TailEvent>,
     /// Logs dropped for this subscriber and not yet reported to it.
     pub dropped: Arc<AtomicU64>,
     /// Bytes of logs in `events`: whoever receives a log from `events`
     /// accounts for it with `Subscription::received`.
     queued_bytes: Arc<AtomicUsize>,
     /// The process-wide budget the queued bytes are also held in.
-    budget: LiveBudget,
+    budget: TailBudget,
     /// The hub's position when subscribing: every matching log after it
     /// arrives through `events`; those at or before it are the caller's
     /// (backfill, replay).
@@ -276,7 +259,7 @@ struct Subscriber {
     /// Text it wants, if any.
     query: Option<SearchQuery>,
     /// Its queue.
-    sender: mpsc::Sender<LiveEvent>,
+    sender: mpsc::Sender<TailEvent>,
     /// Logs dropped for it, not yet reported.
     dropped: Arc<AtomicU64>,
     /// Bytes of logs in its queue.
@@ -297,9 +280,9 @@ struct HubState {
 #[derive(Clone)]
 pub struct Hub {
     state: Arc<Mutex<HubState>>,
-    options: Arc<LiveOptions>,
+    options: Arc<TailOptions>,
     /// Bytes held by all queues and replays together.
-    budget: LiveBudget,
+    budget: TailBudget,
 }
 
 impl Hub {
@@ -307,7 +290,7 @@ impl Hub {
     /// (until `shutdown`).
     pub async fn start(
         store: Store,
-        options: LiveOptions,
+        options: TailOptions,
         shutdown: CancellationToken,
     ) -> Result<Hub, StoreError> {
         let hub = Hub {
@@ -315,7 +298,7 @@ impl Hub {
                 cursor: store.tail_position().await?,
                 ..HubState::default()
             })),
-            budget: LiveBudget::new(options.total_bytes),
+            budget: TailBudget::new(options.total_bytes),
             options: Arc::new(options),
         };
         tokio::spawn(follow_new_logs(store, hub.clone(), shutdown));
@@ -323,12 +306,12 @@ impl Hub {
     }
 
     /// The live-tail settings.
-    pub fn options(&self) -> &LiveOptions {
+    pub fn options(&self) -> &TailOptions {
         &self.options
     }
 
     /// The process-wide byte budget that queues and replays share.
-    pub fn budget(&self) -> &LiveBudget {
+    pub fn budget(&self) -> &TailBudget {
         &self.budget
     }
 
@@ -416,7 +399,7 @@ impl Hub {
                 subscriber
                     .queued_bytes
                     .fetch_add(log.size, Ordering::Relaxed);
-                let event = LiveEvent::Log {
+                let event = TailEvent::Log {
                     cursor,
                     log: log.clone(),
                 };
@@ -445,7 +428,7 @@ impl Hub {
     fn broadcast(&self, kind: NoticeKind, count: u64, message: String) {
         let state = self.lock();
         for subscriber in state.subscribers.values() {
-            let notice = LiveEvent::Notice {
+            let notice = TailEvent::Notice {
                 kind,
                 count,
                 message: message.clone(),
@@ -578,11 +561,11 @@ async fn catch_up(store: &Store, hub: &Hub) -> Result<bool, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::LiveBudget;
+    use super::TailBudget;
 
     #[test]
     fn the_shared_budget_refuses_what_does_not_fit_and_takes_back_what_is_given() {
-        let budget = LiveBudget::new(100);
+        let budget = TailBudget::new(100);
         assert!(budget.try_take(60));
         assert!(!budget.try_take(41), "60 + 41 is over 100");
         assert_eq!(budget.used(), 60, "a refused take leaves nothing held");
@@ -592,6 +575,6 @@ mod tests {
         assert_eq!(budget.used(), 60);
         budget.give_back(60);
         assert_eq!(budget.used(), 0);
-        assert!(!LiveBudget::new(usize::MAX - 1).try_take(usize::MAX));
+        assert!(!TailBudget::new(usize::MAX - 1).try_take(usize::MAX));
     }
 }

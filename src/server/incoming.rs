@@ -31,7 +31,7 @@ use tokio::{
 use tokio_stream::Stream;
 use tonic::transport::server::Connected;
 
-use crate::batched_writes::BatchedWrites;
+use crate::server::batched_writes::BatchedWrites;
 
 /// Bytes a new connection must send before its deadline: the HTTP/2
 /// client preface is 24 bytes (a TLS ClientHello is longer).

@@ -1,6 +1,18 @@
 //! Running diagd: opening the database (external or embedded), serving the
 //! gRPC service with reflection and health, keeping health in step with the
-//! database, and shutting down gracefully.
+//! database, and shutting down gracefully. Its submodules are the serving
+//! plumbing: tokens (`auth`), `tls`, connection limits (`incoming`),
+//! `request_timeout`, `batched_writes`, `memory`, diagd's own log
+//! (`telemetry`) and its `metrics`.
+
+pub mod auth;
+pub mod batched_writes;
+pub mod incoming;
+pub mod memory;
+pub mod metrics;
+pub mod request_timeout;
+pub mod telemetry;
+pub mod tls;
 
 use std::{
     sync::{Arc, atomic::AtomicU64},
@@ -13,18 +25,18 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     api::{ApiSettings, DiagnosticsApi, pb},
-    auth::{AuthLayer, Tokens},
     config::DatabaseArgs,
-    debug_mode::{self, LogControl},
-    incoming::ConnectionLimits,
-    live::{Hub, LiveOptions},
-    request_timeout::RequestTimeoutLayer,
-    retention::{Retention, RetentionOptions},
+    server::auth::{AuthLayer, Tokens},
+    server::incoming::ConnectionLimits,
+    server::request_timeout::RequestTimeoutLayer,
+    server::tls::ServerTls,
     store::{
         Store, StoreError,
         embedded::{EmbeddedError, EmbeddedPostgres, Ownership, SupervisedPostgres},
     },
-    tls::ServerTls,
+    workers::debug_mode::{self, LogControl},
+    workers::retention::{Retention, RetentionOptions},
+    workers::tail::{Hub, TailOptions},
 };
 
 /// How long a peer has to answer an HTTP/2 keepalive ping.
@@ -114,7 +126,7 @@ pub struct ServerOptions {
     /// Settings of the RPCs.
     pub api: ApiSettings,
     /// Live-tail settings.
-    pub live: LiveOptions,
+    pub tail: TailOptions,
     /// Bearer tokens by role; empty = access control off.
     pub tokens: Tokens,
     /// Automatic deletion of old logs (off by default).
@@ -146,7 +158,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             api: ApiSettings::default(),
-            live: LiveOptions::default(),
+            tail: TailOptions::default(),
             tokens: Tokens::default(),
             retention: RetentionOptions::default(),
             request_timeout: Duration::from_secs(60),
@@ -187,8 +199,8 @@ pub async fn run(
 
     let debug_mode =
         debug_mode::follow(store.clone(), options.log_control.clone(), shutdown.clone());
-    let hub = Hub::start(store.clone(), options.live.clone(), shutdown.clone()).await?;
-    tokio::spawn(crate::memory::return_freed_memory(shutdown.clone()));
+    let hub = Hub::start(store.clone(), options.tail.clone(), shutdown.clone()).await?;
+    tokio::spawn(crate::server::memory::return_freed_memory(shutdown.clone()));
     // Stack traces left without logs (a removal that failed, clears by
     // older versions) go in the background, a batch at a time.
     tokio::spawn({
@@ -202,7 +214,7 @@ pub async fn run(
             .map_err(|error| ServerError::Metrics { address, error })?;
         let (store, hub, shutdown) = (store.clone(), hub.clone(), shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) = crate::metrics::serve(listener, store, hub, shutdown).await {
+            if let Err(e) = crate::server::metrics::serve(listener, store, hub, shutdown).await {
                 tracing::error!(error = %e, "the metrics endpoint failed");
             }
         });
@@ -227,10 +239,10 @@ pub async fn run(
         .http2_keepalive_interval(Some(options.keepalive))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         // Each request with its timing, logged at debug level (debug mode);
-        // failures by whose they are (crate::telemetry::log_grpc_failure).
+        // failures by whose they are (crate::server::telemetry::log_grpc_failure).
         .layer(
             tower_http::trace::TraceLayer::new_for_grpc()
-                .on_failure(crate::telemetry::log_grpc_failure),
+                .on_failure(crate::server::telemetry::log_grpc_failure),
         )
         .layer(AuthLayer::new(options.tokens.clone()))
         .layer(RequestTimeoutLayer::new(options.request_timeout))
@@ -243,7 +255,7 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(api.into_server(options.max_message_bytes))
         .serve_with_incoming_shutdown(
-            crate::incoming::accept(listener, options.connections, refused_connections),
+            crate::server::incoming::accept(listener, options.connections, refused_connections),
             shutdown.clone().cancelled_owned(),
         );
 

@@ -22,9 +22,9 @@ use super::{
     tail_message::TailMessage,
 };
 use crate::{
-    domain::{LogEntry, LogFilter, TailCursor},
-    live::{HeldBytes, LiveBudget, LiveEvent, NoticeKind, Subscription},
+    domain::{LogEntry, LogFilter, NoticeKind, TailCursor},
     store::Store,
+    workers::tail::{HeldBytes, Subscription, TailBudget, TailEvent},
 };
 
 /// Most logs a backfill or a resume replays.
@@ -156,10 +156,10 @@ fn follow(
             }
             tokio::select! {
                 event = subscription.events.recv() => match event {
-                    Some(LiveEvent::Log { cursor, log }) if cursor <= seam => {
+                    Some(TailEvent::Log { cursor, log }) if cursor <= seam => {
                         subscription.received(&log);
                     }
-                    Some(LiveEvent::Log { cursor, log }) => {
+                    Some(TailEvent::Log { cursor, log }) => {
                         subscription.received(&log);
                         last = cursor;
                         let encoded = log.encoded.get_or_init(|| {
@@ -168,7 +168,7 @@ fn follow(
                         yield Ok(TailMessage::Encoded(encoded.clone()));
                         last_sent = Instant::now();
                     }
-                    Some(LiveEvent::Notice { kind, count, message }) => {
+                    Some(TailEvent::Notice { kind, count, message }) => {
                         yield Ok(notice_response(kind, count, message, last).into());
                         last_sent = Instant::now();
                     }
@@ -258,7 +258,7 @@ struct Tail {
     replay_bytes: usize,
     /// The live tail's process-wide budget, which holds the replay's bytes
     /// until each log is sent.
-    budget: LiveBudget,
+    budget: TailBudget,
     sender: Sender,
 }
 

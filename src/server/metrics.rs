@@ -6,7 +6,7 @@
 //! Counted where they happen: requests by RPC and status code with their
 //! latency (`api` for every handler, `auth` for refused tokens,
 //! `request_timeout` for requests it ends), logs ingested / rejected /
-//! duplicates (`api::ingest`), live-tail deliveries dropped (`live`),
+//! duplicates (`api::ingest`), live-tail deliveries dropped (`workers::tail`),
 //! retention deletions, stack traces cleaned up, embedded PostgreSQL
 //! restarts. Read when scraped: live-tail subscribers, connections of each
 //! pool (in use, idle, waiting), and whether the embedded PostgreSQL is up.
@@ -29,7 +29,7 @@ use prometheus_client::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{live::Hub, store::Store};
+use crate::{store::Store, workers::tail::Hub};
 
 /// The labels of a finished request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -1,0 +1,12 @@
+//! The background work of a diagd process beside the gRPC service, each a
+//! named task started by `server::run` and ended with it:
+//!
+//! - `tail`: the live-tail hub — LISTEN, read new logs in commit order, fan
+//!   them out to the subscribers' bounded queues;
+//! - `retention`: deletes old logs in small batches, when configured;
+//! - `debug_mode`: follows the debug-mode switch and flips diagd's own log
+//!   level.
+
+pub mod debug_mode;
+pub mod retention;
+pub mod tail;
