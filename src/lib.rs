@@ -32,9 +32,9 @@
 //!
 //! 1. `proto/diagnostics/v1/diagnostics.proto`: `ReportError` /
 //!    `IngestLogs` carry a `NewLog`.
-//! 2. `api::ingest`: `convert::new_log` validates every field (an invalid
+//! 2. `api::ingest`: `convert::from_wire::new_log` validates every field (an invalid
 //!    one is `ApiError::Field`), `domain::scrub` redacts secrets, and
-//!    `api::limits` admits the write.
+//!    `api::admission` admits the write.
 //! 3. `store::logs::insert_logs`: one statement inserts the batch (stack
 //!    traces deduplicated, `event_id` makes retries idempotent), upserts
 //!    the hourly counts and sends `NOTIFY diagd_logs`, in one transaction;

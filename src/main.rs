@@ -256,7 +256,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 configuration: args.effective_configuration(&log_control.base),
                 disk_paths,
                 scrubber: diagd::domain::scrub::Scrubber::new(&args.scrub_keys),
-                limits: diagd::api::limits::Limits::new(
+                admission: diagd::api::admission::Limits::new(
                     args.max_concurrent_ingest as usize,
                     args.max_streams as usize,
                     args.max_debug_watchers as usize,

@@ -12,8 +12,8 @@ use std::{collections::HashMap, time::Duration};
 use common::{TestServer, error_reason, new_log, test_options};
 use diagd::{
     api::{
+        admission::Limits,
         error::DOMAIN,
-        limits::Limits,
         pb::{self, ErrorType, Severity, diagnostics_service_client::DiagnosticsServiceClient},
     },
     cli::BearerToken,
@@ -102,7 +102,7 @@ async fn a_clear_without_confirmation_names_the_precondition() {
 #[tokio::test]
 async fn a_limit_says_its_value_its_flag_and_when_to_retry() {
     let mut options = test_options();
-    options.api.limits = Limits::new(64, 0, 10); // no stream slot at all
+    options.api.admission = Limits::new(64, 0, 10); // no stream slot at all
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let status = failure(

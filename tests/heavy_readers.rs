@@ -93,7 +93,7 @@ async fn readers_that_stop_reading_cannot_stop_ingest() {
     }
     assert_eq!(
         refused,
-        16 - diagd::api::limits::DEFAULT_MAX_STREAMS,
+        16 - diagd::api::admission::DEFAULT_MAX_STREAMS,
         "long readers are bounded below the read pool: {refused} of 16 refused"
     );
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, assert_status, new_log, stats, test_options};
 use diagd::api::{
-    limits::Limits,
+    admission::Limits,
     pb::{self, ErrorType, Severity},
 };
 use tonic::Code;
@@ -16,7 +16,7 @@ use tonic::Code;
 #[tokio::test]
 async fn ingest_over_the_concurrency_limit_is_refused_without_storing() {
     let mut options = test_options();
-    options.api.limits = Limits::new(0, 256, 100); // every ingest finds the limit reached
+    options.api.admission = Limits::new(0, 256, 100); // every ingest finds the limit reached
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let started = Instant::now();
@@ -45,7 +45,7 @@ async fn ingest_over_the_concurrency_limit_is_refused_without_storing() {
 async fn open_streams_are_bounded_and_freed_when_closed() {
     // One search/export stream and one debug-mode watch at a time.
     let mut options = test_options();
-    options.api.limits = Limits::new(64, 1, 1);
+    options.api.admission = Limits::new(64, 1, 1);
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     let mut first = client
@@ -93,7 +93,7 @@ async fn open_streams_are_bounded_and_freed_when_closed() {
 #[tokio::test]
 async fn over_the_stream_limit_searches_are_refused_naming_the_flag() {
     let mut options = test_options();
-    options.api.limits = Limits::new(64, 0, 10);
+    options.api.admission = Limits::new(64, 0, 10);
     let server = TestServer::start_with(options).await;
     let mut client = server.client().await;
     assert_status(

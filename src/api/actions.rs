@@ -11,9 +11,9 @@ impl DiagnosticsApi {
         &self,
         request: Request<pb::RecordActionRequest>,
     ) -> Result<Response<pb::RecordActionResponse>, ApiError> {
-        let mut action = convert::new_action(request.into_inner(), chrono::Utc::now())?;
+        let mut action = convert::from_wire::new_action(request.into_inner(), chrono::Utc::now())?;
         self.settings.scrubber.scrub_action(&mut action);
-        let _slot = self.settings.limits.ingest_slot().await?;
+        let _slot = self.settings.admission.ingest_slot().await?;
         let id = self
             .store
             .record_action(&action, self.settings.actions_per_source)

@@ -5,17 +5,13 @@ use chrono::{TimeDelta, Utc};
 use tonic::{Request, Response};
 
 use super::error::ApiError;
+use super::limits::{MAX_AUTO_OFF, MAX_CHANGED_BY_BYTES};
 use super::{DiagnosticsApi, ResponseStream, convert, error::FieldError, pb};
 use crate::{
     domain::LogFilter,
     export::{ExportFormat, FileSink},
     store::StoreError,
 };
-
-/// Longest auto-off delay accepted.
-const MAX_AUTO_OFF: TimeDelta = TimeDelta::days(30);
-/// Longest `changed_by`.
-const MAX_CHANGED_BY_BYTES: usize = 256;
 
 impl DiagnosticsApi {
     /// Deletes logs, after an explicit confirmation.
@@ -33,7 +29,7 @@ impl DiagnosticsApi {
                     .into(),
             });
         }
-        let filter = convert::log_filter(Some(pb::LogFilter {
+        let filter = convert::from_wire::log_filter(Some(pb::LogFilter {
             severities: request.severities,
             until: request.older_than,
             ..Default::default()
@@ -88,7 +84,7 @@ impl DiagnosticsApi {
     ) -> Result<Response<pb::GetDebugModeResponse>, ApiError> {
         let mode = self.store.debug_mode().await?;
         Ok(Response::new(pb::GetDebugModeResponse {
-            debug_mode: Some(convert::debug_mode(mode, Utc::now())),
+            debug_mode: Some(convert::to_wire::debug_mode(mode, Utc::now())),
         }))
     }
 
@@ -124,7 +120,7 @@ impl DiagnosticsApi {
             .set_debug_mode(request.enabled, &request.changed_by, auto_off_at)
             .await?;
         Ok(Response::new(pb::SetDebugModeResponse {
-            debug_mode: Some(convert::debug_mode(mode, Utc::now())),
+            debug_mode: Some(convert::to_wire::debug_mode(mode, Utc::now())),
         }))
     }
 
@@ -134,12 +130,12 @@ impl DiagnosticsApi {
         &self,
         _request: Request<pb::WatchDebugModeRequest>,
     ) -> Result<Response<ResponseStream<pb::WatchDebugModeResponse>>, ApiError> {
-        let current = convert::debug_mode(self.store.debug_mode().await?, Utc::now());
+        let current = convert::to_wire::debug_mode(self.store.debug_mode().await?, Utc::now());
         let mut changes = self.debug_mode.clone();
         changes.mark_unchanged();
         let shutdown = self.shutdown.clone();
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
-        let slot = self.settings.limits.watcher_slot()?;
+        let slot = self.settings.admission.watcher_slot()?;
         tokio::spawn(async move {
             let _slot = slot;
             let respond = |mode: pb::DebugMode| {
@@ -159,7 +155,7 @@ impl DiagnosticsApi {
                         if changed.is_err() {
                             return;
                         }
-                        let mode = convert::debug_mode(changes.borrow_and_update().clone(), Utc::now());
+                        let mode = convert::to_wire::debug_mode(changes.borrow_and_update().clone(), Utc::now());
                         if mode != last {
                             last = mode.clone();
                             if sender.send(respond(mode)).await.is_err() {

@@ -86,7 +86,8 @@ impl DiagnosticsApi {
         request: Request<pb::ExportLogsRequest>,
     ) -> Result<Response<ResponseStream<pb::ExportLogsResponse>>, ApiError> {
         let request = request.into_inner();
-        let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter =
+            convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let format = match pb::ExportFormat::try_from(request.format) {
             Ok(pb::ExportFormat::Unspecified | pb::ExportFormat::Json) => ExportFormat::Json,
             Ok(pb::ExportFormat::Ndjson) => ExportFormat::Ndjson,
@@ -98,7 +99,7 @@ impl DiagnosticsApi {
                 .into());
             }
         };
-        let slot = self.settings.limits.stream_slot()?;
+        let slot = self.settings.admission.stream_slot()?;
         let (sender, response) = streaming::channel(CHUNKS_AHEAD, self.settings.stream_stall);
         let mut sink = StreamSink {
             sender: sender.clone(),

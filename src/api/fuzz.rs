@@ -11,7 +11,8 @@ use prost::Message;
 use serde_json::{Map, Value};
 
 use super::{
-    convert::{self, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES},
+    convert,
+    limits::{MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES},
     page_token, pb,
 };
 use crate::domain::{LogEntry, LogFilter, NewLog, PageCursor, SearchQuery, TailCursor};
@@ -28,19 +29,19 @@ pub fn requests(data: &[u8]) {
             if let Ok(request) = pb::ReportErrorRequest::decode(bytes)
                 && let Some(log) = request.log
             {
-                check_log(convert::new_log(log, now).ok());
+                check_log(convert::from_wire::new_log(log, now).ok());
             }
         }
         1 => {
             if let Ok(request) = pb::IngestLogsRequest::decode(bytes) {
                 for log in request.logs {
-                    check_log(convert::new_log(log, now).ok());
+                    check_log(convert::from_wire::new_log(log, now).ok());
                 }
             }
         }
         2 => {
             if let Ok(request) = pb::ListLogsRequest::decode(bytes)
-                && let Ok(filter) = convert::log_filter(request.filter)
+                && let Ok(filter) = convert::from_wire::log_filter(request.filter)
             {
                 check_filter(&filter);
                 let _ = page_token::decode(&request.page_token, &filter);
@@ -48,7 +49,7 @@ pub fn requests(data: &[u8]) {
         }
         3 => {
             if let Ok(request) = pb::SearchLogsRequest::decode(bytes) {
-                let _ = convert::log_filter(request.filter).map(|f| check_filter(&f));
+                let _ = convert::from_wire::log_filter(request.filter).map(|f| check_filter(&f));
                 if let Ok(query) = SearchQuery::parse(&request.query) {
                     assert!(!query.terms.is_empty(), "a parsed query has terms");
                 }
@@ -56,7 +57,7 @@ pub fn requests(data: &[u8]) {
         }
         4 => {
             if let Ok(request) = pb::SubscribeLogsRequest::decode(bytes) {
-                let _ = convert::log_filter(request.filter).map(|f| check_filter(&f));
+                let _ = convert::from_wire::log_filter(request.filter).map(|f| check_filter(&f));
                 let _ = SearchQuery::parse(&request.query);
                 if let Ok(cursor) =
                     page_token::tail::decode("resume_cursor", &request.resume_cursor)
@@ -67,7 +68,7 @@ pub fn requests(data: &[u8]) {
         }
         5 => {
             if let Ok(request) = pb::RecordActionRequest::decode(bytes)
-                && let Ok(action) = convert::new_action(request, now)
+                && let Ok(action) = convert::from_wire::new_action(request, now)
             {
                 assert!(!action.action.contains('\0'));
                 check_json(&action.details);
@@ -75,12 +76,12 @@ pub fn requests(data: &[u8]) {
         }
         6 => {
             if let Ok(request) = pb::GetLogRequest::decode(bytes) {
-                let _ = convert::log_id("id", &request.id);
+                let _ = convert::from_wire::log_id("id", &request.id);
             }
         }
         _ => {
             if let Ok(request) = pb::ExportLogsRequest::decode(bytes)
-                && let Ok(filter) = convert::log_filter(request.filter)
+                && let Ok(filter) = convert::from_wire::log_filter(request.filter)
             {
                 check_filter(&filter);
             }

@@ -7,13 +7,9 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::error::{self, ApiError};
+use super::limits::{MAX_BATCH_LOGS, MAX_REJECTION_DETAILS};
 use super::{DiagnosticsApi, convert, error::FieldError, pb};
 use crate::{server::metrics::METRICS, store::InsertOutcome};
-
-/// Most logs in one IngestLogs batch.
-pub const MAX_BATCH_LOGS: usize = 10_000;
-/// Most rejection details in one IngestLogs response (all are counted).
-pub const MAX_REJECTION_DETAILS: usize = 1000;
 
 impl DiagnosticsApi {
     /// Stores one log; a repeated event_id answers the stored log's id.
@@ -25,13 +21,13 @@ impl DiagnosticsApi {
             .into_inner()
             .log
             .ok_or_else(|| FieldError::new("log", "required"))?;
-        let mut log = convert::new_log(log, chrono::Utc::now()).map_err(|e| {
+        let mut log = convert::from_wire::new_log(log, chrono::Utc::now()).map_err(|e| {
             METRICS.logs_rejected.inc();
             e.within("log")
         })?;
         self.settings.scrubber.scrub_log(&mut log);
         let event_id = log.event_id;
-        let _slot = self.settings.limits.ingest_slot().await?;
+        let _slot = self.settings.admission.ingest_slot().await?;
         let outcome = self.store.insert_logs(std::slice::from_ref(&log)).await?;
         let (id, duplicate) = match outcome.first() {
             Some(InsertOutcome::Inserted(id)) => {
@@ -133,7 +129,7 @@ impl DiagnosticsApi {
                 failure.get_or_insert(status);
                 break;
             }
-            let slot = match self.settings.limits.ingest_slot().await {
+            let slot = match self.settings.admission.ingest_slot().await {
                 Ok(slot) => slot,
                 Err(e) => {
                     failure.get_or_insert(e.into());
@@ -177,7 +173,7 @@ impl DiagnosticsApi {
     ) {
         let now = chrono::Utc::now();
         for (index, log) in batch.logs.into_iter().enumerate() {
-            match convert::new_log(log, now) {
+            match convert::from_wire::new_log(log, now) {
                 Ok(mut log) => {
                     self.settings.scrubber.scrub_log(&mut log);
                     valid.push(log);

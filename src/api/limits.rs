@@ -1,109 +1,94 @@
-//! Load limits: bounded concurrency for ingest and for server-streaming
-//! RPCs. Over a limit the caller gets RESOURCE_EXHAUSTED naming the limit
-//! and saying to retry — never an unbounded queue.
+//! Every limit on the size of a request or of what one request may ask
+//! for, in one place: text and JSON sizes, counts, page sizes, search and
+//! replay limits. (How many requests may run at once is `admission`; the
+//! whole message's size is the server's `--max-message-bytes`.) The Python
+//! client's copies of the log limits are checked against these by a test
+//! (`tests/data/limits.json`).
 
-use std::{sync::Arc, time::Duration};
+use chrono::TimeDelta;
 
-use super::error::{ApiError, Limit};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+// -------- Logs, actions and filters (validated in `convert`)
 
-/// How long an ingest call waits for a free slot before giving up.
-const INGEST_WAIT: Duration = Duration::from_secs(1);
+/// Largest accepted message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest accepted stack trace, in bytes.
+pub const MAX_STACK_TRACE_BYTES: usize = 1024 * 1024;
+/// Largest accepted context, in bytes of encoded JSON.
+pub const MAX_CONTEXT_BYTES: usize = 256 * 1024;
+/// Longest substring a filter may look for (each byte is work for every
+/// log the filter reads).
+pub const MAX_FILTER_TEXT_BYTES: usize = 1024;
+/// Deepest accepted nesting of JSON objects and lists.
+pub const MAX_JSON_DEPTH: usize = 20;
+/// How far in the future `occurred_at` may lie (clock skew allowance).
+pub const MAX_FUTURE: TimeDelta = TimeDelta::days(1);
+/// Most recent actions carried by one log.
+pub const MAX_RECENT_ACTIONS: usize = 1000;
+/// Longest action name, in bytes.
+pub const MAX_ACTION_BYTES: usize = 1024;
+/// Largest action details, in bytes of encoded JSON.
+pub const MAX_ACTION_DETAILS_BYTES: usize = 64 * 1024;
+/// Longest source host, run id or component, in bytes.
+pub const MAX_SOURCE_FIELD_BYTES: usize = 256;
+/// Most labels on one source.
+pub const MAX_LABELS: usize = 64;
+/// Longest label key, in bytes.
+pub const MAX_LABEL_KEY_BYTES: usize = 128;
+/// Longest label value, in bytes.
+pub const MAX_LABEL_VALUE_BYTES: usize = 1024;
+/// Most GPUs in one system state.
+pub const MAX_GPUS: usize = 64;
+/// Earliest time diagd accepts, in Unix seconds: 0001-01-01T00:00:00Z.
+pub const MIN_SECONDS: i64 = -62_135_596_800;
+/// Latest time diagd accepts, in Unix seconds: 9999-12-31T23:59:59Z.
+pub const MAX_SECONDS: i64 = 253_402_300_799;
 
-/// Open search/export streams by default: below the read pool's default
-/// size (8), so listing, stats and reports keep connections of their own.
-pub const DEFAULT_MAX_STREAMS: usize = 6;
+// -------- IngestLogs
 
-/// The limits of one diagd process.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Ingest writes (ReportError, one IngestLogs batch, RecordAction) in flight.
-    ingest: Arc<Semaphore>,
-    /// Its size, for messages.
-    max_ingest: usize,
-    /// Open server streams other than live tails and debug-mode watches
-    /// (search, export).
-    streams: Arc<Semaphore>,
-    /// Its size, for messages.
-    max_streams: usize,
-    /// Open WatchDebugMode streams: one per training process that follows
-    /// debug mode, so a fleet has its own, larger pool and never crowds out
-    /// searches and exports.
-    watchers: Arc<Semaphore>,
-    /// Its size, for messages.
-    max_watchers: usize,
-}
+/// Most logs in one IngestLogs batch.
+pub const MAX_BATCH_LOGS: usize = 10_000;
+/// Most rejection details in one IngestLogs response (all are counted).
+pub const MAX_REJECTION_DETAILS: usize = 1000;
 
-impl Limits {
-    /// Limits of `max_ingest` concurrent ingest writes, `max_streams` open
-    /// search/export streams and `max_watchers` open debug-mode watches.
-    pub fn new(max_ingest: usize, max_streams: usize, max_watchers: usize) -> Limits {
-        Limits {
-            ingest: Arc::new(Semaphore::new(max_ingest)),
-            max_ingest,
-            streams: Arc::new(Semaphore::new(max_streams)),
-            max_streams,
-            watchers: Arc::new(Semaphore::new(max_watchers)),
-            max_watchers,
-        }
-    }
+// -------- Pages (ListLogs, ListReports)
 
-    /// A slot for one ingest write, waiting briefly for one to free up.
-    pub async fn ingest_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        match tokio::time::timeout(INGEST_WAIT, self.ingest.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => Err(ApiError::busy(
-                Limit {
-                    reason: "INGEST_LIMIT",
-                    value: self.max_ingest as u64,
-                    flag: Some("--max-concurrent-ingest"),
-                },
-                format!(
-                    "ingest concurrency limit reached: {} writes in flight (--max-concurrent-ingest); \
-                     retry with backoff (nothing of this request was stored)",
-                    self.max_ingest
-                ),
-            )),
-        }
-    }
+/// Page size when the request leaves it at 0.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// Largest page size.
+pub const MAX_PAGE_SIZE: usize = 1000;
+/// A page stops growing past this many encoded bytes, so it stays under the
+/// 4 MiB a gRPC client accepts by default even with full details.
+pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
 
-    /// A slot for one open stream, held until the stream ends.
-    pub fn stream_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        self.streams.clone().try_acquire_owned().map_err(|_| {
-            ApiError::busy(
-                Limit {
-                    reason: "STREAM_LIMIT",
-                    value: self.max_streams as u64,
-                    flag: Some("--max-streams"),
-                },
-                format!(
-                    "stream limit reached: {} open streams (--max-streams); retry later",
-                    self.max_streams
-                ),
-            )
-        })
-    }
+// -------- SearchLogs (and a live tail's query)
 
-    /// A slot for one WatchDebugMode stream, held until it ends.
-    pub fn watcher_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        self.watchers.clone().try_acquire_owned().map_err(|_| {
-            ApiError::busy(
-                Limit {
-                    reason: "WATCH_LIMIT",
-                    value: self.max_watchers as u64,
-                    flag: Some("--max-debug-watchers"),
-                },
-                format!(
-                    "debug-mode watch limit reached: {} open watches (--max-debug-watchers); retry later",
-                    self.max_watchers
-                ),
-            )
-        })
-    }
-}
+/// Hits when the request leaves `limit` at 0.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Most hits one search returns.
+pub const MAX_LIMIT: usize = 10_000;
+/// Longest search query, in bytes: each term is matched against every
+/// message, stack trace and context, so query size is database time.
+pub const MAX_QUERY_BYTES: usize = 1024;
+/// Most terms (words and quoted phrases) in one search query.
+pub const MAX_QUERY_TERMS: usize = 16;
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::new(64, DEFAULT_MAX_STREAMS, 10_000)
-    }
-}
+// -------- SubscribeLogs
+
+/// Most logs a backfill or a resume replays.
+pub const MAX_REPLAY: usize = 10_000;
+
+// -------- Reports
+
+/// Logs included when the request leaves `max_errors` at 0.
+pub const DEFAULT_MAX_ERRORS: u32 = 1000;
+/// Most logs one report may include.
+pub const MAX_ERRORS: u32 = 100_000;
+/// Largest chunk of a report download.
+pub const DOWNLOAD_CHUNK_BYTES: usize = 64 * 1024;
+
+// -------- Debug mode
+
+/// Longest auto-off delay accepted.
+pub const MAX_AUTO_OFF: TimeDelta = TimeDelta::days(30);
+/// Longest `changed_by`.
+pub const MAX_CHANGED_BY_BYTES: usize = 256;

@@ -5,11 +5,12 @@
 //! an [`error::ApiError`]; the trait implementation below turns it into a
 //! `Status` (with its google.rpc details) and counts the request in diagd's
 //! metrics. Shared: validation and conversion (`convert`, `page_token`),
-//! admission limits (`limits`), stream plumbing (`streaming`), the codec
+//! admission (`admission`: how many requests at once), request size limits (`limits`), stream plumbing (`streaming`), the codec
 //! (`codec`) and the live tail's pre-encoded message (`tail_message`).
 
 mod actions;
 mod admin;
+pub mod admission;
 pub mod codec;
 mod convert;
 pub mod error;
@@ -42,8 +43,9 @@ use crate::{
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
 pub use convert::{
-    MAX_CONTEXT_BYTES, MAX_MESSAGE_BYTES, MAX_STACK_TRACE_BYTES, error_type_to_proto,
-    json_to_struct, log_filter_to_proto, new_log, severity_to_proto, timestamp_to_proto,
+    from_wire::new_log,
+    json_to_struct,
+    to_wire::{error_type_to_proto, log_filter_to_proto, severity_to_proto, timestamp_to_proto},
 };
 
 /// A server-streaming response.
@@ -63,7 +65,7 @@ pub struct ApiSettings {
     /// Replaces secret-looking values before storage.
     pub scrubber: Scrubber,
     /// Concurrency limits for ingest and streams.
-    pub limits: limits::Limits,
+    pub admission: admission::Limits,
     /// Longest a search or export stream waits for its client to read
     /// before it is ended (freeing its database connection).
     pub stream_stall: std::time::Duration,
@@ -80,7 +82,7 @@ impl Default for ApiSettings {
             configuration: serde_json::json!({}),
             disk_paths: vec![std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))],
             scrubber: Scrubber::default(),
-            limits: limits::Limits::default(),
+            admission: admission::Limits::default(),
             stream_stall: std::time::Duration::from_secs(30),
             max_message_bytes: 16 * 1024 * 1024,
         }

@@ -7,8 +7,8 @@ use chrono::DateTime;
 use uuid::Uuid;
 
 use super::{
-    convert::{MAX_SECONDS, MIN_SECONDS},
     error::FieldError,
+    limits::{MAX_SECONDS, MIN_SECONDS},
 };
 use crate::domain::PageCursor;
 

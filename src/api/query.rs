@@ -3,20 +3,13 @@
 use prost::Message;
 use tonic::{Request, Response};
 
+use super::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE};
 use super::{
     DiagnosticsApi, convert,
     error::{ApiError, FieldError},
     page_token, pb,
 };
 use crate::domain::PageCursor;
-
-/// Page size when the request leaves it at 0.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
-/// Largest page size.
-pub const MAX_PAGE_SIZE: usize = 1000;
-/// A page stops growing past this many encoded bytes, so it stays under the
-/// 4 MiB a gRPC client accepts by default even with full details.
-pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
 
 impl DiagnosticsApi {
     /// One page of logs, newest first.
@@ -25,7 +18,8 @@ impl DiagnosticsApi {
         request: Request<pb::ListLogsRequest>,
     ) -> Result<Response<pb::ListLogsResponse>, ApiError> {
         let request = request.into_inner();
-        let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter =
+            convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let page_size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
             n if n < 0 => return Err(FieldError::new("page_size", "must not be negative").into()),
@@ -66,7 +60,7 @@ impl DiagnosticsApi {
                 occurred_at: entry.occurred_at,
                 id: entry.id,
             };
-            let entry = convert::log_entry(entry);
+            let entry = convert::to_wire::log_entry(entry);
             bytes += entry.encoded_len();
             if bytes > MAX_PAGE_BYTES && !logs.is_empty() {
                 cut_short = true;
@@ -91,14 +85,14 @@ impl DiagnosticsApi {
         &self,
         request: Request<pb::GetLogRequest>,
     ) -> Result<Response<pb::GetLogResponse>, ApiError> {
-        let id = convert::log_id("id", &request.into_inner().id)?;
+        let id = convert::from_wire::log_id("id", &request.into_inner().id)?;
         let entry = self
             .store
             .get_log(id)
             .await?
             .ok_or_else(|| ApiError::not_found("log", id))?;
         Ok(Response::new(pb::GetLogResponse {
-            log: Some(convert::log_entry(entry)),
+            log: Some(convert::to_wire::log_entry(entry)),
         }))
     }
 
@@ -107,10 +101,10 @@ impl DiagnosticsApi {
         &self,
         request: Request<pb::GetStatsRequest>,
     ) -> Result<Response<pb::GetStatsResponse>, ApiError> {
-        let filter =
-            convert::log_filter(request.into_inner().filter).map_err(|e| e.within("filter"))?;
+        let filter = convert::from_wire::log_filter(request.into_inner().filter)
+            .map_err(|e| e.within("filter"))?;
         let stats = self.store.stats(&filter).await?;
-        Ok(Response::new(convert::stats_response(
+        Ok(Response::new(convert::to_wire::stats_response(
             stats,
             self.hub.subscriber_count(),
             self.retention.status(),

@@ -9,6 +9,9 @@ use serde_json::json;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::limits::{
+    DEFAULT_MAX_ERRORS, DEFAULT_PAGE_SIZE, DOWNLOAD_CHUNK_BYTES, MAX_ERRORS, MAX_PAGE_SIZE,
+};
 use super::{
     DiagnosticsApi, ResponseStream, convert,
     error::{ApiError, FieldError},
@@ -22,19 +25,10 @@ use crate::{
     store::{ReportBody, Store},
 };
 
-/// Logs included when the request leaves `max_errors` at 0.
-pub const DEFAULT_MAX_ERRORS: u32 = 1000;
-/// Most logs one report may include.
-pub const MAX_ERRORS: u32 = 100_000;
 /// Most recorded actions a report includes.
 pub const REPORT_ACTIONS: usize = 1000;
 /// Most frequent messages listed in a report's summary.
 pub const TOP_MESSAGES: usize = 10;
-/// Largest chunk of a report download.
-pub const DOWNLOAD_CHUNK_BYTES: usize = 64 * 1024;
-/// Reports per ListReports page by default, and at most.
-const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: usize = 1000;
 /// What ListReports tokens are scoped to.
 const REPORTS_SCOPE: &str = "reports";
 
@@ -45,7 +39,8 @@ impl DiagnosticsApi {
         request: Request<pb::GenerateReportRequest>,
     ) -> Result<Response<pb::GenerateReportResponse>, ApiError> {
         let request = request.into_inner();
-        let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter =
+            convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let max_errors = match request.max_errors {
             0 => DEFAULT_MAX_ERRORS,
             n if n > MAX_ERRORS => {
@@ -55,7 +50,7 @@ impl DiagnosticsApi {
         };
         // A report reads up to MAX_ERRORS logs: it counts as a long read,
         // like a search or an export, so readers cannot pile them up.
-        let _slot = self.settings.limits.stream_slot()?;
+        let _slot = self.settings.admission.stream_slot()?;
         let started = std::time::Instant::now();
         let disk_paths = self.settings.disk_paths.clone();
         let system = tokio::task::spawn_blocking(move || crate::system::snapshot(&disk_paths));
@@ -113,7 +108,7 @@ impl DiagnosticsApi {
         let error_count = stored.error_count;
         tracing::debug!(%report_id, error_count, bytes = stored.size_bytes, elapsed = ?started.elapsed(), "report generated");
         Ok(Response::new(pb::GenerateReportResponse {
-            report: Some(convert::report_info(stored)),
+            report: Some(convert::to_wire::report_info(stored)),
         }))
     }
 
@@ -122,14 +117,14 @@ impl DiagnosticsApi {
         &self,
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::GetReportResponse>, ApiError> {
-        let id = convert::log_id("report_id", &request.into_inner().report_id)?;
+        let id = convert::from_wire::log_id("report_id", &request.into_inner().report_id)?;
         let report = self
             .store
             .get_report(id)
             .await?
             .ok_or_else(|| ApiError::not_found("report", id))?;
         Ok(Response::new(pb::GetReportResponse {
-            report: Some(convert::report_info(report)),
+            report: Some(convert::to_wire::report_info(report)),
         }))
     }
 
@@ -162,7 +157,10 @@ impl DiagnosticsApi {
             _ => String::new(),
         };
         Ok(Response::new(pb::ListReportsResponse {
-            reports: reports.into_iter().map(convert::report_info).collect(),
+            reports: reports
+                .into_iter()
+                .map(convert::to_wire::report_info)
+                .collect(),
             next_page_token,
         }))
     }
@@ -174,7 +172,7 @@ impl DiagnosticsApi {
         &self,
         request: Request<pb::DownloadReportRequest>,
     ) -> Result<Response<ResponseStream<pb::DownloadReportResponse>>, ApiError> {
-        let id = convert::log_id("report_id", &request.into_inner().report_id)?;
+        let id = convert::from_wire::log_id("report_id", &request.into_inner().report_id)?;
         let body = self
             .store
             .report_body(id)
@@ -207,7 +205,7 @@ impl DiagnosticsApi {
         &self,
         request: Request<pb::DeleteReportRequest>,
     ) -> Result<Response<pb::DeleteReportResponse>, ApiError> {
-        let id = convert::log_id("report_id", &request.into_inner().report_id)?;
+        let id = convert::from_wire::log_id("report_id", &request.into_inner().report_id)?;
         if !self.store.delete_report(id).await? {
             return Err(ApiError::not_found("report", id));
         }

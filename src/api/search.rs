@@ -6,6 +6,7 @@ use std::time::Instant;
 use tonic::{Request, Response};
 
 use super::error::ApiError;
+use super::limits::{DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_BYTES, MAX_QUERY_TERMS};
 use super::{
     DiagnosticsApi, ResponseStream, convert,
     error::{self, FieldError},
@@ -17,15 +18,6 @@ use crate::{
     store::SearchSink,
 };
 
-/// Hits when the request leaves `limit` at 0.
-pub const DEFAULT_LIMIT: usize = 100;
-/// Most hits one search returns.
-pub const MAX_LIMIT: usize = 10_000;
-/// Longest search query, in bytes: each term is matched against every
-/// message, stack trace and context, so query size is database time.
-pub const MAX_QUERY_BYTES: usize = 1024;
-/// Most terms (words and quoted phrases) in one search query.
-pub const MAX_QUERY_TERMS: usize = 16;
 /// Hits queued ahead of a slow client.
 const HITS_AHEAD: usize = 32;
 
@@ -51,7 +43,7 @@ impl SearchSink for HitSender {
             })
             .collect();
         let hit = pb::SearchHit {
-            log: Some(convert::log_entry(log)),
+            log: Some(convert::to_wire::log_entry(log)),
             matches,
         };
         self.sender
@@ -71,7 +63,8 @@ impl DiagnosticsApi {
         let started = Instant::now();
         let request = request.into_inner();
         let query = search_query(&request.query)?;
-        let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter =
+            convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let limit = match request.limit {
             0 => DEFAULT_LIMIT,
             n if n < 0 => return Err(FieldError::new("limit", "must not be negative").into()),
@@ -80,7 +73,7 @@ impl DiagnosticsApi {
             }
             n => n as usize,
         };
-        let slot = self.settings.limits.stream_slot()?;
+        let slot = self.settings.admission.stream_slot()?;
         let (sender, response) = streaming::channel(HITS_AHEAD, self.settings.stream_stall);
         let mut hits = HitSender {
             sender: sender.clone(),

@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 use prost::Message;
 
 use super::error::{ApiError, Limit};
+use super::limits::MAX_REPLAY;
 use super::{
     DiagnosticsApi, ResponseStream, convert, error::FieldError, page_token, pb,
     tail_message::TailMessage,
@@ -26,9 +27,6 @@ use crate::{
     store::Store,
     workers::tail::{HeldBytes, Subscription, TailBudget, TailEvent},
 };
-
-/// Most logs a backfill or a resume replays.
-pub const MAX_REPLAY: usize = 10_000;
 
 /// Longest a backfill or resume waits for the logs committed before it to
 /// settle (see `Tail::settled_position`), and how often it looks (first,
@@ -57,7 +55,8 @@ impl DiagnosticsApi {
         request: Request<pb::SubscribeLogsRequest>,
     ) -> Result<Response<ResponseStream<TailMessage>>, ApiError> {
         let request = request.into_inner();
-        let filter = convert::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter =
+            convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
         let query = if request.query.trim().is_empty() {
             None
         } else {
@@ -177,7 +176,7 @@ fn follow(
                 () = &mut beat => {
                     let due = last_sent + heartbeat;
                     if Instant::now() >= due {
-                        let beat = pb::Heartbeat { time: Some(convert::timestamp_to_proto(Utc::now())) };
+                        let beat = pb::Heartbeat { time: Some(convert::to_wire::timestamp_to_proto(Utc::now())) };
                         yield Ok(response(pb::subscribe_logs_response::Event::Heartbeat(beat), last).into());
                         last_sent = Instant::now();
                     }
@@ -208,7 +207,7 @@ fn drops_report(
 /// A log event.
 fn log_response(cursor: TailCursor, log: LogEntry) -> pb::SubscribeLogsResponse {
     response(
-        pb::subscribe_logs_response::Event::Log(convert::log_entry(log)),
+        pb::subscribe_logs_response::Event::Log(convert::to_wire::log_entry(log)),
         cursor,
     )
 }

@@ -31,7 +31,7 @@ from typing import Any, Dict, Iterable, List, Mapping
 
 REDACTED = "[redacted]"
 
-# Same list as diagd's DEFAULT_SECRET_KEYS.
+# Same list as diagd's DEFAULT_SECRET_KEYS (tests/test_shared_limits.py checks it).
 DEFAULT_SECRET_KEYS = (
     "password",
     "passwd",
