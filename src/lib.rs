@@ -48,8 +48,10 @@
 // serde_json::json! of the effective configuration (config.rs) nests deeper
 // than the default limit.
 #![recursion_limit = "256"]
+#![warn(missing_docs)]
 
 pub mod api;
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
 pub mod config;

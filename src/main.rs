@@ -58,15 +58,18 @@ enum Command {
     Push(diagd::cli::push::PushArgs),
     /// Measure ingest, search and live tail on this machine (starts its own
     /// PostgreSQL unless DATABASE_URL is set) and print the figures.
+    #[cfg(feature = "bench")]
     Bench(diagd::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let client_command = !matches!(
-        cli.command,
-        Command::Serve(_) | Command::Migrate(_) | Command::Bench(_)
-    );
+    let client_command = match cli.command {
+        Command::Serve(_) | Command::Migrate(_) => false,
+        #[cfg(feature = "bench")]
+        Command::Bench(_) => false,
+        _ => true,
+    };
     if client_command {
         // Client commands end quietly when their reader goes away
         // (`diagd logs | head`), like other command-line tools, instead of
@@ -126,6 +129,7 @@ async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args, log_control).await,
         Command::Migrate(args) => migrate(args).await,
+        #[cfg(feature = "bench")]
         Command::Bench(args) => {
             return match diagd::bench::run(args).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -15,6 +15,7 @@ pub mod codec;
 mod convert;
 pub mod error;
 mod export;
+#[cfg(any(test, feature = "testing"))]
 pub mod fuzz;
 mod ingest;
 pub mod limits;

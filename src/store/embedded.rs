@@ -104,7 +104,22 @@ pub enum Ownership {
     Exclusive,
     /// The cluster is shared by several processes (test binaries) and left
     /// running; it is tuned for speed over durability (fsync off).
+    #[cfg(any(test, feature = "testing"))]
     SharedForTests,
+}
+
+impl Ownership {
+    /// Whether this is the throwaway cluster shared by test binaries.
+    fn shared_for_tests(self) -> bool {
+        #[cfg(any(test, feature = "testing"))]
+        {
+            self == Ownership::SharedForTests
+        }
+        #[cfg(not(any(test, feature = "testing")))]
+        {
+            false
+        }
+    }
 }
 
 /// A running private PostgreSQL cluster.
@@ -169,7 +184,7 @@ impl EmbeddedPostgres {
             }
             None => cluster.start_server(&base_dir)?,
         };
-        if ownership == Ownership::SharedForTests {
+        if ownership.shared_for_tests() {
             drop(lock);
         } else {
             *cluster.lock.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(lock);
@@ -230,7 +245,7 @@ impl EmbeddedPostgres {
             "--encoding=UTF8",
             "--locale=C.UTF-8",
         ];
-        if self.ownership == Ownership::SharedForTests {
+        if self.ownership.shared_for_tests() {
             args.push("--no-sync");
         }
         let result = self.run_tool("initdb", &args);
@@ -241,7 +256,7 @@ impl EmbeddedPostgres {
              listen_addresses = '127.0.0.1'\n\
              unix_socket_directories = ''\n",
         );
-        if self.ownership == Ownership::SharedForTests {
+        if self.ownership.shared_for_tests() {
             settings.push_str(
                 "# Throwaway test cluster: speed over durability.\n\
                  fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\n",
@@ -646,6 +661,7 @@ fn lock_base_dir(base_dir: &Path, ownership: Ownership) -> Result<File, Embedded
                 Err(io_error(format!("locking {}", path.display()))(e))
             }
         },
+        #[cfg(any(test, feature = "testing"))]
         Ownership::SharedForTests => {
             file.lock()
                 .map_err(io_error(format!("locking {}", path.display())))?;

@@ -75,15 +75,17 @@ SELECT id FROM inserted";
 pub(super) const LOGS_WITH_TRACES: &str =
     "logs LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash";
 
-/// Columns of a full log (from `LOGS_WITH_TRACES`), in `row_to_entry` order.
-pub(super) const FULL_COLUMNS: &str = "logs.id, event_id, occurred_at, received_at, severity, error_type, message, \
-     coalesce(st.trace, ''), context, system_state, recent_actions, source_host, source_run_id, source_component, \
-     source_labels";
+/// Columns of a full log (from `LOGS_WITH_TRACES`), named as `row_to_entry`
+/// reads them.
+pub(super) const FULL_COLUMNS: &str = "logs.id AS id, event_id, occurred_at, received_at, severity, error_type, message, \
+     coalesce(st.trace, '') AS stack_trace, context, system_state, recent_actions, source_host, source_run_id, \
+     source_component, source_labels";
 
 /// The same columns without the heavy details (for basic listings, from
 /// `logs` alone).
-const BASIC_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, ''::text, \
-     NULL::jsonb, NULL::jsonb, NULL::jsonb, source_host, source_run_id, source_component, source_labels";
+const BASIC_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, \
+     ''::text AS stack_trace, NULL::jsonb AS context, NULL::jsonb AS system_state, NULL::jsonb AS recent_actions, \
+     source_host, source_run_id, source_component, source_labels";
 
 /// What happened to one log of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +156,7 @@ impl Store {
             .collect())
     }
 
+    #[cfg(feature = "bench")]
     /// The ceiling `diagd bench` compares ingest with: the same rows as
     /// [`Store::insert_logs`] would write, sent with `COPY logs … FROM STDIN
     /// (FORMAT binary)` (stack traces upserted first, as there) — and then
@@ -436,31 +439,27 @@ impl<'a> BatchColumns<'a> {
     }
 }
 
-/// Reads a row of `FULL_COLUMNS` (or `BASIC_COLUMNS`) back into a log.
+/// Reads a row of `FULL_COLUMNS` (or `BASIC_COLUMNS`) back into a log, by
+/// column name (other columns before or after them are ignored).
 pub(super) fn row_to_entry(row: &Row) -> Result<LogEntry, StoreError> {
-    row_to_entry_at(row, 0)
-}
-
-/// Reads a log whose `FULL_COLUMNS` start at column `o`.
-pub(super) fn row_to_entry_at(row: &Row, o: usize) -> Result<LogEntry, StoreError> {
-    let severity: &str = row.try_get(o + 4)?;
-    let error_type: &str = row.try_get(o + 5)?;
-    let context: Option<Value> = row.try_get(o + 8)?;
-    let system_state: Option<Value> = row.try_get(o + 9)?;
-    let recent_actions: Option<Value> = row.try_get(o + 10)?;
-    let labels: Value = row.try_get(o + 14)?;
+    let severity: &str = row.try_get("severity")?;
+    let error_type: &str = row.try_get("error_type")?;
+    let context: Option<Value> = row.try_get("context")?;
+    let system_state: Option<Value> = row.try_get("system_state")?;
+    let recent_actions: Option<Value> = row.try_get("recent_actions")?;
+    let labels: Value = row.try_get("source_labels")?;
     let corrupt =
         |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
     Ok(LogEntry {
-        id: row.try_get(o)?,
-        event_id: row.try_get(o + 1)?,
-        occurred_at: row.try_get(o + 2)?,
-        received_at: row.try_get(o + 3)?,
+        id: row.try_get("id")?,
+        event_id: row.try_get("event_id")?,
+        occurred_at: row.try_get("occurred_at")?,
+        received_at: row.try_get("received_at")?,
         severity: Severity::parse(severity).ok_or_else(|| corrupt("severity", &severity))?,
         error_type: ErrorType::parse(error_type)
             .ok_or_else(|| corrupt("error_type", &error_type))?,
-        message: row.try_get(o + 6)?,
-        stack_trace: row.try_get(o + 7)?,
+        message: row.try_get("message")?,
+        stack_trace: row.try_get("stack_trace")?,
         context: match context {
             Some(Value::Object(map)) => Some(map),
             Some(_) => return Err(corrupt("context", &"not a JSON object")),
@@ -476,9 +475,9 @@ pub(super) fn row_to_entry_at(row: &Row, o: usize) -> Result<LogEntry, StoreErro
             .map_err(|e| corrupt("recent_actions", &e))?
             .unwrap_or_default(),
         source: crate::domain::Source {
-            host: row.try_get(o + 11)?,
-            run_id: row.try_get(o + 12)?,
-            component: row.try_get(o + 13)?,
+            host: row.try_get("source_host")?,
+            run_id: row.try_get("source_run_id")?,
+            component: row.try_get("source_component")?,
             labels: serde_json::from_value::<BTreeMap<String, String>>(labels)
                 .map_err(|e| corrupt("source_labels", &e))?,
         },

@@ -303,6 +303,7 @@ async fn create_database_if_missing(config: &tokio_postgres::Config) -> Result<(
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// Drops a database (closing its sessions); used by tests for cleanup.
 pub async fn drop_database(admin_url: &str, dbname: &str) -> Result<(), StoreError> {
     let config: tokio_postgres::Config = admin_url

@@ -16,7 +16,7 @@ use tokio_stream::StreamExt;
 use super::{
     Store, StoreError,
     filter::SqlFilter,
-    logs::{FULL_COLUMNS, LOGS_WITH_TRACES},
+    logs::{FULL_COLUMNS, LOGS_WITH_TRACES, row_to_entry},
     search::{TraceAccess, term_conditions},
 };
 use crate::domain::{LogEntry, LogFilter, TailCursor};
@@ -108,7 +108,7 @@ impl Store {
             let mut bytes = 0usize;
             while let Some(row) = rows.next().await {
                 let row = row?;
-                let entry = row_to_entry_after_cursor(&row)?;
+                let entry = row_to_entry(&row)?;
                 let size = entry.approximate_size();
                 bytes = bytes.saturating_add(size);
                 batch.push((cursor_of(&row)?, entry, size));
@@ -160,7 +160,7 @@ impl Store {
             while let Some(row) = rows.next().await {
                 let row = row?;
                 read += 1;
-                if visit(cursor_of(&row)?, row_to_entry_after_cursor(&row)?).is_break() {
+                if visit(cursor_of(&row)?, row_to_entry(&row)?).is_break() {
                     break 'read;
                 }
             }
@@ -225,12 +225,7 @@ fn range_conditions(
 
 fn cursor_of(row: &tokio_postgres::Row) -> Result<TailCursor, StoreError> {
     Ok(TailCursor {
-        txid: row.try_get(0)?,
-        seq: row.try_get(1)?,
+        txid: row.try_get("txid")?,
+        seq: row.try_get("seq")?,
     })
-}
-
-/// A log from a row whose first two columns are the cursor.
-fn row_to_entry_after_cursor(row: &tokio_postgres::Row) -> Result<LogEntry, StoreError> {
-    super::logs::row_to_entry_at(row, 2)
 }

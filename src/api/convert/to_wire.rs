@@ -149,6 +149,7 @@ pub fn timestamp_to_proto(t: DateTime<Utc>) -> Timestamp {
     }
 }
 
+/// A severity as the wire enum.
 pub fn severity_to_proto(s: Severity) -> pb::Severity {
     match s {
         Severity::Critical => pb::Severity::Critical,
@@ -158,6 +159,7 @@ pub fn severity_to_proto(s: Severity) -> pb::Severity {
     }
 }
 
+/// An error type as the wire enum.
 pub fn error_type_to_proto(t: ErrorType) -> pb::ErrorType {
     match t {
         ErrorType::Oom => pb::ErrorType::Oom,

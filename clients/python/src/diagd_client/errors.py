@@ -145,6 +145,8 @@ def server_message_limit(error: DiagdError) -> Optional[int]:
     """The byte limit of diagd's MESSAGE_TOO_LARGE answer (its --max-message-bytes), if
     it names one (read from the details; from the message of a diagd without them)."""
     if error.reason:
+        if error.reason != "MESSAGE_TOO_LARGE":
+            return None
         try:
             return int(error.metadata["limit"])
         except (KeyError, ValueError):
