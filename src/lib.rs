@@ -4,7 +4,7 @@
 //!
 //! # The map
 //!
-//! Layers, each depending only on those below it:
+//! Layers, each depending only on those below it (and on `metrics`):
 //!
 //! - [`api`]: the gRPC service. Validates requests and converts wire ↔
 //!   domain (`api::convert`); one file per group of RPCs; every failure is an
@@ -20,13 +20,16 @@
 //! - [`server`]: running the service — start-up, health, shutdown — and its
 //!   plumbing: `auth` (tokens), `tls`, `incoming` (connection limits),
 //!   `request_timeout`, `batched_writes`, `memory` (giving memory back),
-//!   `telemetry` (diagd's own log), `metrics` (Prometheus).
+//!   `telemetry` (diagd's own log), `metrics` (the `/metrics` endpoint).
 //! - [`workers`]: the background tasks — `tail` (the live-tail hub),
 //!   `retention`, `debug_mode` (follows the switch, flips the log level).
+//! - [`metrics`]: diagd's Prometheus registry, which any layer may count
+//!   into (it depends on nothing of diagd's).
 //! - [`config`] (flags), [`export`] (export files), [`system`] (the
 //!   machine's state, for reports).
 //! - [`cli`]: the client sub-commands, gRPC clients like any other;
-//!   [`bench`]: `diagd bench`, which starts PostgreSQL and diagd itself.
+//!   `bench`: `diagd bench`, which starts PostgreSQL and diagd itself
+//!   (cargo feature `bench`, on by default).
 //!
 //! # The path of one log
 //!
@@ -57,6 +60,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod export;
+pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod system;

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::error::{self, ApiError};
 use super::limits::{MAX_BATCH_LOGS, MAX_REJECTION_DETAILS};
 use super::{DiagnosticsApi, convert, error::FieldError, pb};
-use crate::{server::metrics::METRICS, store::InsertOutcome};
+use crate::{metrics::METRICS, store::InsertOutcome};
 
 impl DiagnosticsApi {
     /// Stores one log; a repeated event_id answers the stored log's id.

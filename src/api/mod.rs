@@ -97,7 +97,7 @@ pub struct DiagnosticsApi {
     store: Store,
     /// Settings.
     settings: Arc<ApiSettings>,
-    /// Debug mode as followed by `debug_mode::follow`.
+    /// Debug mode as followed by `workers::debug_mode::follow`.
     debug_mode: watch::Receiver<DebugMode>,
     /// Cancelled when the server shuts down; ends open streams.
     shutdown: CancellationToken,
@@ -148,7 +148,7 @@ async fn answer<T>(
         Ok(_) => tonic::Code::Ok,
         Err(status) => status.code(),
     };
-    crate::server::metrics::METRICS.request(method, code, Some(started.elapsed()));
+    crate::metrics::METRICS.request(method, code, Some(started.elapsed()));
     answered
 }
 

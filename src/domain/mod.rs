@@ -1,6 +1,9 @@
-//! Plain Rust types for what diagd stores and answers: logs, their parts,
-//! filters and stats. No proto and no SQL here; `api` converts from the wire
-//! and `store` maps to tables.
+//! Plain Rust types and rules for what diagd stores and answers: logs and
+//! their parts, filters, stats, actions, debug mode, the live tail's
+//! positions and notices; search terms and case folding (`search`, `fold`),
+//! secret scrubbing (`scrub`), the report document and guidance. No proto
+//! and no SQL here; `api` converts from the wire and `store` maps to
+//! tables.
 
 mod action;
 mod debug_mode;

@@ -238,8 +238,8 @@ where
             Ok(()) => Box::pin(self.inner.call(request)),
             Err(error) => {
                 let status = Status::from(error);
-                crate::server::metrics::METRICS.request(
-                    crate::server::metrics::method_of(request.uri().path()),
+                crate::metrics::METRICS.request(
+                    crate::metrics::method_of(request.uri().path()),
                     status.code(),
                     None,
                 );

@@ -214,7 +214,7 @@ pub async fn run(
             .map_err(|error| ServerError::Metrics { address, error })?;
         let (store, hub, shutdown) = (store.clone(), hub.clone(), shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) = crate::server::metrics::serve(listener, store, hub, shutdown).await {
+            if let Err(e) = metrics::serve(listener, store, hub, shutdown).await {
                 tracing::error!(error = %e, "the metrics endpoint failed");
             }
         });

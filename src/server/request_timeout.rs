@@ -67,7 +67,7 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let timed = !CLIENT_STREAMS.contains(&request.uri().path());
-        let method = crate::server::metrics::method_of(request.uri().path());
+        let method = crate::metrics::method_of(request.uri().path());
         let answer = self.inner.call(request);
         if !timed {
             return Box::pin(answer);
@@ -78,7 +78,7 @@ where
                 Ok(answered) => answered,
                 Err(_) => {
                     // The handler was dropped unanswered: counted here.
-                    crate::server::metrics::METRICS.request(
+                    crate::metrics::METRICS.request(
                         method,
                         tonic::Code::DeadlineExceeded,
                         Some(timeout),

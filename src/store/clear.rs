@@ -294,7 +294,7 @@ impl Store {
             match self.delete_unreferenced_traces_step(traces).await {
                 Ok(step) => {
                     deleted += step;
-                    crate::server::metrics::METRICS.traces_removed.inc_by(step);
+                    crate::metrics::METRICS.traces_removed.inc_by(step);
                     if step < TRACES_PER_STEP as u64 {
                         break;
                     }

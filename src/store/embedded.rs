@@ -487,7 +487,7 @@ impl SupervisedPostgres {
     /// Starts supervising `cluster` (on the current tokio runtime).
     pub fn new(cluster: EmbeddedPostgres) -> SupervisedPostgres {
         let cluster = Arc::new(cluster);
-        crate::server::metrics::METRICS.embedded_postgres(true);
+        crate::metrics::METRICS.embedded_postgres(true);
         let stopping = CancellationToken::new();
         let task = tokio::spawn(supervise(cluster.clone(), stopping.clone()));
         SupervisedPostgres {
@@ -543,14 +543,12 @@ async fn supervise(cluster: Arc<EmbeddedPostgres>, stopping: CancellationToken) 
         .await;
         match checked {
             Ok(Ok(Supervision::Running)) => {
-                crate::server::metrics::METRICS.embedded_postgres(true);
+                crate::metrics::METRICS.embedded_postgres(true);
                 down = false;
             }
             Ok(Ok(Supervision::Restarted)) => {
-                crate::server::metrics::METRICS
-                    .embedded_postgres_restarts
-                    .inc();
-                crate::server::metrics::METRICS.embedded_postgres(true);
+                crate::metrics::METRICS.embedded_postgres_restarts.inc();
+                crate::metrics::METRICS.embedded_postgres(true);
                 tracing::info!(
                     port = cluster.port,
                     "the embedded PostgreSQL is running again"
@@ -559,7 +557,7 @@ async fn supervise(cluster: Arc<EmbeddedPostgres>, stopping: CancellationToken) 
             }
             Ok(Ok(Supervision::Stopped)) => return,
             Ok(Err(e)) => {
-                crate::server::metrics::METRICS.embedded_postgres(false);
+                crate::metrics::METRICS.embedded_postgres(false);
                 if !down {
                     tracing::warn!(error = %e, "restarting the embedded PostgreSQL failed; trying again every second");
                 }

@@ -156,12 +156,12 @@ impl Store {
             .collect())
     }
 
-    #[cfg(feature = "bench")]
     /// The ceiling `diagd bench` compares ingest with: the same rows as
     /// [`Store::insert_logs`] would write, sent with `COPY logs … FROM STDIN
     /// (FORMAT binary)` (stack traces upserted first, as there) — and then
     /// rolled back, so the table keeps only what diagd stored and its
     /// rollups stay exact. Returns the rows copied.
+    #[cfg(feature = "bench")]
     pub async fn copy_logs_and_roll_back(&self, logs: &[NewLog]) -> Result<u64, StoreError> {
         use tokio_postgres::{binary_copy::BinaryCopyInWriter, types::Type};
         let columns = BatchColumns::from_logs(logs)?;

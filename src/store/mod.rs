@@ -303,8 +303,8 @@ async fn create_database_if_missing(config: &tokio_postgres::Config) -> Result<(
     }
 }
 
-#[cfg(any(test, feature = "testing"))]
 /// Drops a database (closing its sessions); used by tests for cleanup.
+#[cfg(any(test, feature = "testing"))]
 pub async fn drop_database(admin_url: &str, dbname: &str) -> Result<(), StoreError> {
     let config: tokio_postgres::Config = admin_url
         .parse()

@@ -106,9 +106,7 @@ async fn run(
             Ok(deleted) => {
                 if deleted > 0 {
                     tracing::info!(deleted, "retention deleted old logs");
-                    crate::server::metrics::METRICS
-                        .retention_deleted
-                        .inc_by(deleted);
+                    crate::metrics::METRICS.retention_deleted.inc_by(deleted);
                 }
                 retention.update(|s| {
                     s.last_run = Some(Utc::now());

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     domain::{FoldedText, LogEntry, LogFilter, NoticeKind, SearchQuery, TailCursor},
-    server::metrics::METRICS,
+    metrics::METRICS,
     store::{LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Store, StoreError},
 };
 
