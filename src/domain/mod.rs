@@ -1,12 +1,15 @@
 //! Plain Rust types and rules for what diagd stores and answers: logs and
 //! their parts, filters, stats, actions, debug mode, the live tail's
 //! positions and notices; search terms and case folding (`search`, `fold`),
-//! secret scrubbing (`scrub`), the report document and guidance. No proto
+//! secret scrubbing (`scrub`), error fingerprints (`fingerprint`: which logs
+//! are the same error; not yet applied at ingest), the report document and
+//! guidance. No proto
 //! and no SQL here; `api` converts from the wire and `store` maps to
 //! tables.
 
 mod action;
 mod debug_mode;
+pub mod fingerprint;
 pub mod fold;
 mod guidance;
 mod log;

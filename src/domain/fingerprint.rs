@@ -1,0 +1,822 @@
+//! Fingerprints: which logs are "the same error" (issue #13, first part —
+//! the rule itself; storing groups and their RPCs come next).
+//!
+//! A log's fingerprint is a hash of its *components*, which are kept so that
+//! diagd can say why two logs were grouped:
+//!
+//! - **A Python traceback** (every exception of a chain: "The above
+//!   exception was the direct cause…", "During handling of the above
+//!   exception…") gives, per exception, its type and — for generic types
+//!   such as `RuntimeError` or `ValueError` only — its normalised first
+//!   message line; and the frames of the last (outermost-raised) exception:
+//!   module, function and whitespace-collapsed code line, never line numbers
+//!   or absolute path prefixes. Only in-app frames count when there are any
+//!   (not `site-packages`/`dist-packages`, not the standard library; module
+//!   prefixes can be included or excluded), else all frames; well-known
+//!   wrapper frames never count; repeated frames (recursion) count once.
+//!   Caret lines (`^^^`, `~~~`) are ignored.
+//! - **Anything else** — no stack trace, a Rust panic, a C++ abort, free
+//!   text, an `ExceptionGroup` — falls back to the normalised message, plus
+//!   the normalised first line of the stack trace when there is one. Never
+//!   an error.
+//!
+//! Normalising a message replaces what varies between occurrences of the
+//! same error — numbers, sizes, hex, UUIDs, hashes, paths, URLs, IP
+//! addresses, host names, dates, durations, and the number after `rank`,
+//! `GPU`, `pid`, `step` — with placeholders.
+//!
+//! The fingerprint records [`VERSION`]: a later version of these rules gives
+//! new fingerprints, and stored logs keep the ones they were grouped by.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+/// The version of the fingerprint rules.
+pub const VERSION: u32 = 1;
+
+/// Code lines longer than this (in bytes, collapsed) do not count.
+const MAX_CODE_LINE: usize = 120;
+
+/// Exception types whose message is part of the fingerprint: raised for
+/// unrelated failures, they say little by themselves.
+const GENERIC_TYPES: &[&str] = &[
+    "Exception",
+    "RuntimeError",
+    "ValueError",
+    "TypeError",
+    "OSError",
+    "IOError",
+    "AssertionError",
+    "AttributeError",
+    "KeyError",
+    "IndexError",
+    "NotImplementedError",
+    "SystemError",
+    "torch.distributed.DistBackendError",
+    "torch.distributed.DistError",
+    "torch._C._distributed_c10d.DistBackendError",
+];
+
+/// Exception types printed under different names by different versions of
+/// a library, mapped to one name.
+const TYPE_ALIASES: &[(&str, &str)] = &[
+    ("torch.cuda.OutOfMemoryError", "torch.OutOfMemoryError"),
+    (
+        "torch._C._distributed_c10d.DistBackendError",
+        "torch.distributed.DistBackendError",
+    ),
+];
+
+/// Frames that only forward a call (framework plumbing): never counted.
+const WRAPPER_FRAMES: &[(&str, &str)] = &[
+    ("torch.nn.modules.module", "_call_impl"),
+    ("torch.nn.modules.module", "_wrapped_call_impl"),
+    ("torch._dynamo.eval_frame", "_fn"),
+    ("torch.utils._contextlib", "decorate_context"),
+    ("accelerate.hooks", "new_forward"),
+    ("transformers.utils.generic", "wrapper"),
+];
+
+/// Which frames are the user's own ("in-app"), beyond the default rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupingOptions {
+    /// Module prefixes always in-app (e.g. a package of the user's that is
+    /// installed into `site-packages`).
+    pub in_app_include: Vec<String>,
+    /// Module prefixes never in-app.
+    pub in_app_exclude: Vec<String>,
+}
+
+/// One frame as it counts in a fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FrameKey {
+    /// Dotted module, e.g. `transformers.trainer` or `models.llama`.
+    pub module: String,
+    /// Function name.
+    pub function: String,
+    /// The code line, whitespace collapsed; `None` when absent or too long.
+    pub code: Option<String>,
+    /// Whether it is the user's own code.
+    pub in_app: bool,
+}
+
+/// One exception of a chain as it counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionKey {
+    /// The exception type, e.g. `torch.OutOfMemoryError`.
+    pub exception_type: String,
+    /// The normalised first message line, when the type is generic.
+    pub message: Option<String>,
+}
+
+/// How a fingerprint was made: what a person is shown to explain a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Components {
+    /// From a Python traceback.
+    Traceback {
+        /// Every exception of the chain, first raised first.
+        exceptions: Vec<ExceptionKey>,
+        /// The frames that counted, outermost first.
+        frames: Vec<FrameKey>,
+        /// Whether those are only the in-app frames.
+        in_app_only: bool,
+    },
+    /// The fallback: no Python traceback.
+    Message {
+        /// The normalised message.
+        message: String,
+        /// The normalised first line of the stack trace, if any.
+        trace_head: Option<String>,
+    },
+}
+
+/// A log's fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// The rules' version ([`VERSION`]).
+    pub version: u32,
+    /// Hex SHA-256 (first 16 bytes) of the version and the components.
+    pub hash: String,
+    /// What it was made of.
+    pub components: Components,
+}
+
+/// The fingerprint of a log with this message and stack trace.
+pub fn fingerprint(message: &str, stack_trace: &str, options: &GroupingOptions) -> Fingerprint {
+    let components = match parse_traceback(stack_trace) {
+        Some(traceback) => traceback_components(&traceback, options),
+        None => Components::Message {
+            message: normalise_message(first_line(message)),
+            trace_head: non_empty(stack_trace).map(|t| normalise_message(first_line(t))),
+        },
+    };
+    Fingerprint {
+        version: VERSION,
+        hash: hash(&components),
+        components,
+    }
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+fn first_line(text: &str) -> &str {
+    text.trim().lines().next().unwrap_or("").trim()
+}
+
+/// The hash of `components`, stable across runs and platforms.
+fn hash(components: &Components) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("diagd-fingerprint-v{VERSION}\n"));
+    match components {
+        Components::Traceback {
+            exceptions, frames, ..
+        } => {
+            for exception in exceptions {
+                hasher.update(format!(
+                    "type\0{}\0{}\n",
+                    exception.exception_type,
+                    exception.message.as_deref().unwrap_or("")
+                ));
+            }
+            for frame in frames {
+                hasher.update(format!(
+                    "frame\0{}\0{}\0{}\n",
+                    frame.module,
+                    frame.function,
+                    frame.code.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        Components::Message {
+            message,
+            trace_head,
+        } => {
+            hasher.update(format!(
+                "message\0{message}\0{}\n",
+                trace_head.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    let digest = hasher.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ------------------------------------------------------------- tracebacks
+
+/// A parsed Python traceback: its exceptions, first raised first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Traceback {
+    exceptions: Vec<RaisedException>,
+}
+
+/// One exception of a traceback with the frames printed for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RaisedException {
+    frames: Vec<RawFrame>,
+    exception_type: String,
+    message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RawFrame {
+    path: String,
+    function: String,
+    code: Option<String>,
+}
+
+static FRAME_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*File "(?P<path>[^"]+)", line \d+, in (?P<function>.+?)\s*$"#)
+        .expect("valid regex")
+});
+static CARET_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*[\^~]+[\s\^~]*$").expect("valid regex"));
+static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?P<type>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?::\s?(?P<message>.*))?$",
+    )
+    .expect("valid regex")
+});
+
+const CHAIN_MARKERS: &[&str] = &[
+    "The above exception was the direct cause of the following exception:",
+    "During handling of the above exception, another exception occurred:",
+];
+
+/// Parses a Python traceback; `None` when `text` is not one (or is an
+/// `ExceptionGroup`, whose nested blocks fall back to the message rule).
+fn parse_traceback(text: &str) -> Option<Traceback> {
+    if !text.contains("Traceback (most recent call last):") {
+        return None;
+    }
+    if text
+        .lines()
+        .any(|l| l.trim_start().starts_with("| ") || l.trim_start().starts_with("+-+"))
+    {
+        return None;
+    }
+    let mut exceptions = Vec::new();
+    let mut lines = text.lines().peekable();
+    // Anything before the first "Traceback" line (a logger's own message).
+    while let Some(line) = lines.peek() {
+        if line.trim() == "Traceback (most recent call last):" {
+            break;
+        }
+        lines.next();
+    }
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || CHAIN_MARKERS.contains(&trimmed) {
+            continue;
+        }
+        if trimmed != "Traceback (most recent call last):" {
+            continue;
+        }
+        let mut frames: Vec<RawFrame> = Vec::new();
+        let mut exception = None;
+        while let Some(line) = lines.next() {
+            if let Some(captures) = FRAME_LINE.captures(line) {
+                frames.push(RawFrame {
+                    path: captures["path"].to_string(),
+                    function: captures["function"].to_string(),
+                    code: None,
+                });
+                continue;
+            }
+            let trimmed = line.trim();
+            if trimmed.is_empty() || CARET_LINE.is_match(line) {
+                continue;
+            }
+            if trimmed.starts_with("[Previous line repeated") {
+                continue;
+            }
+            // An indented line after a frame is its code line.
+            if line.starts_with(' ')
+                && let Some(frame) = frames.last_mut()
+                && frame.code.is_none()
+            {
+                frame.code = Some(collapse(trimmed));
+                continue;
+            }
+            // The first unindented line: the exception (its message may go
+            // on for more lines, which do not count).
+            if let Some(captures) = EXCEPTION_LINE.captures(trimmed) {
+                exception = Some((
+                    captures["type"].to_string(),
+                    captures
+                        .name("message")
+                        .map(|m| m.as_str().trim().to_string())
+                        .unwrap_or_default(),
+                ));
+            }
+            // Skip the rest of this block's message.
+            while let Some(next) = lines.peek() {
+                let next = next.trim();
+                if next == "Traceback (most recent call last):" || CHAIN_MARKERS.contains(&next) {
+                    break;
+                }
+                lines.next();
+            }
+            break;
+        }
+        let (exception_type, message) = exception?;
+        exceptions.push(RaisedException {
+            frames,
+            exception_type,
+            message,
+        });
+    }
+    (!exceptions.is_empty()).then_some(Traceback { exceptions })
+}
+
+fn collapse(code: &str) -> String {
+    code.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The components of a parsed traceback.
+fn traceback_components(traceback: &Traceback, options: &GroupingOptions) -> Components {
+    let exceptions = traceback
+        .exceptions
+        .iter()
+        .map(|e| {
+            let exception_type = canonical_type(&e.exception_type);
+            let message = GENERIC_TYPES
+                .contains(&exception_type.as_str())
+                .then(|| normalise_message(first_line(&e.message)));
+            ExceptionKey {
+                exception_type,
+                message,
+            }
+        })
+        .collect();
+    // The frames of the last exception: where the error finally surfaced.
+    let raw = &traceback
+        .exceptions
+        .last()
+        .expect("a parsed traceback has an exception")
+        .frames;
+    let root = project_root(raw);
+    let mut all: Vec<FrameKey> = Vec::new();
+    for frame in raw {
+        let (module, kind) = module_of(&frame.path, root.as_deref());
+        if WRAPPER_FRAMES
+            .iter()
+            .any(|(m, f)| *m == module && *f == frame.function)
+        {
+            continue;
+        }
+        let mut in_app = kind == PathKind::Project;
+        if options
+            .in_app_include
+            .iter()
+            .any(|p| module_has_prefix(&module, p))
+        {
+            in_app = true;
+        }
+        if options
+            .in_app_exclude
+            .iter()
+            .any(|p| module_has_prefix(&module, p))
+        {
+            in_app = false;
+        }
+        let key = FrameKey {
+            module,
+            function: frame.function.clone(),
+            code: frame.code.clone().filter(|c| c.len() <= MAX_CODE_LINE),
+            in_app,
+        };
+        // Recursion: the same frame again in a row counts once.
+        if all.last() != Some(&key) {
+            all.push(key);
+        }
+    }
+    let in_app: Vec<FrameKey> = all.iter().filter(|f| f.in_app).cloned().collect();
+    let in_app_only = !in_app.is_empty();
+    Components::Traceback {
+        exceptions,
+        frames: if in_app_only { in_app } else { all },
+        in_app_only,
+    }
+}
+
+fn canonical_type(name: &str) -> String {
+    TYPE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, canonical)| canonical)
+        .to_string()
+}
+
+fn module_has_prefix(module: &str, prefix: &str) -> bool {
+    module == prefix
+        || module
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathKind {
+    /// Installed: `site-packages` / `dist-packages`.
+    Installed,
+    /// The standard library (or the interpreter's own frames).
+    StandardLibrary,
+    /// The user's project.
+    Project,
+}
+
+static STDLIB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(^|/)lib(64)?/python\d+(\.\d+)?/|^<frozen |^<string>$|^<stdin>$")
+        .expect("valid regex")
+});
+
+/// The dotted module of a frame's file and what kind of code it is.
+/// `root`: the project root of the traceback's project frames.
+fn module_of(path: &str, root: Option<&str>) -> (String, PathKind) {
+    let path = path.replace('\\', "/");
+    for marker in ["site-packages/", "dist-packages/"] {
+        if let Some(at) = path.rfind(marker) {
+            return (dotted(&path[at + marker.len()..]), PathKind::Installed);
+        }
+    }
+    if STDLIB.is_match(&path) {
+        let module = match path.find("/python") {
+            Some(at) => match path[at + 1..].find('/') {
+                Some(slash) => dotted(&path[at + 1 + slash + 1..]),
+                None => dotted(&path),
+            },
+            None => path.trim_matches(['<', '>']).to_string(),
+        };
+        return (module, PathKind::StandardLibrary);
+    }
+    let relative = match root {
+        Some(root) => path.strip_prefix(root).unwrap_or(&path),
+        None => &path,
+    };
+    let relative = relative.trim_start_matches('/');
+    // A path not under the root (or no root): the file name alone.
+    let relative = if relative.starts_with('/') || relative.is_empty() {
+        path.rsplit('/').next().unwrap_or(&path)
+    } else {
+        relative
+    };
+    (dotted(relative), PathKind::Project)
+}
+
+/// `a/b/c.py` → `a.b.c`; `pkg/__init__.py` → `pkg`.
+fn dotted(path: &str) -> String {
+    let path = path.strip_suffix(".py").unwrap_or(path);
+    let path = path.strip_suffix("/__init__").unwrap_or(path);
+    path.trim_matches('/').replace('/', ".")
+}
+
+/// The deepest directory holding every project frame's file (not
+/// installed, not the standard library), with its trailing slash.
+fn project_root(frames: &[RawFrame]) -> Option<String> {
+    let mut dirs = frames.iter().filter_map(|f| {
+        let path = f.path.replace('\\', "/");
+        let installed = path.contains("site-packages/") || path.contains("dist-packages/");
+        (!installed && !STDLIB.is_match(&path) && path.contains('/'))
+            .then(|| path[..path.rfind('/').unwrap_or(0) + 1].to_string())
+    });
+    let mut common = dirs.next()?;
+    for dir in dirs {
+        while !dir.starts_with(&common) {
+            let trimmed = common.trim_end_matches('/');
+            match trimmed.rfind('/') {
+                Some(at) => common.truncate(at + 1),
+                None => return None,
+            }
+        }
+    }
+    Some(common)
+}
+
+// ------------------------------------------------------------- messages
+
+/// Placeholders for what varies between occurrences of the same error, in
+/// the order they are applied.
+static NORMALISERS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        (r"\b[a-z][a-z0-9+.-]*://[^\s'\x22<>)]+", "<url>"),
+        (
+            r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            "<uuid>",
+        ),
+        (
+            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b",
+            "<date>",
+        ),
+        (r"\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b", "<time>"),
+        (r"(?i)\b0x[0-9a-f]+\b", "<hex>"),
+        // Hex of 7 or more characters with both digits and letters.
+        (r"(?i)\b(?:[0-9]+[a-f]|[a-f]+[0-9])[0-9a-f]{5,}\b", "<hash>"),
+        (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "<ip>"),
+        (r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?", "<path>"),
+        (
+            r"(?i)\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.(?:internal|local|lan|com|net|org|io|ai|cloud|cluster)\b",
+            "<host>",
+        ),
+        // Numbered machines: gpu-node-07, worker-3, host12.
+        (
+            r"(?i)\b(?:gpu|node|host|worker|compute|server|machine|ip)[a-z0-9]*(?:-[a-z0-9]+)*-?\d+\b",
+            "<host>",
+        ),
+        (
+            r"(?i)\b\d+(?:\.\d+)?\s?(?:[kmgtp]i?b|bytes?|b)\b",
+            "<size>",
+        ),
+        (
+            r"(?i)\b\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds?|mins?|minutes?|h|hours?|days?)\b",
+            "<duration>",
+        ),
+        (r"(?i)\b(rank|gpu|device|pid|step|epoch|iteration|worker|node|port)\s*[#:]?\s*\d+", "$1 <n>"),
+        (r"[-+]?\b\d+(?:[.,]\d+)*(?:e[-+]?\d+)?\b", "<n>"),
+    ]
+    .into_iter()
+    .map(|(pattern, replacement)| (Regex::new(pattern).expect("valid regex"), replacement))
+    .collect()
+});
+
+/// `text` with what varies between occurrences replaced by placeholders,
+/// and whitespace collapsed.
+pub fn normalise_message(text: &str) -> String {
+    let mut text = collapse(text);
+    for (pattern, replacement) in NORMALISERS.iter() {
+        text = pattern.replace_all(&text, *replacement).into_owned();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> GroupingOptions {
+        GroupingOptions::default()
+    }
+
+    /// A CUDA OOM from `loss.backward()` in the user's `train.py`, under
+    /// `root` and a site-packages directory `site`, as torch `version` prints
+    /// it.
+    fn oom(root: &str, site: &str, gib: &str, torch_type: &str) -> String {
+        format!(
+            "Traceback (most recent call last):
+  File \"{root}/train.py\", line 212, in <module>
+    main()
+  File \"{root}/train.py\", line 198, in main
+    trainer.train()
+  File \"{root}/lib/loop.py\", line 57, in train
+    loss.backward()
+    ^^^^^^^^^^^^^^^
+  File \"{site}/torch/_tensor.py\", line 581, in backward
+    torch.autograd.backward(
+  File \"{site}/torch/autograd/__init__.py\", line 347, in backward
+    _engine_run_backward(
+{torch_type}: CUDA out of memory. Tried to allocate {gib} GiB. GPU 3 has a total capacity of 79.15 GiB of which 1.2 GiB is free. Process 4242 has 77.9 GiB memory in use.
+"
+        )
+    }
+
+    #[test]
+    fn the_same_oom_groups_across_machines_paths_sizes_and_torch_versions() {
+        let a = fingerprint(
+            "CUDA out of memory",
+            &oom(
+                "/home/alice/proj",
+                "/opt/conda/lib/python3.11/site-packages",
+                "2.00",
+                "torch.OutOfMemoryError",
+            ),
+            &options(),
+        );
+        let b = fingerprint(
+            "CUDA out of memory (rank 7)",
+            &oom(
+                "/workspace/runs/proj",
+                "/usr/local/lib/python3.10/dist-packages",
+                "512.00",
+                "torch.cuda.OutOfMemoryError",
+            ),
+            &options(),
+        );
+        assert_eq!(a.hash, b.hash, "{:#?}\n{:#?}", a.components, b.components);
+        let Components::Traceback {
+            exceptions,
+            frames,
+            in_app_only,
+        } = &a.components
+        else {
+            panic!("a traceback: {:?}", a.components)
+        };
+        assert_eq!(exceptions[0].exception_type, "torch.OutOfMemoryError");
+        assert_eq!(
+            exceptions[0].message, None,
+            "a specific type: its message does not count"
+        );
+        assert!(in_app_only);
+        let modules: Vec<&str> = frames.iter().map(|f| f.module.as_str()).collect();
+        assert_eq!(modules, ["train", "train", "lib.loop"]);
+        assert_eq!(frames[2].code.as_deref(), Some("loss.backward()"));
+    }
+
+    #[test]
+    fn different_runtime_errors_from_the_same_line_stay_apart() {
+        let trace = |message: &str| {
+            format!(
+                "Traceback (most recent call last):
+  File \"/home/bob/proj/train.py\", line 57, in train
+    loss.backward()
+RuntimeError: {message}
+"
+            )
+        };
+        let grad = fingerprint(
+            "",
+            &trace("element 0 of tensors does not require grad and does not have a grad_fn"),
+            &options(),
+        );
+        let nccl = fingerprint(
+            "",
+            &trace("NCCL communicator was aborted on rank 3"),
+            &options(),
+        );
+        let nccl_other_rank = fingerprint(
+            "",
+            &trace("NCCL communicator was aborted on rank 12"),
+            &options(),
+        );
+        assert_ne!(grad.hash, nccl.hash);
+        assert_eq!(nccl.hash, nccl_other_rank.hash, "only the rank differs");
+    }
+
+    #[test]
+    fn chained_exceptions_all_count_and_caret_and_recursion_lines_do_not() {
+        let trace = "Traceback (most recent call last):
+  File \"/p/data.py\", line 10, in load
+    return json.load(f)
+           ^^^^^^^^^^^^
+json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File \"/p/main.py\", line 3, in <module>
+    run()
+  File \"/p/main.py\", line 2, in run
+    run()
+  File \"/p/main.py\", line 2, in run
+    run()
+  [Previous line repeated 996 more times]
+  File \"/p/data.py\", line 12, in load
+    raise ValueError(f\"bad config {path}\") from e
+ValueError: bad config /p/configs/run-17.json
+";
+        let print = fingerprint("", trace, &options());
+        let Components::Traceback {
+            exceptions, frames, ..
+        } = &print.components
+        else {
+            panic!("a traceback")
+        };
+        assert_eq!(
+            exceptions
+                .iter()
+                .map(|e| e.exception_type.as_str())
+                .collect::<Vec<_>>(),
+            ["json.decoder.JSONDecodeError", "ValueError"]
+        );
+        assert_eq!(exceptions[1].message.as_deref(), Some("bad config <path>"));
+        let functions: Vec<&str> = frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            functions,
+            ["<module>", "run", "load"],
+            "recursion counts once"
+        );
+    }
+
+    #[test]
+    fn wrapper_frames_never_count_and_in_app_can_be_configured() {
+        let trace = "Traceback (most recent call last):
+  File \"/venv/lib/python3.11/site-packages/torch/nn/modules/module.py\", line 1736, in _wrapped_call_impl
+    return self._call_impl(*args, **kwargs)
+  File \"/venv/lib/python3.11/site-packages/torch/nn/modules/module.py\", line 1747, in _call_impl
+    return forward_call(*args, **kwargs)
+  File \"/venv/lib/python3.11/site-packages/mylab/models/block.py\", line 40, in forward
+    h = self.attn(x)
+TypeError: forward() missing 1 required positional argument: 'mask'
+";
+        let default = fingerprint("", trace, &options());
+        let Components::Traceback {
+            frames,
+            in_app_only,
+            ..
+        } = &default.components
+        else {
+            panic!("a traceback")
+        };
+        assert!(!in_app_only, "no in-app frame: all frames count");
+        assert_eq!(
+            frames.len(),
+            1,
+            "the torch wrappers are dropped: {frames:?}"
+        );
+        let mine = fingerprint(
+            "",
+            trace,
+            &GroupingOptions {
+                in_app_include: vec!["mylab".into()],
+                ..GroupingOptions::default()
+            },
+        );
+        let Components::Traceback { in_app_only, .. } = &mine.components else {
+            panic!("a traceback")
+        };
+        assert!(in_app_only);
+    }
+
+    #[test]
+    fn anything_else_falls_back_to_the_normalised_message() {
+        let panic = fingerprint(
+            "worker crashed",
+            "thread 'main' panicked at src/loader.rs:88:14:\nindex out of bounds: the len is 3 but the index is 7",
+            &options(),
+        );
+        let again = fingerprint(
+            "worker crashed",
+            "thread 'main' panicked at src/loader.rs:91:14:\nindex out of bounds: the len is 4 but the index is 9",
+            &options(),
+        );
+        assert_eq!(panic.hash, again.hash);
+        assert!(matches!(panic.components, Components::Message { .. }));
+        let plain = fingerprint(
+            "Connection to 10.0.3.7:29500 timed out after 30 s",
+            "",
+            &options(),
+        );
+        let plain_again = fingerprint(
+            "Connection to 10.0.3.9:29500 timed out after 600 s",
+            "",
+            &options(),
+        );
+        assert_eq!(plain.hash, plain_again.hash);
+        let group = "Traceback (most recent call last):\n  | ExceptionGroup: errors (2 sub-exceptions)\n  +-+---------------- 1 ----------------\n";
+        assert!(matches!(
+            fingerprint("errors", group, &options()).components,
+            Components::Message { .. }
+        ));
+    }
+
+    #[test]
+    fn truncated_empty_and_odd_input_fall_back_and_never_fail() {
+        let truncated =
+            "Traceback (most recent call last):\n  File \"/p/a.py\", line 3, in f\n    g()\n";
+        assert!(matches!(
+            fingerprint("lost the end", truncated, &options()).components,
+            Components::Message { .. }
+        ));
+        let empty = fingerprint("", "", &options());
+        assert_eq!(
+            empty.components,
+            Components::Message {
+                message: String::new(),
+                trace_head: None
+            }
+        );
+        for odd in [
+            "Traceback (most recent call last):",
+            "Traceback (most recent call last):\n\n\n",
+            "\u{0}\u{1}\u{fffd}Traceback (most recent call last):\n  File \"\", line 1, in \nE",
+            "  File \"x\", line 1, in y\nValueError: no traceback header",
+            "Traceback (most recent call last):\n  File \"C:\\work\\train.py\", line 9, in <module>\n    run()\nKeyError: 'lr'",
+        ] {
+            let print = fingerprint(odd, odd, &options());
+            assert_eq!(print.hash.len(), 32, "{odd:?}");
+            assert_eq!(print.version, VERSION);
+        }
+    }
+
+    #[test]
+    fn a_windows_path_and_a_posix_path_of_the_same_project_group_together() {
+        let windows = "Traceback (most recent call last):\n  File \"C:\\Users\\al\\proj\\train.py\", line 9, in <module>\n    run()\n  File \"C:\\Users\\al\\proj\\lib\\cfg.py\", line 4, in run\n    cfg['lr']\nKeyError: 'lr'\n";
+        let posix = "Traceback (most recent call last):\n  File \"/srv/proj/train.py\", line 19, in <module>\n    run()\n  File \"/srv/proj/lib/cfg.py\", line 40, in run\n    cfg['lr']\nKeyError: 'lr'\n";
+        assert_eq!(
+            fingerprint("", windows, &options()).hash,
+            fingerprint("", posix, &options()).hash
+        );
+    }
+
+    #[test]
+    fn normalising_replaces_what_varies() {
+        assert_eq!(
+            normalise_message(
+                "Tried to allocate 2.00 GiB on GPU 3 (pid 4242, step 1200) at 2026-11-30T10:00:00Z from https://hub.internal/x?y=1 on gpu-node-07 in /home/a/b.py, id 0x7f3a, sha 3f2a9c1d, run 1b4e28ba-2fa1-11d2-883f-0016d3cca427 took 12.5 ms"
+            ),
+            "Tried to allocate <size> on GPU <n> (pid <n>, step <n>) at <date> from <url> on <host> in <path>, id <hex>, sha <hash>, run <uuid> took <duration>"
+        );
+    }
+}
