@@ -79,11 +79,15 @@ pub fn follow(
                     }
                     let on = mode.is_on(now);
                     if applied != Some(on) {
-                        if applied.is_some() || on {
-                            tracing::info!(on, changed_by = ?mode.changed_by, "debug mode {}", if on { "ON" } else { "OFF" });
-                        }
+                        // The filter first, then the line that says so: a
+                        // request sent once "debug mode ON" is read is
+                        // logged in full (its span is made under the new
+                        // filter).
                         if let Some(control) = &log_control {
                             control.apply(on);
+                        }
+                        if applied.is_some() || on {
+                            tracing::info!(on, changed_by = ?mode.changed_by, "debug mode {}", if on { "ON" } else { "OFF" });
                         }
                         applied = Some(on);
                     }
