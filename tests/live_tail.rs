@@ -1077,3 +1077,46 @@ async fn an_abandoned_report_generation_leaves_nothing_behind() {
         .unwrap();
     assert_eq!(stored.error_count, 1);
 }
+
+#[tokio::test]
+async fn a_clear_is_announced_even_to_a_subscriber_whose_queue_was_full() {
+    let mut options = test_options();
+    options.tail.buffer = 8;
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    let mut slow = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut slow).await;
+    let mut watcher = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
+    until_live(&mut watcher).await;
+
+    // Large logs, so that the slow subscriber's queue — and the HTTP/2
+    // windows before it — fill while it reads nothing.
+    let logs: Vec<pb::NewLog> = (0..300)
+        .map(|i| pb::NewLog {
+            context: Some(common::json_struct(
+                serde_json::json!({"pad": "p".repeat(60_000)}),
+            )),
+            ..new_log(
+                &format!("before the clear {i}"),
+                Severity::Low,
+                ErrorType::Other,
+            )
+        })
+        .collect();
+    for chunk in logs.chunks(20) {
+        common::ingest(&mut client, vec![chunk.to_vec()]).await;
+    }
+    common::clear(&mut client, &[], false).await;
+    // Once the watcher has the notice, the hub has offered it to the slow
+    // subscriber too — whose queue was full.
+    let cleared = wait_notice(
+        &mut watcher,
+        NoticeKind::LogsCleared,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(cleared.count, 300);
+
+    let notice = wait_notice(&mut slow, NoticeKind::LogsCleared, Duration::from_secs(20)).await;
+    assert_eq!(notice.count, 300, "{notice:?}");
+}

@@ -153,6 +153,10 @@ fn follow(
                 yield Ok(report.into());
                 last_sent = Instant::now();
             }
+            for (kind, count, message) in subscription.take_held_notices() {
+                yield Ok(notice_response(kind, count, message, last).into());
+                last_sent = Instant::now();
+            }
             tokio::select! {
                 event = subscription.events.recv() => match event {
                     Some(TailEvent::Log { cursor, log }) if cursor <= seam => {

@@ -212,6 +212,8 @@ pub struct Subscription {
     pub events: mpsc::Receiver<TailEvent>,
     /// Logs dropped for this subscriber and not yet reported to it.
     pub dropped: Arc<AtomicU64>,
+    /// Notices its full queue could not take.
+    held_notices: HeldNotices,
     /// Bytes of logs in `events`: whoever receives a log from `events`
     /// accounts for it with `Subscription::received`.
     queued_bytes: Arc<AtomicUsize>,
@@ -244,6 +246,12 @@ impl Drop for Unsubscribe {
 }
 
 impl Subscription {
+    /// The notices (clears, database outages) that arrived while this
+    /// subscriber's queue was full, oldest kind first; taken once.
+    pub fn take_held_notices(&self) -> Vec<(NoticeKind, u64, String)> {
+        self.held_notices.take()
+    }
+
     /// Accounts for a log taken from `events`: its bytes leave the queue
     /// and the process-wide budget.
     pub fn received(&self, log: &SharedLog) {
@@ -262,8 +270,35 @@ struct Subscriber {
     sender: mpsc::Sender<TailEvent>,
     /// Logs dropped for it, not yet reported.
     dropped: Arc<AtomicU64>,
+    /// Notices its full queue could not take, not yet reported.
+    held_notices: HeldNotices,
     /// Bytes of logs in its queue.
     queued_bytes: Arc<AtomicUsize>,
+}
+
+/// Notices a subscriber's full queue could not take, kept until its stream
+/// next looks (see `Subscription::take_held_notices`) instead of being lost:
+/// at most one per kind — clears add up their counts, a database state
+/// keeps the newest.
+#[derive(Clone, Default)]
+pub struct HeldNotices(Arc<Mutex<Vec<(NoticeKind, u64, String)>>>);
+
+impl HeldNotices {
+    fn hold(&self, kind: NoticeKind, count: u64, message: String) {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match held.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some(entry) if kind == NoticeKind::LogsCleared => {
+                entry.1 = entry.1.saturating_add(count);
+                entry.2 = format!("{} logs were cleared", entry.1);
+            }
+            Some(entry) => *entry = (kind, count, message),
+            None => held.push((kind, count, message)),
+        }
+    }
+
+    fn take(&self) -> Vec<(NoticeKind, u64, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 #[derive(Default)]
@@ -323,6 +358,7 @@ impl Hub {
     ) -> Result<Subscription, TooManySubscribers> {
         let (sender, events) = mpsc::channel(self.options.buffer.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
+        let held_notices = HeldNotices::default();
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let mut state = self.lock();
         if state.subscribers.len() >= self.options.max_subscribers {
@@ -339,12 +375,14 @@ impl Hub {
                 query,
                 sender,
                 dropped: dropped.clone(),
+                held_notices: held_notices.clone(),
                 queued_bytes: queued_bytes.clone(),
             },
         );
         Ok(Subscription {
             events,
             dropped,
+            held_notices,
             queued_bytes: queued_bytes.clone(),
             budget: self.budget.clone(),
             start: state.cursor,
@@ -433,9 +471,16 @@ impl Hub {
                 count,
                 message: message.clone(),
             };
-            // A full queue will report its drops; a notice is not worth
-            // waiting for either.
-            let _ = subscriber.sender.try_send(notice);
+            // Never waited for: a full queue keeps it for its stream to
+            // report next.
+            if let Err(mpsc::error::TrySendError::Full(TailEvent::Notice {
+                kind,
+                count,
+                message,
+            })) = subscriber.sender.try_send(notice)
+            {
+                subscriber.held_notices.hold(kind, count, message);
+            }
         }
     }
 
