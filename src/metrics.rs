@@ -32,25 +32,25 @@ use prometheus_client::{
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// The RPC, e.g. `ReportError`.
-    pub method: String,
+    pub method: &'static str,
     /// Its gRPC status code, e.g. `OK`, `INVALID_ARGUMENT`.
-    pub code: String,
+    pub code: &'static str,
 }
 
 /// The labels of a latency.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabels {
     /// The RPC.
-    pub method: String,
+    pub method: &'static str,
 }
 
 /// The labels of a connection-pool gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
     /// `write` or `read`.
-    pub pool: String,
+    pub pool: &'static str,
     /// `in_use`, `idle` or `waiting` (callers waiting for a connection).
-    pub state: String,
+    pub state: &'static str,
 }
 
 /// Everything diagd counts about itself.
@@ -178,14 +178,14 @@ impl Metrics {
     pub fn request(&self, method: &'static str, code: tonic::Code, elapsed: Option<Duration>) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
-                code: code_name(code).to_string(),
+                method,
+                code: code_name(code),
             })
             .inc();
         if let Some(elapsed) = elapsed {
             self.request_seconds
                 .get_or_create(&MethodLabels {
-                    method: method.to_string(),
+                    method,
                 })
                 .observe(elapsed.as_secs_f64());
         }

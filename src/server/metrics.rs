@@ -24,8 +24,8 @@ fn refresh(store: &Store, hub: &Hub) {
             METRICS
                 .db_connections
                 .get_or_create(&PoolLabels {
-                    pool: pool.name.to_string(),
-                    state: state.to_string(),
+                    pool: pool.name,
+                    state,
                 })
                 .set(value as i64);
         }

@@ -289,7 +289,7 @@ impl HeldNotices {
         match held.iter_mut().find(|(k, _, _)| *k == kind) {
             Some(entry) if kind == NoticeKind::LogsCleared => {
                 entry.1 = entry.1.saturating_add(count);
-                entry.2 = format!("{} logs were cleared", entry.1);
+                entry.2 = cleared_message(entry.1);
             }
             Some(entry) => *entry = (kind, count, message),
             None => held.push((kind, count, message)),
@@ -299,6 +299,11 @@ impl HeldNotices {
     fn take(&self) -> Vec<(NoticeKind, u64, String)> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
+}
+
+/// The LOGS_CLEARED notice's words.
+fn cleared_message(count: u64) -> String {
+    format!("{count} logs were cleared")
 }
 
 #[derive(Default)]
@@ -552,7 +557,7 @@ async fn follow_new_logs(store: Store, hub: Hub, shutdown: CancellationToken) {
                 notification = listener.next() => match notification {
                     Some((channel, payload)) if channel == LOGS_CLEARED_CHANNEL => {
                         let count = payload.parse().unwrap_or(0);
-                        hub.broadcast(NoticeKind::LogsCleared, count, format!("{count} logs were cleared"));
+                        hub.broadcast(NoticeKind::LogsCleared, count, cleared_message(count));
                     }
                     Some(_) => {
                         caught_up = catch_up(&store, &hub).await;
