@@ -402,18 +402,6 @@ async fn reports_are_listed_newest_first_and_can_be_deleted() {
     );
 }
 
-/// Peak resident memory of process `pid` so far, in bytes.
-fn peak_rss_of(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        * 1024
-}
-
 #[tokio::test]
 async fn a_report_over_many_large_logs_is_stored_and_downloaded_in_bounded_memory() {
     const LOGS: usize = 300;
@@ -479,7 +467,7 @@ async fn a_report_over_many_large_logs_is_stored_and_downloaded_in_bounded_memor
     }
     assert_eq!(report["error_summary"]["included"], LOGS);
 
-    let peak = peak_rss_of(serving.id());
+    let peak = common::peak_rss_of(serving.id());
     assert!(
         peak < 100 * 1024 * 1024,
         "diagd peaked at {} MiB for a report of {} MiB",

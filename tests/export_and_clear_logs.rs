@@ -146,18 +146,6 @@ async fn exports_are_valid_json_and_ndjson_with_name_and_count() {
     );
 }
 
-/// Peak resident memory of this process so far, in bytes.
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        * 1024
-}
-
 #[tokio::test]
 async fn a_hundred_thousand_logs_stream_with_flat_memory() {
     let server = TestServer::start().await;
@@ -179,7 +167,7 @@ async fn a_hundred_thousand_logs_stream_with_flat_memory() {
     let ingested = ingest(&mut client, batches).await;
     assert_eq!(ingested.accepted, 100_000);
 
-    let before = peak_rss();
+    let before = common::peak_rss_of(std::process::id());
     let mut stream = client
         .export_logs(pb::ExportLogsRequest {
             format: pb::ExportFormat::Ndjson as i32,
@@ -202,7 +190,7 @@ async fn a_hundred_thousand_logs_stream_with_flat_memory() {
             }
         }
     }
-    let growth = peak_rss().saturating_sub(before);
+    let growth = common::peak_rss_of(std::process::id()).saturating_sub(before);
     assert_eq!(total, Some(100_000));
     assert_eq!(lines, 100_000);
     assert!(bytes > 100_000_000, "the export is {bytes} bytes");

@@ -285,8 +285,10 @@ async fn a_log_ingested_through_one_replica_reaches_subscribers_of_another() {
     assert_eq!(next_log(&mut tail).await.0.message, "via A 2");
 }
 
-#[tokio::test]
-async fn a_slow_subscriber_is_told_what_it_missed_and_slows_no_one() {
+/// A server whose live-tail queues hold 8 logs, and two subscribers past
+/// their LIVE notice: one that is to read nothing for a while, one that
+/// keeps up.
+async fn a_slow_and_a_fast_subscriber() -> (TestServer, Client, Tail, Tail) {
     let mut options = test_options();
     options.tail.buffer = 8;
     let server = TestServer::start_with(options).await;
@@ -295,20 +297,32 @@ async fn a_slow_subscriber_is_told_what_it_missed_and_slows_no_one() {
     until_live(&mut slow).await;
     let mut fast = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
     until_live(&mut fast).await;
+    (server, client, slow, fast)
+}
 
-    // 300 logs, while the slow subscriber reads nothing.
+/// Stores 300 logs ("`prefix` 0" to "`prefix` 299") whose context pads each
+/// with `pad` bytes, in IngestLogs batches of `batch`.
+async fn ingest_padded(client: &mut Client, prefix: &str, pad: usize, batch: usize) {
     let logs: Vec<pb::NewLog> = (0..300)
         .map(|i| pb::NewLog {
             context: Some(common::json_struct(
-                serde_json::json!({"pad": "p".repeat(2000)}),
+                serde_json::json!({"pad": "p".repeat(pad)}),
             )),
-            ..new_log(&format!("burst {i}"), Severity::Low, ErrorType::Other)
+            ..new_log(&format!("{prefix} {i}"), Severity::Low, ErrorType::Other)
         })
         .collect();
-    let started = Instant::now();
-    for chunk in logs.chunks(30) {
-        common::ingest(&mut client, vec![chunk.to_vec()]).await;
+    for chunk in logs.chunks(batch) {
+        common::ingest(client, vec![chunk.to_vec()]).await;
     }
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_is_told_what_it_missed_and_slows_no_one() {
+    let (_server, mut client, mut slow, mut fast) = a_slow_and_a_fast_subscriber().await;
+
+    // 300 logs, while the slow subscriber reads nothing.
+    let started = Instant::now();
+    ingest_padded(&mut client, "burst", 2000, 30).await;
     let ingest_time = started.elapsed();
     // The fast subscriber gets everything (it may lag a little, never lose).
     let mut fast_seen = 0;
@@ -1080,32 +1094,11 @@ async fn an_abandoned_report_generation_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn a_clear_is_announced_even_to_a_subscriber_whose_queue_was_full() {
-    let mut options = test_options();
-    options.tail.buffer = 8;
-    let server = TestServer::start_with(options).await;
-    let mut client = server.client().await;
-    let mut slow = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
-    until_live(&mut slow).await;
-    let mut watcher = subscribe(&mut client, pb::SubscribeLogsRequest::default()).await;
-    until_live(&mut watcher).await;
+    let (_server, mut client, mut slow, mut watcher) = a_slow_and_a_fast_subscriber().await;
 
     // Large logs, so that the slow subscriber's queue — and the HTTP/2
     // windows before it — fill while it reads nothing.
-    let logs: Vec<pb::NewLog> = (0..300)
-        .map(|i| pb::NewLog {
-            context: Some(common::json_struct(
-                serde_json::json!({"pad": "p".repeat(60_000)}),
-            )),
-            ..new_log(
-                &format!("before the clear {i}"),
-                Severity::Low,
-                ErrorType::Other,
-            )
-        })
-        .collect();
-    for chunk in logs.chunks(20) {
-        common::ingest(&mut client, vec![chunk.to_vec()]).await;
-    }
+    ingest_padded(&mut client, "before the clear", 60_000, 20).await;
     common::clear(&mut client, &[], false).await;
     // Once the watcher has the notice, the hub has offered it to the slow
     // subscriber too — whose queue was full.

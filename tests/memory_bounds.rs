@@ -41,17 +41,7 @@ fn large_log(i: usize) -> pb::NewLog {
 
 /// diagd's peak resident memory since the last reset, in MiB.
 fn peak_rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/PID/status");
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("a number of kB");
-    kib / 1024
+    common::peak_rss_of(pid) / (1024 * 1024)
 }
 
 /// Starts counting the peak afresh (Linux: "5" resets VmHWM).

@@ -43,17 +43,7 @@ async fn report_actions(client: &mut Client, host: &str) -> Vec<Value> {
         .into_inner()
         .report
         .unwrap();
-    let mut stream = client
-        .download_report(pb::DownloadReportRequest {
-            report_id: info.report_id,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.message().await.unwrap() {
-        bytes.extend_from_slice(&chunk.chunk);
-    }
+    let bytes = common::download_report_bytes(client, info.report_id).await;
     let report: Value = serde_json::from_slice(&bytes).unwrap();
     report["recent_actions"].as_array().unwrap().clone()
 }

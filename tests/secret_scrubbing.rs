@@ -298,17 +298,7 @@ async fn secrets_in_keys_and_text_reach_neither_get_log_nor_reports() {
         .into_inner()
         .report
         .unwrap();
-    let mut stream = client
-        .download_report(pb::DownloadReportRequest {
-            report_id: info.report_id,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.message().await.unwrap() {
-        bytes.extend(chunk.chunk);
-    }
+    let bytes = common::download_report_bytes(&mut client, info.report_id).await;
     let text = String::from_utf8(bytes).unwrap();
     assert_eq!(
         leaked(&text),

@@ -562,3 +562,33 @@ pub async fn clear(
         .expect("ClearLogs")
         .into_inner()
 }
+
+/// Peak resident memory of process `pid` since it started or since the
+/// peak was last reset (VmHWM), in bytes.
+pub fn peak_rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/PID/status");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("a number of kB");
+    kib * 1024
+}
+
+/// The whole JSON text of report `id`, downloaded chunk by chunk.
+pub async fn download_report_bytes(client: &mut Client, id: String) -> Vec<u8> {
+    let mut stream = client
+        .download_report(pb::DownloadReportRequest { report_id: id })
+        .await
+        .expect("DownloadReport")
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.message().await.expect("a chunk") {
+        bytes.extend_from_slice(&chunk.chunk);
+    }
+    bytes
+}
