@@ -184,9 +184,7 @@ impl Metrics {
             .inc();
         if let Some(elapsed) = elapsed {
             self.request_seconds
-                .get_or_create(&MethodLabels {
-                    method,
-                })
+                .get_or_create(&MethodLabels { method })
                 .observe(elapsed.as_secs_f64());
         }
     }
