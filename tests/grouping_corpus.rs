@@ -4,10 +4,15 @@
 //! fingerprint — in particular the near misses, the same exception type
 //! from the same lines with another cause, stay apart.
 //!
-//! Not asserted yet: that each cluster is *one* fingerprint. Most of its
-//! clusters gather the same error from different projects, whose in-app
-//! frames differ, so today's rules (all in-app frames) split them; the
-//! rule for the frames that count is the open part of issue #13.
+//! Also asserted: entries of one cluster from the *same project* (the id's
+//! prefix, e.g. `magicclothing-11` and `magicclothing-19`: two entry scripts
+//! loading one corrupt checkpoint) share one fingerprint; and every entry
+//! keeps its fingerprint when it is moved to another machine (other path
+//! prefixes) and another version (other line numbers).
+//!
+//! Not asserted: that the same error from *different* projects groups
+//! together. Their in-app frames differ, and diagd groups per fleet, where
+//! the code is one project (see `domain::fingerprint`).
 
 use std::collections::BTreeMap;
 
@@ -65,4 +70,49 @@ fn near_misses_stay_apart_and_no_two_clusters_merge() {
         }
     }
     assert!(merged.is_empty(), "merged clusters: {merged:?}");
+}
+
+#[test]
+fn entries_of_one_cluster_from_one_project_share_a_fingerprint() {
+    let mut by_project: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    for (cluster, prints) in fingerprints_by_cluster() {
+        for (id, hash) in prints {
+            let project = id
+                .rsplit_once('-')
+                .map_or(id.as_str(), |(p, _)| p)
+                .to_string();
+            by_project
+                .entry((cluster.clone(), project))
+                .or_default()
+                .push((id, hash));
+        }
+    }
+    let mut checked = 0;
+    for ((cluster, project), prints) in &by_project {
+        if prints.len() < 2 {
+            continue;
+        }
+        checked += 1;
+        assert!(
+            prints.iter().all(|(_, hash)| *hash == prints[0].1),
+            "{cluster}/{project} split: {prints:?}"
+        );
+    }
+    assert!(checked >= 1, "the corpus has a same-project pair");
+}
+
+#[test]
+fn every_entry_keeps_its_fingerprint_on_another_machine_and_version() {
+    let line_number = regex::Regex::new(r"line (\d+)").unwrap();
+    let posix_file = regex::Regex::new(r#"File "/"#).unwrap();
+    for entry in corpus() {
+        let options = GroupingOptions::default();
+        let original = fingerprint(&entry.message, &entry.stack_trace, &options);
+        let moved = posix_file.replace_all(&entry.stack_trace, r#"File "/mnt/elsewhere/"#);
+        let moved = line_number.replace_all(&moved, |c: &regex::Captures| {
+            format!("line {}", c[1].parse::<u64>().unwrap() + 17)
+        });
+        let again = fingerprint(&entry.message, &moved, &options);
+        assert_eq!(original.hash, again.hash, "{}", entry.id);
+    }
 }

@@ -10,11 +10,21 @@
 //!   such as `RuntimeError` or `ValueError` only — its normalised first
 //!   message line; and the frames of the last (outermost-raised) exception:
 //!   module, function and whitespace-collapsed code line, never line numbers
-//!   or absolute path prefixes. Only in-app frames count when there are any
-//!   (not `site-packages`/`dist-packages`, not the standard library; module
-//!   prefixes can be included or excluded), else all frames; well-known
-//!   wrapper frames never count; repeated frames (recursion) count once.
-//!   Caret lines (`^^^`, `~~~`) are ignored.
+//!   or absolute path prefixes. When there are in-app frames (not
+//!   `site-packages`/`dist-packages`, not the standard library; module
+//!   prefixes can be included or excluded) only the innermost of them count
+//!   — one by default, [`GroupingOptions::in_app_frames`] — else all
+//!   frames; well-known wrapper frames never count; repeated frames
+//!   (recursion) count once. Caret lines (`^^^`, `~~~`) are ignored.
+//!
+//!   Why the innermost in-app frame and not all of them (Sentry's rule):
+//!   the same failure reached from two entry scripts or two call paths of
+//!   one project (`inference.py` and `gradio_generate.py` loading the same
+//!   corrupt checkpoint in `tests/data/tracebacks.json`) is one problem with
+//!   one fix, and all-frames grouping split it. The frame where the user's
+//!   code handed over to the library is what a person fixes; it is also the
+//!   group's culprit. Different failures from that line stay apart by their
+//!   exception types and, for generic types, their messages.
 //! - **Anything else** — no stack trace, a Rust panic, a C++ abort, free
 //!   text, an `ExceptionGroup` — falls back to the normalised message, plus
 //!   the normalised first line of the stack trace when there is one. Never
@@ -80,13 +90,25 @@ const WRAPPER_FRAMES: &[(&str, &str)] = &[
 ];
 
 /// Which frames are the user's own ("in-app"), beyond the default rule.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupingOptions {
     /// Module prefixes always in-app (e.g. a package of the user's that is
     /// installed into `site-packages`).
     pub in_app_include: Vec<String>,
     /// Module prefixes never in-app.
     pub in_app_exclude: Vec<String>,
+    /// How many in-app frames count, innermost first; 0 means all of them.
+    pub in_app_frames: usize,
+}
+
+impl Default for GroupingOptions {
+    fn default() -> Self {
+        Self {
+            in_app_include: Vec::new(),
+            in_app_exclude: Vec::new(),
+            in_app_frames: 1,
+        }
+    }
 }
 
 /// One frame as it counts in a fingerprint.
@@ -395,7 +417,10 @@ fn traceback_components(traceback: &Traceback, options: &GroupingOptions) -> Com
             all.push(key);
         }
     }
-    let in_app: Vec<FrameKey> = all.iter().filter(|f| f.in_app).cloned().collect();
+    let mut in_app: Vec<FrameKey> = all.iter().filter(|f| f.in_app).cloned().collect();
+    if options.in_app_frames > 0 && in_app.len() > options.in_app_frames {
+        in_app.drain(..in_app.len() - options.in_app_frames);
+    }
     let in_app_only = !in_app.is_empty();
     Components::Traceback {
         exceptions,
@@ -453,6 +478,10 @@ fn module_of(path: &str, root: Option<&str>) -> (String, PathKind) {
         };
         return (module, PathKind::StandardLibrary);
     }
+    if !is_absolute(&path) {
+        // Relative to the working directory already (`tools/train.py`).
+        return (dotted(path.trim_start_matches("./")), PathKind::Project);
+    }
     let relative = match root {
         Some(root) => path.strip_prefix(root).unwrap_or(&path),
         None => &path,
@@ -474,13 +503,24 @@ fn dotted(path: &str) -> String {
     path.trim_matches('/').replace('/', ".")
 }
 
-/// The deepest directory holding every project frame's file (not
-/// installed, not the standard library), with its trailing slash.
+/// Whether `path` (with `/` separators) is absolute: `/…` or `C:/…`.
+fn is_absolute(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    path.starts_with('/')
+        || (bytes.len() > 2
+            && bytes[0].is_ascii_alphabetic()
+            && bytes[1] == b':'
+            && bytes[2] == b'/')
+}
+
+/// The deepest directory holding every absolute project frame's file (not
+/// installed, not the standard library), with its trailing slash. Relative
+/// paths do not take part: they are relative to the working directory.
 fn project_root(frames: &[RawFrame]) -> Option<String> {
     let mut dirs = frames.iter().filter_map(|f| {
         let path = f.path.replace('\\', "/");
         let installed = path.contains("site-packages/") || path.contains("dist-packages/");
-        (!installed && !STDLIB.is_match(&path) && path.contains('/'))
+        (!installed && !STDLIB.is_match(&path) && is_absolute(&path))
             .then(|| path[..path.rfind('/').unwrap_or(0) + 1].to_string())
     });
     let mut common = dirs.next()?;
@@ -620,8 +660,8 @@ mod tests {
         );
         assert!(in_app_only);
         let modules: Vec<&str> = frames.iter().map(|f| f.module.as_str()).collect();
-        assert_eq!(modules, ["train", "train", "lib.loop"]);
-        assert_eq!(frames[2].code.as_deref(), Some("loss.backward()"));
+        assert_eq!(modules, ["lib.loop"], "the innermost in-app frame");
+        assert_eq!(frames[0].code.as_deref(), Some("loss.backward()"));
     }
 
     #[test]
@@ -676,7 +716,11 @@ Traceback (most recent call last):
     raise ValueError(f\"bad config {path}\") from e
 ValueError: bad config /p/configs/run-17.json
 ";
-        let print = fingerprint("", trace, &options());
+        let every_in_app_frame = GroupingOptions {
+            in_app_frames: 0,
+            ..GroupingOptions::default()
+        };
+        let print = fingerprint("", trace, &every_in_app_frame);
         let Components::Traceback {
             exceptions, frames, ..
         } = &print.components
@@ -737,6 +781,41 @@ TypeError: forward() missing 1 required positional argument: 'mask'
             panic!("a traceback")
         };
         assert!(in_app_only);
+    }
+
+    #[test]
+    fn the_innermost_in_app_frame_counts_not_the_path_that_reached_it() {
+        let trace = |entry: &str| {
+            format!(
+                "Traceback (most recent call last):
+  File \"/srv/app/{entry}.py\", line 9, in <module>
+    run()
+  File \"/srv/app/{entry}.py\", line 5, in run
+    model = load(path)
+  File \"/srv/app/loader.py\", line 31, in load
+    state = safetensors.torch.load_file(path)
+  File \"/usr/lib/python3/dist-packages/safetensors/torch.py\", line 98, in load_file
+    with safe_open(filename, framework=\"pt\") as f:
+safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge"
+            )
+        };
+        let cli = fingerprint("", &trace("cli"), &options());
+        let web = fingerprint("", &trace("web"), &options());
+        assert_eq!(cli.hash, web.hash, "two entry scripts, one failure");
+        let Components::Traceback { frames, .. } = &cli.components else {
+            panic!("a traceback")
+        };
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].module, "loader");
+        let all = GroupingOptions {
+            in_app_frames: 0,
+            ..GroupingOptions::default()
+        };
+        assert_ne!(
+            fingerprint("", &trace("cli"), &all).hash,
+            fingerprint("", &trace("web"), &all).hash,
+            "with every in-app frame counted, the entry scripts split them"
+        );
     }
 
     #[test]
