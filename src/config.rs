@@ -242,6 +242,22 @@ pub struct ServeArgs {
     #[arg(long, env = "DIAGD_SCRUB_KEYS", value_delimiter = ',')]
     pub scrub_keys: Vec<String>,
 
+    /// Grouping: module prefixes always counted as the user's own code
+    /// (e.g. your package installed into site-packages), comma-separated.
+    #[arg(long, env = "DIAGD_IN_APP_INCLUDE", value_delimiter = ',')]
+    pub in_app_include: Vec<String>,
+
+    /// Grouping: module prefixes never counted as the user's own code,
+    /// comma-separated.
+    #[arg(long, env = "DIAGD_IN_APP_EXCLUDE", value_delimiter = ',')]
+    pub in_app_exclude: Vec<String>,
+
+    /// Grouping: how many of a traceback's in-app frames count, innermost
+    /// first (0 = all). Changing it (or the prefixes) gives new logs new
+    /// fingerprints; stored logs keep their groups.
+    #[arg(long, env = "DIAGD_GROUPING_IN_APP_FRAMES", default_value_t = 1)]
+    pub grouping_in_app_frames: usize,
+
     /// A file of `<role> <token>` lines (roles: ingest, read, admin).
     #[arg(long, env = "DIAGD_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
@@ -343,6 +359,11 @@ impl ServeArgs {
             "live_tail_bytes": self.live_tail_bytes,
             "heartbeat_secs": self.heartbeat_secs,
             "extra_scrub_keys": self.scrub_keys,
+            "grouping": {
+                "in_app_include": self.in_app_include,
+                "in_app_exclude": self.in_app_exclude,
+                "in_app_frames": self.grouping_in_app_frames,
+            },
             "max_concurrent_ingest": self.max_concurrent_ingest,
             "max_streams": self.max_streams,
             "max_debug_watchers": self.max_debug_watchers,

@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Run the gRPC service (migrates the database first). Without
     /// DATABASE_URL it starts its own embedded PostgreSQL.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
     /// List logs, newest first, under a stats header (filters: --severity,
@@ -45,6 +45,11 @@ enum Command {
     Tail(diagd::cli::tail::TailArgs),
     /// Counts by severity and type.
     Stats(diagd::cli::logs::StatsArgs),
+    /// Error groups: status, count, 24-hour trend, last seen, title and
+    /// culprit (filters: --status, --severity, --type, --text, --sort).
+    Groups(diagd::cli::groups::GroupsArgs),
+    /// One error group: show, resolve, ignore, reopen, merge, split, note.
+    Group(diagd::cli::groups::GroupArgs),
     /// Generate, list, show, download or delete diagnostic reports.
     Report(diagd::cli::report::ReportArgs),
     /// Export logs from a running diagd into a timestamped JSON/NDJSON file.
@@ -127,7 +132,7 @@ async fn run(cli: Cli) -> ExitCode {
         base: cli.log.log_level.clone(),
     };
     let result = match cli.command {
-        Command::Serve(args) => serve(args, log_control).await,
+        Command::Serve(args) => serve(*args, log_control).await,
         Command::Migrate(args) => migrate(args).await,
         #[cfg(feature = "bench")]
         Command::Bench(args) => {
@@ -147,6 +152,12 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Tail(args) => return client_outcome("tail", diagd::cli::tail::tail(args).await),
         Command::Stats(args) => {
             return client_outcome("stats", diagd::cli::logs::stats(args).await);
+        }
+        Command::Groups(args) => {
+            return client_outcome("groups", diagd::cli::groups::groups(args).await);
+        }
+        Command::Group(args) => {
+            return client_outcome("group", diagd::cli::groups::group(args).await);
         }
         Command::Report(args) => {
             return client_outcome("report", diagd::cli::report::run(args).await);
@@ -260,6 +271,11 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 configuration: args.effective_configuration(&log_control.base),
                 disk_paths,
                 scrubber: diagd::domain::scrub::Scrubber::new(&args.scrub_keys),
+                grouping: diagd::domain::fingerprint::GroupingOptions {
+                    in_app_include: args.in_app_include.clone(),
+                    in_app_exclude: args.in_app_exclude.clone(),
+                    in_app_frames: args.grouping_in_app_frames,
+                },
                 admission: diagd::api::admission::Limits::new(
                     args.max_concurrent_ingest as usize,
                     args.max_streams as usize,

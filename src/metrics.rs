@@ -242,7 +242,7 @@ fn code_name(code: tonic::Code) -> &'static str {
 
 /// The RPCs of `diagnostics.v1.DiagnosticsService`: the only values of the
 /// `method` label besides `other`, whatever paths clients send.
-const METHODS: [&str; 18] = [
+const METHODS: [&str; 23] = [
     "ReportError",
     "IngestLogs",
     "ListLogs",
@@ -261,6 +261,11 @@ const METHODS: [&str; 18] = [
     "SetDebugMode",
     "WatchDebugMode",
     "RecordAction",
+    "ListGroups",
+    "GetGroup",
+    "UpdateGroup",
+    "MergeGroups",
+    "SplitGroup",
 ];
 
 /// The RPC of a request path (`/diagnostics.v1.DiagnosticsService/X` →

@@ -98,6 +98,39 @@ async fn call(client: &mut Client, method: &str) -> Result<(), Status> {
             .watch_debug_mode(pb::WatchDebugModeRequest {})
             .await
             .map(drop),
+        "ListGroups" => client
+            .list_groups(pb::ListGroupsRequest::default())
+            .await
+            .map(drop),
+        "GetGroup" => client
+            .get_group(pb::GetGroupRequest {
+                id: 1,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "UpdateGroup" => client
+            .update_group(pb::UpdateGroupRequest {
+                id: 1,
+                status: pb::GroupStatus::Resolved as i32,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "MergeGroups" => client
+            .merge_groups(pb::MergeGroupsRequest {
+                target_id: 1,
+                source_ids: vec![2],
+            })
+            .await
+            .map(drop),
+        "SplitGroup" => client
+            .split_group(pb::SplitGroupRequest {
+                id: 1,
+                fingerprint: "0".repeat(32),
+            })
+            .await
+            .map(drop),
         other => panic!("no call for {other}"),
     }
 }
@@ -113,7 +146,7 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
     let server = TestServer::start_with(options).await;
     let channel = server.channel().await;
     // (method, roles allowed besides admin)
-    let table: [(&str, &[&str]); 18] = [
+    let table: [(&str, &[&str]); 23] = [
         ("ReportError", &["ingest"]),
         ("IngestLogs", &["ingest"]),
         ("RecordAction", &["ingest"]),
@@ -132,6 +165,11 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
         ("DeleteReport", &[]),
         ("ClearLogs", &[]),
         ("SetDebugMode", &[]),
+        ("ListGroups", &["read"]),
+        ("GetGroup", &["read"]),
+        ("UpdateGroup", &[]),
+        ("MergeGroups", &[]),
+        ("SplitGroup", &[]),
     ];
     for (method, roles) in table {
         let mut anonymous = client(channel.clone(), None);

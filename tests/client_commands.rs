@@ -689,3 +689,98 @@ async fn a_reader_that_goes_away_ends_the_command_quietly() {
         output.status
     );
 }
+
+#[tokio::test]
+async fn groups_are_listed_shown_noted_resolved_and_their_logs_filtered() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let trace = |rank: usize| {
+        format!(
+            "Traceback (most recent call last):\n  File \"/srv/r{rank}/train.py\", line {}, in step\n    loss.backward()\n  File \"/opt/conda/lib/python3.11/site-packages/torch/_tensor.py\", line 581, in backward\n    torch.autograd.backward(\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate {}.00 GiB",
+            40 + rank,
+            rank + 1
+        )
+    };
+    for rank in 0..3 {
+        let mut log = new_log("OOM", pb::Severity::Critical, pb::ErrorType::Oom);
+        log.stack_trace = trace(rank);
+        log.source = Some(pb::Source {
+            host: format!("gpu-{rank}"),
+            ..Default::default()
+        });
+        report(&mut client, log).await;
+    }
+    report(
+        &mut client,
+        new_log("NCCL timeout", pb::Severity::High, pb::ErrorType::Network),
+    )
+    .await;
+
+    let table = run_ok(&server, &["groups", "--sort", "count"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("STATUS") && lines[0].contains("LAST 24H"),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("unresolved")
+            && lines[1].contains(" 3 ")
+            && lines[1].contains("torch.OutOfMemoryError"),
+        "the OOM group first, with its count: {table}"
+    );
+    assert!(lines[1].contains('█'), "a trend sparkline: {table}");
+    assert!(
+        lines[2].contains("train in step") && lines[2].contains("3 hosts"),
+        "{table}"
+    );
+    let id: i64 = lines[1].split_whitespace().next().unwrap().parse().unwrap();
+    let ids = id.to_string();
+
+    let noted = run_ok(
+        &server,
+        &[
+            "group",
+            "note",
+            &ids,
+            "Halve the micro-batch",
+            "--by",
+            "alice",
+        ],
+    );
+    assert!(
+        noted.contains("note by alice: Halve the micro-batch"),
+        "{noted}"
+    );
+    let shown = run_ok(&server, &["group", "show", &ids]);
+    for expected in [
+        "culprit    train in step",
+        "events     3",
+        "Known fix (by alice",
+        "Halve the micro-batch",
+        "Why these logs are together",
+        "train in step: loss.backward()",
+        "gpu-0 (1)",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+    assert!(run_ok(&server, &["group", "resolve", &ids]).contains("is resolved"));
+    let resolved: serde_json::Value = serde_json::from_str(&run_ok(
+        &server,
+        &["groups", "--status", "resolved", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(
+        resolved["id"], id,
+        "the CLI's JSON writes 64-bit integers as numbers"
+    );
+    assert_eq!(resolved["status"], "GROUP_STATUS_RESOLVED");
+    let ignored = run_ok(&server, &["group", "ignore", &ids, "--events", "5"]);
+    assert!(ignored.contains("is ignored"), "{ignored}");
+
+    let logs = run_ok(&server, &["logs", "--group", &ids, "--no-header"]);
+    assert_eq!(logs.lines().count(), 3, "{logs}");
+    let missing = run_failing(&server, &["group", "show", "999999"]);
+    assert!(missing.contains("group 999999 not found"), "{missing}");
+    let bad = run_failing(&server, &["groups", "--status", "sleeping"]);
+    assert!(bad.contains("unknown status"), "{bad}");
+}

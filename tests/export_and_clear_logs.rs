@@ -261,6 +261,7 @@ async fn clearing_needs_confirmation_and_keeps_stats_exact() {
                 until: Some(ts("2026-11-02T00:00:00Z")),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap()

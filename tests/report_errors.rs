@@ -55,6 +55,7 @@ fn full_log() -> pb::NewLog {
             component: "trainer".into(),
             labels: [("cluster".to_string(), "a100-pool".to_string())].into(),
         }),
+        fingerprint: vec![],
     }
 }
 

@@ -114,6 +114,7 @@ fn expected(seeded: &[Seeded], keep: impl Fn(&Seeded) -> bool) -> pb::GetStatsRe
             .map(|t| ts(&t.to_rfc3339())),
         live_subscribers: 0,
         retention: Some(pb::RetentionStatus::default()),
+        buckets: vec![],
     }
 }
 
@@ -280,6 +281,7 @@ async fn stats_are_exact_under_every_filter() {
         let got = client
             .get_stats(pb::GetStatsRequest {
                 filter: Some(filter),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -319,4 +321,187 @@ async fn stats_follow_new_reports_at_once() {
         .find(|c| c.error_type == ErrorType::Network as i32)
         .unwrap();
     assert_eq!(network.count, 4);
+}
+
+/// GetStats' counts over time for `filter` in buckets of `width`.
+async fn buckets(
+    client: &mut common::Client,
+    filter: pb::LogFilter,
+    width: pb::BucketWidth,
+) -> Vec<pb::TimeBucket> {
+    client
+        .get_stats(pb::GetStatsRequest {
+            filter: Some(filter),
+            bucket_width: width as i32,
+        })
+        .await
+        .expect("GetStats with buckets")
+        .into_inner()
+        .buckets
+}
+
+fn severity_count(bucket: &pb::TimeBucket, severity: Severity) -> u64 {
+    bucket
+        .by_severity
+        .iter()
+        .find(|c| c.severity == severity as i32)
+        .map_or(0, |c| c.count)
+}
+
+#[tokio::test]
+async fn counts_over_time_come_in_buckets_of_a_minute_an_hour_or_a_day() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    // 10:00:30 ×2 critical, 10:01:10 high, 11:30 medium, next day 09:00 low;
+    // and one with a source, one of another kind.
+    let at = |t: &str, severity: Severity, host: &str, kind: ErrorType| {
+        let mut log = new_log("m", severity, kind);
+        log.occurred_at = Some(ts(t));
+        log.source = Some(pb::Source {
+            host: host.into(),
+            ..Default::default()
+        });
+        log
+    };
+    let logs = vec![
+        at(
+            "2026-11-02T10:00:30Z",
+            Severity::Critical,
+            "a",
+            ErrorType::Oom,
+        ),
+        at(
+            "2026-11-02T10:00:40Z",
+            Severity::Critical,
+            "b",
+            ErrorType::Oom,
+        ),
+        at(
+            "2026-11-02T10:01:10Z",
+            Severity::High,
+            "a",
+            ErrorType::Network,
+        ),
+        at(
+            "2026-11-02T11:30:00Z",
+            Severity::Medium,
+            "a",
+            ErrorType::Oom,
+        ),
+        at("2026-11-03T09:00:00Z", Severity::Low, "b", ErrorType::Oom),
+    ];
+    assert_eq!(common::ingest(&mut client, vec![logs]).await.accepted, 5);
+    let range = |since: &str, until: &str| pb::LogFilter {
+        since: Some(ts(since)),
+        until: Some(ts(until)),
+        ..Default::default()
+    };
+
+    let minutes = buckets(
+        &mut client,
+        range("2026-11-02T10:00:00Z", "2026-11-02T10:05:00Z"),
+        pb::BucketWidth::Minute,
+    )
+    .await;
+    assert_eq!(minutes.len(), 5);
+    assert_eq!(minutes[0].start, Some(ts("2026-11-02T10:00:00Z")));
+    assert_eq!(
+        minutes.iter().map(|b| b.total).collect::<Vec<_>>(),
+        [2, 1, 0, 0, 0]
+    );
+    assert_eq!(severity_count(&minutes[0], Severity::Critical), 2);
+    assert_eq!(minutes[0].by_severity.len(), 4, "every severity listed");
+
+    let hours = buckets(
+        &mut client,
+        range("2026-11-02T09:00:00Z", "2026-11-02T13:00:00Z"),
+        pb::BucketWidth::Hour,
+    )
+    .await;
+    assert_eq!(
+        hours.iter().map(|b| b.total).collect::<Vec<_>>(),
+        [0, 3, 1, 0]
+    );
+    let days = buckets(
+        &mut client,
+        range("2026-11-01T12:00:00Z", "2026-11-03T12:00:00Z"),
+        pb::BucketWidth::Day,
+    )
+    .await;
+    assert_eq!(days.len(), 3, "widened to whole days");
+    assert_eq!(days.iter().map(|b| b.total).collect::<Vec<_>>(), [0, 4, 1]);
+    assert_eq!(severity_count(&days[2], Severity::Low), 1);
+
+    // Filters: a source (hourly counts by source), a kind, and a group.
+    let mut by_host = range("2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z");
+    by_host.source = Some(pb::Source {
+        host: "b".into(),
+        ..Default::default()
+    });
+    let host_days = buckets(&mut client, by_host, pb::BucketWidth::Day).await;
+    assert_eq!(
+        host_days.iter().map(|b| b.total).collect::<Vec<_>>(),
+        [1, 1]
+    );
+    let mut network = range("2026-11-02T10:00:00Z", "2026-11-02T10:03:00Z");
+    network.error_types = vec![ErrorType::Network as i32];
+    let network_minutes = buckets(&mut client, network, pb::BucketWidth::Minute).await;
+    assert_eq!(
+        network_minutes.iter().map(|b| b.total).collect::<Vec<_>>(),
+        [0, 1, 0]
+    );
+    let group = client
+        .list_groups(pb::ListGroupsRequest {
+            include_empty: true,
+            order_by: pb::GroupOrder::Count as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .groups[0]
+        .id;
+    let mut in_group = range("2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z");
+    in_group.group_ids = vec![group];
+    let group_days = buckets(&mut client, in_group.clone(), pb::BucketWidth::Day).await;
+    assert_eq!(
+        group_days.iter().map(|b| b.total).collect::<Vec<_>>(),
+        [4, 1],
+        "the five logs share one group (same message, no trace), from its hourly counts"
+    );
+    in_group.until = Some(ts("2026-11-03T00:00:00Z"));
+    let group_minutes = buckets(&mut client, in_group, pb::BucketWidth::Minute).await;
+    assert_eq!(group_minutes.len(), 1440);
+    assert_eq!(group_minutes.iter().map(|b| b.total).sum::<u64>(), 4);
+
+    // Clears lower them.
+    client
+        .clear_logs(pb::ClearLogsRequest {
+            confirm: true,
+            severities: vec![Severity::Critical as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let minutes = buckets(
+        &mut client,
+        range("2026-11-02T10:00:00Z", "2026-11-02T10:05:00Z"),
+        pb::BucketWidth::Minute,
+    )
+    .await;
+    assert_eq!(
+        minutes.iter().map(|b| b.total).collect::<Vec<_>>(),
+        [0, 1, 0, 0, 0]
+    );
+
+    // Too many buckets, and no range at all (24 buckets back from now).
+    let refused = client
+        .get_stats(pb::GetStatsRequest {
+            filter: Some(range("2026-01-01T00:00:00Z", "2026-11-02T00:00:00Z")),
+            bucket_width: pb::BucketWidth::Minute as i32,
+        })
+        .await;
+    common::assert_status(refused, tonic::Code::InvalidArgument, "bucket_width");
+    let recent = buckets(&mut client, pb::LogFilter::default(), pb::BucketWidth::Hour).await;
+    assert_eq!(recent.len(), 24);
 }

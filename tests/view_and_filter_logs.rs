@@ -495,6 +495,7 @@ async fn invalid_filters_are_refused_with_the_field_named() {
         let result = client
             .get_stats(pb::GetStatsRequest {
                 filter: Some(filter),
+                ..Default::default()
             })
             .await;
         assert_status(result, Code::InvalidArgument, expected);

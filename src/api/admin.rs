@@ -32,6 +32,7 @@ impl DiagnosticsApi {
         let filter = convert::from_wire::log_filter(Some(pb::LogFilter {
             severities: request.severities,
             until: request.older_than,
+            group_ids: request.group_ids,
             ..Default::default()
         }))
         .map_err(|e| FieldError {

@@ -194,6 +194,8 @@ fn check_search_finds_a_word_of(log: NewLog) {
         system_state: log.system_state,
         recent_actions: log.recent_actions,
         source: log.source,
+        group_id: None,
+        fingerprint: None,
     };
     let found = query.locate(&entry);
     let in_message = found

@@ -9,7 +9,20 @@ use tonic::{Request, Response, Status, Streaming};
 use super::error::{self, ApiError};
 use super::limits::{MAX_BATCH_LOGS, MAX_REJECTION_DETAILS};
 use super::{DiagnosticsApi, convert, error::FieldError, pb};
-use crate::{metrics::METRICS, store::InsertOutcome};
+use crate::{
+    domain::{
+        NewLog,
+        fingerprint::{Fingerprint, GroupingOptions, fingerprint_with},
+    },
+    metrics::METRICS,
+    store::{InsertOutcome, StoreError},
+};
+
+/// The fingerprint `log` is grouped by: the client's entries if it sent
+/// any, else computed from its (scrubbed) message and stack trace.
+fn fingerprint_of(log: &NewLog, options: &GroupingOptions) -> Fingerprint {
+    fingerprint_with(&log.fingerprint, &log.message, &log.stack_trace, options)
+}
 
 impl DiagnosticsApi {
     /// Stores one log; a repeated event_id answers the stored log's id.
@@ -26,9 +39,13 @@ impl DiagnosticsApi {
             e.within("log")
         })?;
         self.settings.scrubber.scrub_log(&mut log);
+        let print = fingerprint_of(&log, &self.settings.grouping);
         let event_id = log.event_id;
         let _slot = self.settings.admission.ingest_slot().await?;
-        let outcome = self.store.insert_logs(std::slice::from_ref(&log)).await?;
+        let outcome = self
+            .store
+            .insert_logs(std::slice::from_ref(&log), std::slice::from_ref(&print))
+            .await?;
         let (id, duplicate) = match outcome.first() {
             Some(InsertOutcome::Inserted(id)) => {
                 METRICS.logs_ingested.inc();
@@ -138,13 +155,25 @@ impl DiagnosticsApi {
             };
             let store = self.store.clone();
             let valid = group.valid;
+            let grouping = self.settings.grouping.clone();
             // Its own task: a client that goes away mid-write cannot cut a
             // transaction short (it commits or fails on its own).
             writing.push_back(BatchWrite {
                 first: first_number,
                 batches: group.batches,
                 task: tokio::spawn(async move {
-                    let outcomes = store.insert_logs(&valid).await;
+                    // Parsing a thousand tracebacks is CPU work: off the
+                    // async workers.
+                    let (valid, prints) = tokio::task::spawn_blocking(move || {
+                        let prints: Vec<Fingerprint> = valid
+                            .iter()
+                            .map(|log| fingerprint_of(log, &grouping))
+                            .collect();
+                        (valid, prints)
+                    })
+                    .await
+                    .map_err(|e| StoreError::Corrupt(format!("fingerprinting failed: {e}")))?;
+                    let outcomes = store.insert_logs(&valid, &prints).await;
                     drop(slot);
                     outcomes
                 }),
@@ -168,7 +197,7 @@ impl DiagnosticsApi {
         &self,
         batch: pb::IngestLogsRequest,
         number: u64,
-        valid: &mut Vec<crate::domain::NewLog>,
+        valid: &mut Vec<NewLog>,
         totals: &mut pb::IngestLogsResponse,
     ) {
         let now = chrono::Utc::now();
@@ -199,7 +228,7 @@ impl DiagnosticsApi {
 #[derive(Default)]
 struct BatchGroup {
     /// Their valid logs, in order.
-    valid: Vec<crate::domain::NewLog>,
+    valid: Vec<NewLog>,
     /// How many batches.
     batches: u64,
 }

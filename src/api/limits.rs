@@ -92,3 +92,30 @@ pub const DOWNLOAD_CHUNK_BYTES: usize = 64 * 1024;
 pub const MAX_AUTO_OFF: TimeDelta = TimeDelta::days(30);
 /// Longest `changed_by`.
 pub const MAX_CHANGED_BY_BYTES: usize = 256;
+
+// -------- Error groups
+
+/// Most entries of a client-given fingerprint.
+pub const MAX_FINGERPRINT_ENTRIES: usize = 16;
+/// Longest entry of a client-given fingerprint.
+pub const MAX_FINGERPRINT_ENTRY_BYTES: usize = 256;
+/// Most group ids in a log filter.
+pub const MAX_FILTER_GROUPS: usize = 100;
+/// Longest group note.
+pub const MAX_NOTE_BYTES: usize = 16 * 1024;
+/// Longest actor name of a group change.
+pub const MAX_ACTOR_BYTES: usize = 128;
+/// Most groups merged at once.
+pub const MAX_MERGE_SOURCES: usize = 100;
+/// Default and largest ListGroups page.
+pub const DEFAULT_GROUP_PAGE: usize = 50;
+/// See [`DEFAULT_GROUP_PAGE`].
+pub const MAX_GROUP_PAGE: usize = 500;
+/// Longest ListGroups window (hours) and most histogram buckets.
+pub const MAX_GROUP_WINDOW_HOURS: u32 = 720;
+/// See [`MAX_GROUP_WINDOW_HOURS`].
+pub const MAX_HISTOGRAM_BUCKETS: u32 = 720;
+/// Longest ListGroups text filter.
+pub const MAX_GROUP_TEXT_BYTES: usize = 256;
+/// Most GetStats time buckets.
+pub const MAX_STATS_BUCKETS: usize = 1440;

@@ -1,6 +1,6 @@
 //! The gRPC service: converts requests to domain types (validating every
 //! field), calls the store, converts the answers back. One file per group of
-//! RPCs (`ingest`, `query`, `search`, `tail`, `reports`, `export`, `admin`,
+//! RPCs (`ingest`, `query`, `search`, `tail`, `reports`, `export`, `admin`, `groups`,
 //! `actions`); every RPC of the contract is implemented. Handlers fail with
 //! an [`error::ApiError`]; the trait implementation below turns it into a
 //! `Status` (with its google.rpc details) and counts the request in diagd's
@@ -17,6 +17,7 @@ pub mod error;
 mod export;
 #[cfg(any(test, feature = "testing"))]
 pub mod fuzz;
+mod groups;
 mod ingest;
 pub mod limits;
 mod page_token;
@@ -36,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    domain::{DebugMode, scrub::Scrubber},
+    domain::{DebugMode, fingerprint::GroupingOptions, scrub::Scrubber},
     store::Store,
     workers::retention::Retention,
     workers::tail::Hub,
@@ -65,6 +66,8 @@ pub struct ApiSettings {
     pub disk_paths: Vec<PathBuf>,
     /// Replaces secret-looking values before storage.
     pub scrubber: Scrubber,
+    /// Which frames of a traceback count for its fingerprint.
+    pub grouping: GroupingOptions,
     /// Concurrency limits for ingest and streams.
     pub admission: admission::Limits,
     /// Longest a search or export stream waits for its client to read
@@ -83,6 +86,7 @@ impl Default for ApiSettings {
             configuration: serde_json::json!({}),
             disk_paths: vec![std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))],
             scrubber: Scrubber::default(),
+            grouping: GroupingOptions::default(),
             admission: admission::Limits::default(),
             stream_stall: std::time::Duration::from_secs(30),
             max_message_bytes: 16 * 1024 * 1024,
@@ -302,5 +306,40 @@ impl DiagnosticsService for DiagnosticsApi {
         request: Request<pb::RecordActionRequest>,
     ) -> Result<Response<pb::RecordActionResponse>, Status> {
         answer("RecordAction", DiagnosticsApi::record_action(self, request)).await
+    }
+
+    async fn list_groups(
+        &self,
+        request: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        answer("ListGroups", DiagnosticsApi::list_groups(self, request)).await
+    }
+
+    async fn get_group(
+        &self,
+        request: Request<pb::GetGroupRequest>,
+    ) -> Result<Response<pb::GetGroupResponse>, Status> {
+        answer("GetGroup", DiagnosticsApi::get_group(self, request)).await
+    }
+
+    async fn update_group(
+        &self,
+        request: Request<pb::UpdateGroupRequest>,
+    ) -> Result<Response<pb::UpdateGroupResponse>, Status> {
+        answer("UpdateGroup", DiagnosticsApi::update_group(self, request)).await
+    }
+
+    async fn merge_groups(
+        &self,
+        request: Request<pb::MergeGroupsRequest>,
+    ) -> Result<Response<pb::MergeGroupsResponse>, Status> {
+        answer("MergeGroups", DiagnosticsApi::merge_groups(self, request)).await
+    }
+
+    async fn split_group(
+        &self,
+        request: Request<pb::SplitGroupRequest>,
+    ) -> Result<Response<pb::SplitGroupResponse>, Status> {
+        answer("SplitGroup", DiagnosticsApi::split_group(self, request)).await
     }
 }

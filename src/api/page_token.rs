@@ -1,6 +1,7 @@
-//! Opaque ListLogs page tokens: the position of the last log returned
-//! (occurred_at, id) plus a fingerprint of the filter, so a token reused with
-//! another filter is refused instead of silently paging something else.
+//! Opaque page tokens: the position of the last item returned — a log's
+//! (occurred_at, id) for ListLogs, a group's (order key, id) for ListGroups
+//! — plus a fingerprint of the filter, so a token reused with another filter
+//! is refused instead of silently paging something else.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::DateTime;
@@ -10,7 +11,7 @@ use super::{
     error::FieldError,
     limits::{MAX_SECONDS, MIN_SECONDS},
 };
-use crate::domain::PageCursor;
+use crate::domain::{PageCursor, group::GroupCursor};
 
 /// Token layout version; bump when the layout changes.
 const VERSION: u8 = 1;
@@ -56,6 +57,52 @@ pub fn decode(token: &str, filter: &impl std::fmt::Debug) -> Result<PageCursor, 
         .filter(|t| (MIN_SECONDS..=MAX_SECONDS).contains(&t.timestamp()))
         .ok_or_else(invalid)?;
     Ok(PageCursor { occurred_at, id })
+}
+
+/// Layout version of group tokens (a different first byte from log tokens).
+const GROUP_VERSION: u8 = 2;
+/// Encoded size: version, key (8), id (8), fingerprint (8).
+const GROUP_LEN: usize = 1 + 8 + 8 + 8;
+
+/// Encodes the position after `cursor` for the ListGroups `request`.
+pub fn encode_group(cursor: GroupCursor, request: &impl std::fmt::Debug) -> String {
+    let mut bytes = Vec::with_capacity(GROUP_LEN);
+    bytes.push(GROUP_VERSION);
+    bytes.extend_from_slice(&cursor.key.to_be_bytes());
+    bytes.extend_from_slice(&cursor.id.to_be_bytes());
+    bytes.extend_from_slice(&fingerprint(request).to_be_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes a token produced by [`encode_group`] for the same `request`.
+pub fn decode_group(
+    token: &str,
+    request: &impl std::fmt::Debug,
+) -> Result<GroupCursor, FieldError> {
+    let invalid = || {
+        FieldError::new(
+            "page_token",
+            "not a token returned by this listing; start again without one",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    if bytes.len() != GROUP_LEN || bytes[0] != GROUP_VERSION {
+        return Err(invalid());
+    }
+    let number = |range: std::ops::Range<usize>| {
+        bytes[range]
+            .try_into()
+            .map(i64::from_be_bytes)
+            .map_err(|_| invalid())
+    };
+    let (key, id, print) = (number(1..9)?, number(9..17)?, number(17..25)? as u64);
+    if print != fingerprint(request) {
+        return Err(FieldError::new(
+            "page_token",
+            "was issued for a different filter or order; keep them for every page, or start again without a token",
+        ));
+    }
+    Ok(GroupCursor { key, id })
 }
 
 /// A stable 64-bit FNV-1a hash of the filter's contents.

@@ -3,7 +3,7 @@
 use prost::Message;
 use tonic::{Request, Response};
 
-use super::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE};
+use super::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE, MAX_STATS_BUCKETS};
 use super::{
     DiagnosticsApi, convert,
     error::{ApiError, FieldError},
@@ -101,13 +101,58 @@ impl DiagnosticsApi {
         &self,
         request: Request<pb::GetStatsRequest>,
     ) -> Result<Response<pb::GetStatsResponse>, ApiError> {
-        let filter = convert::from_wire::log_filter(request.into_inner().filter)
-            .map_err(|e| e.within("filter"))?;
+        let request = request.into_inner();
+        let filter =
+            convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let buckets = match convert::groups::stats_bucket_width(request.bucket_width)? {
+            None => Vec::new(),
+            Some(width) => {
+                let (from, to) = bucket_range(&filter, width)?;
+                self.store.stats_buckets(&filter, width, from, to).await?
+            }
+        };
         let stats = self.store.stats(&filter).await?;
-        Ok(Response::new(convert::to_wire::stats_response(
+        let mut response = convert::to_wire::stats_response(
             stats,
             self.hub.subscriber_count(),
             self.retention.status(),
-        )))
+        );
+        response.buckets = buckets
+            .into_iter()
+            .map(convert::to_wire::time_bucket)
+            .collect();
+        Ok(Response::new(response))
     }
+}
+
+/// The range GetStats' buckets cover: the filter's since..until (until
+/// defaults to now, since to 24 buckets before until), widened to whole
+/// buckets; at most [`MAX_STATS_BUCKETS`].
+fn bucket_range(
+    filter: &crate::domain::LogFilter,
+    width: crate::domain::group::BucketWidth,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), ApiError> {
+    use chrono::DurationRound;
+    let step = width.step();
+    let until = filter.until.unwrap_or_else(chrono::Utc::now);
+    let to = until
+        .duration_trunc(step)
+        .map_err(|e| ApiError::Internal(format!("bucket bounds: {e}")))?;
+    let to = if to < until { to + step } else { to };
+    let since = filter.since.unwrap_or(to - step * 24);
+    let from = since
+        .duration_trunc(step)
+        .map_err(|e| ApiError::Internal(format!("bucket bounds: {e}")))?;
+    let buckets = (to - from).num_seconds() / step.num_seconds();
+    if buckets > MAX_STATS_BUCKETS as i64 {
+        return Err(FieldError::new(
+            "bucket_width",
+            format!(
+                "{buckets} buckets from filter.since to filter.until is over the limit of \
+                 {MAX_STATS_BUCKETS}: use a wider bucket or a shorter range"
+            ),
+        )
+        .into());
+    }
+    Ok((from, to.max(from)))
 }

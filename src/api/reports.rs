@@ -29,6 +29,8 @@ use crate::{
 pub const REPORT_ACTIONS: usize = 1000;
 /// Most frequent messages listed in a report's summary.
 pub const TOP_MESSAGES: usize = 10;
+/// Most error groups a report lists (largest first).
+pub const REPORT_GROUPS: usize = 50;
 /// What ListReports tokens are scoped to.
 const REPORTS_SCOPE: &str = "reports";
 
@@ -56,6 +58,7 @@ impl DiagnosticsApi {
         let system = tokio::task::spawn_blocking(move || crate::system::snapshot(&disk_paths));
         let stats = self.store.stats(&filter).await?;
         let top_messages = self.store.top_messages(&filter, TOP_MESSAGES).await?;
+        let groups = self.store.report_groups(&filter, REPORT_GROUPS).await?;
         let recent_actions = self
             .store
             .recent_actions(&filter.source, REPORT_ACTIONS)
@@ -89,6 +92,7 @@ impl DiagnosticsApi {
                     included,
                     stats,
                     top_messages,
+                    groups,
                     configuration,
                     recent_actions,
                 },

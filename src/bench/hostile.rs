@@ -464,6 +464,7 @@ where
                 }),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .map_err(|e| e.to_string())?

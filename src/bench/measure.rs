@@ -110,6 +110,7 @@ pub(super) async fn get_stats(
             }),
             ..Default::default()
         }),
+        ..Default::default()
     };
     let mut last_day = timed(runs, || {
         let mut client = client.clone();

@@ -32,6 +32,10 @@ pub struct ClearArgs {
     /// deleting them, in the same transaction.
     #[arg(long)]
     pub export_first: bool,
+    /// Only logs of these error groups (ids from `diagd groups`; repeat or
+    /// separate with commas). The groups stay, with their notes.
+    #[arg(long = "group", value_delimiter = ',')]
+    pub group_ids: Vec<i64>,
     /// Do not ask: needed when stdin is not a terminal.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -63,6 +67,7 @@ pub async fn clear(args: ClearArgs) -> Result<(), String> {
                     until: older_than,
                     ..Default::default()
                 }),
+                ..Default::default()
             })
             .await
             .map_err(|s| describe(&s))?
@@ -107,6 +112,7 @@ pub async fn clear(args: ClearArgs) -> Result<(), String> {
             older_than,
             severities,
             export_first: args.export_first,
+            group_ids: args.group_ids.clone(),
         })
         .await
         .map_err(|s| describe(&s))?
@@ -244,8 +250,8 @@ pub async fn debug(args: DebugArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `user@host`, for `changed_by`.
-fn who_am_i() -> String {
+/// `user@host`, for `changed_by` and group changes.
+pub(super) fn who_am_i() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "someone".into());

@@ -41,6 +41,7 @@ pub async fn logs(args: LogsArgs) -> Result<(), String> {
             client
                 .get_stats(pb::GetStatsRequest {
                     filter: Some(filter.clone()),
+                    ..Default::default()
                 })
                 .await
                 .map_err(|s| describe(&s))?
@@ -152,6 +153,7 @@ pub async fn stats(args: StatsArgs) -> Result<(), String> {
     let stats = client
         .get_stats(pb::GetStatsRequest {
             filter: Some(log_filter_to_proto(&args.filter.to_filter())),
+            ..Default::default()
         })
         .await
         .map_err(|s| describe(&s))?

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod export;
+pub mod groups;
 pub mod json;
 pub mod logs;
 mod progress;
@@ -178,6 +179,10 @@ pub struct FilterArgs {
     /// Only logs whose message contains this text (case ignored).
     #[arg(long)]
     pub message: Option<String>,
+    /// Only logs of these error groups (ids from `diagd groups`; repeat or
+    /// separate with commas).
+    #[arg(long = "group", value_delimiter = ',')]
+    pub group_ids: Vec<i64>,
 }
 
 impl FilterArgs {
@@ -195,6 +200,7 @@ impl FilterArgs {
                 labels: Default::default(),
             },
             message_contains: self.message.clone().unwrap_or_default(),
+            group_ids: self.group_ids.clone(),
         }
     }
 }

@@ -41,6 +41,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The version of the fingerprint rules.
@@ -112,7 +113,7 @@ impl Default for GroupingOptions {
 }
 
 /// One frame as it counts in a fingerprint.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FrameKey {
     /// Dotted module, e.g. `transformers.trainer` or `models.llama`.
     pub module: String,
@@ -125,7 +126,7 @@ pub struct FrameKey {
 }
 
 /// One exception of a chain as it counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionKey {
     /// The exception type, e.g. `torch.OutOfMemoryError`.
     pub exception_type: String,
@@ -133,8 +134,10 @@ pub struct ExceptionKey {
     pub message: Option<String>,
 }
 
-/// How a fingerprint was made: what a person is shown to explain a group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a fingerprint was made: what a person is shown to explain a group
+/// (stored as JSON with the fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Components {
     /// From a Python traceback.
     Traceback {
@@ -152,6 +155,84 @@ pub enum Components {
         /// The normalised first line of the stack trace, if any.
         trace_head: Option<String>,
     },
+    /// Given by the client (`NewLog.fingerprint`), as in Sentry.
+    Custom {
+        /// The client's entries; `{{ default }}` stands for `default`.
+        entries: Vec<String>,
+        /// The computed components, when an entry was `{{ default }}`.
+        default: Option<Box<Components>>,
+    },
+}
+
+impl Components {
+    /// In words: what made the grouping (shown by GetGroup and the CLI).
+    pub fn explain(&self) -> String {
+        match self {
+            Components::Traceback {
+                exceptions,
+                frames,
+                in_app_only,
+            } => {
+                let types: Vec<String> = exceptions
+                    .iter()
+                    .map(|e| match &e.message {
+                        Some(message) => format!("{} with message \"{message}\"", e.exception_type),
+                        None => e.exception_type.clone(),
+                    })
+                    .collect();
+                let frames: Vec<String> = frames
+                    .iter()
+                    .map(|f| match &f.code {
+                        Some(code) => format!("{} in {}: {code}", f.module, f.function),
+                        None => format!("{} in {}", f.module, f.function),
+                    })
+                    .collect();
+                format!(
+                    "Python traceback; exception {}: {}; {} frames: {}",
+                    if types.len() > 1 { "chain" } else { "type" },
+                    types.join(" -> "),
+                    if *in_app_only {
+                        "in-app"
+                    } else {
+                        "all (no in-app)"
+                    },
+                    if frames.is_empty() {
+                        "none".to_string()
+                    } else {
+                        frames.join(" | ")
+                    }
+                )
+            }
+            Components::Message {
+                message,
+                trace_head,
+            } => match trace_head {
+                Some(head) => format!(
+                    "no Python traceback; normalised message \"{message}\" and first trace line \"{head}\""
+                ),
+                None => format!("no stack trace; normalised message \"{message}\""),
+            },
+            Components::Custom { entries, default } => {
+                let mut text = format!("client fingerprint {entries:?}");
+                if let Some(default) = default {
+                    text.push_str(&format!("; {{{{ default }}}} = {}", default.explain()));
+                }
+                text
+            }
+        }
+    }
+}
+
+/// The entry of a client-given fingerprint that stands for the computed one.
+pub const DEFAULT_ENTRY: &str = "{{ default }}";
+
+/// Whether a client's fingerprint entry is [`DEFAULT_ENTRY`] (spacing
+/// inside the braces does not matter).
+pub fn is_default_entry(entry: &str) -> bool {
+    entry
+        .strip_prefix("{{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .is_some_and(|inner| inner.trim() == "default")
 }
 
 /// A log's fingerprint.
@@ -163,22 +244,104 @@ pub struct Fingerprint {
     pub hash: String,
     /// What it was made of.
     pub components: Components,
+    /// A group's title: `Type: normalised message` (the last exception of a
+    /// traceback), else the normalised message; at most [`MAX_TITLE`] bytes.
+    pub title: String,
+    /// Where it happened: `module in function` of the innermost in-app
+    /// frame (else the innermost frame); empty without a traceback.
+    pub culprit: String,
+    /// The last exception's type; empty without a traceback.
+    pub exception_type: String,
 }
+
+/// Longest title, in bytes.
+pub const MAX_TITLE: usize = 200;
 
 /// The fingerprint of a log with this message and stack trace.
 pub fn fingerprint(message: &str, stack_trace: &str, options: &GroupingOptions) -> Fingerprint {
-    let components = match parse_traceback(stack_trace) {
-        Some(traceback) => traceback_components(&traceback, options),
-        None => Components::Message {
-            message: normalise_message(first_line(message)),
-            trace_head: non_empty(stack_trace).map(|t| normalise_message(first_line(t))),
-        },
+    let (components, title, culprit, exception_type) = match parse_traceback(stack_trace) {
+        Some(traceback) => {
+            let last = traceback
+                .exceptions
+                .last()
+                .expect("a parsed traceback has an exception");
+            let exception_type = canonical_type(&last.exception_type);
+            let normalised = normalise_message(first_line(&last.message));
+            let title = if normalised.is_empty() {
+                exception_type.clone()
+            } else {
+                format!("{exception_type}: {normalised}")
+            };
+            let components = traceback_components(&traceback, options);
+            let culprit = match &components {
+                Components::Traceback { frames, .. } => frames
+                    .last()
+                    .map(|f| format!("{} in {}", f.module, f.function))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            (components, title, culprit, exception_type)
+        }
+        None => {
+            let message = normalise_message(first_line(message));
+            let components = Components::Message {
+                message: message.clone(),
+                trace_head: non_empty(stack_trace).map(|t| normalise_message(first_line(t))),
+            };
+            (components, message, String::new(), String::new())
+        }
     };
     Fingerprint {
         version: VERSION,
         hash: hash(&components),
         components,
+        title: truncate(&title, MAX_TITLE),
+        culprit: truncate(&culprit, MAX_TITLE),
+        exception_type: truncate(&exception_type, MAX_TITLE),
     }
+}
+
+/// The fingerprint of a log whose client gave `custom` entries (none: the
+/// computed one). `{{ default }}` entries stand for the computed
+/// fingerprint; title and culprit are always the computed ones.
+pub fn fingerprint_with(
+    custom: &[String],
+    message: &str,
+    stack_trace: &str,
+    options: &GroupingOptions,
+) -> Fingerprint {
+    let computed = fingerprint(message, stack_trace, options);
+    if custom.is_empty() {
+        return computed;
+    }
+    let uses_default = custom.iter().any(|e| is_default_entry(e));
+    let components = Components::Custom {
+        entries: custom.to_vec(),
+        default: uses_default.then(|| Box::new(computed.components)),
+    };
+    Fingerprint {
+        version: VERSION,
+        hash: hash(&components),
+        components,
+        title: computed.title,
+        culprit: computed.culprit,
+        exception_type: computed.exception_type,
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn non_empty(text: &str) -> Option<&str> {
@@ -223,9 +386,19 @@ fn hash(components: &Components) -> String {
                 trace_head.as_deref().unwrap_or("")
             ));
         }
+        Components::Custom { entries, default } => {
+            hasher.update("custom\n");
+            for entry in entries {
+                match default {
+                    Some(default) if is_default_entry(entry) => {
+                        hasher.update(format!("default\0{}\n", hash(default)));
+                    }
+                    _ => hasher.update(format!("entry\0{entry}\n")),
+                }
+            }
+        }
     }
-    let digest = hasher.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    to_hex(&hasher.finalize()[..16])
 }
 
 // ------------------------------------------------------------- tracebacks
@@ -816,6 +989,31 @@ safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLar
             fingerprint("", &trace("web"), &all).hash,
             "with every in-app frame counted, the entry scripts split them"
         );
+    }
+
+    #[test]
+    fn a_client_fingerprint_overrides_and_default_expands() {
+        let trace = "Traceback (most recent call last):\n  File \"/a/x.py\", line 1, in f\n    g()\nKeyError: 'a'";
+        let plain = fingerprint("m", trace, &options());
+        let fixed = |entries: &[&str], message: &str| {
+            let entries: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
+            fingerprint_with(&entries, message, trace, &options())
+        };
+        assert_eq!(fixed(&[], "m"), plain, "no entries: the computed one");
+        assert_eq!(
+            fixed(&["db-timeout"], "m").hash,
+            fixed(&["db-timeout"], "other").hash
+        );
+        let a = fixed(&["{{ default }}", "tenant-a"], "m");
+        assert_ne!(a.hash, fixed(&["{{default}}", "tenant-b"], "m").hash);
+        assert_eq!(a.hash, fixed(&["{{default}}", "tenant-a"], "m").hash);
+        assert_ne!(a.hash, plain.hash);
+        assert_eq!(a.title, plain.title, "the title stays the computed one");
+        assert_eq!(a.title, "KeyError: '<s>'".replace("<s>", "a"));
+        let Components::Custom { default, .. } = &a.components else {
+            panic!("custom")
+        };
+        assert_eq!(default.as_deref(), Some(&plain.components));
     }
 
     #[test]

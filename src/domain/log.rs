@@ -178,6 +178,9 @@ pub struct NewLog {
     pub recent_actions: Vec<RecentAction>,
     /// Where it comes from.
     pub source: Source,
+    /// The client's own fingerprint entries (`{{ default }}` stands for the
+    /// computed one); empty = computed (see [`super::fingerprint`]).
+    pub fingerprint: Vec<String>,
 }
 
 /// A stored log, as read back.
@@ -207,6 +210,13 @@ pub struct LogEntry {
     pub recent_actions: Vec<RecentAction>,
     /// Where it comes from.
     pub source: Source,
+    /// The error group it belongs to; `None` for a log stored before
+    /// grouping existed and not yet reached by the backfill.
+    #[serde(default)]
+    pub group_id: Option<i64>,
+    /// Its fingerprint (hex); `None` as for `group_id`.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// The length of `value`'s JSON text, counted without building it.
@@ -235,6 +245,7 @@ impl NewLog {
             + self.stack_trace.len()
             + json_size(&self.context)
             + json_size(&self.recent_actions)
+            + self.fingerprint.iter().map(String::len).sum::<usize>()
     }
 }
 
@@ -281,6 +292,8 @@ pub struct LogFilter {
     /// Substring of the message, ignoring case (compared folded, see
     /// [`super::fold`]); empty = any.
     pub message_contains: String,
+    /// In any of these error groups; empty = any.
+    pub group_ids: Vec<i64>,
 }
 
 impl LogFilter {
@@ -299,6 +312,8 @@ impl LogFilter {
                 .labels
                 .iter()
                 .all(|(k, v)| log.source.labels.get(k) == Some(v))
+            && (self.group_ids.is_empty()
+                || log.group_id.is_some_and(|g| self.group_ids.contains(&g)))
             && (self.message_contains.is_empty()
                 || super::fold::fold(&log.message)
                     .contains(&super::fold::fold(&self.message_contains)))

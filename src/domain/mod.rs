@@ -2,8 +2,8 @@
 //! their parts, filters, stats, actions, debug mode, the live tail's
 //! positions and notices; search terms and case folding (`search`, `fold`),
 //! secret scrubbing (`scrub`), error fingerprints (`fingerprint`: which logs
-//! are the same error; not yet applied at ingest), the report document and
-//! guidance. No proto
+//! are the same error) and error groups (`group`: their counts and triage),
+//! the report document and guidance. No proto
 //! and no SQL here; `api` converts from the wire and `store` maps to
 //! tables.
 
@@ -11,6 +11,7 @@ mod action;
 mod debug_mode;
 pub mod fingerprint;
 pub mod fold;
+pub mod group;
 mod guidance;
 mod log;
 pub mod report;
@@ -27,5 +28,5 @@ pub use log::{
     Source, SystemState,
 };
 pub use search::{FoldedText, MatchLocation, SearchQuery};
-pub use stats::Stats;
+pub use stats::{Stats, TimeBucket};
 pub use tail::{NoticeKind, TailCursor};

@@ -1,6 +1,7 @@
 //! The diagnostic report: one JSON document with the feature description's
 //! keys (`report_id`, `timestamp`, `version`, `system`, `errors`,
-//! `configuration`, `recent_actions`) plus a summary and guidance. Keys may be
+//! `configuration`, `recent_actions`) plus a summary, the error groups with
+//! their known fixes (`groups`), and guidance. Keys may be
 //! added, never renamed. The `errors` array can be large: the builder
 //! takes what stands in its place, and the store fills it in.
 
@@ -19,6 +20,29 @@ pub struct MessageCount {
     pub count: u64,
 }
 
+/// An error group among a report's logs, with its known fix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportGroup {
+    /// The group's id.
+    pub id: i64,
+    /// Its title and culprit.
+    pub title: String,
+    /// See `title`.
+    pub culprit: String,
+    /// Its triage status.
+    pub status: super::group::GroupStatus,
+    /// When it last regressed, if ever.
+    pub regressed_at: Option<DateTime<Utc>>,
+    /// Matching logs in it, and their first and last `occurred_at`.
+    pub count: u64,
+    /// See `count`.
+    pub first_seen: DateTime<Utc>,
+    /// See `count`.
+    pub last_seen: DateTime<Utc>,
+    /// Its note: the cause and fix someone wrote down.
+    pub known_fix: Option<super::group::GroupNote>,
+}
+
 /// Everything a report is made of.
 pub struct ReportInputs {
     /// The report's id.
@@ -34,6 +58,8 @@ pub struct ReportInputs {
     pub stats: Stats,
     /// The most frequent messages among the matching logs.
     pub top_messages: Vec<MessageCount>,
+    /// The error groups with most matching logs, largest first.
+    pub groups: Vec<ReportGroup>,
     /// diagd's effective configuration, secrets redacted.
     pub configuration: Value,
     /// Recorded user actions, newest first.
@@ -93,6 +119,21 @@ pub fn build(inputs: ReportInputs, errors: Value) -> Value {
                 .map(|m| json!({"message": m.message, "count": m.count}))
                 .collect::<Vec<_>>(),
         },
+        "groups": inputs.groups.iter().map(|g| json!({
+            "id": g.id,
+            "title": g.title,
+            "culprit": g.culprit,
+            "status": g.status.as_str(),
+            "regressed_at": g.regressed_at,
+            "count": g.count,
+            "first_seen": g.first_seen,
+            "last_seen": g.last_seen,
+            "known_fix": g.known_fix.as_ref().map(|n| json!({
+                "text": n.text,
+                "author": n.author,
+                "updated_at": n.updated_at,
+            })),
+        })).collect::<Vec<_>>(),
         "configuration": inputs.configuration,
         "recent_actions": inputs.recent_actions,
         "guidance": guidance,

@@ -241,6 +241,8 @@ mod tests {
             system_state: None,
             recent_actions: vec![],
             source: Source::default(),
+            group_id: None,
+            fingerprint: None,
         }
     }
 

@@ -6,6 +6,22 @@ use chrono::{DateTime, Utc};
 
 use super::{ErrorType, Severity};
 
+/// Counts of one time bucket, per severity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeBucket {
+    /// The bucket's start.
+    pub start: DateTime<Utc>,
+    /// Count per severity, in [`Severity::ALL`] order.
+    pub by_severity: [u64; 4],
+}
+
+impl TimeBucket {
+    /// Matching logs in the bucket.
+    pub fn total(&self) -> u64 {
+        self.by_severity.iter().sum()
+    }
+}
+
 /// Counts of the logs matching a filter.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stats {

@@ -6,8 +6,10 @@
 //! - `ingest`: ReportError, IngestLogs, RecordAction, and following debug
 //!   mode (GetDebugMode, WatchDebugMode) — what a trainer needs;
 //! - `read`: listing, getting, searching, tailing, stats, reports (not
-//!   deleting them), export, and reading debug mode;
-//! - `admin`: everything, including ClearLogs, SetDebugMode, DeleteReport.
+//!   deleting them), export, error groups (ListGroups, GetGroup), and
+//!   reading debug mode;
+//! - `admin`: everything, including ClearLogs, SetDebugMode, DeleteReport,
+//!   and triaging groups (UpdateGroup, MergeGroups, SplitGroup).
 
 use std::{
     future::Future,
@@ -53,9 +55,8 @@ fn roles_for(method: &str) -> &'static [Role] {
         "ReportError" | "IngestLogs" | "RecordAction" => &[Role::Ingest, Role::Admin],
         "GetDebugMode" | "WatchDebugMode" => &[Role::Ingest, Role::Read, Role::Admin],
         "ListLogs" | "GetLog" | "SearchLogs" | "SubscribeLogs" | "GetStats" | "GenerateReport"
-        | "GetReport" | "ListReports" | "DownloadReport" | "ExportLogs" => {
-            &[Role::Read, Role::Admin]
-        }
+        | "GetReport" | "ListReports" | "DownloadReport" | "ExportLogs" | "ListGroups"
+        | "GetGroup" => &[Role::Read, Role::Admin],
         _ => &[Role::Admin],
     }
 }

@@ -207,6 +207,12 @@ pub async fn run(
         let store = store.clone();
         async move { store.sweep_unreferenced_traces().await }
     });
+    // Logs stored before error groups existed get theirs.
+    tokio::spawn(crate::workers::grouping::backfill(
+        store.clone(),
+        options.api.grouping.clone(),
+        shutdown.clone(),
+    ));
     let retention = Retention::start(store.clone(), options.retention.clone(), shutdown.clone());
     if let Some(address) = options.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address)

@@ -1,6 +1,7 @@
 //! ClearLogs: deleting logs atomically — optionally after exporting exactly
 //! the logs that will be deleted, in the same snapshot — while keeping the
-//! hourly counts (by source and by kind) exact, and telling every diagd on the database.
+//! hourly counts (by source and by kind) and the error groups' counts
+//! exact, and telling every diagd on the database.
 //! The stack traces that only deleted logs referred to are deleted too
 //! (right after, under [`TRACES_LOCK`]), so cleared means gone.
 
@@ -37,7 +38,40 @@ WHERE a.datname = current_database() AND a.application_name = $1 AND a.pid <> pg
 const DELETE_AND_COUNT: &str = "
 WITH deleted AS (
     DELETE FROM logs {where}
-    RETURNING occurred_at, severity, error_type, source_host, source_run_id, source_component, stack_trace_hash
+    RETURNING occurred_at, severity, error_type, source_host, source_run_id, source_component, stack_trace_hash,
+              fingerprint
+),
+print_hours AS (
+    SELECT fingerprint, date_trunc('hour', occurred_at, 'UTC') AS hour, severity, count(*) AS removed
+    FROM deleted WHERE fingerprint IS NOT NULL
+    GROUP BY 1, 2, 3
+),
+adjusted_print_hours AS (
+    UPDATE fingerprint_counts_hourly AS h SET log_count = h.log_count - p.removed
+    FROM print_hours p
+    WHERE (h.fingerprint, h.hour, h.severity) = (p.fingerprint, p.hour, p.severity)
+),
+adjusted_prints AS (
+    -- Relative too; first/last seen and the top severity are recomputed
+    -- after (REFRESH_PRINTS).
+    UPDATE group_fingerprints AS g SET event_count = g.event_count - p.removed
+    FROM (SELECT fingerprint, sum(removed) AS removed FROM print_hours GROUP BY 1) p
+    WHERE g.fingerprint = p.fingerprint
+),
+adjusted_print_sources AS (
+    UPDATE fingerprint_sources AS s SET log_count = s.log_count - p.removed
+    FROM (SELECT fingerprint, source_host, source_run_id, count(*) AS removed
+          FROM deleted WHERE fingerprint IS NOT NULL GROUP BY 1, 2, 3) p
+    WHERE (s.fingerprint, s.source_host, s.source_run_id) = (p.fingerprint, p.source_host, p.source_run_id)
+),
+prints AS (
+    SELECT coalesce(array_agg(DISTINCT fingerprint), '{}') AS touched FROM print_hours
+),
+adjusted_minutes AS (
+    UPDATE log_counts_minutely AS m SET log_count = m.log_count - d.removed
+    FROM (SELECT date_trunc('minute', occurred_at, 'UTC') AS minute, severity, error_type, count(*) AS removed
+          FROM deleted GROUP BY 1, 2, 3) d
+    WHERE (m.minute, m.severity, m.error_type) = (d.minute, d.severity, d.error_type)
 ),
 counted AS (
     SELECT date_trunc('hour', occurred_at, 'UTC') AS hour, severity, error_type,
@@ -65,10 +99,28 @@ traces AS (
     SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{}') AS hashes
     FROM deleted WHERE stack_trace_hash IS NOT NULL
 )
--- The traces' hashes once, on the first row only.
+-- The traces' hashes and the touched fingerprints once, on the first row only.
 SELECT hour, severity, error_type, source_host, source_run_id, source_component, removed,
-       CASE WHEN row_number() OVER () = 1 THEN (SELECT hashes FROM traces) END
+       CASE WHEN row_number() OVER () = 1 THEN (SELECT hashes FROM traces) END,
+       CASE WHEN row_number() OVER () = 1 THEN (SELECT touched FROM prints) END
 FROM counted";
+
+/// After a delete: the touched fingerprints' first/last seen (from their
+/// remaining logs) and top severity (from their remaining hourly counts),
+/// and their emptied count rows dropped.
+const REFRESH_PRINTS: &str = "
+WITH refreshed AS (
+    UPDATE group_fingerprints g
+    SET first_seen = (SELECT min(occurred_at) FROM logs l WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint),
+        last_seen = (SELECT max(occurred_at) FROM logs l WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint),
+        top_severity = (SELECT min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END)
+                        FROM fingerprint_counts_hourly h WHERE h.fingerprint = g.fingerprint AND h.log_count > 0)
+    WHERE g.fingerprint = ANY($1)
+),
+hours AS (
+    DELETE FROM fingerprint_counts_hourly WHERE fingerprint = ANY($1) AND log_count <= 0
+)
+DELETE FROM fingerprint_sources WHERE fingerprint = ANY($1) AND log_count <= 0";
 
 /// Recomputes oldest/newest of the touched buckets from the logs that remain.
 const REFRESH_BOUNDS: &str = "
@@ -174,8 +226,15 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
             let count: i64 = tx.query_one("SELECT count(*) FROM logs", &[]).await?.get(0);
-            tx.batch_execute("TRUNCATE logs, log_counts_hourly, log_counts_kind_hourly")
-                .await?;
+            // Groups stay, with their status, notes and merges; their
+            // counts go to zero.
+            tx.batch_execute(
+                "TRUNCATE logs, log_counts_hourly, log_counts_kind_hourly, log_counts_minutely, \
+                 fingerprint_counts_hourly, fingerprint_sources; \
+                 UPDATE group_fingerprints SET event_count = 0, first_seen = NULL, \
+                 last_seen = NULL, top_severity = NULL WHERE event_count <> 0",
+            )
+            .await?;
             notify_cleared(&tx, count as u64).await?;
             tx.commit().await?;
             if ended_readers > 0 {
@@ -394,6 +453,12 @@ async fn delete_matching(
             .unwrap_or_default(),
         None => Vec::new(),
     };
+    let touched_prints: Vec<String> = match rows.first() {
+        Some(row) => row
+            .try_get::<_, Option<Vec<String>>>(8)?
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let mut hours: Vec<DateTime<Utc>> = Vec::with_capacity(rows.len());
     let mut columns: [Vec<String>; 5] = Default::default();
     for row in &rows {
@@ -412,8 +477,19 @@ async fn delete_matching(
         .await?;
         tx.batch_execute("DELETE FROM log_counts_hourly WHERE log_count <= 0")
             .await?;
+        tx.execute(
+            "DELETE FROM log_counts_minutely WHERE minute >= $1 AND minute < $2 AND log_count <= 0",
+            &[
+                &hours.iter().min(),
+                &hours.iter().max().map(|h| *h + chrono::TimeDelta::hours(1)),
+            ],
+        )
+        .await?;
         tx.execute(REFRESH_KIND_BOUNDS, &[&hours, severities, types])
             .await?;
+    }
+    if !touched_prints.is_empty() {
+        tx.execute(REFRESH_PRINTS, &[&touched_prints]).await?;
     }
     Ok((deleted, traces))
 }

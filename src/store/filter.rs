@@ -39,6 +39,9 @@ impl SqlFilter {
                 format!("diagd_fold(message) LIKE {p}")
             });
         }
+        if !filter.group_ids.is_empty() {
+            sql.push(filter.group_ids.clone(), |p| format!("group_id = ANY({p})"));
+        }
         sql
     }
 

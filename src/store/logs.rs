@@ -9,20 +9,69 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Row, types::Json};
 use uuid::Uuid;
 
-use super::{Store, StoreError, TRACES_LOCK, filter::SqlFilter, notify::LOGS_CHANNEL};
-use crate::domain::{ErrorType, LogEntry, LogFilter, LogPage, NewLog, PageCursor, Severity};
+use super::{
+    Store, StoreError, TRACES_LOCK, filter::SqlFilter, groups::GROUPS_LOCK, notify::LOGS_CHANNEL,
+};
+use crate::domain::{
+    ErrorType, LogEntry, LogFilter, LogPage, NewLog, PageCursor, Severity, fingerprint::Fingerprint,
+};
+
+/// The CTEs that count logs just given fingerprints into their
+/// fingerprints' totals, hourly counts and sources, read from the CTE named
+/// `$rows` (columns fingerprint, group_id, occurred_at, severity,
+/// source_host, source_run_id). Shared by inserts and the backfill.
+macro_rules! count_fingerprints {
+    ($rows:literal) => {
+        concat!("counted_prints AS (
+    -- Per fingerprint, in key order (rows exist: no insert happens). Relative
+    -- updates, so concurrent batches of one hot fingerprint add up.
+    INSERT INTO group_fingerprints AS g
+        (fingerprint, group_id, version, components, title, culprit, exception_type, error_type,
+         event_count, first_seen, last_seen, top_severity)
+    SELECT fingerprint, min(group_id), 0, '{}', '', '', '', '', count(*), min(occurred_at), max(occurred_at),
+           min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END)
+    FROM ", $rows, "
+    GROUP BY fingerprint
+    ORDER BY fingerprint
+    ON CONFLICT (fingerprint) DO UPDATE
+    SET event_count = g.event_count + EXCLUDED.event_count,
+        first_seen = least(g.first_seen, EXCLUDED.first_seen),
+        last_seen = greatest(g.last_seen, EXCLUDED.last_seen),
+        top_severity = least(g.top_severity, EXCLUDED.top_severity)
+),
+counted_print_hours AS (
+    INSERT INTO fingerprint_counts_hourly AS h (fingerprint, hour, severity, log_count)
+    SELECT fingerprint, date_trunc('hour', occurred_at, 'UTC'), severity, count(*)
+    FROM ", $rows, "
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (fingerprint, hour, severity) DO UPDATE SET log_count = h.log_count + EXCLUDED.log_count
+),
+counted_print_sources AS (
+    INSERT INTO fingerprint_sources AS s (fingerprint, source_host, source_run_id, log_count)
+    SELECT fingerprint, source_host, source_run_id, count(*)
+    FROM ", $rows, "
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (fingerprint, source_host, source_run_id) DO UPDATE SET log_count = s.log_count + EXCLUDED.log_count
+),
+")
+    };
+}
 
 /// Inserts a batch with one statement: the distinct new stack traces, the
 /// rows (skipping event_ids already stored) and, from the rows actually
 /// inserted, the hourly counts (by source, and by kind alone). Rollup rows are upserted in key order so
 /// concurrent batches cannot deadlock.
-const INSERT_BATCH: &str = "
+const INSERT_BATCH: &str = concat!("
 WITH input AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bytea[],
-        $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::jsonb[]
-    ) AS t(id, event_id, occurred_at, severity, error_type, message, stack_trace_hash,
-           context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels)
+        $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::jsonb[],
+        $18::text[]
+    ) WITH ORDINALITY AS t(id, event_id, occurred_at, severity, error_type, message, stack_trace_hash,
+           context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels,
+           fingerprint, position)
 ),
 traces AS (
     -- In hash order, so concurrent batches sharing new traces cannot deadlock.
@@ -37,13 +86,40 @@ traces AS (
     ON CONFLICT (hash) DO NOTHING
 ),
 inserted AS (
+    -- Every fingerprint has its group by now (ENSURE_GROUPS ran first in
+    -- this transaction).
     INSERT INTO logs (id, event_id, occurred_at, severity, error_type, message, stack_trace_hash,
-                      context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels)
-    SELECT id, event_id, occurred_at, severity, error_type, message, stack_trace_hash,
-           context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels
-    FROM input
+                      context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels,
+                      fingerprint, group_id)
+    SELECT id, event_id, occurred_at, severity, input.error_type, message, stack_trace_hash,
+           context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels,
+           input.fingerprint, g.group_id
+    FROM input LEFT JOIN group_fingerprints g ON g.fingerprint = input.fingerprint
+    -- In the batch's order (the join may reorder): `seq`, the live tail's
+    -- order within a transaction, follows it.
+    ORDER BY input.position
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING id, occurred_at, severity, error_type, source_host, source_run_id, source_component
+    RETURNING id, occurred_at, severity, error_type, source_host, source_run_id, source_component, fingerprint, group_id
+),
+", count_fingerprints!("inserted"), "group_events AS (
+    SELECT group_id, count(*) AS events FROM inserted GROUP BY group_id
+),
+reopened AS (
+    -- A resolved group that gets an event is a regression; an ignored one
+    -- whose rule ran out is unresolved again. Only those rows are locked.
+    UPDATE error_groups e
+    SET status = 'unresolved', status_changed_at = now(), status_changed_by = '',
+        regressed_at = CASE WHEN e.status = 'resolved' THEN now() ELSE e.regressed_at END,
+        ignored_until = NULL, ignored_events_left = NULL
+    FROM group_events b
+    WHERE e.id = b.group_id
+      AND (e.status = 'resolved'
+           OR (e.status = 'ignored' AND (e.ignored_until <= now() OR e.ignored_events_left < b.events)))
+),
+ignore_counted AS (
+    UPDATE error_groups e SET ignored_events_left = e.ignored_events_left - b.events
+    FROM group_events b
+    WHERE e.id = b.group_id AND e.status = 'ignored' AND e.ignored_events_left >= b.events
 ),
 counted AS (
     INSERT INTO log_counts_hourly AS c
@@ -68,8 +144,44 @@ counted_kinds AS (
     SET log_count = k.log_count + EXCLUDED.log_count,
         oldest = least(k.oldest, EXCLUDED.oldest),
         newest = greatest(k.newest, EXCLUDED.newest)
+),
+counted_minutes AS (
+    INSERT INTO log_counts_minutely AS m (minute, severity, error_type, log_count)
+    SELECT date_trunc('minute', occurred_at, 'UTC'), severity, error_type, count(*)
+    FROM inserted
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (minute, severity, error_type) DO UPDATE SET log_count = m.log_count + EXCLUDED.log_count
 )
-SELECT id FROM inserted";
+SELECT id FROM inserted");
+
+/// Makes sure every fingerprint of a batch has a group: a fingerprint seen
+/// for the first time gets a new group seeded by it (and its mapping), in
+/// fingerprint order. Two batches bringing the same new fingerprint at once
+/// meet on the seed's unique key: the second waits for the first to commit
+/// and then adds nothing, and its next statement sees the first's rows.
+pub(super) const ENSURE_GROUPS: &str = "
+WITH prints AS (
+    -- GROUPS_LOCK ($8) shared, held until commit: no merge or split moves
+    -- these fingerprints between here and the logs' commit.
+    SELECT * FROM unnest($1::text[], $2::integer[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[])
+        AS t(fingerprint, version, components, title, culprit, exception_type, error_type)
+    WHERE (SELECT true FROM pg_advisory_xact_lock_shared($8::bigint))
+),
+created AS (
+    INSERT INTO error_groups (seed_fingerprint, title, culprit, exception_type, error_type)
+    SELECT fingerprint, title, culprit, exception_type, error_type
+    FROM prints p
+    WHERE NOT EXISTS (SELECT 1 FROM group_fingerprints g WHERE g.fingerprint = p.fingerprint)
+    ORDER BY fingerprint
+    ON CONFLICT (seed_fingerprint) DO NOTHING
+    RETURNING id, seed_fingerprint
+)
+INSERT INTO group_fingerprints (fingerprint, group_id, version, components, title, culprit, exception_type, error_type)
+SELECT p.fingerprint, c.id, p.version, p.components, p.title, p.culprit, p.exception_type, p.error_type
+FROM created c JOIN prints p ON p.fingerprint = c.seed_fingerprint
+ORDER BY p.fingerprint
+ON CONFLICT (fingerprint) DO NOTHING";
 
 /// Logs with their stack traces: what `FULL_COLUMNS` reads from.
 pub(super) const LOGS_WITH_TRACES: &str =
@@ -79,13 +191,13 @@ pub(super) const LOGS_WITH_TRACES: &str =
 /// reads them.
 pub(super) const FULL_COLUMNS: &str = "logs.id AS id, event_id, occurred_at, received_at, severity, error_type, message, \
      coalesce(st.trace, '') AS stack_trace, context, system_state, recent_actions, source_host, source_run_id, \
-     source_component, source_labels";
+     source_component, source_labels, logs.fingerprint AS fingerprint, logs.group_id AS group_id";
 
 /// The same columns without the heavy details (for basic listings, from
 /// `logs` alone).
 const BASIC_COLUMNS: &str = "id, event_id, occurred_at, received_at, severity, error_type, message, \
      ''::text AS stack_trace, NULL::jsonb AS context, NULL::jsonb AS system_state, NULL::jsonb AS recent_actions, \
-     source_host, source_run_id, source_component, source_labels";
+     source_host, source_run_id, source_component, source_labels, fingerprint, group_id";
 
 /// What happened to one log of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,16 +209,31 @@ pub enum InsertOutcome {
 }
 
 impl Store {
-    /// Stores a batch of validated logs in one transaction, returning what
+    /// Stores a batch of validated logs in one transaction, each in the
+    /// group of its fingerprint (`prints[i]` is `logs[i]`'s), returning what
     /// happened to each, in order. Returns only after the commit.
-    pub async fn insert_logs(&self, logs: &[NewLog]) -> Result<Vec<InsertOutcome>, StoreError> {
+    pub async fn insert_logs(
+        &self,
+        logs: &[NewLog],
+        prints: &[Fingerprint],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
         if logs.is_empty() {
             return Ok(Vec::new());
         }
+        if prints.len() != logs.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} fingerprints for {} logs",
+                prints.len(),
+                logs.len()
+            )));
+        }
         let ids: Vec<Uuid> = logs.iter().map(|_| Uuid::now_v7()).collect();
         let columns = BatchColumns::from_logs(logs)?;
+        let groups = GroupColumns::from_prints(logs.iter().map(|l| l.error_type), prints)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        groups.ensure(&tx).await?;
+        let log_prints: Vec<&str> = prints.iter().map(|p| p.hash.as_str()).collect();
         let statement = tx.prepare_cached(INSERT_BATCH).await?;
         let rows = tx
             .query(
@@ -129,6 +256,7 @@ impl Store {
                     &columns.new_trace_hashes,
                     &columns.new_traces,
                     &TRACES_LOCK,
+                    &log_prints,
                 ],
             )
             .await?;
@@ -439,6 +567,80 @@ impl<'a> BatchColumns<'a> {
     }
 }
 
+/// The distinct fingerprints of a batch, one array per column, as
+/// `ENSURE_GROUPS` takes them (the first log of each fingerprint gives its
+/// kind).
+pub(super) struct GroupColumns<'a> {
+    fingerprints: Vec<&'a str>,
+    versions: Vec<i32>,
+    components: Vec<Value>,
+    titles: Vec<&'a str>,
+    culprits: Vec<&'a str>,
+    exception_types: Vec<&'a str>,
+    error_types: Vec<&'static str>,
+}
+
+impl<'a> GroupColumns<'a> {
+    /// The distinct fingerprints of `prints`, the kind of each taken from
+    /// the log it first appears with.
+    pub(super) fn from_prints(
+        kinds: impl IntoIterator<Item = ErrorType>,
+        prints: &'a [Fingerprint],
+    ) -> Result<Self, StoreError> {
+        let mut columns = GroupColumns {
+            fingerprints: Vec::new(),
+            versions: Vec::new(),
+            components: Vec::new(),
+            titles: Vec::new(),
+            culprits: Vec::new(),
+            exception_types: Vec::new(),
+            error_types: Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (kind, print) in kinds.into_iter().zip(prints) {
+            if !seen.insert(print.hash.as_str()) {
+                continue;
+            }
+            columns.fingerprints.push(&print.hash);
+            columns.versions.push(print.version as i32);
+            columns.components.push(
+                serde_json::to_value(&print.components)
+                    .map_err(|e| StoreError::Corrupt(format!("fingerprint components: {e}")))?,
+            );
+            columns.titles.push(&print.title);
+            columns.culprits.push(&print.culprit);
+            columns.exception_types.push(&print.exception_type);
+            columns.error_types.push(kind.as_str());
+        }
+        Ok(columns)
+    }
+}
+
+impl GroupColumns<'_> {
+    /// Runs `ENSURE_GROUPS` for these fingerprints in `tx`.
+    pub(super) async fn ensure(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+    ) -> Result<(), StoreError> {
+        let ensure = tx.prepare_cached(ENSURE_GROUPS).await?;
+        tx.execute(
+            &ensure,
+            &[
+                &self.fingerprints,
+                &self.versions,
+                &self.components,
+                &self.titles,
+                &self.culprits,
+                &self.exception_types,
+                &self.error_types,
+                &GROUPS_LOCK,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 /// Reads a row of `FULL_COLUMNS` (or `BASIC_COLUMNS`) back into a log, by
 /// column name (other columns before or after them are ignored).
 pub(super) fn row_to_entry(row: &Row) -> Result<LogEntry, StoreError> {
@@ -481,5 +683,7 @@ pub(super) fn row_to_entry(row: &Row) -> Result<LogEntry, StoreError> {
             labels: serde_json::from_value::<BTreeMap<String, String>>(labels)
                 .map_err(|e| corrupt("source_labels", &e))?,
         },
+        group_id: row.try_get("group_id")?,
+        fingerprint: row.try_get("fingerprint")?,
     })
 }

@@ -10,6 +10,8 @@
 //! - `tail`: logs in commit order for the live tail (settled, replays)
 //! - `notify`: LISTEN/NOTIFY channels and the dedicated listener connection
 //! - `export`: the export cursor; `clear`: deleting logs and their traces
+//! - `groups`: error groups (listing, reading, triage, merges and splits;
+//!   created and counted on the insert path in `logs`)
 //! - `reports`, `actions`, `debug_mode`: the other tables
 
 mod actions;
@@ -19,7 +21,9 @@ mod debug_mode;
 pub mod embedded;
 mod export;
 mod filter;
+#[macro_use]
 mod logs;
+mod groups;
 mod migrate;
 mod notify;
 mod reports;
@@ -44,6 +48,7 @@ const LARGE_TRANSFER_BYTES: usize = 4 * 1024 * 1024;
 
 pub use connections::{PoolStatus, READ_APPLICATION_NAME, Reader, WRITE_APPLICATION_NAME};
 pub use export::ExportSink;
+pub use groups::{GroupMove, GroupPage, UngroupedLog};
 pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
 pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Listener};

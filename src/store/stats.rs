@@ -2,17 +2,22 @@
 //! maintained on insert — `log_counts_kind_hourly` (severity × type) when no
 //! source is asked for, `log_counts_hourly` (× host, run, component) when one
 //! is — so unfiltered and time-range stats cost a few rows per hour; only the partial hours at the edges of a time range, and filters
-//! the hourly counts cannot answer (labels, message text), read `logs`.
+//! the hourly counts cannot answer (labels, message text, groups), read
+//! `logs`. Counts over time (`stats_buckets`) read the per-minute, per-hour
+//! or per-group-hour counts the same way.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::{Store, StoreError, filter::SqlFilter};
-use crate::domain::{ErrorType, LogFilter, Severity, Stats};
+use crate::domain::{ErrorType, LogFilter, Severity, Stats, TimeBucket, group::BucketWidth};
 
 impl Store {
     /// Exact counts of the logs matching `filter`.
     pub async fn stats(&self, filter: &LogFilter) -> Result<Stats, StoreError> {
-        if !filter.source.labels.is_empty() || !filter.message_contains.is_empty() {
+        if !filter.source.labels.is_empty()
+            || !filter.message_contains.is_empty()
+            || !filter.group_ids.is_empty()
+        {
             let mut stats = Stats::default();
             self.add_counted_logs(filter, &mut stats).await?;
             return Ok(stats);
@@ -123,6 +128,112 @@ impl Store {
             );
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Counts of the logs matching `filter` per bucket of `width` over
+    /// `[from, to)` (both on bucket boundaries), per severity, oldest first,
+    /// empty buckets included. Read from the maintained counts: per minute
+    /// (`log_counts_minutely`), per hour and kind, per hour and source, or
+    /// per fingerprint and hour for groups; only what those cannot answer
+    /// (a message or labels; minutes with a source or group; a group with
+    /// error types) counts logs.
+    pub async fn stats_buckets(
+        &self,
+        filter: &LogFilter,
+        width: BucketWidth,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TimeBucket>, StoreError> {
+        let source = &filter.source;
+        let by_source =
+            !(source.host.is_empty() && source.run_id.is_empty() && source.component.is_empty());
+        let by_logs = !filter.message_contains.is_empty()
+            || !source.labels.is_empty()
+            || (width == BucketWidth::Minute && (by_source || !filter.group_ids.is_empty()))
+            || (!filter.group_ids.is_empty() && (by_source || !filter.error_types.is_empty()));
+        let unit = width.unit();
+        let window = LogFilter {
+            since: Some(from),
+            until: Some(to),
+            ..filter.clone()
+        };
+        let (query, sql) = if by_logs {
+            let sql = SqlFilter::for_logs(&window);
+            (
+                format!(
+                    "SELECT date_trunc('{unit}', occurred_at, 'UTC') AS bucket, severity, count(*)::bigint AS count
+                     FROM logs {} GROUP BY 1, 2",
+                    sql.where_clause()
+                ),
+                sql,
+            )
+        } else if !filter.group_ids.is_empty() {
+            let mut sql = SqlFilter::default();
+            let groups = sql.param(filter.group_ids.clone());
+            let from = sql.param(from);
+            let to = sql.param(to);
+            let mut severities = String::new();
+            if !filter.severities.is_empty() {
+                let names: Vec<&'static str> =
+                    filter.severities.iter().map(|s| s.as_str()).collect();
+                severities = format!("AND h.severity = ANY({})", sql.param(names));
+            }
+            (
+                format!(
+                    "SELECT date_trunc('{unit}', h.hour, 'UTC') AS bucket, h.severity, sum(h.log_count)::bigint AS count
+                     FROM group_fingerprints f JOIN fingerprint_counts_hourly h ON h.fingerprint = f.fingerprint
+                     WHERE f.group_id = ANY({groups}) AND h.hour >= {from} AND h.hour < {to} {severities}
+                     GROUP BY 1, 2"
+                ),
+                sql,
+            )
+        } else {
+            let (table, column) = match (width, by_source) {
+                (BucketWidth::Minute, _) => ("log_counts_minutely", "minute"),
+                (_, false) => ("log_counts_kind_hourly", "hour"),
+                (_, true) => ("log_counts_hourly", "hour"),
+            };
+            let mut sql = SqlFilter::for_hourly_counts(filter, None, None);
+            let from = sql.param(from);
+            let to = sql.param(to);
+            sql.and(format!("{column} >= {from} AND {column} < {to}"));
+            (
+                format!(
+                    "SELECT date_trunc('{unit}', {column}, 'UTC') AS bucket, severity, sum(log_count)::bigint AS count
+                     FROM {table} {} GROUP BY 1, 2",
+                    sql.where_clause()
+                ),
+                sql,
+            )
+        };
+        let client = self.reader().await?;
+        let rows = client.query(&query, &sql.params()).await?;
+        client.finish();
+        let step = width.step();
+        let count = ((to - from).num_seconds() / step.num_seconds()).max(0) as usize;
+        let mut buckets: Vec<TimeBucket> = (0..count)
+            .map(|i| TimeBucket {
+                start: from + step * i as i32,
+                by_severity: [0; 4],
+            })
+            .collect();
+        for row in rows {
+            let start: DateTime<Utc> = row.try_get("bucket")?;
+            let severity: &str = row.try_get("severity")?;
+            let n: i64 = row.try_get("count")?;
+            let Some(index) = Severity::ALL.iter().position(|s| s.as_str() == severity) else {
+                return Err(StoreError::Corrupt(format!(
+                    "severity {severity:?} in stats"
+                )));
+            };
+            let slot = ((start - from).num_seconds() / step.num_seconds()) as usize;
+            if let Some(bucket) = buckets.get_mut(slot) {
+                bucket.by_severity[index] += n.max(0) as u64;
+            }
+        }
+        Ok(buckets)
     }
 }
 

@@ -5,8 +5,11 @@
 //!   them out to the subscribers' bounded queues;
 //! - `retention`: deletes old logs in small batches, when configured;
 //! - `debug_mode`: follows the debug-mode switch and flips diagd's own log
-//!   level.
+//!   level;
+//! - `grouping`: puts logs stored before error groups existed into their
+//!   groups, in small batches, then ends.
 
 pub mod debug_mode;
+pub mod grouping;
 pub mod retention;
 pub mod tail;

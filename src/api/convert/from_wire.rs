@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::api::limits::{
-    MAX_ACTION_BYTES, MAX_ACTION_DETAILS_BYTES, MAX_CONTEXT_BYTES, MAX_FILTER_TEXT_BYTES,
-    MAX_FUTURE, MAX_GPUS, MAX_LABEL_KEY_BYTES, MAX_LABEL_VALUE_BYTES, MAX_LABELS,
-    MAX_MESSAGE_BYTES, MAX_RECENT_ACTIONS, MAX_SECONDS, MAX_SOURCE_FIELD_BYTES,
-    MAX_STACK_TRACE_BYTES, MIN_SECONDS,
+    MAX_ACTION_BYTES, MAX_ACTION_DETAILS_BYTES, MAX_CONTEXT_BYTES, MAX_FILTER_GROUPS,
+    MAX_FILTER_TEXT_BYTES, MAX_FINGERPRINT_ENTRIES, MAX_FINGERPRINT_ENTRY_BYTES, MAX_FUTURE,
+    MAX_GPUS, MAX_LABEL_KEY_BYTES, MAX_LABEL_VALUE_BYTES, MAX_LABELS, MAX_MESSAGE_BYTES,
+    MAX_RECENT_ACTIONS, MAX_SECONDS, MAX_SOURCE_FIELD_BYTES, MAX_STACK_TRACE_BYTES, MIN_SECONDS,
 };
 use crate::api::{error::FieldError, pb};
 use crate::domain::{
@@ -72,6 +72,7 @@ pub fn new_log(log: pb::NewLog, now: DateTime<Utc>) -> Result<NewLog, FieldError
         })
         .collect::<Result<Vec<_>, _>>()?;
     let source = source(log.source.unwrap_or_default()).map_err(|e| e.within("source"))?;
+    fingerprint_entries(&log.fingerprint)?;
     Ok(NewLog {
         event_id,
         occurred_at,
@@ -83,7 +84,29 @@ pub fn new_log(log: pb::NewLog, now: DateTime<Utc>) -> Result<NewLog, FieldError
         system_state,
         recent_actions,
         source,
+        fingerprint: log.fingerprint,
     })
+}
+
+/// Checks a client-given fingerprint: a few short, non-empty entries.
+fn fingerprint_entries(entries: &[String]) -> Result<(), FieldError> {
+    if entries.len() > MAX_FINGERPRINT_ENTRIES {
+        return Err(FieldError::new(
+            "fingerprint",
+            format!(
+                "{} entries is over the limit of {MAX_FINGERPRINT_ENTRIES}",
+                entries.len()
+            ),
+        ));
+    }
+    for (i, entry) in entries.iter().enumerate() {
+        let field = format!("fingerprint[{i}]");
+        if entry.trim().is_empty() {
+            return Err(FieldError::new(field, "empty"));
+        }
+        text(&field, entry, MAX_FINGERPRINT_ENTRY_BYTES)?;
+    }
+    Ok(())
 }
 
 /// Validates an action sent to RecordAction.
@@ -161,6 +184,27 @@ pub fn log_filter(filter: Option<pb::LogFilter>) -> Result<LogFilter, FieldError
         &filter.message_contains,
         MAX_FILTER_TEXT_BYTES,
     )?;
+    if filter.group_ids.len() > MAX_FILTER_GROUPS {
+        return Err(FieldError::new(
+            "group_ids",
+            format!(
+                "{} groups is over the limit of {MAX_FILTER_GROUPS}",
+                filter.group_ids.len()
+            ),
+        ));
+    }
+    let mut group_ids = Vec::new();
+    for (i, &id) in filter.group_ids.iter().enumerate() {
+        if id <= 0 {
+            return Err(FieldError::new(
+                format!("group_ids[{i}]"),
+                format!("{id} is not a group id (ids are positive)"),
+            ));
+        }
+        if !group_ids.contains(&id) {
+            group_ids.push(id);
+        }
+    }
     Ok(LogFilter {
         severities,
         error_types,
@@ -168,6 +212,7 @@ pub fn log_filter(filter: Option<pb::LogFilter>) -> Result<LogFilter, FieldError
         until,
         source,
         message_contains: filter.message_contains,
+        group_ids,
     })
 }
 
@@ -180,7 +225,7 @@ pub fn log_id(field: &str, id: &str) -> Result<Uuid, FieldError> {
 }
 
 /// A severity number: `None` for UNSPECIFIED, an error for unknown numbers.
-pub(super) fn severity(field: &str, value: i32) -> Result<Option<Severity>, FieldError> {
+pub(crate) fn severity(field: &str, value: i32) -> Result<Option<Severity>, FieldError> {
     match pb::Severity::try_from(value) {
         Ok(pb::Severity::Unspecified) => Ok(None),
         Ok(pb::Severity::Critical) => Ok(Some(Severity::Critical)),
@@ -192,7 +237,7 @@ pub(super) fn severity(field: &str, value: i32) -> Result<Option<Severity>, Fiel
 }
 
 /// An error-type number: `None` for UNSPECIFIED, an error for unknown numbers.
-pub(super) fn error_type(field: &str, value: i32) -> Result<Option<ErrorType>, FieldError> {
+pub(crate) fn error_type(field: &str, value: i32) -> Result<Option<ErrorType>, FieldError> {
     match pb::ErrorType::try_from(value) {
         Ok(pb::ErrorType::Unspecified) => Ok(None),
         Ok(pb::ErrorType::Oom) => Ok(Some(ErrorType::Oom)),
@@ -236,7 +281,7 @@ pub fn timestamp(field: &str, ts: Timestamp) -> Result<DateTime<Utc>, FieldError
 
 /// Checks a text field: its size, and no NUL character (PostgreSQL text
 /// cannot hold one).
-pub(super) fn text(field: &str, value: &str, max_bytes: usize) -> Result<(), FieldError> {
+pub(crate) fn text(field: &str, value: &str, max_bytes: usize) -> Result<(), FieldError> {
     if value.len() > max_bytes {
         return Err(FieldError::new(
             field,

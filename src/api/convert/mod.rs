@@ -1,10 +1,11 @@
 //! Conversions between the wire types (`pb`) and the domain types, one
 //! direction per module: `from_wire` validates and converts what clients
 //! send, `to_wire` builds what diagd answers, and `json` converts
-//! `google.protobuf.Struct` to JSON and back. The limits they check are in
-//! `api::limits`.
+//! `google.protobuf.Struct` to JSON and back; `groups` does both directions
+//! for error groups. The limits they check are in `api::limits`.
 
 pub mod from_wire;
+pub mod groups;
 mod json;
 pub mod to_wire;
 
@@ -46,6 +47,7 @@ mod tests {
                 ..Source::default()
             },
             message_contains: "cuda".into(),
+            group_ids: vec![7, 9],
         };
         assert_eq!(
             log_filter(Some(log_filter_to_proto(&filter))).unwrap(),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
 use crate::api::pb;
-use crate::domain::{DebugMode, ErrorType, LogEntry, LogFilter, Severity, Stats};
+use crate::domain::{DebugMode, ErrorType, LogEntry, LogFilter, Severity, Stats, TimeBucket};
 use crate::store::StoredReport;
 
 use super::json::json_to_struct;
@@ -53,6 +53,8 @@ pub fn log_entry(entry: LogEntry) -> pb::LogEntry {
             component: entry.source.component,
             labels: entry.source.labels.into_iter().collect(),
         }),
+        group_id: entry.group_id.unwrap_or(0),
+        fingerprint: entry.fingerprint.unwrap_or_default(),
     }
 }
 
@@ -78,6 +80,7 @@ pub fn log_filter_to_proto(filter: &LogFilter) -> pb::LogFilter {
             labels: filter.source.labels.clone().into_iter().collect(),
         }),
         message_contains: filter.message_contains.clone(),
+        group_ids: filter.group_ids.clone(),
     }
 }
 
@@ -112,6 +115,23 @@ pub fn stats_response(
             last_deleted: retention.last_deleted,
             total_deleted: retention.total_deleted,
         }),
+        buckets: Vec::new(),
+    }
+}
+
+/// A GetStats time bucket on the wire.
+pub fn time_bucket(bucket: TimeBucket) -> pb::TimeBucket {
+    pb::TimeBucket {
+        start: Some(timestamp_to_proto(bucket.start)),
+        total: bucket.total(),
+        by_severity: Severity::ALL
+            .into_iter()
+            .zip(bucket.by_severity)
+            .map(|(s, count)| pb::SeverityCount {
+                severity: severity_to_proto(s) as i32,
+                count,
+            })
+            .collect(),
     }
 }
 

@@ -49,6 +49,28 @@ class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
     EXPORT_FORMAT_JSON: _ClassVar[ExportFormat]
     EXPORT_FORMAT_NDJSON: _ClassVar[ExportFormat]
+
+class GroupStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GROUP_STATUS_UNSPECIFIED: _ClassVar[GroupStatus]
+    GROUP_STATUS_UNRESOLVED: _ClassVar[GroupStatus]
+    GROUP_STATUS_RESOLVED: _ClassVar[GroupStatus]
+    GROUP_STATUS_IGNORED: _ClassVar[GroupStatus]
+
+class GroupOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GROUP_ORDER_UNSPECIFIED: _ClassVar[GroupOrder]
+    GROUP_ORDER_LAST_SEEN: _ClassVar[GroupOrder]
+    GROUP_ORDER_FIRST_SEEN: _ClassVar[GroupOrder]
+    GROUP_ORDER_COUNT: _ClassVar[GroupOrder]
+    GROUP_ORDER_GROWTH: _ClassVar[GroupOrder]
+
+class BucketWidth(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BUCKET_WIDTH_UNSPECIFIED: _ClassVar[BucketWidth]
+    BUCKET_WIDTH_HOUR: _ClassVar[BucketWidth]
+    BUCKET_WIDTH_DAY: _ClassVar[BucketWidth]
+    BUCKET_WIDTH_MINUTE: _ClassVar[BucketWidth]
 SEVERITY_UNSPECIFIED: Severity
 SEVERITY_CRITICAL: Severity
 SEVERITY_HIGH: Severity
@@ -75,6 +97,19 @@ NOTICE_KIND_DATABASE_RESTORED: NoticeKind
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_NDJSON: ExportFormat
+GROUP_STATUS_UNSPECIFIED: GroupStatus
+GROUP_STATUS_UNRESOLVED: GroupStatus
+GROUP_STATUS_RESOLVED: GroupStatus
+GROUP_STATUS_IGNORED: GroupStatus
+GROUP_ORDER_UNSPECIFIED: GroupOrder
+GROUP_ORDER_LAST_SEEN: GroupOrder
+GROUP_ORDER_FIRST_SEEN: GroupOrder
+GROUP_ORDER_COUNT: GroupOrder
+GROUP_ORDER_GROWTH: GroupOrder
+BUCKET_WIDTH_UNSPECIFIED: BucketWidth
+BUCKET_WIDTH_HOUR: BucketWidth
+BUCKET_WIDTH_DAY: BucketWidth
+BUCKET_WIDTH_MINUTE: BucketWidth
 
 class Source(_message.Message):
     __slots__ = ("host", "run_id", "component", "labels")
@@ -134,7 +169,7 @@ class RecentAction(_message.Message):
     def __init__(self, timestamp: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[str] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class NewLog(_message.Message):
-    __slots__ = ("event_id", "occurred_at", "severity", "error_type", "message", "stack_trace", "context", "system_state", "recent_actions", "source")
+    __slots__ = ("event_id", "occurred_at", "severity", "error_type", "message", "stack_trace", "context", "system_state", "recent_actions", "source", "fingerprint")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +180,7 @@ class NewLog(_message.Message):
     SYSTEM_STATE_FIELD_NUMBER: _ClassVar[int]
     RECENT_ACTIONS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     occurred_at: _timestamp_pb2.Timestamp
     severity: Severity
@@ -155,10 +191,11 @@ class NewLog(_message.Message):
     system_state: SystemState
     recent_actions: _containers.RepeatedCompositeFieldContainer[RecentAction]
     source: Source
-    def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[_Union[Severity, str]] = ..., error_type: _Optional[_Union[ErrorType, str]] = ..., message: _Optional[str] = ..., stack_trace: _Optional[str] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., system_state: _Optional[_Union[SystemState, _Mapping]] = ..., recent_actions: _Optional[_Iterable[_Union[RecentAction, _Mapping]]] = ..., source: _Optional[_Union[Source, _Mapping]] = ...) -> None: ...
+    fingerprint: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[_Union[Severity, str]] = ..., error_type: _Optional[_Union[ErrorType, str]] = ..., message: _Optional[str] = ..., stack_trace: _Optional[str] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., system_state: _Optional[_Union[SystemState, _Mapping]] = ..., recent_actions: _Optional[_Iterable[_Union[RecentAction, _Mapping]]] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., fingerprint: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LogEntry(_message.Message):
-    __slots__ = ("id", "event_id", "occurred_at", "received_at", "severity", "error_type", "message", "stack_trace", "context", "system_state", "recent_actions", "source")
+    __slots__ = ("id", "event_id", "occurred_at", "received_at", "severity", "error_type", "message", "stack_trace", "context", "system_state", "recent_actions", "source", "group_id", "fingerprint")
     ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +208,8 @@ class LogEntry(_message.Message):
     SYSTEM_STATE_FIELD_NUMBER: _ClassVar[int]
     RECENT_ACTIONS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     id: str
     event_id: str
     occurred_at: _timestamp_pb2.Timestamp
@@ -183,23 +222,27 @@ class LogEntry(_message.Message):
     system_state: SystemState
     recent_actions: _containers.RepeatedCompositeFieldContainer[RecentAction]
     source: Source
-    def __init__(self, id: _Optional[str] = ..., event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[_Union[Severity, str]] = ..., error_type: _Optional[_Union[ErrorType, str]] = ..., message: _Optional[str] = ..., stack_trace: _Optional[str] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., system_state: _Optional[_Union[SystemState, _Mapping]] = ..., recent_actions: _Optional[_Iterable[_Union[RecentAction, _Mapping]]] = ..., source: _Optional[_Union[Source, _Mapping]] = ...) -> None: ...
+    group_id: int
+    fingerprint: str
+    def __init__(self, id: _Optional[str] = ..., event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., severity: _Optional[_Union[Severity, str]] = ..., error_type: _Optional[_Union[ErrorType, str]] = ..., message: _Optional[str] = ..., stack_trace: _Optional[str] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., system_state: _Optional[_Union[SystemState, _Mapping]] = ..., recent_actions: _Optional[_Iterable[_Union[RecentAction, _Mapping]]] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., group_id: _Optional[int] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class LogFilter(_message.Message):
-    __slots__ = ("severities", "error_types", "since", "until", "source", "message_contains")
+    __slots__ = ("severities", "error_types", "since", "until", "source", "message_contains", "group_ids")
     SEVERITIES_FIELD_NUMBER: _ClassVar[int]
     ERROR_TYPES_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
     severities: _containers.RepeatedScalarFieldContainer[Severity]
     error_types: _containers.RepeatedScalarFieldContainer[ErrorType]
     since: _timestamp_pb2.Timestamp
     until: _timestamp_pb2.Timestamp
     source: Source
     message_contains: str
-    def __init__(self, severities: _Optional[_Iterable[_Union[Severity, str]]] = ..., error_types: _Optional[_Iterable[_Union[ErrorType, str]]] = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., message_contains: _Optional[str] = ...) -> None: ...
+    group_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, severities: _Optional[_Iterable[_Union[Severity, str]]] = ..., error_types: _Optional[_Iterable[_Union[ErrorType, str]]] = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., message_contains: _Optional[str] = ..., group_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ReportErrorRequest(_message.Message):
     __slots__ = ("log",)
@@ -374,10 +417,22 @@ class SubscribeLogsResponse(_message.Message):
     def __init__(self, log: _Optional[_Union[LogEntry, _Mapping]] = ..., notice: _Optional[_Union[SubscriptionNotice, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
-    __slots__ = ("filter",)
+    __slots__ = ("filter", "bucket_width")
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_WIDTH_FIELD_NUMBER: _ClassVar[int]
     filter: LogFilter
-    def __init__(self, filter: _Optional[_Union[LogFilter, _Mapping]] = ...) -> None: ...
+    bucket_width: BucketWidth
+    def __init__(self, filter: _Optional[_Union[LogFilter, _Mapping]] = ..., bucket_width: _Optional[_Union[BucketWidth, str]] = ...) -> None: ...
+
+class TimeBucket(_message.Message):
+    __slots__ = ("start", "total", "by_severity")
+    START_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BY_SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    start: _timestamp_pb2.Timestamp
+    total: int
+    by_severity: _containers.RepeatedCompositeFieldContainer[SeverityCount]
+    def __init__(self, start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., total: _Optional[int] = ..., by_severity: _Optional[_Iterable[_Union[SeverityCount, _Mapping]]] = ...) -> None: ...
 
 class SeverityCount(_message.Message):
     __slots__ = ("severity", "count")
@@ -396,7 +451,7 @@ class ErrorTypeCount(_message.Message):
     def __init__(self, error_type: _Optional[_Union[ErrorType, str]] = ..., count: _Optional[int] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("total", "by_severity", "by_error_type", "oldest", "newest", "live_subscribers", "retention")
+    __slots__ = ("total", "by_severity", "by_error_type", "oldest", "newest", "live_subscribers", "retention", "buckets")
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     BY_SEVERITY_FIELD_NUMBER: _ClassVar[int]
     BY_ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -404,6 +459,7 @@ class GetStatsResponse(_message.Message):
     NEWEST_FIELD_NUMBER: _ClassVar[int]
     LIVE_SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
     RETENTION_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
     total: int
     by_severity: _containers.RepeatedCompositeFieldContainer[SeverityCount]
     by_error_type: _containers.RepeatedCompositeFieldContainer[ErrorTypeCount]
@@ -411,7 +467,8 @@ class GetStatsResponse(_message.Message):
     newest: _timestamp_pb2.Timestamp
     live_subscribers: int
     retention: RetentionStatus
-    def __init__(self, total: _Optional[int] = ..., by_severity: _Optional[_Iterable[_Union[SeverityCount, _Mapping]]] = ..., by_error_type: _Optional[_Iterable[_Union[ErrorTypeCount, _Mapping]]] = ..., oldest: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., newest: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., live_subscribers: _Optional[int] = ..., retention: _Optional[_Union[RetentionStatus, _Mapping]] = ...) -> None: ...
+    buckets: _containers.RepeatedCompositeFieldContainer[TimeBucket]
+    def __init__(self, total: _Optional[int] = ..., by_severity: _Optional[_Iterable[_Union[SeverityCount, _Mapping]]] = ..., by_error_type: _Optional[_Iterable[_Union[ErrorTypeCount, _Mapping]]] = ..., oldest: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., newest: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., live_subscribers: _Optional[int] = ..., retention: _Optional[_Union[RetentionStatus, _Mapping]] = ..., buckets: _Optional[_Iterable[_Union[TimeBucket, _Mapping]]] = ...) -> None: ...
 
 class RetentionStatus(_message.Message):
     __slots__ = ("enabled", "last_run", "last_deleted", "total_deleted")
@@ -530,16 +587,18 @@ class ExportLogsResponse(_message.Message):
     def __init__(self, header: _Optional[_Union[ExportHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class ClearLogsRequest(_message.Message):
-    __slots__ = ("confirm", "older_than", "severities", "export_first")
+    __slots__ = ("confirm", "older_than", "severities", "export_first", "group_ids")
     CONFIRM_FIELD_NUMBER: _ClassVar[int]
     OLDER_THAN_FIELD_NUMBER: _ClassVar[int]
     SEVERITIES_FIELD_NUMBER: _ClassVar[int]
     EXPORT_FIRST_FIELD_NUMBER: _ClassVar[int]
+    GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
     confirm: bool
     older_than: _timestamp_pb2.Timestamp
     severities: _containers.RepeatedScalarFieldContainer[Severity]
     export_first: bool
-    def __init__(self, confirm: bool = ..., older_than: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., severities: _Optional[_Iterable[_Union[Severity, str]]] = ..., export_first: bool = ...) -> None: ...
+    group_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, confirm: bool = ..., older_than: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., severities: _Optional[_Iterable[_Union[Severity, str]]] = ..., export_first: bool = ..., group_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ClearLogsResponse(_message.Message):
     __slots__ = ("deleted_count", "export_path", "exported_count")
@@ -616,3 +675,217 @@ class RecordActionResponse(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GroupNote(_message.Message):
+    __slots__ = ("text", "author", "updated_at")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    author: str
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, text: _Optional[str] = ..., author: _Optional[str] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ErrorGroup(_message.Message):
+    __slots__ = ("id", "title", "culprit", "exception_type", "error_type", "status", "status_changed_at", "status_changed_by", "ignored_until", "ignored_events_left", "regressed_at", "note", "severity", "event_count", "first_seen", "last_seen", "window_count", "hosts", "runs", "fingerprints", "created_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    CULPRIT_FIELD_NUMBER: _ClassVar[int]
+    EXCEPTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    IGNORED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    IGNORED_EVENTS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    REGRESSED_AT_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    EVENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    title: str
+    culprit: str
+    exception_type: str
+    error_type: ErrorType
+    status: GroupStatus
+    status_changed_at: _timestamp_pb2.Timestamp
+    status_changed_by: str
+    ignored_until: _timestamp_pb2.Timestamp
+    ignored_events_left: int
+    regressed_at: _timestamp_pb2.Timestamp
+    note: GroupNote
+    severity: Severity
+    event_count: int
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    window_count: int
+    hosts: int
+    runs: int
+    fingerprints: int
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[int] = ..., title: _Optional[str] = ..., culprit: _Optional[str] = ..., exception_type: _Optional[str] = ..., error_type: _Optional[_Union[ErrorType, str]] = ..., status: _Optional[_Union[GroupStatus, str]] = ..., status_changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., status_changed_by: _Optional[str] = ..., ignored_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., ignored_events_left: _Optional[int] = ..., regressed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[_Union[GroupNote, _Mapping]] = ..., severity: _Optional[_Union[Severity, str]] = ..., event_count: _Optional[int] = ..., first_seen: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., window_count: _Optional[int] = ..., hosts: _Optional[int] = ..., runs: _Optional[int] = ..., fingerprints: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListGroupsRequest(_message.Message):
+    __slots__ = ("statuses", "severities", "error_types", "since", "until", "host", "run_id", "text", "order_by", "window_hours", "page_size", "page_token", "include_empty")
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    SEVERITIES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPES_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_HOURS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_EMPTY_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedScalarFieldContainer[GroupStatus]
+    severities: _containers.RepeatedScalarFieldContainer[Severity]
+    error_types: _containers.RepeatedScalarFieldContainer[ErrorType]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    host: str
+    run_id: str
+    text: str
+    order_by: GroupOrder
+    window_hours: int
+    page_size: int
+    page_token: str
+    include_empty: bool
+    def __init__(self, statuses: _Optional[_Iterable[_Union[GroupStatus, str]]] = ..., severities: _Optional[_Iterable[_Union[Severity, str]]] = ..., error_types: _Optional[_Iterable[_Union[ErrorType, str]]] = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., host: _Optional[str] = ..., run_id: _Optional[str] = ..., text: _Optional[str] = ..., order_by: _Optional[_Union[GroupOrder, str]] = ..., window_hours: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., include_empty: bool = ...) -> None: ...
+
+class ListGroupsResponse(_message.Message):
+    __slots__ = ("groups", "next_page_token", "ungrouped_logs")
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    UNGROUPED_LOGS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[ErrorGroup]
+    next_page_token: str
+    ungrouped_logs: int
+    def __init__(self, groups: _Optional[_Iterable[_Union[ErrorGroup, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., ungrouped_logs: _Optional[int] = ...) -> None: ...
+
+class GetGroupRequest(_message.Message):
+    __slots__ = ("id", "buckets", "bucket_width")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    buckets: int
+    bucket_width: BucketWidth
+    def __init__(self, id: _Optional[int] = ..., buckets: _Optional[int] = ..., bucket_width: _Optional[_Union[BucketWidth, str]] = ...) -> None: ...
+
+class BucketCount(_message.Message):
+    __slots__ = ("start", "count")
+    START_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    start: _timestamp_pb2.Timestamp
+    count: int
+    def __init__(self, start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ValueCount(_message.Message):
+    __slots__ = ("value", "count")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    value: str
+    count: int
+    def __init__(self, value: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class GroupFingerprint(_message.Message):
+    __slots__ = ("fingerprint", "version", "components_json", "title", "event_count", "added_at", "explanation")
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    COMPONENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ADDED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    fingerprint: str
+    version: int
+    components_json: str
+    title: str
+    event_count: int
+    added_at: _timestamp_pb2.Timestamp
+    explanation: str
+    def __init__(self, fingerprint: _Optional[str] = ..., version: _Optional[int] = ..., components_json: _Optional[str] = ..., title: _Optional[str] = ..., event_count: _Optional[int] = ..., added_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., explanation: _Optional[str] = ...) -> None: ...
+
+class GetGroupResponse(_message.Message):
+    __slots__ = ("group", "latest_log", "fingerprints", "histogram", "top_hosts", "top_runs", "merged_from")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    LATEST_LOG_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINTS_FIELD_NUMBER: _ClassVar[int]
+    HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    TOP_HOSTS_FIELD_NUMBER: _ClassVar[int]
+    TOP_RUNS_FIELD_NUMBER: _ClassVar[int]
+    MERGED_FROM_FIELD_NUMBER: _ClassVar[int]
+    group: ErrorGroup
+    latest_log: LogEntry
+    fingerprints: _containers.RepeatedCompositeFieldContainer[GroupFingerprint]
+    histogram: _containers.RepeatedCompositeFieldContainer[BucketCount]
+    top_hosts: _containers.RepeatedCompositeFieldContainer[ValueCount]
+    top_runs: _containers.RepeatedCompositeFieldContainer[ValueCount]
+    merged_from: int
+    def __init__(self, group: _Optional[_Union[ErrorGroup, _Mapping]] = ..., latest_log: _Optional[_Union[LogEntry, _Mapping]] = ..., fingerprints: _Optional[_Iterable[_Union[GroupFingerprint, _Mapping]]] = ..., histogram: _Optional[_Iterable[_Union[BucketCount, _Mapping]]] = ..., top_hosts: _Optional[_Iterable[_Union[ValueCount, _Mapping]]] = ..., top_runs: _Optional[_Iterable[_Union[ValueCount, _Mapping]]] = ..., merged_from: _Optional[int] = ...) -> None: ...
+
+class UpdateGroupRequest(_message.Message):
+    __slots__ = ("id", "status", "ignore_until", "ignore_events", "note", "update_note", "actor")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    IGNORE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    IGNORE_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_NOTE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    status: GroupStatus
+    ignore_until: _timestamp_pb2.Timestamp
+    ignore_events: int
+    note: str
+    update_note: bool
+    actor: str
+    def __init__(self, id: _Optional[int] = ..., status: _Optional[_Union[GroupStatus, str]] = ..., ignore_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., ignore_events: _Optional[int] = ..., note: _Optional[str] = ..., update_note: bool = ..., actor: _Optional[str] = ...) -> None: ...
+
+class UpdateGroupResponse(_message.Message):
+    __slots__ = ("group",)
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    group: ErrorGroup
+    def __init__(self, group: _Optional[_Union[ErrorGroup, _Mapping]] = ...) -> None: ...
+
+class MergeGroupsRequest(_message.Message):
+    __slots__ = ("target_id", "source_ids")
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    target_id: int
+    source_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, target_id: _Optional[int] = ..., source_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class MergeGroupsResponse(_message.Message):
+    __slots__ = ("group", "moved_logs")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    MOVED_LOGS_FIELD_NUMBER: _ClassVar[int]
+    group: ErrorGroup
+    moved_logs: int
+    def __init__(self, group: _Optional[_Union[ErrorGroup, _Mapping]] = ..., moved_logs: _Optional[int] = ...) -> None: ...
+
+class SplitGroupRequest(_message.Message):
+    __slots__ = ("id", "fingerprint")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    fingerprint: str
+    def __init__(self, id: _Optional[int] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+
+class SplitGroupResponse(_message.Message):
+    __slots__ = ("group", "moved_logs")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    MOVED_LOGS_FIELD_NUMBER: _ClassVar[int]
+    group: ErrorGroup
+    moved_logs: int
+    def __init__(self, group: _Optional[_Union[ErrorGroup, _Mapping]] = ..., moved_logs: _Optional[int] = ...) -> None: ...

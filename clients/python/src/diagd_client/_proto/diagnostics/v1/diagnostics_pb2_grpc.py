@@ -106,6 +106,31 @@ class DiagnosticsServiceStub(object):
                 request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.RecordActionRequest.SerializeToString,
                 response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.RecordActionResponse.FromString,
                 )
+        self.ListGroups = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/ListGroups',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListGroupsRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListGroupsResponse.FromString,
+                )
+        self.GetGroup = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/GetGroup',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetGroupRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetGroupResponse.FromString,
+                )
+        self.UpdateGroup = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/UpdateGroup',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.UpdateGroupRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.UpdateGroupResponse.FromString,
+                )
+        self.MergeGroups = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/MergeGroups',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.MergeGroupsRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.MergeGroupsResponse.FromString,
+                )
+        self.SplitGroup = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/SplitGroup',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupResponse.FromString,
+                )
 
 
 class DiagnosticsServiceServicer(object):
@@ -265,6 +290,47 @@ class DiagnosticsServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListGroups(self, request, context):
+        """Lists error groups (logs of one fingerprint, or several once merged),
+        filtered and ordered, in keyset pages. Read role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGroup(self, request, context):
+        """One group with its newest log, why its logs are grouped (the
+        fingerprints' components), counts over time and its top hosts and runs.
+        A merged-away group answers its target. Read role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateGroup(self, request, context):
+        """Changes a group's status (resolve, ignore, reopen) or its note (the
+        knowledge-base entry: cause and fix). Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeGroups(self, request, context):
+        """Merges groups into a target: their fingerprints and logs move to it, and
+        future logs of those fingerprints land in it. Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SplitGroup(self, request, context):
+        """Moves one fingerprint (and its logs) out of a group into a new group.
+        Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DiagnosticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -357,6 +423,31 @@ def add_DiagnosticsServiceServicer_to_server(servicer, server):
                     servicer.RecordAction,
                     request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.RecordActionRequest.FromString,
                     response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.RecordActionResponse.SerializeToString,
+            ),
+            'ListGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroups,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListGroupsRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListGroupsResponse.SerializeToString,
+            ),
+            'GetGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGroup,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetGroupRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetGroupResponse.SerializeToString,
+            ),
+            'UpdateGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateGroup,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.UpdateGroupRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.UpdateGroupResponse.SerializeToString,
+            ),
+            'MergeGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeGroups,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.MergeGroupsRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.MergeGroupsResponse.SerializeToString,
+            ),
+            'SplitGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.SplitGroup,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -673,5 +764,90 @@ class DiagnosticsService(object):
         return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/RecordAction',
             diagnostics_dot_v1_dot_diagnostics__pb2.RecordActionRequest.SerializeToString,
             diagnostics_dot_v1_dot_diagnostics__pb2.RecordActionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/ListGroups',
+            diagnostics_dot_v1_dot_diagnostics__pb2.ListGroupsRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.ListGroupsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/GetGroup',
+            diagnostics_dot_v1_dot_diagnostics__pb2.GetGroupRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.GetGroupResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/UpdateGroup',
+            diagnostics_dot_v1_dot_diagnostics__pb2.UpdateGroupRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.UpdateGroupResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def MergeGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/MergeGroups',
+            diagnostics_dot_v1_dot_diagnostics__pb2.MergeGroupsRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.MergeGroupsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SplitGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/SplitGroup',
+            diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
