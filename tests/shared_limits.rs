@@ -25,6 +25,8 @@ fn the_shared_file_holds_the_servers_limits_and_secret_keys() {
             "max_label_key_bytes": limits::MAX_LABEL_KEY_BYTES,
             "max_label_value_bytes": limits::MAX_LABEL_VALUE_BYTES,
             "max_gpus": limits::MAX_GPUS,
+            "max_fingerprint_entries": limits::MAX_FINGERPRINT_ENTRIES,
+            "max_fingerprint_entry_bytes": limits::MAX_FINGERPRINT_ENTRY_BYTES,
         },
         "scrub": {
             "default_secret_keys": scrub::DEFAULT_SECRET_KEYS,

@@ -58,3 +58,26 @@ def test_shipped_warnings_take_the_configured_severity(client, run_id, reporter_
     assert diagd_client.flush(5)
     [log] = logs_of_run(client, run_id)
     assert log.message == "deprecated argument fp16_opt_level" and log.severity == Severity.LOW
+
+
+def test_a_fingerprint_in_extra_or_capture_groups_events_in_diagd(client, run_id, reporter_factory):
+    reporter_factory(run_id, "pytest.fingerprint")
+    logger = logging.getLogger("pytest.fingerprint")
+    logger.error("timeout talking to db-1", extra={"fingerprint": ["database-timeouts"], "db": 1})
+    logger.error("connection reset by storage", extra={"fingerprint": ["database-timeouts"]})
+    try:
+        raise KeyError("llama")
+    except KeyError as error:
+        diagd_client.capture_exception(error, fingerprint=["{{ default }}", "tenant-a"])
+        diagd_client.capture_exception(error)
+    assert diagd_client.flush(5)
+    stored = logs_of_run(client, run_id)
+    logs = {log.message: log for log in stored}
+    db1, reset = logs["timeout talking to db-1"], logs["connection reset by storage"]
+    assert db1.group_id > 0 and db1.group_id == reset.group_id, "one group by the client's fingerprint"
+    assert "fingerprint" not in db1.context and db1.context["db"] == 1, "not context"
+    key_errors = [log for log in stored if "KeyError" in log.message]
+    assert len(key_errors) == 2
+    tenant, plain = key_errors
+    assert tenant.group_id != plain.group_id, "{{ default }} plus a tenant splits the default group"
+    assert len(tenant.fingerprint) == 32

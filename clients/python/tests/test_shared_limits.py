@@ -26,6 +26,8 @@ def test_the_clients_log_limits_are_the_servers():
         "max_label_key_bytes": convert.MAX_LABEL_KEY_BYTES,
         "max_label_value_bytes": convert.MAX_LABEL_VALUE_BYTES,
         "max_gpus": convert.MAX_GPUS,
+        "max_fingerprint_entries": convert.MAX_FINGERPRINT_ENTRIES,
+        "max_fingerprint_entry_bytes": convert.MAX_FINGERPRINT_ENTRY_BYTES,
     } == log
 
 

@@ -9,7 +9,7 @@ never-raising Reporter for this process (see reporter.py)."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 from .classify import CLASSIFICATION_TABLE, Rule, add_rule, classify, phase
 from .client import Client, SearchResults, Subscription, TlsConfig
@@ -124,12 +124,17 @@ def capture_exception(
     severity: Union[Severity, str] = Severity.HIGH,
     error_type: Union[ErrorType, str, None] = None,
     context: Optional[Dict[str, Any]] = None,
+    fingerprint: Optional[Sequence[str]] = None,
 ) -> Optional[str]:
     """Reports a caught exception through init()'s Reporter; answers its event_id
-    (None when init() was not called). Never raises, never waits on the network."""
+    (None when init() was not called). Never raises, never waits on the network.
+    `fingerprint` decides its error group in diagd instead of the computed
+    fingerprint; "{{ default }}" stands for the computed one."""
     if _reporter is None:
         return None
-    return _reporter.capture(error, severity=severity, error_type=error_type, context=context)
+    return _reporter.capture(
+        error, severity=severity, error_type=error_type, context=context, fingerprint=fingerprint
+    )
 
 
 def capture_message(
@@ -138,11 +143,14 @@ def capture_message(
     severity: Union[Severity, str] = Severity.HIGH,
     error_type: Union[ErrorType, str, None] = None,
     context: Optional[Dict[str, Any]] = None,
+    fingerprint: Optional[Sequence[str]] = None,
 ) -> Optional[str]:
     """Reports an error described by a message; see capture_exception."""
     if _reporter is None:
         return None
-    return _reporter.capture(message, severity=severity, error_type=error_type, context=context)
+    return _reporter.capture(
+        message, severity=severity, error_type=error_type, context=context, fingerprint=fingerprint
+    )
 
 
 def record_action(action: str, details: Optional[Dict[str, Any]] = None) -> None:

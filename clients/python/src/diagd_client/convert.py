@@ -50,6 +50,8 @@ MAX_LABELS = 64
 MAX_LABEL_KEY_BYTES = 128
 MAX_LABEL_VALUE_BYTES = 1024
 MAX_GPUS = 64
+MAX_FINGERPRINT_ENTRIES = 16
+MAX_FINGERPRINT_ENTRY_BYTES = 256
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:
@@ -262,6 +264,11 @@ def new_log_to_proto(log: NewLog) -> pb.NewLog:
     for action in log.recent_actions[-MAX_RECENT_ACTIONS:]:
         message.recent_actions.append(recent_action_to_proto(action))
     message.source.CopyFrom(source_to_proto(log.source))
+    message.fingerprint.extend(
+        truncate_utf8(str(entry), MAX_FINGERPRINT_ENTRY_BYTES)
+        for entry in list(log.fingerprint or [])[:MAX_FINGERPRINT_ENTRIES]
+        if str(entry).strip()
+    )
     return message
 
 
@@ -279,6 +286,8 @@ def log_entry_from_proto(message: pb.LogEntry) -> LogEntry:
         system_state=system_state_from_proto(message.system_state) if message.HasField("system_state") else None,
         recent_actions=[recent_action_from_proto(a) for a in message.recent_actions],
         source=source_from_proto(message.source),
+        group_id=message.group_id,
+        fingerprint=message.fingerprint,
     )
 
 
@@ -295,6 +304,7 @@ def log_filter_to_proto(log_filter: Optional[LogFilter]) -> pb.LogFilter:
     if log_filter.source is not None:
         message.source.CopyFrom(source_to_proto(log_filter.source))
     message.message_contains = log_filter.message_contains
+    message.group_ids.extend(int(g) for g in log_filter.group_ids)
     return message
 
 

@@ -10,7 +10,7 @@ import os
 import socket
 import traceback
 import uuid
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from .classify import classify as classify_error
 from .scrub import redact, redact_labels, redact_text
@@ -70,11 +70,13 @@ def build_log(
     recent_actions: Sequence[RecentAction] = (),
     event_id: Optional[str] = None,
     occurred_at: Optional[_dt.datetime] = None,
+    fingerprint: Optional[Sequence[str]] = None,
 ) -> NewLog:
     """A NewLog for an exception or a message: the exception gives the message, the
     stack trace and (through classify.py) the error type unless they are given;
     message, stack trace, context, labels and recent actions are redacted (see
-    scrub.py); a new event_id is chosen unless given."""
+    scrub.py); a new event_id is chosen unless given. `fingerprint` overrides diagd's
+    grouping ("{{ default }}" stands for the computed fingerprint)."""
     exception = error if isinstance(error, BaseException) else None
     if isinstance(error, str) and message is None:
         message = error
@@ -101,7 +103,18 @@ def build_log(
         source=_redacted_source(source or Source()),
         event_id=event_id or str(uuid.uuid4()),
         occurred_at=occurred_at or _dt.datetime.now(_dt.timezone.utc),
+        fingerprint=_fingerprint_entries(fingerprint),
     )
+
+
+def _fingerprint_entries(fingerprint: Union[Sequence[str], str, None]) -> List[str]:
+    """A client fingerprint as diagd takes it: a list of strings (a single string is
+    one entry)."""
+    if fingerprint is None:
+        return []
+    if isinstance(fingerprint, str):
+        return [fingerprint]
+    return [str(entry) for entry in fingerprint]
 
 
 def _redacted_source(source: Source) -> Source:

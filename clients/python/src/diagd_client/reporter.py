@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import convert, system_state
 from ._proto.diagnostics.v1 import diagnostics_pb2 as pb
@@ -231,10 +231,12 @@ class Reporter:
         context: Optional[Dict[str, Any]] = None,
         stack_trace: Optional[str] = None,
         fatal: bool = False,
+        fingerprint: Optional[Sequence[str]] = None,
     ) -> Optional[str]:
         """Reports an error; answers its event_id, or None if even spooling failed.
         `fatal` (uncaught errors): fsync the spool file, then deliver at once within
-        flush_timeout from this thread; otherwise the sender thread delivers it."""
+        flush_timeout from this thread; otherwise the sender thread delivers it.
+        `fingerprint` overrides diagd's grouping ("{{ default }}": the computed one)."""
         try:
             merged_context = self._provided_context()
             merged_context.update(context or {})
@@ -248,6 +250,7 @@ class Reporter:
                 stack_trace=stack_trace,
                 system_state=system_state.capture_system_state(self.disk_path),
                 recent_actions=self.breadcrumbs.snapshot(),
+                fingerprint=fingerprint,
             )
             payload = convert.new_log_to_proto(log).SerializeToString()
             path = self.spool.write(log.event_id, payload, durable=fatal)
@@ -698,6 +701,8 @@ class DiagdHandler(logging.Handler):
                 "thread": record.threadName,
             }
             context.update({k: v for k, v in vars(record).items() if k not in _STANDARD_RECORD_FIELDS})
+            # extra={"fingerprint": [...]} groups the event; it is not context.
+            fingerprint = context.pop("fingerprint", None)
             if timing is not None:
                 context["timing"] = timing
             error = record.exc_info[1] if record.exc_info else None
@@ -710,6 +715,7 @@ class DiagdHandler(logging.Handler):
                 severity=self._severity(record.levelno),
                 context=context,
                 stack_trace=stack_trace,
+                fingerprint=fingerprint,
             )
         elif record.levelno >= breadcrumb_level:
             details: Dict[str, Any] = {"logger": record.name, "level": record.levelname}

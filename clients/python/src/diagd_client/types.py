@@ -121,6 +121,9 @@ class NewLog:
     source: Source = field(default_factory=Source)
     event_id: str = ""
     occurred_at: Optional[_dt.datetime] = None
+    # diagd groups logs with equal entries; "{{ default }}" stands for the
+    # fingerprint diagd computes. Empty: computed. At most 16 entries of 256 bytes.
+    fingerprint: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -139,6 +142,8 @@ class LogEntry:
     system_state: Optional[SystemState]
     recent_actions: List[RecentAction]
     source: Source
+    group_id: int = 0  # its error group (0: not grouped yet)
+    fingerprint: str = ""
 
 
 @dataclass
@@ -151,6 +156,7 @@ class LogFilter:
     until: Optional[_dt.datetime] = None
     source: Optional[Source] = None
     message_contains: str = ""
+    group_ids: Sequence[int] = ()
 
 
 @dataclass
