@@ -28,8 +28,21 @@ CREATE TABLE error_groups (
     note_updated_at     timestamptz,
     merged_into         bigint      REFERENCES error_groups (id),  -- set when merged away
     created_at          timestamptz NOT NULL DEFAULT now(),
+    -- The sums of its fingerprints' figures, kept in the same transactions
+    -- (inserts, clears, merges, splits), so listing groups in any of these
+    -- orders reads a few index entries, not every group.
+    event_count         bigint      NOT NULL DEFAULT 0 CHECK (event_count >= 0),
+    first_seen          timestamptz,             -- NULL while it has no logs
+    last_seen           timestamptz,
+    top_severity        smallint,                -- 0 critical .. 3 low; NULL while it has no logs
     CHECK (ignored_until IS NULL OR ignored_events_left IS NULL)
 );
+CREATE INDEX error_groups_last_seen ON error_groups (last_seen DESC, id DESC)
+    WHERE merged_into IS NULL AND event_count > 0;
+CREATE INDEX error_groups_first_seen ON error_groups (first_seen DESC, id DESC)
+    WHERE merged_into IS NULL AND event_count > 0;
+CREATE INDEX error_groups_event_count ON error_groups (event_count DESC, id DESC)
+    WHERE merged_into IS NULL AND event_count > 0;
 
 -- Which group each fingerprint lands in, why (its components), and its
 -- running counts. Never deleted either: a merge must keep sending the

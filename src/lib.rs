@@ -11,7 +11,8 @@
 //!   [`api::error::ApiError`], turned into a `Status` with google.rpc
 //!   details in `api::error` alone.
 //! - [`domain`]: plain Rust types and rules — logs, filters, stats, search
-//!   terms and case folding, secret scrubbing, reports. No proto, no SQL.
+//!   terms and case folding, secret scrubbing, fingerprints and error
+//!   groups, reports. No proto, no SQL.
 //! - [`store`]: PostgreSQL only — pools, migrations, one module per table
 //!   family, LISTEN/NOTIFY, the embedded cluster.
 //!
@@ -22,7 +23,8 @@
 //!   `request_timeout`, `batched_writes`, `memory` (giving memory back),
 //!   `telemetry` (diagd's own log), `metrics` (the `/metrics` endpoint).
 //! - [`workers`]: the background tasks — `tail` (the live-tail hub),
-//!   `retention`, `debug_mode` (follows the switch, flips the log level).
+//!   `retention`, `debug_mode` (follows the switch, flips the log level),
+//!   `grouping` (groups logs stored before error groups existed).
 //! - [`metrics`]: diagd's Prometheus registry, which any layer may count
 //!   into (it depends on nothing of diagd's).
 //! - [`config`] (flags), [`export`] (export files), [`system`] (the
@@ -36,12 +38,17 @@
 //! 1. `proto/diagnostics/v1/diagnostics.proto`: `ReportError` /
 //!    `IngestLogs` carry a `NewLog`.
 //! 2. `api::ingest`: `convert::from_wire::new_log` validates every field (an invalid
-//!    one is `ApiError::Field`), `domain::scrub` redacts secrets, and
-//!    `api::admission` admits the write.
-//! 3. `store::logs::insert_logs`: one statement inserts the batch (stack
-//!    traces deduplicated, `event_id` makes retries idempotent), upserts
-//!    the hourly counts and sends `NOTIFY diagd_logs`, in one transaction;
-//!    only after `COMMIT` does the client get its answer.
+//!    one is `ApiError::Field`), `domain::scrub` redacts secrets,
+//!    `domain::fingerprint` gives each log its fingerprint (the client's,
+//!    or computed from its traceback or message), and `api::admission`
+//!    admits the write.
+//! 3. `store::logs::insert_logs`: a first statement gives every new
+//!    fingerprint its error group; a second inserts the batch (stack
+//!    traces deduplicated, `event_id` makes retries idempotent), each log
+//!    in its group, and upserts the hourly, per-minute and per-fingerprint
+//!    counts and each group's figures and status (a regression reopens it);
+//!    then `NOTIFY diagd_logs`, all in one transaction; only after
+//!    `COMMIT` does the client get its answer.
 //! 4. `workers::tail::Hub` (in every replica) hears the NOTIFY, reads what is new in
 //!    commit order (`store::tail`) and hands each log to the queue of every
 //!    subscriber whose filter matches, within byte budgets.

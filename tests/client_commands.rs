@@ -777,6 +777,13 @@ async fn groups_are_listed_shown_noted_resolved_and_their_logs_filtered() {
     let ignored = run_ok(&server, &["group", "ignore", &ids, "--events", "5"]);
     assert!(ignored.contains("is ignored"), "{ignored}");
 
+    let trend = run_ok(&server, &["stats", "--by", "hour", "--group", &ids]);
+    assert!(trend.contains("Over time"), "{trend}");
+    let critical = trend
+        .lines()
+        .find(|l| l.contains("CRITICAL") && l.contains('█'))
+        .unwrap_or_else(|| panic!("a critical trend line: {trend}"));
+    assert!(critical.trim_end().ends_with(" 3"), "{critical}");
     let logs = run_ok(&server, &["logs", "--group", &ids, "--no-header"]);
     assert_eq!(logs.lines().count(), 3, "{logs}");
     let missing = run_failing(&server, &["group", "show", "999999"]);

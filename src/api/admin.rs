@@ -39,6 +39,7 @@ impl DiagnosticsApi {
             field: e.field.replace("until", "older_than"),
             reason: e.reason,
         })?;
+        let filter = self.resolve_filter_groups(filter).await?;
         let response = if request.export_first {
             let mut sink =
                 FileSink::create(&self.settings.export_dir, ExportFormat::Json, Utc::now())

@@ -88,6 +88,7 @@ impl DiagnosticsApi {
         let request = request.into_inner();
         let filter =
             convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter = self.resolve_filter_groups(filter).await?;
         let format = match pb::ExportFormat::try_from(request.format) {
             Ok(pb::ExportFormat::Unspecified | pb::ExportFormat::Json) => ExportFormat::Json,
             Ok(pb::ExportFormat::Ndjson) => ExportFormat::Ndjson,

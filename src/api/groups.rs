@@ -2,14 +2,14 @@
 //! groups read and triaged (validation here, wire conversion in
 //! `convert::groups`, storage in `store::groups`).
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DurationRound, TimeDelta, Utc};
 use tonic::{Request, Response};
 
 use super::convert::{self, groups as wire};
 use super::error::{ApiError, FieldError};
 use super::limits::{
     DEFAULT_GROUP_PAGE, MAX_ACTOR_BYTES, MAX_GROUP_PAGE, MAX_GROUP_WINDOW_HOURS,
-    MAX_HISTOGRAM_BUCKETS, MAX_MERGE_SOURCES, MAX_NOTE_BYTES,
+    MAX_HISTOGRAM_BUCKETS, MAX_MERGE_SOURCES, MAX_NOTE_BYTES, MAX_PAGE_BYTES,
 };
 use super::{DiagnosticsApi, page_token, pb};
 use crate::domain::group::{GroupRefusal, GroupStatus, GroupUpdate, IgnoreRule};
@@ -45,16 +45,29 @@ impl DiagnosticsApi {
                 .into());
             }
         };
-        let paged = (&filter, order, window_hours, page_size);
+        // The page size may change between pages; the filter, order and
+        // window may not.
+        let paged = (&filter, order, window_hours);
         let cursor = if request.page_token.is_empty() {
             None
         } else {
             Some(page_token::decode_group(&request.page_token, &paged)?)
         };
-        let window_start = Utc::now() - TimeDelta::hours(window_hours as i64);
+        // Whole hours (the counts are hourly), so the growth order's keys
+        // stay put between the pages of one hour.
+        let window_start = (Utc::now() - TimeDelta::hours(window_hours as i64))
+            .duration_trunc(TimeDelta::hours(1))
+            .map_err(|e| ApiError::Internal(format!("window start: {e}")))?;
         let page = self
             .store
-            .list_groups(&filter, order, window_start, cursor, page_size)
+            .list_groups(
+                &filter,
+                order,
+                window_start,
+                cursor,
+                page_size,
+                MAX_PAGE_BYTES,
+            )
             .await?;
         let ungrouped_logs = self.store.ungrouped_logs().await?;
         Ok(Response::new(pb::ListGroupsResponse {
@@ -247,6 +260,24 @@ impl DiagnosticsApi {
             group: Some(wire::error_group(moved.group)),
             moved_logs: moved.moved_logs,
         }))
+    }
+
+    /// `filter` with each of its group ids replaced by the group it was
+    /// merged into, if it was (a merged-away group's logs are there now).
+    /// An id of no group stays: it matches nothing.
+    pub(super) async fn resolve_filter_groups(
+        &self,
+        mut filter: crate::domain::LogFilter,
+    ) -> Result<crate::domain::LogFilter, ApiError> {
+        let mut resolved = Vec::with_capacity(filter.group_ids.len());
+        for id in std::mem::take(&mut filter.group_ids) {
+            let id = self.store.resolve_group(id).await?.unwrap_or(id);
+            if !resolved.contains(&id) {
+                resolved.push(id);
+            }
+        }
+        filter.group_ids = resolved;
+        Ok(filter)
     }
 
     /// The group `id` ends up in after merges; NOT_FOUND when none.

@@ -20,6 +20,7 @@ impl DiagnosticsApi {
         let request = request.into_inner();
         let filter =
             convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter = self.resolve_filter_groups(filter).await?;
         let page_size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
             n if n < 0 => return Err(FieldError::new("page_size", "must not be negative").into()),
@@ -104,6 +105,7 @@ impl DiagnosticsApi {
         let request = request.into_inner();
         let filter =
             convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter = self.resolve_filter_groups(filter).await?;
         let buckets = match convert::groups::stats_bucket_width(request.bucket_width)? {
             None => Vec::new(),
             Some(width) => {
@@ -135,14 +137,20 @@ fn bucket_range(
     use chrono::DurationRound;
     let step = width.step();
     let until = filter.until.unwrap_or_else(chrono::Utc::now);
+    let out_of_range = |field: &str| {
+        FieldError::new(
+            field,
+            "outside the years time buckets can cover (1678 to 2261)",
+        )
+    };
     let to = until
         .duration_trunc(step)
-        .map_err(|e| ApiError::Internal(format!("bucket bounds: {e}")))?;
+        .map_err(|_| out_of_range("filter.until"))?;
     let to = if to < until { to + step } else { to };
     let since = filter.since.unwrap_or(to - step * 24);
     let from = since
         .duration_trunc(step)
-        .map_err(|e| ApiError::Internal(format!("bucket bounds: {e}")))?;
+        .map_err(|_| out_of_range("filter.since"))?;
     let buckets = (to - from).num_seconds() / step.num_seconds();
     if buckets > MAX_STATS_BUCKETS as i64 {
         return Err(FieldError::new(

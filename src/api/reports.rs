@@ -43,6 +43,7 @@ impl DiagnosticsApi {
         let request = request.into_inner();
         let filter =
             convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter = self.resolve_filter_groups(filter).await?;
         let max_errors = match request.max_errors {
             0 => DEFAULT_MAX_ERRORS,
             n if n > MAX_ERRORS => {

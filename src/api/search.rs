@@ -65,6 +65,7 @@ impl DiagnosticsApi {
         let query = search_query(&request.query)?;
         let filter =
             convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter = self.resolve_filter_groups(filter).await?;
         let limit = match request.limit {
             0 => DEFAULT_LIMIT,
             n if n < 0 => return Err(FieldError::new("limit", "must not be negative").into()),

@@ -57,6 +57,7 @@ impl DiagnosticsApi {
         let request = request.into_inner();
         let filter =
             convert::from_wire::log_filter(request.filter).map_err(|e| e.within("filter"))?;
+        let filter = self.resolve_filter_groups(filter).await?;
         let query = if request.query.trim().is_empty() {
             None
         } else {

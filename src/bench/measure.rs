@@ -134,6 +134,118 @@ pub(super) async fn get_stats(
     ])
 }
 
+/// Error groups at `stored` logs: ListGroups in two orders, GetGroup with
+/// its 30-day daily histogram, GetStats with 24 hourly buckets (all logs,
+/// and one group's).
+pub(super) async fn groups(
+    client: &mut DiagnosticsServiceClient<Channel>,
+    runs: usize,
+    stored: usize,
+) -> Result<Vec<Figure>, String> {
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_groups(pb::ListGroupsRequest {
+                page_size: 500,
+                page_token: std::mem::take(&mut token),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .into_inner();
+        ids.extend(page.groups.iter().map(|g| g.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    if ids.is_empty() {
+        return Err("no error groups after the load".into());
+    }
+    let count = ids.len();
+    let mut figures = Vec::new();
+    for (order, name) in [
+        (pb::GroupOrder::LastSeen, "last seen"),
+        (pb::GroupOrder::Count, "count"),
+    ] {
+        let mut times = timed(runs, || {
+            let mut client = client.clone();
+            async move {
+                client
+                    .list_groups(pb::ListGroupsRequest {
+                        order_by: order as i32,
+                        ..Default::default()
+                    })
+                    .await
+            }
+        })
+        .await?;
+        figures.push(Figure::new(
+            format!("ListGroups at {stored} logs in {count} groups: first page of 50, by {name}"),
+            p50_p99(&mut times),
+            "p99 < 10 ms",
+            Some("groups"),
+        ));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut times = timed(runs, || {
+        let mut client = client.clone();
+        let id = ids[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % ids.len()];
+        async move {
+            client
+                .get_group(pb::GetGroupRequest {
+                    id,
+                    ..Default::default()
+                })
+                .await
+        }
+    })
+    .await?;
+    figures.push(Figure::new(
+        format!("GetGroup at {stored} logs: each of {count} groups in turn, with its 30-day daily histogram, fingerprints, top hosts/runs and newest log"),
+        p50_p99(&mut times),
+        "p99 < 20 ms",
+        Some("groups"),
+    ));
+    let newest = client
+        .get_stats(pb::GetStatsRequest::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .into_inner()
+        .newest
+        .unwrap_or_default();
+    for (group_ids, what) in [(vec![], "all logs"), (vec![ids[0]], "one group")] {
+        let request = pb::GetStatsRequest {
+            filter: Some(pb::LogFilter {
+                since: Some(prost_types::Timestamp {
+                    seconds: newest.seconds - 86_400,
+                    nanos: 0,
+                }),
+                until: Some(newest),
+                group_ids,
+                ..Default::default()
+            }),
+            bucket_width: pb::BucketWidth::Hour as i32,
+        };
+        let mut times = timed(runs, || {
+            let mut client = client.clone();
+            let request = request.clone();
+            async move { client.get_stats(request).await }
+        })
+        .await?;
+        figures.push(Figure::new(
+            format!(
+                "GetStats at {stored} logs with 24 hourly buckets (the last day of data), {what}"
+            ),
+            p50_p99(&mut times),
+            "p99 < 10 ms",
+            Some("groups"),
+        ));
+    }
+    Ok(figures)
+}
+
 /// SearchLogs of four kinds of term.
 pub(super) async fn search(
     store: &Store,

@@ -29,12 +29,14 @@ pub(super) async fn copy_rate(store: &Store, rows: std::ops::Range<usize>) -> Re
 /// Sends logs `rows` through IngestLogs on `streams` concurrent streams in
 /// batches of `batch`; returns the logs stored and the time taken. The
 /// requests are built before the clock starts (as the COPY rows are), so
-/// the figure is diagd's, not the benchmark's log generator's.
+/// the figure is diagd's, not the benchmark's log generator's. `hot`: every
+/// log carries one client fingerprint, so all land in one error group.
 pub(super) async fn ingest<F, Fut>(
     connect: &F,
     rows: std::ops::Range<usize>,
     batch: usize,
     streams: usize,
+    hot: bool,
 ) -> Result<(u64, Duration), String>
 where
     F: Fn() -> Fut,
@@ -54,7 +56,13 @@ where
             .step_by(batch)
             .map(|from| pb::IngestLogsRequest {
                 logs: (from..(from + batch).min(slice.end))
-                    .map(realistic_log)
+                    .map(|n| {
+                        let mut log = realistic_log(n);
+                        if hot {
+                            log.fingerprint = vec![HOT_GROUP.into()];
+                        }
+                        log
+                    })
                     .collect(),
             })
             .collect();
@@ -90,10 +98,17 @@ where
     Ok((stored, elapsed))
 }
 
+/// The client fingerprint of the hot-group ingest row.
+pub(super) const HOT_GROUP: &str = "bench-hot-group";
+
+/// In-app call sites of the realistic load's tracebacks.
+const GROUP_SITES: u64 = 333;
+
 /// Log number `n` of a realistic load: ~40 message shapes with varying
-/// numbers, 24 distinct stack traces (1–3 KB), 6–8 context keys, 50 hosts,
-/// 200 runs, over 30 days. "NCCL watchdog" occurs once in 10,000 logs,
-/// "CUDA" in about a third.
+/// numbers, Python tracebacks (1–3 KB; 333 in-app call sites, each with
+/// one of 24 library call chains, ending in the exception line; about
+/// 4,000 distinct) that fall into about 2,000 error groups, 6–8 context keys, 50 hosts, 200 runs, over 30 days.
+/// "NCCL watchdog" occurs once in 10,000 logs, "CUDA" in about a third.
 pub fn realistic_log(n: usize) -> pb::NewLog {
     let h = (n as u64)
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -180,9 +195,19 @@ pub fn realistic_log(n: usize) -> pb::NewLog {
             ),
         }
     };
-    let trace_kind = pick(5, 24);
+    let site = pick(13, GROUP_SITES);
+    let trace_kind = site % 24;
     let frames = 10 + trace_kind * 2;
-    let mut stack_trace = String::from("Traceback (most recent call last):\n");
+    // The project's own frames, then the library's: the innermost in-app
+    // frame is one of GROUP_SITES, so with the exception line below the
+    // load falls into about 2,000 error groups. The library frames and line
+    // numbers follow the site, so there are about 4,000 distinct traces
+    // (stored once each).
+    let mut stack_trace = format!(
+        "Traceback (most recent call last):\n  File \"/workspace/llm/train.py\", line {}, in main\n    trainer.fit()\n  File \"/workspace/llm/steps/step_{site}.py\", line {}, in run_{site}\n    out = model(batch)\n",
+        40 + site % 20,
+        10 + site % 50
+    );
     for f in 0..frames {
         let function = if trace_kind == 7 && f == frames - 1 {
             "flash_attn_func"
@@ -194,6 +219,15 @@ pub fn realistic_log(n: usize) -> pb::NewLog {
             100 + f * 7
         ));
     }
+    // The exception line: the message's shape, without its numbers (so a
+    // trace is shared by many logs, as the same code path's are).
+    let shape = message
+        .split(|c: char| c.is_ascii_digit())
+        .next()
+        .unwrap_or("")
+        .trim_end_matches([' ', '(', '-', '=', ':']);
+    stack_trace.push_str(shape);
+    stack_trace.push('\n');
     let model = ["llama-2-7b", "mistral-7b", "qwen2-1.5b", "phi-3-mini"][pick(6, 4) as usize];
     let context = serde_json::json!({
         "model": model,
@@ -225,4 +259,24 @@ pub fn realistic_log(n: usize) -> pb::NewLog {
         }),
         ..Default::default()
     }
+}
+
+/// The event count of the largest error group (the hot group, right after
+/// the hot-group ingest row).
+pub(super) async fn hot_group_count<F, Fut>(connect: &F) -> Result<u64, String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<DiagnosticsServiceClient<Channel>, String>>,
+{
+    let mut client = connect().await?;
+    let page = client
+        .list_groups(pb::ListGroupsRequest {
+            order_by: pb::GroupOrder::Count as i32,
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .into_inner();
+    Ok(page.groups.first().map_or(0, |g| g.event_count))
 }

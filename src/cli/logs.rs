@@ -141,9 +141,24 @@ pub struct StatsArgs {
     /// Which logs to count.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Also the counts over time, per minute, hour or day (24 buckets back
+    /// from --until or now, or from --since): a trend line per severity.
+    #[arg(long = "by", value_parser = parse_bucket_width)]
+    pub by: Option<pb::BucketWidth>,
     /// The counts as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_bucket_width(name: &str) -> Result<pb::BucketWidth, String> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "minute" | "m" => Ok(pb::BucketWidth::Minute),
+        "hour" | "h" => Ok(pb::BucketWidth::Hour),
+        "day" | "d" => Ok(pb::BucketWidth::Day),
+        other => Err(format!(
+            "unknown bucket width {other:?} (minute, hour, day)"
+        )),
+    }
 }
 
 /// `diagd stats`: counts by severity and type, time span, live tails and
@@ -153,7 +168,7 @@ pub async fn stats(args: StatsArgs) -> Result<(), String> {
     let stats = client
         .get_stats(pb::GetStatsRequest {
             filter: Some(log_filter_to_proto(&args.filter.to_filter())),
-            ..Default::default()
+            bucket_width: args.by.map_or(0, |w| w as i32),
         })
         .await
         .map_err(|s| describe(&s))?
@@ -163,6 +178,39 @@ pub async fn stats(args: StatsArgs) -> Result<(), String> {
         return Ok(());
     }
     anstream::println!("{}\n", render::stats_header(&stats));
+    if !stats.buckets.is_empty() {
+        anstream::println!(
+            "{} {} {} {}",
+            bold("Over time"),
+            render::time(stats.buckets[0].start.as_ref()),
+            dim("→"),
+            render::time(stats.buckets.last().and_then(|b| b.start.as_ref()))
+        );
+        for severity in [
+            pb::Severity::Critical,
+            pb::Severity::High,
+            pb::Severity::Medium,
+            pb::Severity::Low,
+        ] {
+            let counts: Vec<u64> = stats
+                .buckets
+                .iter()
+                .map(|b| {
+                    b.by_severity
+                        .iter()
+                        .find(|c| c.severity() == severity)
+                        .map_or(0, |c| c.count)
+                })
+                .collect();
+            anstream::println!(
+                "  {} {}  {}",
+                render::badge(severity),
+                super::groups::sparkline(&counts),
+                render::count(counts.iter().sum())
+            );
+        }
+        println!();
+    }
     let mut types: Vec<_> = stats.by_error_type.iter().filter(|c| c.count > 0).collect();
     types.sort_by_key(|c| std::cmp::Reverse(c.count));
     if !types.is_empty() {

@@ -47,6 +47,11 @@ use sha2::{Digest, Sha256};
 /// The version of the fingerprint rules.
 pub const VERSION: u32 = 1;
 
+/// Most frames that count (the innermost), so components stay small.
+const MAX_FRAMES: usize = 30;
+/// Most exceptions of a chain that count (the last raised).
+const MAX_CHAIN: usize = 10;
+
 /// Code lines longer than this (in bytes, collapsed) do not count.
 const MAX_CODE_LINE: usize = 120;
 
@@ -595,9 +600,19 @@ fn traceback_components(traceback: &Traceback, options: &GroupingOptions) -> Com
         in_app.drain(..in_app.len() - options.in_app_frames);
     }
     let in_app_only = !in_app.is_empty();
+    let mut frames = if in_app_only { in_app } else { all };
+    // Bounded: a deep or recursive trace without in-app frames keeps its
+    // innermost frames, and a long chain its last exceptions.
+    if frames.len() > MAX_FRAMES {
+        frames.drain(..frames.len() - MAX_FRAMES);
+    }
+    let mut exceptions: Vec<ExceptionKey> = exceptions;
+    if exceptions.len() > MAX_CHAIN {
+        exceptions.drain(..exceptions.len() - MAX_CHAIN);
+    }
     Components::Traceback {
         exceptions,
-        frames: if in_app_only { in_app } else { all },
+        frames,
         in_app_only,
     }
 }
@@ -627,8 +642,11 @@ enum PathKind {
     Project,
 }
 
+/// The standard library's directory in a path: `…/lib/python3.11/` (any
+/// prefix: a venv, conda, uv's `cpython-3.11.9-…/lib/python3.11/`) or
+/// Windows' `…/Python311/Lib/`; the module follows it.
 static STDLIB: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(^|/)lib(64)?/python\d+(\.\d+)?/|^<frozen |^<string>$|^<stdin>$")
+    Regex::new(r"(?:^|/)lib(?:64)?/python\d+(?:\.\d+)?t?/|(?i:(?:^|/)python\d+/lib/)|^<frozen |^<string>$|^<stdin>$")
         .expect("valid regex")
 });
 
@@ -641,13 +659,11 @@ fn module_of(path: &str, root: Option<&str>) -> (String, PathKind) {
             return (dotted(&path[at + marker.len()..]), PathKind::Installed);
         }
     }
-    if STDLIB.is_match(&path) {
-        let module = match path.find("/python") {
-            Some(at) => match path[at + 1..].find('/') {
-                Some(slash) => dotted(&path[at + 1 + slash + 1..]),
-                None => dotted(&path),
-            },
-            None => path.trim_matches(['<', '>']).to_string(),
+    if let Some(found) = STDLIB.find(&path) {
+        let module = if found.as_str().ends_with('/') {
+            dotted(&path[found.end()..])
+        } else {
+            path.trim_matches(['<', '>']).to_string()
         };
         return (module, PathKind::StandardLibrary);
     }
@@ -1085,6 +1101,66 @@ safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLar
             fingerprint("", windows, &options()).hash,
             fingerprint("", posix, &options()).hash
         );
+    }
+
+    #[test]
+    fn standard_library_modules_do_not_depend_on_where_python_lives() {
+        let trace = |path: &str| {
+            format!(
+                "Traceback (most recent call last):\n  File \"{path}\", line 355, in raw_decode\n    raise JSONDecodeError(\"Expecting value\", s, err.value) from None\njson.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)"
+            )
+        };
+        let prints: Vec<Fingerprint> = [
+            "/usr/lib/python3.11/json/decoder.py",
+            "/root/.local/share/uv/python/cpython-3.11.9-linux-x86_64-gnu/lib/python3.11/json/decoder.py",
+            "C:\\Python311\\Lib\\json\\decoder.py",
+        ]
+        .iter()
+        .map(|p| fingerprint("", &trace(p), &options()))
+        .collect();
+        let Components::Traceback {
+            frames,
+            in_app_only,
+            ..
+        } = &prints[0].components
+        else {
+            panic!("a traceback")
+        };
+        assert!(!in_app_only);
+        assert_eq!(frames[0].module, "json.decoder");
+        assert!(
+            prints.iter().all(|p| p.hash == prints[0].hash),
+            "{prints:#?}"
+        );
+    }
+
+    #[test]
+    fn deep_traces_and_long_chains_keep_bounded_components() {
+        let mut trace = String::from("Traceback (most recent call last):\n");
+        for i in 0..500 {
+            trace.push_str(&format!(
+                "  File \"/usr/lib/python3/dist-packages/lib/m{i}.py\", line 1, in f{i}\n    g()\n"
+            ));
+        }
+        trace.push_str("RecursionError: maximum recursion depth exceeded\n");
+        let chained = (0..40)
+            .map(|_| trace.clone())
+            .collect::<Vec<_>>()
+            .join("\nDuring handling of the above exception, another exception occurred:\n\n");
+        let print = fingerprint("", &chained, &options());
+        let Components::Traceback {
+            frames, exceptions, ..
+        } = &print.components
+        else {
+            panic!("a traceback")
+        };
+        assert_eq!(frames.len(), MAX_FRAMES);
+        assert_eq!(
+            frames.last().unwrap().function,
+            "f499",
+            "the innermost kept"
+        );
+        assert_eq!(exceptions.len(), MAX_CHAIN);
     }
 
     #[test]

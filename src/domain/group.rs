@@ -103,6 +103,20 @@ pub struct ErrorGroup {
     pub created_at: DateTime<Utc>,
 }
 
+impl ErrorGroup {
+    /// About how many bytes it takes on the wire (for page byte bounds).
+    pub fn approximate_size(&self) -> usize {
+        256 + self.title.len()
+            + self.culprit.len()
+            + self.exception_type.len()
+            + self.status_changed_by.len()
+            + self
+                .note
+                .as_ref()
+                .map_or(0, |n| n.text.len() + n.author.len())
+    }
+}
+
 /// One fingerprint of a group and why it is what it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupFingerprint {

@@ -12,6 +12,7 @@ use super::{
     READ_APPLICATION_NAME, Store, StoreError, TRACES_LOCK,
     export::{ExportSink, stream_logs},
     filter::SqlFilter,
+    groups::{GROUPS_LOCK, REFRESH_GROUP_FIGURES},
     notify::LOGS_CLEARED_CHANNEL,
 };
 use crate::domain::LogFilter;
@@ -31,7 +32,15 @@ SELECT count(pg_terminate_backend(a.pid))
 FROM pg_stat_activity a
 WHERE a.datname = current_database() AND a.application_name = $1 AND a.pid <> pg_backend_pid()
   AND EXISTS (SELECT 1 FROM pg_locks l
-              WHERE l.pid = a.pid AND l.granted AND l.relation = 'logs'::regclass)";
+              WHERE l.pid = a.pid AND l.granted AND l.relation IN (
+                  'logs'::regclass, 'log_counts_hourly'::regclass, 'log_counts_kind_hourly'::regclass,
+                  'log_counts_minutely'::regclass, 'fingerprint_counts_hourly'::regclass,
+                  'fingerprint_sources'::regclass))";
+
+/// Every table a full clear truncates, locked up front (with the retried
+/// lock wait) so the TRUNCATE itself never waits on a reader.
+const TRUNCATED: &str = "logs, log_counts_hourly, log_counts_kind_hourly, log_counts_minutely, \
+     fingerprint_counts_hourly, fingerprint_sources";
 
 /// Lowers the hourly counts (per source and per kind) by what a DELETE
 /// removed; returns the touched buckets and how many logs left each.
@@ -39,24 +48,27 @@ const DELETE_AND_COUNT: &str = "
 WITH deleted AS (
     DELETE FROM logs {where}
     RETURNING occurred_at, severity, error_type, source_host, source_run_id, source_component, stack_trace_hash,
-              fingerprint
+              fingerprint, group_id
 ),
+-- Every table in the order inserts write them (store/logs.rs): fingerprints,
+-- their hourly counts and sources, groups, then the hourly and minute
+-- counts. Relative updates: what a concurrent insert just added stays.
 print_hours AS (
     SELECT fingerprint, date_trunc('hour', occurred_at, 'UTC') AS hour, severity, count(*) AS removed
     FROM deleted WHERE fingerprint IS NOT NULL
     GROUP BY 1, 2, 3
 ),
+adjusted_prints AS (
+    -- First/last seen and the top severity are recomputed after
+    -- (REFRESH_PRINTS, REFRESH_GROUP_FIGURES).
+    UPDATE group_fingerprints AS g SET event_count = g.event_count - p.removed
+    FROM (SELECT fingerprint, sum(removed) AS removed FROM print_hours GROUP BY 1) p
+    WHERE g.fingerprint = p.fingerprint
+),
 adjusted_print_hours AS (
     UPDATE fingerprint_counts_hourly AS h SET log_count = h.log_count - p.removed
     FROM print_hours p
     WHERE (h.fingerprint, h.hour, h.severity) = (p.fingerprint, p.hour, p.severity)
-),
-adjusted_prints AS (
-    -- Relative too; first/last seen and the top severity are recomputed
-    -- after (REFRESH_PRINTS).
-    UPDATE group_fingerprints AS g SET event_count = g.event_count - p.removed
-    FROM (SELECT fingerprint, sum(removed) AS removed FROM print_hours GROUP BY 1) p
-    WHERE g.fingerprint = p.fingerprint
 ),
 adjusted_print_sources AS (
     UPDATE fingerprint_sources AS s SET log_count = s.log_count - p.removed
@@ -64,14 +76,13 @@ adjusted_print_sources AS (
           FROM deleted WHERE fingerprint IS NOT NULL GROUP BY 1, 2, 3) p
     WHERE (s.fingerprint, s.source_host, s.source_run_id) = (p.fingerprint, p.source_host, p.source_run_id)
 ),
+adjusted_groups AS (
+    UPDATE error_groups AS e SET event_count = e.event_count - d.removed
+    FROM (SELECT group_id, count(*) AS removed FROM deleted WHERE group_id IS NOT NULL GROUP BY 1) d
+    WHERE e.id = d.group_id
+),
 prints AS (
     SELECT coalesce(array_agg(DISTINCT fingerprint), '{}') AS touched FROM print_hours
-),
-adjusted_minutes AS (
-    UPDATE log_counts_minutely AS m SET log_count = m.log_count - d.removed
-    FROM (SELECT date_trunc('minute', occurred_at, 'UTC') AS minute, severity, error_type, count(*) AS removed
-          FROM deleted GROUP BY 1, 2, 3) d
-    WHERE (m.minute, m.severity, m.error_type) = (d.minute, d.severity, d.error_type)
 ),
 counted AS (
     SELECT date_trunc('hour', occurred_at, 'UTC') AS hour, severity, error_type,
@@ -94,6 +105,12 @@ adjusted_kinds AS (
     UPDATE log_counts_kind_hourly AS k SET log_count = k.log_count - counted_kinds.removed
     FROM counted_kinds
     WHERE (k.hour, k.severity, k.error_type) = (counted_kinds.hour, counted_kinds.severity, counted_kinds.error_type)
+),
+adjusted_minutes AS (
+    UPDATE log_counts_minutely AS m SET log_count = m.log_count - d.removed
+    FROM (SELECT date_trunc('minute', occurred_at, 'UTC') AS minute, severity, error_type, count(*) AS removed
+          FROM deleted GROUP BY 1, 2, 3) d
+    WHERE (m.minute, m.severity, m.error_type) = (d.minute, d.severity, d.error_type)
 ),
 traces AS (
     SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{}') AS hashes
@@ -200,7 +217,10 @@ impl Store {
             ))
             .await?;
             match tx
-                .batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
+                .batch_execute(&format!(
+                    "SELECT pg_advisory_xact_lock_shared({GROUPS_LOCK}); \
+                     LOCK TABLE {TRUNCATED} IN ACCESS EXCLUSIVE MODE"
+                ))
                 .await
             {
                 Ok(()) => {}
@@ -228,12 +248,13 @@ impl Store {
             let count: i64 = tx.query_one("SELECT count(*) FROM logs", &[]).await?.get(0);
             // Groups stay, with their status, notes and merges; their
             // counts go to zero.
-            tx.batch_execute(
-                "TRUNCATE logs, log_counts_hourly, log_counts_kind_hourly, log_counts_minutely, \
-                 fingerprint_counts_hourly, fingerprint_sources; \
+            tx.batch_execute(&format!(
+                "TRUNCATE {TRUNCATED}; \
                  UPDATE group_fingerprints SET event_count = 0, first_seen = NULL, \
-                 last_seen = NULL, top_severity = NULL WHERE event_count <> 0",
-            )
+                 last_seen = NULL, top_severity = NULL WHERE event_count <> 0; \
+                 UPDATE error_groups SET event_count = 0, first_seen = NULL, \
+                 last_seen = NULL, top_severity = NULL WHERE event_count <> 0"
+            ))
             .await?;
             notify_cleared(&tx, count as u64).await?;
             tx.commit().await?;
@@ -432,6 +453,10 @@ async fn delete_matching(
     filter: &LogFilter,
     oldest_first_limit: Option<usize>,
 ) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
+    // Shared, as inserts hold it: a merge or split (exclusive) never moves
+    // these logs' groups while their counts are lowered.
+    tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GROUPS_LOCK])
+        .await?;
     let mut sql = SqlFilter::for_logs(filter);
     let target = match oldest_first_limit {
         None => sql.where_clause(),
@@ -490,6 +515,15 @@ async fn delete_matching(
     }
     if !touched_prints.is_empty() {
         tx.execute(REFRESH_PRINTS, &[&touched_prints]).await?;
+        tx.execute(
+            &format!(
+                "WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1))
+                 {}",
+                REFRESH_GROUP_FIGURES.replace("WHERE e.id = ANY($1)", "WHERE e.id IN (SELECT group_id FROM touched)")
+            ),
+            &[&touched_prints],
+        )
+        .await?;
     }
     Ok((deleted, traces))
 }

@@ -28,23 +28,21 @@ use crate::domain::{
 /// Advisory lock between inserts (shared, from before they read their
 /// fingerprints' groups until they commit) and merges and splits
 /// (exclusive) — "groups" in ASCII.
-pub(super) const GROUPS_LOCK: i64 = 0x6772_6f75_7073;
+pub(crate) const GROUPS_LOCK: i64 = 0x6772_6f75_7073;
 
-/// A group's row with its figures summed over its fingerprints. An ignore
-/// whose time has passed reads as unresolved.
-const GROUP_SUMMARY: &str = "
-SELECT e.id, e.title, e.culprit, e.exception_type, e.error_type,
+/// A group's columns as `row_to_group` reads them (from `error_groups e`).
+/// An ignore whose time has passed reads as unresolved.
+const GROUP_COLUMNS: &str = "
+       e.id, e.title, e.culprit, e.exception_type, e.error_type,
        CASE WHEN e.status = 'ignored' AND e.ignored_until <= now() THEN 'unresolved' ELSE e.status END AS status,
        e.status_changed_at, e.status_changed_by,
        CASE WHEN e.ignored_until <= now() THEN NULL ELSE e.ignored_until END AS ignored_until,
        e.ignored_events_left, e.regressed_at, e.note, e.note_author, e.note_updated_at, e.created_at,
-       s.event_count, s.first_seen, s.last_seen, s.top_severity, s.fingerprints
-FROM error_groups e
-JOIN LATERAL (
-    SELECT coalesce(sum(f.event_count), 0)::bigint AS event_count, min(f.first_seen) AS first_seen,
-           max(f.last_seen) AS last_seen, min(f.top_severity) AS top_severity, count(*)::integer AS fingerprints
-    FROM group_fingerprints f WHERE f.group_id = e.id
-) s ON true";
+       e.event_count, e.first_seen, e.last_seen, e.top_severity";
+
+/// Per group `g.id` of a page: how many fingerprints land in it.
+const FINGERPRINT_COUNT: &str =
+    "(SELECT count(*) FROM group_fingerprints f WHERE f.group_id = g.id)::integer AS fingerprints";
 
 /// Distinct hosts and runs of group `g.id` (a row of the enclosing query).
 const SOURCE_COUNTS: &str = "
@@ -62,7 +60,7 @@ const WINDOW_COUNT: &str = "
      WHERE f.group_id = g.id AND h.hour >= {since})";
 
 /// Most fingerprints GetGroup lists (the largest first).
-const MAX_LISTED_FINGERPRINTS: i64 = 100;
+const MAX_LISTED_FINGERPRINTS: i64 = 20;
 /// Most hosts and runs GetGroup lists.
 const TOP_SOURCES: i64 = 10;
 /// Longest chain of merges followed from an id.
@@ -96,6 +94,7 @@ impl Store {
         window_start: DateTime<Utc>,
         cursor: Option<GroupCursor>,
         page_size: usize,
+        max_bytes: usize,
     ) -> Result<GroupPage, StoreError> {
         let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
         let mut param = |value: Box<dyn tokio_postgres::types::ToSql + Sync + Send>| {
@@ -105,13 +104,16 @@ impl Store {
         let since = param(Box::new(window_start));
         let window = WINDOW_COUNT.replace("{since}", &since);
         let mut conditions = vec!["e.merged_into IS NULL".to_string()];
-        let mut outer = Vec::new();
         if !filter.include_empty {
-            outer.push("g.event_count > 0".to_string());
+            conditions.push("e.event_count > 0".to_string());
         }
         if !filter.statuses.is_empty() {
             let names: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-            outer.push(format!("g.status = ANY({})", param(Box::new(names))));
+            conditions.push(format!(
+                "(CASE WHEN e.status = 'ignored' AND e.ignored_until <= now() THEN 'unresolved' \
+                 ELSE e.status END) = ANY({})",
+                param(Box::new(names))
+            ));
         }
         if !filter.severities.is_empty() {
             let ranks: Vec<i16> = filter
@@ -119,17 +121,17 @@ impl Store {
                 .iter()
                 .map(|s| severity_rank(*s))
                 .collect();
-            outer.push(format!("g.top_severity = ANY({})", param(Box::new(ranks))));
+            conditions.push(format!("e.top_severity = ANY({})", param(Box::new(ranks))));
         }
         if !filter.error_types.is_empty() {
             let names: Vec<&str> = filter.error_types.iter().map(|t| t.as_str()).collect();
             conditions.push(format!("e.error_type = ANY({})", param(Box::new(names))));
         }
         if let Some(since) = filter.since {
-            outer.push(format!("g.last_seen >= {}", param(Box::new(since))));
+            conditions.push(format!("e.last_seen >= {}", param(Box::new(since))));
         }
         if let Some(until) = filter.until {
-            outer.push(format!("g.last_seen < {}", param(Box::new(until))));
+            conditions.push(format!("e.last_seen < {}", param(Box::new(until))));
         }
         for (value, column) in [
             (&filter.host, "source_host"),
@@ -150,34 +152,46 @@ impl Store {
                 "(diagd_fold(e.title) LIKE {p} OR diagd_fold(e.culprit) LIKE {p})"
             ));
         }
-        let key = match order {
-            GroupOrder::LastSeen => {
-                "coalesce((extract(epoch FROM g.last_seen) * 1000000)::bigint, 0)".to_string()
-            }
-            GroupOrder::FirstSeen => {
-                "coalesce((extract(epoch FROM g.first_seen) * 1000000)::bigint, 0)".to_string()
-            }
-            GroupOrder::Count => "g.event_count".to_string(),
-            GroupOrder::Growth => window.clone(),
+        // Without empty groups, the time and count orders follow an index
+        // (error_groups_last_seen, …): a page reads about its own rows. The
+        // others compute their key for every matching group.
+        let micros = |column: &str| {
+            format!("coalesce((extract(epoch FROM e.{column}) * 1000000)::bigint, -1)")
         };
-        let mut after = String::new();
+        let (key, order_by, indexed) = match order {
+            GroupOrder::LastSeen => (micros("last_seen"), "e.last_seen", true),
+            GroupOrder::FirstSeen => (micros("first_seen"), "e.first_seen", true),
+            GroupOrder::Count => ("e.event_count".to_string(), "e.event_count", true),
+            GroupOrder::Growth => (window.replace("g.id", "e.id"), "sort_key", false),
+        };
+        let indexed = indexed && !filter.include_empty;
         if let Some(cursor) = cursor {
-            let k = param(Box::new(cursor.key));
             let i = param(Box::new(cursor.id));
-            after = format!("WHERE (sort_key, id) < ({k}, {i})");
+            if indexed && order != GroupOrder::Count {
+                let at = DateTime::<Utc>::from_timestamp_micros(cursor.key).ok_or_else(|| {
+                    StoreError::Corrupt(format!("group page position {}", cursor.key))
+                })?;
+                let k = param(Box::new(at));
+                conditions.push(format!("({order_by}, e.id) < ({k}, {i})"));
+            } else if indexed {
+                let k = param(Box::new(cursor.key));
+                conditions.push(format!("({order_by}, e.id) < ({k}, {i})"));
+            } else {
+                let k = param(Box::new(cursor.key));
+                conditions.push(format!("({key}, e.id) < ({k}, {i})"));
+            }
         }
         let limit = param(Box::new(page_size as i64 + 1));
-        let outer_where = if outer.is_empty() {
-            String::new()
+        let sort = if indexed {
+            format!("{order_by} DESC, e.id DESC")
         } else {
-            format!("WHERE {}", outer.join(" AND "))
+            format!("{key} DESC, e.id DESC")
         };
         let query = format!(
-            "WITH g AS ({GROUP_SUMMARY} WHERE {conditions}),
-             keyed AS (SELECT g.*, {key} AS sort_key FROM g {outer_where}),
-             page AS (SELECT * FROM keyed {after} ORDER BY sort_key DESC, id DESC LIMIT {limit})
-             SELECT g.*, {window} AS window_count, {SOURCE_COUNTS}
-             FROM page g ORDER BY sort_key DESC, id DESC",
+            "SELECT g.*, {window} AS window_count, {SOURCE_COUNTS}, {FINGERPRINT_COUNT}
+             FROM (SELECT {GROUP_COLUMNS}, {key} AS sort_key FROM error_groups e
+                   WHERE {conditions} ORDER BY {sort} LIMIT {limit}) g
+             ORDER BY sort_key DESC, id DESC",
             conditions = conditions.join(" AND "),
         );
         let client = self.reader().await?;
@@ -189,18 +203,26 @@ impl Store {
         client.finish();
         let mut groups = Vec::with_capacity(rows.len());
         let mut keys = Vec::with_capacity(rows.len());
+        let mut bytes = 0;
+        let mut more = rows.len() > page_size;
         for row in rows.iter().take(page_size) {
-            groups.push(row_to_group(row)?);
+            let group = row_to_group(row)?;
+            bytes += group.approximate_size();
+            if bytes > max_bytes && !groups.is_empty() {
+                more = true;
+                break;
+            }
+            groups.push(group);
             keys.push(row.try_get::<_, i64>("sort_key")?);
         }
-        let next = (rows.len() > page_size)
-            .then(|| {
-                groups
-                    .last()
-                    .zip(keys.last())
-                    .map(|(g, k)| GroupCursor { key: *k, id: g.id })
-            })
-            .flatten();
+        let next = if more {
+            groups
+                .last()
+                .zip(keys.last())
+                .map(|(g, k)| GroupCursor { key: *k, id: g.id })
+        } else {
+            None
+        };
         Ok(GroupPage { groups, next })
     }
 
@@ -434,6 +456,7 @@ impl Store {
             &[&target, &sources],
         )
         .await?;
+        tx.execute(REFRESH_GROUP_FIGURES, &[&all]).await?;
         let group = read_group(&tx, target, Utc::now() - TimeDelta::hours(24))
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("group {target} vanished in a merge")))?;
@@ -500,6 +523,8 @@ impl Store {
                 "UPDATE logs SET group_id = $1 WHERE group_id = $2 AND fingerprint = $3",
                 &[&new_id, &id, &fingerprint],
             )
+            .await?;
+        tx.execute(REFRESH_GROUP_FIGURES, &[&vec![id, new_id]])
             .await?;
         let group = read_group(&tx, new_id, Utc::now() - TimeDelta::hours(24))
             .await?
@@ -587,9 +612,33 @@ grouped AS (
 ),
 ",
     count_fingerprints!("grouped"),
-    "done AS (SELECT 1)
+    "counted_groups AS (
+    -- Figures only: older logs neither reopen nor count down a group.
+    INSERT INTO error_groups AS e (id, title, culprit, exception_type, error_type,
+                                   event_count, first_seen, last_seen, top_severity)
+    OVERRIDING SYSTEM VALUE
+    SELECT group_id, '', '', '', '', count(*), min(occurred_at), max(occurred_at),
+           min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END)
+    FROM grouped
+    GROUP BY group_id
+    ORDER BY group_id
+    ON CONFLICT (id) DO UPDATE
+    SET event_count = e.event_count + EXCLUDED.event_count,
+        first_seen = least(e.first_seen, EXCLUDED.first_seen),
+        last_seen = greatest(e.last_seen, EXCLUDED.last_seen),
+        top_severity = least(e.top_severity, EXCLUDED.top_severity)
+)
 SELECT count(*) FROM grouped"
 );
+
+/// Recomputes the figures of groups `$1` from their fingerprints (after a
+/// merge, split or delete moved or lowered them).
+pub(super) const REFRESH_GROUP_FIGURES: &str = "
+UPDATE error_groups e
+SET (event_count, first_seen, last_seen, top_severity) = (
+    SELECT coalesce(sum(f.event_count), 0), min(f.first_seen), max(f.last_seen), min(f.top_severity)
+    FROM group_fingerprints f WHERE f.group_id = e.id)
+WHERE e.id = ANY($1)";
 
 impl Store {
     /// The next logs without a group, oldest id first: at most `max_rows`,
@@ -692,8 +741,8 @@ async fn read_group(
     window_start: DateTime<Utc>,
 ) -> Result<Option<ErrorGroup>, StoreError> {
     let query = format!(
-        "SELECT g.*, {window} AS window_count, {SOURCE_COUNTS}
-         FROM ({GROUP_SUMMARY} WHERE e.id = $1) g",
+        "SELECT g.*, {window} AS window_count, {SOURCE_COUNTS}, {FINGERPRINT_COUNT}
+         FROM (SELECT {GROUP_COLUMNS} FROM error_groups e WHERE e.id = $1) g",
         window = WINDOW_COUNT.replace("{since}", "$2"),
     );
     client

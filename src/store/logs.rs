@@ -101,25 +101,43 @@ inserted AS (
     ON CONFLICT (event_id) DO NOTHING
     RETURNING id, occurred_at, severity, error_type, source_host, source_run_id, source_component, fingerprint, group_id
 ),
-", count_fingerprints!("inserted"), "group_events AS (
-    SELECT group_id, count(*) AS events FROM inserted GROUP BY group_id
-),
-reopened AS (
-    -- A resolved group that gets an event is a regression; an ignored one
-    -- whose rule ran out is unresolved again. Only those rows are locked.
-    UPDATE error_groups e
-    SET status = 'unresolved', status_changed_at = now(), status_changed_by = '',
+", count_fingerprints!("inserted"), "counted_groups AS (
+    -- The group's figures, and its status in the same row update (so a
+    -- batch that waited for another's lock decides on the newest row): a
+    -- resolved group that gets an event is a regression; an ignored one
+    -- whose rule ran out is unresolved again; an ignore for N events counts
+    -- down. In group order, after the fingerprints (as every writer locks
+    -- them); every row exists, so nothing is inserted.
+    INSERT INTO error_groups AS e (id, title, culprit, exception_type, error_type,
+                                   event_count, first_seen, last_seen, top_severity)
+    OVERRIDING SYSTEM VALUE
+    SELECT group_id, '', '', '', '', count(*), min(occurred_at), max(occurred_at),
+           min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END)
+    FROM inserted
+    GROUP BY group_id
+    ORDER BY group_id
+    ON CONFLICT (id) DO UPDATE
+    SET event_count = e.event_count + EXCLUDED.event_count,
+        first_seen = least(e.first_seen, EXCLUDED.first_seen),
+        last_seen = greatest(e.last_seen, EXCLUDED.last_seen),
+        top_severity = least(e.top_severity, EXCLUDED.top_severity),
+        status = CASE WHEN e.status = 'resolved'
+                        OR (e.status = 'ignored' AND (e.ignored_until <= now()
+                                                      OR e.ignored_events_left < EXCLUDED.event_count))
+                      THEN 'unresolved' ELSE e.status END,
         regressed_at = CASE WHEN e.status = 'resolved' THEN now() ELSE e.regressed_at END,
-        ignored_until = NULL, ignored_events_left = NULL
-    FROM group_events b
-    WHERE e.id = b.group_id
-      AND (e.status = 'resolved'
-           OR (e.status = 'ignored' AND (e.ignored_until <= now() OR e.ignored_events_left < b.events)))
-),
-ignore_counted AS (
-    UPDATE error_groups e SET ignored_events_left = e.ignored_events_left - b.events
-    FROM group_events b
-    WHERE e.id = b.group_id AND e.status = 'ignored' AND e.ignored_events_left >= b.events
+        status_changed_at = CASE WHEN e.status = 'resolved'
+                                   OR (e.status = 'ignored' AND (e.ignored_until <= now()
+                                                                 OR e.ignored_events_left < EXCLUDED.event_count))
+                                 THEN now() ELSE e.status_changed_at END,
+        status_changed_by = CASE WHEN e.status = 'resolved'
+                                   OR (e.status = 'ignored' AND (e.ignored_until <= now()
+                                                                 OR e.ignored_events_left < EXCLUDED.event_count))
+                                 THEN '' ELSE e.status_changed_by END,
+        ignored_until = CASE WHEN e.ignored_until <= now() THEN NULL ELSE e.ignored_until END,
+        ignored_events_left = CASE WHEN e.status <> 'ignored' OR e.ignored_events_left < EXCLUDED.event_count
+                                   THEN NULL
+                                   ELSE e.ignored_events_left - EXCLUDED.event_count END
 ),
 counted AS (
     INSERT INTO log_counts_hourly AS c
