@@ -960,3 +960,68 @@ async fn logs_stored_before_groups_existed_are_grouped_in_the_background_once() 
     drop(third);
     drop(second);
 }
+
+/// Four streams of `batches` batches of 10 OOM logs each, at once.
+async fn concurrent_ooms(server: &TestServer, batches: usize) -> u64 {
+    let mut tasks = Vec::new();
+    for stream in 0..4 {
+        let mut client = server.client().await;
+        tasks.push(tokio::spawn(async move {
+            let batches: Vec<Vec<pb::NewLog>> = (0..batches)
+                .map(|b| {
+                    (0..10)
+                        .map(|i| oom_log(stream * 100 + b * 10 + i))
+                        .collect()
+                })
+                .collect();
+            common::ingest(&mut client, batches).await.accepted
+        }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        accepted += task.await.unwrap();
+    }
+    accepted
+}
+
+#[tokio::test]
+async fn an_ignore_for_n_events_counts_every_event_of_concurrent_batches() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let id = report(&mut client, oom_log(0)).await;
+    let group = group_of(&mut client, &id).await;
+    update(
+        &mut client,
+        pb::UpdateGroupRequest {
+            id: group,
+            status: pb::GroupStatus::Ignored as i32,
+            ignore_events: 1000,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(concurrent_ooms(&server, 10).await, 400);
+    let counted = get_group(&mut client, group).await.group.unwrap();
+    assert_eq!(status(&counted), pb::GroupStatus::Ignored);
+    assert_eq!(counted.ignored_events_left, 600, "every event counted once");
+    assert_eq!(counted.event_count, 401);
+    // 400 more than the 600 left: it must come back, whichever batch crosses.
+    update(
+        &mut client,
+        pb::UpdateGroupRequest {
+            id: group,
+            status: pb::GroupStatus::Ignored as i32,
+            ignore_events: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(concurrent_ooms(&server, 10).await, 400);
+    let back = get_group(&mut client, group).await.group.unwrap();
+    assert_eq!(status(&back), pb::GroupStatus::Unresolved);
+    assert_eq!(back.event_count, 801);
+    assert!(
+        back.regressed_at.is_none(),
+        "an ignore running out is no regression"
+    );
+}
