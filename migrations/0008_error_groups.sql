@@ -74,13 +74,20 @@ CREATE TABLE fingerprint_counts_hourly (
     PRIMARY KEY (fingerprint, hour, severity)
 );
 
--- Counts per fingerprint and source (host, run): affected hosts and runs.
-CREATE TABLE fingerprint_sources (
+-- Counts per fingerprint and host, and per fingerprint and run: affected
+-- hosts and runs, and the top ones. (Two tables, not one per host × run:
+-- their rows are at most fingerprints × hosts and fingerprints × runs.)
+CREATE TABLE fingerprint_hosts (
     fingerprint   text   NOT NULL,
     source_host   text   NOT NULL,
+    log_count     bigint NOT NULL CHECK (log_count >= 0),
+    PRIMARY KEY (fingerprint, source_host)
+);
+CREATE TABLE fingerprint_runs (
+    fingerprint   text   NOT NULL,
     source_run_id text   NOT NULL,
     log_count     bigint NOT NULL CHECK (log_count >= 0),
-    PRIMARY KEY (fingerprint, source_host, source_run_id)
+    PRIMARY KEY (fingerprint, source_run_id)
 );
 
 -- Each log's fingerprint and group. NULL in logs stored before this

@@ -905,7 +905,7 @@ async fn logs_stored_before_groups_existed_are_grouped_in_the_background_once() 
     let db = common::connect_database(&first).await;
     db.batch_execute(
         "UPDATE logs SET fingerprint = NULL, group_id = NULL;
-         TRUNCATE fingerprint_counts_hourly, fingerprint_sources;
+         TRUNCATE fingerprint_counts_hourly, fingerprint_hosts, fingerprint_runs;
          DELETE FROM group_fingerprints; DELETE FROM error_groups;",
     )
     .await

@@ -139,3 +139,52 @@ async fn retention_is_off_by_default() {
     assert!(!retention.enabled);
     assert!(retention.last_run.is_none());
 }
+
+#[tokio::test]
+async fn retention_keeps_error_group_counts_exact() {
+    let mut options = test_options();
+    options.retention = RetentionOptions {
+        max_age: Some(chrono::TimeDelta::hours(1)),
+        interval: Duration::from_millis(100),
+        batch: 4,
+        ..RetentionOptions::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    // One group (same message, no trace): 9 old logs and 3 recent ones, the
+    // old ones over two days.
+    let logs: Vec<pb::NewLog> = (0..12)
+        .map(|i| {
+            if i < 9 {
+                log_at(86_400 + i * 10_000, "NCCL timeout on rank 3")
+            } else {
+                log_at(60 + i, "NCCL timeout on rank 5")
+            }
+        })
+        .collect();
+    ingest(&mut client, vec![logs]).await;
+    wait_for_total(&mut client, 3).await;
+    let groups = client
+        .list_groups(pb::ListGroupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .groups;
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    let group = &groups[0];
+    assert_eq!(group.event_count, 3, "retention lowered the group's count");
+    let first_seen = group.first_seen.as_ref().unwrap().seconds;
+    assert!(
+        chrono::Utc::now().timestamp() - first_seen < 3_600,
+        "first seen follows the logs that remain"
+    );
+    let detail = client
+        .get_group(pb::GetGroupRequest {
+            id: group.id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(detail.histogram.iter().map(|b| b.count).sum::<u64>(), 3);
+}

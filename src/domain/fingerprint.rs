@@ -433,8 +433,6 @@ static FRAME_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*File "(?P<path>[^"]+)", line \d+, in (?P<function>.+?)\s*$"#)
         .expect("valid regex")
 });
-static CARET_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*[\^~]+[\s\^~]*$").expect("valid regex"));
 static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^(?P<type>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?::\s?(?P<message>.*))?$",
@@ -479,7 +477,13 @@ fn parse_traceback(text: &str) -> Option<Traceback> {
         let mut frames: Vec<RawFrame> = Vec::new();
         let mut exception = None;
         while let Some(line) = lines.next() {
-            if let Some(captures) = FRAME_LINE.captures(line) {
+            // (A cheap test first: the regex runs on frame lines only.)
+            if let Some(captures) = line
+                .trim_start()
+                .starts_with("File \"")
+                .then(|| FRAME_LINE.captures(line))
+                .flatten()
+            {
                 frames.push(RawFrame {
                     path: captures["path"].to_string(),
                     function: captures["function"].to_string(),
@@ -488,7 +492,7 @@ fn parse_traceback(text: &str) -> Option<Traceback> {
                 continue;
             }
             let trimmed = line.trim();
-            if trimmed.is_empty() || CARET_LINE.is_match(line) {
+            if trimmed.is_empty() || is_caret_line(trimmed) {
                 continue;
             }
             if trimmed.starts_with("[Previous line repeated") {
@@ -531,6 +535,14 @@ fn parse_traceback(text: &str) -> Option<Traceback> {
         });
     }
     (!exceptions.is_empty()).then_some(Traceback { exceptions })
+}
+
+/// Python 3.11+'s markers under a code line (`^^^^`, `~~~^^^`).
+fn is_caret_line(trimmed: &str) -> bool {
+    trimmed.starts_with(['^', '~'])
+        && trimmed
+            .chars()
+            .all(|c| matches!(c, '^' | '~') || c.is_whitespace())
 }
 
 fn collapse(code: &str) -> String {
@@ -775,8 +787,21 @@ static NORMALISERS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 /// and whitespace collapsed.
 pub fn normalise_message(text: &str) -> String {
     let mut text = collapse(text);
-    for (pattern, replacement) in NORMALISERS.iter() {
-        text = pattern.replace_all(&text, *replacement).into_owned();
+    for (i, (pattern, replacement)) in NORMALISERS.iter().enumerate() {
+        // A pattern that cannot match is not run (the costly part of
+        // fingerprinting): the URL one needs "://", the path one a slash,
+        // the host-name one a dot, every other one a digit.
+        let possible = match i {
+            0 => text.contains("://"),
+            7 => text.contains('/'),
+            8 => text.contains('.'),
+            _ => text.bytes().any(|b| b.is_ascii_digit()),
+        };
+        if possible
+            && let std::borrow::Cow::Owned(replaced) = pattern.replace_all(&text, *replacement)
+        {
+            text = replaced;
+        }
     }
     text
 }

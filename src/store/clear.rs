@@ -35,12 +35,12 @@ WHERE a.datname = current_database() AND a.application_name = $1 AND a.pid <> pg
               WHERE l.pid = a.pid AND l.granted AND l.relation IN (
                   'logs'::regclass, 'log_counts_hourly'::regclass, 'log_counts_kind_hourly'::regclass,
                   'log_counts_minutely'::regclass, 'fingerprint_counts_hourly'::regclass,
-                  'fingerprint_sources'::regclass))";
+                  'fingerprint_hosts'::regclass, 'fingerprint_runs'::regclass))";
 
 /// Every table a full clear truncates, locked up front (with the retried
 /// lock wait) so the TRUNCATE itself never waits on a reader.
 const TRUNCATED: &str = "logs, log_counts_hourly, log_counts_kind_hourly, log_counts_minutely, \
-     fingerprint_counts_hourly, fingerprint_sources";
+     fingerprint_counts_hourly, fingerprint_hosts, fingerprint_runs";
 
 /// Lowers the hourly counts (per source and per kind) by what a DELETE
 /// removed; returns the touched buckets and how many logs left each.
@@ -51,7 +51,7 @@ WITH deleted AS (
               fingerprint, group_id
 ),
 -- Every table in the order inserts write them (store/logs.rs): fingerprints,
--- their hourly counts and sources, groups, then the hourly and minute
+-- their hourly counts, hosts and runs, groups, then the hourly and minute
 -- counts. Relative updates: what a concurrent insert just added stays.
 print_hours AS (
     SELECT fingerprint, date_trunc('hour', occurred_at, 'UTC') AS hour, severity, count(*) AS removed
@@ -70,11 +70,17 @@ adjusted_print_hours AS (
     FROM print_hours p
     WHERE (h.fingerprint, h.hour, h.severity) = (p.fingerprint, p.hour, p.severity)
 ),
-adjusted_print_sources AS (
-    UPDATE fingerprint_sources AS s SET log_count = s.log_count - p.removed
-    FROM (SELECT fingerprint, source_host, source_run_id, count(*) AS removed
-          FROM deleted WHERE fingerprint IS NOT NULL GROUP BY 1, 2, 3) p
-    WHERE (s.fingerprint, s.source_host, s.source_run_id) = (p.fingerprint, p.source_host, p.source_run_id)
+adjusted_print_hosts AS (
+    UPDATE fingerprint_hosts AS s SET log_count = s.log_count - p.removed
+    FROM (SELECT fingerprint, source_host, count(*) AS removed
+          FROM deleted WHERE fingerprint IS NOT NULL GROUP BY 1, 2) p
+    WHERE (s.fingerprint, s.source_host) = (p.fingerprint, p.source_host)
+),
+adjusted_print_runs AS (
+    UPDATE fingerprint_runs AS s SET log_count = s.log_count - p.removed
+    FROM (SELECT fingerprint, source_run_id, count(*) AS removed
+          FROM deleted WHERE fingerprint IS NOT NULL GROUP BY 1, 2) p
+    WHERE (s.fingerprint, s.source_run_id) = (p.fingerprint, p.source_run_id)
 ),
 adjusted_groups AS (
     UPDATE error_groups AS e SET event_count = e.event_count - d.removed
@@ -136,8 +142,11 @@ WITH refreshed AS (
 ),
 hours AS (
     DELETE FROM fingerprint_counts_hourly WHERE fingerprint = ANY($1) AND log_count <= 0
+),
+hosts AS (
+    DELETE FROM fingerprint_hosts WHERE fingerprint = ANY($1) AND log_count <= 0
 )
-DELETE FROM fingerprint_sources WHERE fingerprint = ANY($1) AND log_count <= 0";
+DELETE FROM fingerprint_runs WHERE fingerprint = ANY($1) AND log_count <= 0";
 
 /// Recomputes oldest/newest of the touched buckets from the logs that remain.
 const REFRESH_BOUNDS: &str = "

@@ -47,10 +47,10 @@ const FINGERPRINT_COUNT: &str =
 /// Distinct hosts and runs of group `g.id` (a row of the enclosing query).
 const SOURCE_COUNTS: &str = "
     (SELECT count(DISTINCT s.source_host) FILTER (WHERE s.source_host <> '')
-     FROM group_fingerprints f JOIN fingerprint_sources s ON s.fingerprint = f.fingerprint
+     FROM group_fingerprints f JOIN fingerprint_hosts s ON s.fingerprint = f.fingerprint
      WHERE f.group_id = g.id AND s.log_count > 0) AS hosts,
     (SELECT count(DISTINCT s.source_run_id) FILTER (WHERE s.source_run_id <> '')
-     FROM group_fingerprints f JOIN fingerprint_sources s ON s.fingerprint = f.fingerprint
+     FROM group_fingerprints f JOIN fingerprint_runs s ON s.fingerprint = f.fingerprint
      WHERE f.group_id = g.id AND s.log_count > 0) AS runs";
 
 /// Logs of group `g.id` since `{since}` (a placeholder), from the hourly counts.
@@ -133,14 +133,14 @@ impl Store {
         if let Some(until) = filter.until {
             conditions.push(format!("e.last_seen < {}", param(Box::new(until))));
         }
-        for (value, column) in [
-            (&filter.host, "source_host"),
-            (&filter.run_id, "source_run_id"),
+        for (value, table, column) in [
+            (&filter.host, "fingerprint_hosts", "source_host"),
+            (&filter.run_id, "fingerprint_runs", "source_run_id"),
         ] {
             if !value.is_empty() {
                 let p = param(Box::new(value.clone()));
                 conditions.push(format!(
-                    "EXISTS (SELECT 1 FROM group_fingerprints f JOIN fingerprint_sources s \
+                    "EXISTS (SELECT 1 FROM group_fingerprints f JOIN {table} s \
                      ON s.fingerprint = f.fingerprint WHERE f.group_id = e.id AND s.{column} = {p} \
                      AND s.log_count > 0)"
                 ));
@@ -316,12 +316,15 @@ impl Store {
             }
         }
         let mut top = Vec::new();
-        for column in ["source_host", "source_run_id"] {
+        for (table, column) in [
+            ("fingerprint_hosts", "source_host"),
+            ("fingerprint_runs", "source_run_id"),
+        ] {
             let rows = tx
                 .query(
                     &format!(
                         "SELECT s.{column} AS value, sum(s.log_count)::bigint AS count
-                         FROM group_fingerprints f JOIN fingerprint_sources s ON s.fingerprint = f.fingerprint
+                         FROM group_fingerprints f JOIN {table} s ON s.fingerprint = f.fingerprint
                          WHERE f.group_id = $1 AND s.{column} <> ''
                          GROUP BY 1 HAVING sum(s.log_count) > 0
                          ORDER BY 2 DESC, 1 LIMIT $2"

@@ -17,7 +17,7 @@ use crate::domain::{
 };
 
 /// The CTEs that count logs just given fingerprints into their
-/// fingerprints' totals, hourly counts and sources, read from the CTE named
+/// fingerprints' totals, hourly counts, hosts and runs, read from the CTE named
 /// `$rows` (columns fingerprint, group_id, occurred_at, severity,
 /// source_host, source_run_id). Shared by inserts and the backfill.
 macro_rules! count_fingerprints {
@@ -47,13 +47,21 @@ counted_print_hours AS (
     ORDER BY 1, 2, 3
     ON CONFLICT (fingerprint, hour, severity) DO UPDATE SET log_count = h.log_count + EXCLUDED.log_count
 ),
-counted_print_sources AS (
-    INSERT INTO fingerprint_sources AS s (fingerprint, source_host, source_run_id, log_count)
-    SELECT fingerprint, source_host, source_run_id, count(*)
+counted_print_hosts AS (
+    INSERT INTO fingerprint_hosts AS s (fingerprint, source_host, log_count)
+    SELECT fingerprint, source_host, count(*)
     FROM ", $rows, "
-    GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3
-    ON CONFLICT (fingerprint, source_host, source_run_id) DO UPDATE SET log_count = s.log_count + EXCLUDED.log_count
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (fingerprint, source_host) DO UPDATE SET log_count = s.log_count + EXCLUDED.log_count
+),
+counted_print_runs AS (
+    INSERT INTO fingerprint_runs AS s (fingerprint, source_run_id, log_count)
+    SELECT fingerprint, source_run_id, count(*)
+    FROM ", $rows, "
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (fingerprint, source_run_id) DO UPDATE SET log_count = s.log_count + EXCLUDED.log_count
 ),
 ")
     };
@@ -250,34 +258,41 @@ impl Store {
         let groups = GroupColumns::from_prints(logs.iter().map(|l| l.error_type), prints)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        groups.ensure(&tx).await?;
+        let ensure = tx.prepare_cached(ENSURE_GROUPS).await?;
         let log_prints: Vec<&str> = prints.iter().map(|p| p.hash.as_str()).collect();
         let statement = tx.prepare_cached(INSERT_BATCH).await?;
-        let rows = tx
-            .query(
-                &statement,
-                &[
-                    &ids,
-                    &columns.event_ids,
-                    &columns.occurred_at,
-                    &columns.severities,
-                    &columns.error_types,
-                    &columns.messages,
-                    &columns.stack_trace_hashes,
-                    &columns.contexts,
-                    &columns.system_states,
-                    &columns.recent_actions,
-                    &columns.hosts,
-                    &columns.run_ids,
-                    &columns.components,
-                    &columns.labels,
-                    &columns.new_trace_hashes,
-                    &columns.new_traces,
-                    &TRACES_LOCK,
-                    &log_prints,
-                ],
-            )
-            .await?;
+        // Both statements are sent at once (pipelined): PostgreSQL runs them
+        // in order, the insert with a snapshot that sees the groups just
+        // made, and the batch costs no extra round trip for its groups
+        // (`biased`: polled, so sent, in this order).
+        let ensure_params = groups.params();
+        let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 18] = [
+            &ids,
+            &columns.event_ids,
+            &columns.occurred_at,
+            &columns.severities,
+            &columns.error_types,
+            &columns.messages,
+            &columns.stack_trace_hashes,
+            &columns.contexts,
+            &columns.system_states,
+            &columns.recent_actions,
+            &columns.hosts,
+            &columns.run_ids,
+            &columns.components,
+            &columns.labels,
+            &columns.new_trace_hashes,
+            &columns.new_traces,
+            &TRACES_LOCK,
+            &log_prints,
+        ];
+        let (ensured, rows) = tokio::join!(
+            biased;
+            tx.execute(&ensure, &ensure_params),
+            tx.query(&statement, &insert_params)
+        );
+        ensured?;
+        let rows = rows?;
         if !rows.is_empty() {
             // Wakes the live tail of every diagd on this database; the
             // readers then look for what is new after their own cursor.
@@ -635,26 +650,27 @@ impl<'a> GroupColumns<'a> {
 }
 
 impl GroupColumns<'_> {
+    /// `ENSURE_GROUPS`' parameters.
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 8] {
+        [
+            &self.fingerprints,
+            &self.versions,
+            &self.components,
+            &self.titles,
+            &self.culprits,
+            &self.exception_types,
+            &self.error_types,
+            &GROUPS_LOCK,
+        ]
+    }
+
     /// Runs `ENSURE_GROUPS` for these fingerprints in `tx`.
     pub(super) async fn ensure(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
     ) -> Result<(), StoreError> {
         let ensure = tx.prepare_cached(ENSURE_GROUPS).await?;
-        tx.execute(
-            &ensure,
-            &[
-                &self.fingerprints,
-                &self.versions,
-                &self.components,
-                &self.titles,
-                &self.culprits,
-                &self.exception_types,
-                &self.error_types,
-                &GROUPS_LOCK,
-            ],
-        )
-        .await?;
+        tx.execute(&ensure, &self.params()).await?;
         Ok(())
     }
 }
