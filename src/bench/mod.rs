@@ -257,16 +257,18 @@ async fn measure(
         args.logs - next
     );
     let (loaded, load_time) = ingest(&connect, next..args.logs, 1000, 4, false).await?;
-    figures.push(Figure::new(
-        format!("load: {loaded} logs, IngestLogs, 4 streams x 1000-log batches"),
-        format!(
-            "{:.0} logs/s ({:.1} s)",
-            loaded as f64 / load_time.as_secs_f64(),
-            load_time.as_secs_f64()
-        ),
-        "",
-        None,
-    ));
+    if loaded > 0 {
+        figures.push(Figure::new(
+            format!("load: {loaded} logs, IngestLogs, 4 streams x 1000-log batches"),
+            format!(
+                "{:.0} logs/s ({:.1} s)",
+                loaded as f64 / load_time.as_secs_f64(),
+                load_time.as_secs_f64()
+            ),
+            "",
+            None,
+        ));
+    }
     eprintln!("bench: VACUUM ANALYZE");
     store
         .refresh_statistics()

@@ -114,9 +114,9 @@ adjusted_kinds AS (
 ),
 adjusted_minutes AS (
     UPDATE log_counts_minutely AS m SET log_count = m.log_count - d.removed
-    FROM (SELECT date_trunc('minute', occurred_at, 'UTC') AS minute, severity, error_type, count(*) AS removed
-          FROM deleted GROUP BY 1, 2, 3) d
-    WHERE (m.minute, m.severity, m.error_type) = (d.minute, d.severity, d.error_type)
+    FROM (SELECT date_trunc('minute', occurred_at, 'UTC') AS minute, severity, count(*) AS removed
+          FROM deleted GROUP BY 1, 2) d
+    WHERE (m.minute, m.severity) = (d.minute, d.severity)
 ),
 traces AS (
     SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{}') AS hashes

@@ -172,12 +172,12 @@ counted_kinds AS (
         newest = greatest(k.newest, EXCLUDED.newest)
 ),
 counted_minutes AS (
-    INSERT INTO log_counts_minutely AS m (minute, severity, error_type, log_count)
-    SELECT date_trunc('minute', occurred_at, 'UTC'), severity, error_type, count(*)
+    INSERT INTO log_counts_minutely AS m (minute, severity, log_count)
+    SELECT date_trunc('minute', occurred_at, 'UTC'), severity, count(*)
     FROM inserted
-    GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3
-    ON CONFLICT (minute, severity, error_type) DO UPDATE SET log_count = m.log_count + EXCLUDED.log_count
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (minute, severity) DO UPDATE SET log_count = m.log_count + EXCLUDED.log_count
 )
 SELECT id FROM inserted");
 

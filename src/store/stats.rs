@@ -135,10 +135,10 @@ impl Store {
     /// Counts of the logs matching `filter` per bucket of `width` over
     /// `[from, to)` (both on bucket boundaries), per severity, oldest first,
     /// empty buckets included. Read from the maintained counts: per minute
-    /// (`log_counts_minutely`), per hour and kind, per hour and source, or
-    /// per fingerprint and hour for groups; only what those cannot answer
-    /// (a message or labels; minutes with a source or group; a group with
-    /// error types) counts logs.
+    /// and severity (`log_counts_minutely`), per hour and kind, per hour and
+    /// source, or per fingerprint and hour for groups; only what those
+    /// cannot answer (a message or labels; minutes with a source, group or
+    /// error type; a group with error types or a source) counts logs.
     pub async fn stats_buckets(
         &self,
         filter: &LogFilter,
@@ -151,7 +151,8 @@ impl Store {
             !(source.host.is_empty() && source.run_id.is_empty() && source.component.is_empty());
         let by_logs = !filter.message_contains.is_empty()
             || !source.labels.is_empty()
-            || (width == BucketWidth::Minute && (by_source || !filter.group_ids.is_empty()))
+            || (width == BucketWidth::Minute
+                && (by_source || !filter.group_ids.is_empty() || !filter.error_types.is_empty()))
             || (!filter.group_ids.is_empty() && (by_source || !filter.error_types.is_empty()));
         let unit = width.unit();
         let window = LogFilter {
