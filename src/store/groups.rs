@@ -45,13 +45,16 @@ const FINGERPRINT_COUNT: &str =
     "(SELECT count(*) FROM group_fingerprints f WHERE f.group_id = g.id)::integer AS fingerprints";
 
 /// Distinct hosts and runs of group `g.id` (a row of the enclosing query).
+/// Every host or run row counts: a delete that brings one to zero removes
+/// it in the same transaction (clear.rs), so no `log_count > 0` test is
+/// needed, and the primary keys answer alone (index-only scans).
 const SOURCE_COUNTS: &str = "
     (SELECT count(DISTINCT s.source_host) FILTER (WHERE s.source_host <> '')
      FROM group_fingerprints f JOIN fingerprint_hosts s ON s.fingerprint = f.fingerprint
-     WHERE f.group_id = g.id AND s.log_count > 0) AS hosts,
+     WHERE f.group_id = g.id) AS hosts,
     (SELECT count(DISTINCT s.source_run_id) FILTER (WHERE s.source_run_id <> '')
      FROM group_fingerprints f JOIN fingerprint_runs s ON s.fingerprint = f.fingerprint
-     WHERE f.group_id = g.id AND s.log_count > 0) AS runs";
+     WHERE f.group_id = g.id) AS runs";
 
 /// Logs of group `g.id` since `{since}` (a placeholder), from the hourly counts.
 const WINDOW_COUNT: &str = "
@@ -141,8 +144,7 @@ impl Store {
                 let p = param(Box::new(value.clone()));
                 conditions.push(format!(
                     "EXISTS (SELECT 1 FROM group_fingerprints f JOIN {table} s \
-                     ON s.fingerprint = f.fingerprint WHERE f.group_id = e.id AND s.{column} = {p} \
-                     AND s.log_count > 0)"
+                     ON s.fingerprint = f.fingerprint WHERE f.group_id = e.id AND s.{column} = {p})"
                 ));
             }
         }
