@@ -35,6 +35,10 @@ CREATE TABLE error_groups (
     first_seen          timestamptz,             -- NULL while it has no logs
     last_seen           timestamptz,
     top_severity        smallint,                -- 0 critical .. 3 low; NULL while it has no logs
+    -- Distinct hosts and runs among its logs: raised by the host and run
+    -- rows inserts add, recounted exactly at merges, splits and clears.
+    hosts               bigint      NOT NULL DEFAULT 0 CHECK (hosts >= 0),
+    runs                bigint      NOT NULL DEFAULT 0 CHECK (runs >= 0),
     CHECK (ignored_until IS NULL OR ignored_events_left IS NULL)
 );
 CREATE INDEX error_groups_last_seen ON error_groups (last_seen DESC, id DESC)

@@ -58,6 +58,8 @@ impl DiagnosticsApi {
         let window_start = (Utc::now() - TimeDelta::hours(window_hours as i64))
             .duration_trunc(TimeDelta::hours(1))
             .map_err(|e| ApiError::Internal(format!("window start: {e}")))?;
+        // Counted first: a page read after a count of 0 holds every log.
+        let ungrouped_logs = self.store.ungrouped_logs().await?;
         let page = self
             .store
             .list_groups(
@@ -69,7 +71,6 @@ impl DiagnosticsApi {
                 MAX_PAGE_BYTES,
             )
             .await?;
-        let ungrouped_logs = self.store.ungrouped_logs().await?;
         Ok(Response::new(pb::ListGroupsResponse {
             next_page_token: page
                 .next

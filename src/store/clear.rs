@@ -262,7 +262,8 @@ impl Store {
                  UPDATE group_fingerprints SET event_count = 0, first_seen = NULL, \
                  last_seen = NULL, top_severity = NULL WHERE event_count <> 0; \
                  UPDATE error_groups SET event_count = 0, first_seen = NULL, \
-                 last_seen = NULL, top_severity = NULL WHERE event_count <> 0"
+                 last_seen = NULL, top_severity = NULL, hosts = 0, runs = 0 \
+                 WHERE event_count <> 0 OR hosts <> 0 OR runs <> 0"
             ))
             .await?;
             notify_cleared(&tx, count as u64).await?;

@@ -38,23 +38,11 @@ const GROUP_COLUMNS: &str = "
        e.status_changed_at, e.status_changed_by,
        CASE WHEN e.ignored_until <= now() THEN NULL ELSE e.ignored_until END AS ignored_until,
        e.ignored_events_left, e.regressed_at, e.note, e.note_author, e.note_updated_at, e.created_at,
-       e.event_count, e.first_seen, e.last_seen, e.top_severity";
+       e.event_count, e.first_seen, e.last_seen, e.top_severity, e.hosts, e.runs";
 
 /// Per group `g.id` of a page: how many fingerprints land in it.
 const FINGERPRINT_COUNT: &str =
     "(SELECT count(*) FROM group_fingerprints f WHERE f.group_id = g.id)::integer AS fingerprints";
-
-/// Distinct hosts and runs of group `g.id` (a row of the enclosing query).
-/// Every host or run row counts: a delete that brings one to zero removes
-/// it in the same transaction (clear.rs), so no `log_count > 0` test is
-/// needed, and the primary keys answer alone (index-only scans).
-const SOURCE_COUNTS: &str = "
-    (SELECT count(DISTINCT s.source_host) FILTER (WHERE s.source_host <> '')
-     FROM group_fingerprints f JOIN fingerprint_hosts s ON s.fingerprint = f.fingerprint
-     WHERE f.group_id = g.id) AS hosts,
-    (SELECT count(DISTINCT s.source_run_id) FILTER (WHERE s.source_run_id <> '')
-     FROM group_fingerprints f JOIN fingerprint_runs s ON s.fingerprint = f.fingerprint
-     WHERE f.group_id = g.id) AS runs";
 
 /// Logs of group `g.id` since `{since}` (a placeholder), from the hourly counts.
 const WINDOW_COUNT: &str = "
@@ -190,7 +178,7 @@ impl Store {
             format!("{key} DESC, e.id DESC")
         };
         let query = format!(
-            "SELECT g.*, {window} AS window_count, {SOURCE_COUNTS}, {FINGERPRINT_COUNT}
+            "SELECT g.*, {window} AS window_count, {FINGERPRINT_COUNT}
              FROM (SELECT {GROUP_COLUMNS}, {key} AS sort_key FROM error_groups e
                    WHERE {conditions} ORDER BY {sort} LIMIT {limit}) g
              ORDER BY sort_key DESC, id DESC",
@@ -620,15 +608,18 @@ grouped AS (
     "counted_groups AS (
     -- Figures only: older logs neither reopen nor count down a group.
     INSERT INTO error_groups AS e (id, title, culprit, exception_type, error_type,
-                                   event_count, first_seen, last_seen, top_severity)
+                                   event_count, first_seen, last_seen, top_severity, hosts, runs)
     OVERRIDING SYSTEM VALUE
-    SELECT group_id, '', '', '', '', count(*), min(occurred_at), max(occurred_at),
-           min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END)
-    FROM grouped
-    GROUP BY group_id
-    ORDER BY group_id
+    SELECT i.group_id, '', '', '', '', count(*), min(i.occurred_at), max(i.occurred_at),
+           min(CASE i.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END),
+           coalesce(max(n.hosts), 0), coalesce(max(n.runs), 0)
+    FROM grouped i LEFT JOIN new_sources n ON n.group_id = i.group_id
+    GROUP BY i.group_id
+    ORDER BY i.group_id
     ON CONFLICT (id) DO UPDATE
     SET event_count = e.event_count + EXCLUDED.event_count,
+        hosts = e.hosts + EXCLUDED.hosts,
+        runs = e.runs + EXCLUDED.runs,
         first_seen = least(e.first_seen, EXCLUDED.first_seen),
         last_seen = greatest(e.last_seen, EXCLUDED.last_seen),
         top_severity = least(e.top_severity, EXCLUDED.top_severity)
@@ -641,8 +632,14 @@ SELECT count(*) FROM grouped"
 pub(super) const REFRESH_GROUP_FIGURES: &str = "
 UPDATE error_groups e
 SET (event_count, first_seen, last_seen, top_severity) = (
-    SELECT coalesce(sum(f.event_count), 0), min(f.first_seen), max(f.last_seen), min(f.top_severity)
-    FROM group_fingerprints f WHERE f.group_id = e.id)
+        SELECT coalesce(sum(f.event_count), 0), min(f.first_seen), max(f.last_seen), min(f.top_severity)
+        FROM group_fingerprints f WHERE f.group_id = e.id),
+    hosts = (SELECT count(DISTINCT s.source_host) FILTER (WHERE s.source_host <> '')
+             FROM group_fingerprints f JOIN fingerprint_hosts s ON s.fingerprint = f.fingerprint
+             WHERE f.group_id = e.id),
+    runs = (SELECT count(DISTINCT s.source_run_id) FILTER (WHERE s.source_run_id <> '')
+            FROM group_fingerprints f JOIN fingerprint_runs s ON s.fingerprint = f.fingerprint
+            WHERE f.group_id = e.id)
 WHERE e.id = ANY($1)";
 
 impl Store {
@@ -746,7 +743,7 @@ async fn read_group(
     window_start: DateTime<Utc>,
 ) -> Result<Option<ErrorGroup>, StoreError> {
     let query = format!(
-        "SELECT g.*, {window} AS window_count, {SOURCE_COUNTS}, {FINGERPRINT_COUNT}
+        "SELECT g.*, {window} AS window_count, {FINGERPRINT_COUNT}
          FROM (SELECT {GROUP_COLUMNS} FROM error_groups e WHERE e.id = $1) g",
         window = WINDOW_COUNT.replace("{since}", "$2"),
     );

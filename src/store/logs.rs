@@ -54,6 +54,7 @@ counted_print_hosts AS (
     GROUP BY 1, 2
     ORDER BY 1, 2
     ON CONFLICT (fingerprint, source_host) DO UPDATE SET log_count = s.log_count + EXCLUDED.log_count
+    RETURNING fingerprint, source_host <> '' AND xmax = 0 AS added
 ),
 counted_print_runs AS (
     INSERT INTO fingerprint_runs AS s (fingerprint, source_run_id, log_count)
@@ -62,6 +63,18 @@ counted_print_runs AS (
     GROUP BY 1, 2
     ORDER BY 1, 2
     ON CONFLICT (fingerprint, source_run_id) DO UPDATE SET log_count = s.log_count + EXCLUDED.log_count
+    RETURNING fingerprint, source_run_id <> '' AND xmax = 0 AS added
+),
+new_sources AS (
+    -- Per group, the host and run rows these logs added (xmax = 0: inserted,
+    -- not updated): how many hosts and runs the group gains.
+    SELECT p.group_id, count(*) FILTER (WHERE k.kind = 'host') AS hosts,
+           count(*) FILTER (WHERE k.kind = 'run') AS runs
+    FROM (SELECT 'host' AS kind, fingerprint FROM counted_print_hosts WHERE added
+          UNION ALL
+          SELECT 'run', fingerprint FROM counted_print_runs WHERE added) k
+    JOIN (SELECT DISTINCT fingerprint, group_id FROM ", $rows, ") p ON p.fingerprint = k.fingerprint
+    GROUP BY p.group_id
 ),
 ")
     };
@@ -117,15 +130,18 @@ inserted AS (
     -- down. In group order, after the fingerprints (as every writer locks
     -- them); every row exists, so nothing is inserted.
     INSERT INTO error_groups AS e (id, title, culprit, exception_type, error_type,
-                                   event_count, first_seen, last_seen, top_severity)
+                                   event_count, first_seen, last_seen, top_severity, hosts, runs)
     OVERRIDING SYSTEM VALUE
-    SELECT group_id, '', '', '', '', count(*), min(occurred_at), max(occurred_at),
-           min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END)
-    FROM inserted
-    GROUP BY group_id
-    ORDER BY group_id
+    SELECT i.group_id, '', '', '', '', count(*), min(i.occurred_at), max(i.occurred_at),
+           min(CASE i.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END),
+           coalesce(max(n.hosts), 0), coalesce(max(n.runs), 0)
+    FROM inserted i LEFT JOIN new_sources n ON n.group_id = i.group_id
+    GROUP BY i.group_id
+    ORDER BY i.group_id
     ON CONFLICT (id) DO UPDATE
     SET event_count = e.event_count + EXCLUDED.event_count,
+        hosts = e.hosts + EXCLUDED.hosts,
+        runs = e.runs + EXCLUDED.runs,
         first_seen = least(e.first_seen, EXCLUDED.first_seen),
         last_seen = greatest(e.last_seen, EXCLUDED.last_seen),
         top_severity = least(e.top_severity, EXCLUDED.top_severity),
