@@ -605,25 +605,9 @@ grouped AS (
 ),
 ",
     count_fingerprints!("grouped"),
-    "counted_groups AS (
-    -- Figures only: older logs neither reopen nor count down a group.
-    INSERT INTO error_groups AS e (id, title, culprit, exception_type, error_type,
-                                   event_count, first_seen, last_seen, top_severity, hosts, runs)
-    OVERRIDING SYSTEM VALUE
-    SELECT i.group_id, '', '', '', '', count(*), min(i.occurred_at), max(i.occurred_at),
-           min(CASE i.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END),
-           coalesce(max(n.hosts), 0), coalesce(max(n.runs), 0)
-    FROM grouped i LEFT JOIN new_sources n ON n.group_id = i.group_id
-    GROUP BY i.group_id
-    ORDER BY i.group_id
-    ON CONFLICT (id) DO UPDATE
-    SET event_count = e.event_count + EXCLUDED.event_count,
-        hosts = e.hosts + EXCLUDED.hosts,
-        runs = e.runs + EXCLUDED.runs,
-        first_seen = least(e.first_seen, EXCLUDED.first_seen),
-        last_seen = greatest(e.last_seen, EXCLUDED.last_seen),
-        top_severity = least(e.top_severity, EXCLUDED.top_severity)
-)
+    // Figures only: older logs neither reopen nor count down a group.
+    count_group_figures!("grouped", ""),
+    "
 SELECT count(*) FROM grouped"
 );
 

@@ -80,6 +80,35 @@ new_sources AS (
     };
 }
 
+/// The CTE `counted_groups`: the figures of each group the logs of the CTE
+/// named `$rows` (as `count_fingerprints!` reads them, after it) fall
+/// into — count, first/last seen, top severity, hosts and runs gained —
+/// in group order, after the fingerprints (as every writer locks them);
+/// every row exists, so nothing is inserted. `$more` adds assignments to
+/// the same row update (the insert's status rules), or is empty.
+macro_rules! count_group_figures {
+    ($rows:literal, $more:literal) => {
+        concat!("counted_groups AS (
+    INSERT INTO error_groups AS e (id, title, culprit, exception_type, error_type,
+                                   event_count, first_seen, last_seen, top_severity, hosts, runs)
+    OVERRIDING SYSTEM VALUE
+    SELECT i.group_id, '', '', '', '', count(*), min(i.occurred_at), max(i.occurred_at),
+           min(CASE i.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END),
+           coalesce(max(n.hosts), 0), coalesce(max(n.runs), 0)
+    FROM ", $rows, " i LEFT JOIN new_sources n ON n.group_id = i.group_id
+    GROUP BY i.group_id
+    ORDER BY i.group_id
+    ON CONFLICT (id) DO UPDATE
+    SET event_count = e.event_count + EXCLUDED.event_count,
+        hosts = e.hosts + EXCLUDED.hosts,
+        runs = e.runs + EXCLUDED.runs,
+        first_seen = least(e.first_seen, EXCLUDED.first_seen),
+        last_seen = greatest(e.last_seen, EXCLUDED.last_seen),
+        top_severity = least(e.top_severity, EXCLUDED.top_severity)", $more, "
+)")
+    };
+}
+
 /// Inserts a batch with one statement: the distinct new stack traces, the
 /// rows (skipping event_ids already stored) and, from the rows actually
 /// inserted, the hourly counts (by source, and by kind alone). Rollup rows are upserted in key order so
@@ -122,29 +151,12 @@ inserted AS (
     ON CONFLICT (event_id) DO NOTHING
     RETURNING id, occurred_at, severity, error_type, source_host, source_run_id, source_component, fingerprint, group_id
 ),
-", count_fingerprints!("inserted"), "counted_groups AS (
-    -- The group's figures, and its status in the same row update (so a
-    -- batch that waited for another's lock decides on the newest row): a
-    -- resolved group that gets an event is a regression; an ignored one
-    -- whose rule ran out is unresolved again; an ignore for N events counts
-    -- down. In group order, after the fingerprints (as every writer locks
-    -- them); every row exists, so nothing is inserted.
-    INSERT INTO error_groups AS e (id, title, culprit, exception_type, error_type,
-                                   event_count, first_seen, last_seen, top_severity, hosts, runs)
-    OVERRIDING SYSTEM VALUE
-    SELECT i.group_id, '', '', '', '', count(*), min(i.occurred_at), max(i.occurred_at),
-           min(CASE i.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END),
-           coalesce(max(n.hosts), 0), coalesce(max(n.runs), 0)
-    FROM inserted i LEFT JOIN new_sources n ON n.group_id = i.group_id
-    GROUP BY i.group_id
-    ORDER BY i.group_id
-    ON CONFLICT (id) DO UPDATE
-    SET event_count = e.event_count + EXCLUDED.event_count,
-        hosts = e.hosts + EXCLUDED.hosts,
-        runs = e.runs + EXCLUDED.runs,
-        first_seen = least(e.first_seen, EXCLUDED.first_seen),
-        last_seen = greatest(e.last_seen, EXCLUDED.last_seen),
-        top_severity = least(e.top_severity, EXCLUDED.top_severity),
+", count_fingerprints!("inserted"), count_group_figures!("inserted", ",
+        -- The status, in the same row update as the figures (so a batch
+        -- that waited for another's lock decides on the newest row): a
+        -- resolved group that gets an event is a regression; an ignored one
+        -- whose rule ran out is unresolved again; an ignore for N events
+        -- counts down.
         status = CASE WHEN e.status = 'resolved'
                         OR (e.status = 'ignored' AND (e.ignored_until <= now()
                                                       OR e.ignored_events_left < EXCLUDED.event_count))
@@ -162,7 +174,7 @@ inserted AS (
         ignored_events_left = CASE WHEN e.status <> 'ignored' OR e.ignored_events_left < EXCLUDED.event_count
                                    THEN NULL
                                    ELSE e.ignored_events_left - EXCLUDED.event_count END
-),
+"), ",
 counted AS (
     INSERT INTO log_counts_hourly AS c
         (hour, severity, error_type, source_host, source_run_id, source_component, log_count, oldest, newest)
