@@ -103,7 +103,7 @@ impl DiagnosticsApi {
             )
             .into());
         }
-        let auto_off_at = match request.auto_off_after {
+        let auto_off_after = match request.auto_off_after {
             None => None,
             Some(_) if !request.enabled => {
                 return Err(FieldError::new("auto_off_after", "only applies when enabling").into());
@@ -114,12 +114,12 @@ impl DiagnosticsApi {
                     .ok_or_else(|| {
                         FieldError::new("auto_off_after", "must be positive and at most 30 days")
                     })?;
-                Some(Utc::now() + delay)
+                Some(delay)
             }
         };
         let mode = self
             .store
-            .set_debug_mode(request.enabled, &request.changed_by, auto_off_at)
+            .set_debug_mode(request.enabled, &request.changed_by, auto_off_after)
             .await?;
         Ok(Response::new(pb::SetDebugModeResponse {
             debug_mode: Some(convert::to_wire::debug_mode(mode, Utc::now())),

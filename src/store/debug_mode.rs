@@ -1,8 +1,6 @@
 //! The `debug_mode` row: reading and switching debug mode, notifying every
 //! diagd on the database in the same transaction.
 
-use chrono::{DateTime, Utc};
-
 use super::{Store, StoreError, notify::DEBUG_MODE_CHANNEL};
 use crate::domain::DebugMode;
 
@@ -25,23 +23,29 @@ impl Store {
         row_to_debug_mode(&client.query_one(&statement, &[]).await?)
     }
 
-    /// Switches debug mode and notifies every diagd on this database.
+    /// Switches debug mode and notifies every diagd on this database; with
+    /// `auto_off_after`, it turns off that long after the change, both times
+    /// by the database's clock (so the delay holds however long the request
+    /// waited before its transaction began).
     pub async fn set_debug_mode(
         &self,
         enabled: bool,
         changed_by: &str,
-        auto_off_at: Option<DateTime<Utc>>,
+        auto_off_after: Option<chrono::TimeDelta>,
     ) -> Result<DebugMode, StoreError> {
+        let auto_off_secs: Option<f64> =
+            auto_off_after.map(|d| d.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let statement = tx
             .prepare_cached(
-                "UPDATE debug_mode SET enabled = $1, changed_at = now(), changed_by = $2, auto_off_at = $3
+                "UPDATE debug_mode SET enabled = $1, changed_at = now(), changed_by = $2,
+                        auto_off_at = now() + make_interval(secs => $3::float8)
                  RETURNING enabled, changed_at, changed_by, auto_off_at",
             )
             .await?;
         let row = tx
-            .query_one(&statement, &[&enabled, &changed_by, &auto_off_at])
+            .query_one(&statement, &[&enabled, &changed_by, &auto_off_secs])
             .await?;
         tx.execute("SELECT pg_notify($1, '')", &[&DEBUG_MODE_CHANNEL])
             .await?;
