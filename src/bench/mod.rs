@@ -132,6 +132,42 @@ impl BenchArgs {
     }
 }
 
+/// What fingerprinting one log of the realistic load costs: parsing its
+/// traceback, normalising its message and hashing, on one core, in this
+/// process (the server does the same work per log it ingests).
+fn fingerprint_cost(sample: usize) -> Figure {
+    use crate::domain::fingerprint::{GroupingOptions, fingerprint_with};
+    let logs: Vec<pb::NewLog> = (0..sample.max(1)).map(realistic_log).collect();
+    let options = GroupingOptions::default();
+    let bytes: usize = logs
+        .iter()
+        .map(|l| l.message.len() + l.stack_trace.len())
+        .sum();
+    let started = Instant::now();
+    for log in &logs {
+        std::hint::black_box(fingerprint_with(
+            &log.fingerprint,
+            &log.message,
+            &log.stack_trace,
+            &options,
+        ));
+    }
+    let elapsed = started.elapsed();
+    Figure::new(
+        format!(
+            "fingerprinting: one realistic log (message + Python traceback, {} bytes on average), one core",
+            bytes / logs.len()
+        ),
+        format!(
+            "{:.1} us per log ({} logs)",
+            elapsed.as_secs_f64() * 1e6 / logs.len() as f64,
+            logs.len()
+        ),
+        "",
+        Some("ingest"),
+    )
+}
+
 /// Runs the benchmark and prints its table.
 pub async fn run(args: BenchArgs) -> Result<(), String> {
     let temp = tempfile_dir()?;
@@ -207,6 +243,7 @@ async fn measure(
     let mut next = 0;
     if args.runs(Part::Ingest) {
         let sample = args.ingest_sample.min(args.logs / 5);
+        figures.push(fingerprint_cost(sample));
         for (batch, streams, hot) in [
             (100, 1, false),
             (1000, 1, false),

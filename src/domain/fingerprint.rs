@@ -270,14 +270,14 @@ pub fn fingerprint(message: &str, stack_trace: &str, options: &GroupingOptions) 
                 .exceptions
                 .last()
                 .expect("a parsed traceback has an exception");
-            let exception_type = canonical_type(&last.exception_type);
-            let normalised = normalise_message(first_line(&last.message));
+            let exception_type = canonical_type(last.exception_type);
+            let normalised = normalise_message(first_line(last.message));
             let title = if normalised.is_empty() {
                 exception_type.clone()
             } else {
                 format!("{exception_type}: {normalised}")
             };
-            let components = traceback_components(&traceback, options);
+            let components = traceback_components(&traceback, &normalised, options);
             let culprit = match &components {
                 Components::Traceback { frames, .. } => frames
                     .last()
@@ -358,6 +358,17 @@ fn first_line(text: &str) -> &str {
     text.trim().lines().next().unwrap_or("").trim()
 }
 
+/// Feeds `fields` to `hasher` as one record: `a\0b\0c\n`.
+fn feed(hasher: &mut Sha256, fields: &[&str]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            hasher.update(b"\0");
+        }
+        hasher.update(field.as_bytes());
+    }
+    hasher.update(b"\n");
+}
+
 /// The hash of `components`, stable across runs and platforms.
 fn hash(components: &Components) -> String {
     let mut hasher = Sha256::new();
@@ -367,19 +378,25 @@ fn hash(components: &Components) -> String {
             exceptions, frames, ..
         } => {
             for exception in exceptions {
-                hasher.update(format!(
-                    "type\0{}\0{}\n",
-                    exception.exception_type,
-                    exception.message.as_deref().unwrap_or("")
-                ));
+                feed(
+                    &mut hasher,
+                    &[
+                        "type",
+                        &exception.exception_type,
+                        exception.message.as_deref().unwrap_or(""),
+                    ],
+                );
             }
             for frame in frames {
-                hasher.update(format!(
-                    "frame\0{}\0{}\0{}\n",
-                    frame.module,
-                    frame.function,
-                    frame.code.as_deref().unwrap_or("")
-                ));
+                feed(
+                    &mut hasher,
+                    &[
+                        "frame",
+                        &frame.module,
+                        &frame.function,
+                        frame.code.as_deref().unwrap_or(""),
+                    ],
+                );
             }
         }
         Components::Message {
@@ -410,35 +427,70 @@ fn hash(components: &Components) -> String {
 
 /// A parsed Python traceback: its exceptions, first raised first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Traceback {
-    exceptions: Vec<RaisedException>,
+struct Traceback<'a> {
+    exceptions: Vec<RaisedException<'a>>,
 }
 
 /// One exception of a traceback with the frames printed for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct RaisedException {
-    frames: Vec<RawFrame>,
-    exception_type: String,
-    message: String,
+struct RaisedException<'a> {
+    frames: Vec<RawFrame<'a>>,
+    exception_type: &'a str,
+    message: &'a str,
 }
 
+/// A frame as printed, borrowed from the trace (nothing is copied until a
+/// frame is known to count).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct RawFrame {
-    path: String,
-    function: String,
-    code: Option<String>,
+struct RawFrame<'a> {
+    path: &'a str,
+    function: &'a str,
+    /// The trimmed code line, whitespace not yet collapsed.
+    code: Option<&'a str>,
 }
 
-static FRAME_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*File "(?P<path>[^"]+)", line \d+, in (?P<function>.+?)\s*$"#)
-        .expect("valid regex")
-});
-static EXCEPTION_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^(?P<type>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?::\s?(?P<message>.*))?$",
-    )
-    .expect("valid regex")
-});
+/// A frame line, `File "path", line N, in function`: its path and function.
+/// (Parsed by hand: a regex with captures on every line was most of
+/// fingerprinting's cost.)
+fn frame_line(line: &str) -> Option<(&str, &str)> {
+    let rest = line.trim_start().strip_prefix("File \"")?;
+    let (path, rest) = rest.split_once('"')?;
+    let rest = rest.strip_prefix(", line ")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if path.is_empty() || digits == 0 {
+        return None;
+    }
+    let function = rest[digits..].strip_prefix(", in ")?;
+    let trimmed = function.trim_end();
+    let function = if trimmed.is_empty() {
+        function
+    } else {
+        trimmed
+    };
+    (!function.is_empty()).then_some((path, function))
+}
+
+/// An exception line, `a.b.Type` or `a.b.Type: message`: its type and
+/// message (trimmed; empty without one).
+fn exception_line(line: &str) -> Option<(&str, &str)> {
+    let end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(line.len());
+    let name = &line[..end];
+    let valid = !name.is_empty()
+        && name.split('.').all(|part| {
+            part.as_bytes()
+                .first()
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        });
+    if !valid {
+        return None;
+    }
+    match &line[end..] {
+        "" => Some((name, "")),
+        rest => rest.strip_prefix(':').map(|message| (name, message.trim())),
+    }
+}
 
 const CHAIN_MARKERS: &[&str] = &[
     "The above exception was the direct cause of the following exception:",
@@ -447,7 +499,7 @@ const CHAIN_MARKERS: &[&str] = &[
 
 /// Parses a Python traceback; `None` when `text` is not one (or is an
 /// `ExceptionGroup`, whose nested blocks fall back to the message rule).
-fn parse_traceback(text: &str) -> Option<Traceback> {
+fn parse_traceback(text: &str) -> Option<Traceback<'_>> {
     if !text.contains("Traceback (most recent call last):") {
         return None;
     }
@@ -477,16 +529,10 @@ fn parse_traceback(text: &str) -> Option<Traceback> {
         let mut frames: Vec<RawFrame> = Vec::new();
         let mut exception = None;
         while let Some(line) = lines.next() {
-            // (A cheap test first: the regex runs on frame lines only.)
-            if let Some(captures) = line
-                .trim_start()
-                .starts_with("File \"")
-                .then(|| FRAME_LINE.captures(line))
-                .flatten()
-            {
+            if let Some((path, function)) = frame_line(line) {
                 frames.push(RawFrame {
-                    path: captures["path"].to_string(),
-                    function: captures["function"].to_string(),
+                    path,
+                    function,
                     code: None,
                 });
                 continue;
@@ -503,19 +549,13 @@ fn parse_traceback(text: &str) -> Option<Traceback> {
                 && let Some(frame) = frames.last_mut()
                 && frame.code.is_none()
             {
-                frame.code = Some(collapse(trimmed));
+                frame.code = Some(trimmed);
                 continue;
             }
             // The first unindented line: the exception (its message may go
             // on for more lines, which do not count).
-            if let Some(captures) = EXCEPTION_LINE.captures(trimmed) {
-                exception = Some((
-                    captures["type"].to_string(),
-                    captures
-                        .name("message")
-                        .map(|m| m.as_str().trim().to_string())
-                        .unwrap_or_default(),
-                ));
+            if let Some((exception_type, message)) = exception_line(trimmed) {
+                exception = Some((exception_type, message));
             }
             // Skip the rest of this block's message.
             while let Some(next) = lines.peek() {
@@ -546,19 +586,40 @@ fn is_caret_line(trimmed: &str) -> bool {
 }
 
 fn collapse(code: &str) -> String {
+    let code = code.trim();
+    let mut previous_space = false;
+    let single_spaced = code.chars().all(|c| {
+        let ok = c == ' ' && !previous_space || !c.is_whitespace();
+        previous_space = c == ' ';
+        ok
+    });
+    if single_spaced {
+        return code.to_string();
+    }
     code.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The components of a parsed traceback.
-fn traceback_components(traceback: &Traceback, options: &GroupingOptions) -> Components {
+/// `last_message`: the last exception's normalised first message line.
+fn traceback_components(
+    traceback: &Traceback,
+    last_message: &str,
+    options: &GroupingOptions,
+) -> Components {
+    let count = traceback.exceptions.len();
     let exceptions = traceback
         .exceptions
         .iter()
-        .map(|e| {
-            let exception_type = canonical_type(&e.exception_type);
-            let message = GENERIC_TYPES
-                .contains(&exception_type.as_str())
-                .then(|| normalise_message(first_line(&e.message)));
+        .enumerate()
+        .map(|(i, e)| {
+            let exception_type = canonical_type(e.exception_type);
+            let message =
+                GENERIC_TYPES
+                    .contains(&exception_type.as_str())
+                    .then(|| match i + 1 == count {
+                        true => last_message.to_string(),
+                        false => normalise_message(first_line(e.message)),
+                    });
             ExceptionKey {
                 exception_type,
                 message,
@@ -571,10 +632,11 @@ fn traceback_components(traceback: &Traceback, options: &GroupingOptions) -> Com
         .last()
         .expect("a parsed traceback has an exception")
         .frames;
-    let root = project_root(raw);
+    let located: Vec<Located<'_>> = raw.iter().map(|f| locate(f.path)).collect();
+    let root = project_root(&located);
     let mut all: Vec<FrameKey> = Vec::new();
-    for frame in raw {
-        let (module, kind) = module_of(&frame.path, root.as_deref());
+    for (frame, located) in raw.iter().zip(&located) {
+        let (module, kind) = module_of(located, root);
         if WRAPPER_FRAMES
             .iter()
             .any(|(m, f)| *m == module && *f == frame.function)
@@ -598,8 +660,11 @@ fn traceback_components(traceback: &Traceback, options: &GroupingOptions) -> Com
         }
         let key = FrameKey {
             module,
-            function: frame.function.clone(),
-            code: frame.code.clone().filter(|c| c.len() <= MAX_CODE_LINE),
+            function: frame.function.to_string(),
+            code: frame
+                .code
+                .map(collapse)
+                .filter(|c| c.len() <= MAX_CODE_LINE),
             in_app,
         };
         // Recursion: the same frame again in a row counts once.
@@ -662,35 +727,87 @@ static STDLIB: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
-/// The dotted module of a frame's file and what kind of code it is.
-/// `root`: the project root of the traceback's project frames.
-fn module_of(path: &str, root: Option<&str>) -> (String, PathKind) {
-    let path = path.replace('\\', "/");
-    for marker in ["site-packages/", "dist-packages/"] {
-        if let Some(at) = path.rfind(marker) {
-            return (dotted(&path[at + marker.len()..]), PathKind::Installed);
+/// A frame's file with `/` separators and where it lies.
+struct Located<'a> {
+    path: std::borrow::Cow<'a, str>,
+    place: Place,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Installed; the module's path starts at this byte.
+    Installed(usize),
+    /// The standard library; the module's path starts at this byte, or
+    /// the interpreter's own frame (`<frozen …>`, `<string>`) when `None`.
+    StandardLibrary(Option<usize>),
+    /// The user's project.
+    Project,
+}
+
+/// Where the file `path` lies (each frame is located once).
+fn locate(path: &str) -> Located<'_> {
+    let path = match path.contains('\\') {
+        true => std::borrow::Cow::Owned(path.replace('\\', "/")),
+        false => std::borrow::Cow::Borrowed(path),
+    };
+    let place = if let Some(at) = path
+        .contains("-packages/")
+        .then(|| {
+            ["site-packages/", "dist-packages/"]
+                .iter()
+                .find_map(|marker| path.rfind(marker).map(|at| at + marker.len()))
+        })
+        .flatten()
+    {
+        Place::Installed(at)
+    } else if let Some(found) = stdlib_dir(&path) {
+        Place::StandardLibrary(found.as_str().ends_with('/').then_some(found.end()))
+    } else {
+        Place::Project
+    };
+    Located { path, place }
+}
+
+/// Where `path` names the standard library (see [`STDLIB`]); the regex
+/// runs only on paths that can match it.
+fn stdlib_dir(path: &str) -> Option<regex::Match<'_>> {
+    let possible = path.starts_with('<')
+        || path
+            .as_bytes()
+            .windows(6)
+            .any(|w| w.eq_ignore_ascii_case(b"python"));
+    possible.then(|| STDLIB.find(path)).flatten()
+}
+
+/// The dotted module of a located frame's file and what kind of code it
+/// is. `root`: the project root of the traceback's project frames.
+fn module_of(located: &Located<'_>, root: Option<&str>) -> (String, PathKind) {
+    let path: &str = &located.path;
+    match located.place {
+        Place::Installed(at) => return (dotted(&path[at..]), PathKind::Installed),
+        Place::StandardLibrary(Some(at)) => {
+            return (dotted(&path[at..]), PathKind::StandardLibrary);
         }
+        Place::StandardLibrary(None) => {
+            return (
+                path.trim_matches(['<', '>']).to_string(),
+                PathKind::StandardLibrary,
+            );
+        }
+        Place::Project => {}
     }
-    if let Some(found) = STDLIB.find(&path) {
-        let module = if found.as_str().ends_with('/') {
-            dotted(&path[found.end()..])
-        } else {
-            path.trim_matches(['<', '>']).to_string()
-        };
-        return (module, PathKind::StandardLibrary);
-    }
-    if !is_absolute(&path) {
+    if !is_absolute(path) {
         // Relative to the working directory already (`tools/train.py`).
         return (dotted(path.trim_start_matches("./")), PathKind::Project);
     }
     let relative = match root {
-        Some(root) => path.strip_prefix(root).unwrap_or(&path),
-        None => &path,
+        Some(root) => path.strip_prefix(root).unwrap_or(path),
+        None => path,
     };
     let relative = relative.trim_start_matches('/');
     // A path not under the root (or no root): the file name alone.
     let relative = if relative.starts_with('/') || relative.is_empty() {
-        path.rsplit('/').next().unwrap_or(&path)
+        path.rsplit('/').next().unwrap_or(path)
     } else {
         relative
     };
@@ -717,19 +834,17 @@ fn is_absolute(path: &str) -> bool {
 /// The deepest directory holding every absolute project frame's file (not
 /// installed, not the standard library), with its trailing slash. Relative
 /// paths do not take part: they are relative to the working directory.
-fn project_root(frames: &[RawFrame]) -> Option<String> {
-    let mut dirs = frames.iter().filter_map(|f| {
-        let path = f.path.replace('\\', "/");
-        let installed = path.contains("site-packages/") || path.contains("dist-packages/");
-        (!installed && !STDLIB.is_match(&path) && is_absolute(&path))
-            .then(|| path[..path.rfind('/').unwrap_or(0) + 1].to_string())
-    });
+fn project_root<'a>(frames: &'a [Located<'_>]) -> Option<&'a str> {
+    let mut dirs = frames
+        .iter()
+        .filter(|f| f.place == Place::Project && is_absolute(&f.path))
+        .map(|f| &f.path[..f.path.rfind('/').unwrap_or(0) + 1]);
     let mut common = dirs.next()?;
     for dir in dirs {
-        while !dir.starts_with(&common) {
+        while !dir.starts_with(common) {
             let trimmed = common.trim_end_matches('/');
             match trimmed.rfind('/') {
-                Some(at) => common.truncate(at + 1),
+                Some(at) => common = &common[..at + 1],
                 None => return None,
             }
         }
