@@ -217,6 +217,20 @@ pub struct ServeArgs {
     #[arg(long, env = "DIAGD_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
 
+    /// Address to serve OTLP/HTTP logs on (`POST /v1/logs`, protobuf or
+    /// JSON, gzip or not; the standard port is 4318). OTLP/gRPC is always
+    /// served on --listen. Same tokens and TLS as the gRPC port. Off when
+    /// unset.
+    #[arg(long, env = "DIAGD_OTLP_HTTP_LISTEN")]
+    pub otlp_http_listen: Option<std::net::SocketAddr>,
+
+    /// OTLP records are stored from this severity number on while debug
+    /// mode is off (13: WARN; 17: ERROR; 9: INFO). Below it, and without a
+    /// severity, they are stored as LOW only while debug mode is on.
+    #[arg(long, env = "DIAGD_OTLP_MIN_SEVERITY", default_value_t = 13,
+          value_parser = clap::value_parser!(i32).range(1..=24))]
+    pub otlp_min_severity: i32,
+
     /// Seconds a unary request may take to be answered (a server stream: to
     /// start), unless the client's own deadline is shorter. Client streams
     /// (IngestLogs) are never cut by it.
@@ -368,6 +382,8 @@ impl ServeArgs {
             "max_streams": self.max_streams,
             "max_debug_watchers": self.max_debug_watchers,
             "metrics_listen": self.metrics_listen.map(|a| a.to_string()),
+            "otlp_http_listen": self.otlp_http_listen.map(|a| a.to_string()),
+            "otlp_min_severity": self.otlp_min_severity,
             "request_timeout_secs": self.request_timeout_secs,
             "retention": {
                 "max_age_secs": self.retention_max_age.map(|a| a.num_seconds()),

@@ -21,7 +21,8 @@
 //! - [`server`]: running the service — start-up, health, shutdown — and its
 //!   plumbing: `auth` (tokens), `tls`, `incoming` (connection limits),
 //!   `request_timeout`, `batched_writes`, `memory` (giving memory back),
-//!   `telemetry` (diagd's own log), `metrics` (the `/metrics` endpoint).
+//!   `telemetry` (diagd's own log), `metrics` (the `/metrics` endpoint),
+//!   `otlp_http` (OTLP/HTTP logs).
 //! - [`workers`]: the background tasks — `tail` (the live-tail hub),
 //!   `retention`, `debug_mode` (follows the switch, flips the log level),
 //!   `grouping` (groups logs stored before error groups existed).
@@ -36,7 +37,10 @@
 //! # The path of one log
 //!
 //! 1. `proto/diagnostics/v1/diagnostics.proto`: `ReportError` /
-//!    `IngestLogs` carry a `NewLog`.
+//!    `IngestLogs` carry a `NewLog`. OTLP's `LogsService/Export` (gRPC, or
+//!    HTTP through `server::otlp_http`) carries OpenTelemetry log records:
+//!    `api::otlp` turns each into the same `NewLog` (`convert::otlp`, its
+//!    error type by `domain::classify`) and joins the path at step 2.
 //! 2. `api::ingest`: `convert::from_wire::new_log` validates every field (an invalid
 //!    one is `ApiError::Field`), `domain::scrub` redacts secrets,
 //!    `domain::fingerprint` gives each log its fingerprint (the client's,

@@ -283,11 +283,13 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
                 ),
                 stream_stall: std::time::Duration::from_secs(args.stream_stall_secs),
                 max_message_bytes: args.max_message_bytes,
+                otlp_min_severity: args.otlp_min_severity,
             },
             log_control: Some(log_control),
             tokens,
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
             metrics_listen: args.metrics_listen,
+            otlp_http_listen: args.otlp_http_listen,
             connections: diagd::server::incoming::ConnectionLimits {
                 max_connections: args.max_connections as usize,
                 max_per_ip: args.max_connections_per_ip as usize,

@@ -240,9 +240,10 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// The RPCs of `diagnostics.v1.DiagnosticsService`: the only values of the
-/// `method` label besides `other`, whatever paths clients send.
-const METHODS: [&str; 23] = [
+/// The RPCs of `diagnostics.v1.DiagnosticsService`, and `OtlpExport` for
+/// OTLP's logs Export (gRPC and HTTP): the only values of the `method` label
+/// besides `other`, whatever paths clients send.
+const METHODS: [&str; 24] = [
     "ReportError",
     "IngestLogs",
     "ListLogs",
@@ -266,12 +267,16 @@ const METHODS: [&str; 23] = [
     "UpdateGroup",
     "MergeGroups",
     "SplitGroup",
+    "OtlpExport",
 ];
 
 /// The RPC of a request path (`/diagnostics.v1.DiagnosticsService/X` →
 /// `X`) for requests answered before a handler ran; `other` for any path
 /// that is not one of the service's RPCs (a client cannot add label values).
 pub fn method_of(path: &str) -> &'static str {
+    if path == crate::server::auth::OTLP_LOGS_PATH {
+        return "OtlpExport";
+    }
     path.strip_prefix("/diagnostics.v1.DiagnosticsService/")
         .and_then(|name| METHODS.iter().find(|m| **m == name))
         .copied()

@@ -46,6 +46,15 @@ async fn reflection_v1_and_v1alpha_list_the_service() {
         names.contains(&"grpc.health.v1.Health".to_string()),
         "{names:?}"
     );
+    // OTLP's logs service is served and listed; its other signals are not.
+    assert!(
+        names.contains(&"opentelemetry.proto.collector.logs.v1.LogsService".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("TraceService")),
+        "{names:?}"
+    );
 
     let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
     let request = v1alpha::ServerReflectionRequest {

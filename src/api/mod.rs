@@ -1,7 +1,7 @@
 //! The gRPC service: converts requests to domain types (validating every
 //! field), calls the store, converts the answers back. One file per group of
 //! RPCs (`ingest`, `query`, `search`, `tail`, `reports`, `export`, `admin`, `groups`,
-//! `actions`); every RPC of the contract is implemented. Handlers fail with
+//! `actions`), and `otlp` for OpenTelemetry's LogsService/Export; every RPC of the contract is implemented. Handlers fail with
 //! an [`error::ApiError`]; the trait implementation below turns it into a
 //! `Status` (with its google.rpc details) and counts the request in diagd's
 //! metrics. Shared: validation and conversion (`convert`, `page_token`),
@@ -20,6 +20,7 @@ pub mod fuzz;
 mod groups;
 mod ingest;
 pub mod limits;
+pub mod otlp;
 mod page_token;
 pub mod pb;
 mod query;
@@ -76,6 +77,9 @@ pub struct ApiSettings {
     /// Largest request message (`--max-message-bytes`; set by the server
     /// from its own option), named when a stream's message is over it.
     pub max_message_bytes: usize,
+    /// The OTLP severity number from which OTLP records are stored while
+    /// debug mode is off (`--otlp-min-severity`; 13: WARN).
+    pub otlp_min_severity: i32,
 }
 
 impl Default for ApiSettings {
@@ -90,6 +94,7 @@ impl Default for ApiSettings {
             admission: admission::Limits::default(),
             stream_stall: std::time::Duration::from_secs(30),
             max_message_bytes: 16 * 1024 * 1024,
+            otlp_min_severity: convert::otlp::DEFAULT_MIN_SEVERITY,
         }
     }
 }

@@ -335,14 +335,19 @@ pub fn fingerprint_with(
 }
 
 fn truncate(text: &str, max: usize) -> String {
+    head(text, max).to_string()
+}
+
+/// The first `max` bytes of `text` at most, cut on a character boundary.
+pub fn head(text: &str, max: usize) -> &str {
     if text.len() <= max {
-        return text.to_string();
+        return text;
     }
     let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_string()
+    &text[..end]
 }
 
 fn to_hex(bytes: &[u8]) -> String {

@@ -8,6 +8,7 @@
 //! tables.
 
 mod action;
+pub mod classify;
 mod debug_mode;
 pub mod fingerprint;
 pub mod fold;

@@ -3,7 +3,8 @@
 //! Reflection and health stay open. Tokens are compared in constant time and
 //! never logged.
 //!
-//! - `ingest`: ReportError, IngestLogs, RecordAction, and following debug
+//! - `ingest`: ReportError, IngestLogs, RecordAction, OTLP's logs Export
+//!   (gRPC and HTTP), and following debug
 //!   mode (GetDebugMode, WatchDebugMode) — what a trainer needs;
 //! - `read`: listing, getting, searching, tailing, stats, reports (not
 //!   deleting them), export, error groups (ListGroups, GetGroup), and
@@ -23,8 +24,13 @@ use tonic::Status;
 
 use crate::api::error::ApiError;
 
-/// The diagnostics service's path prefix; other services are open.
+/// The diagnostics service's path prefix; other services are open (but
+/// OTLP's Export, below).
 const SERVICE_PREFIX: &str = "/diagnostics.v1.DiagnosticsService/";
+
+/// OTLP's logs export (gRPC; OTLP/HTTP checks tokens as if called here):
+/// the ingest role's, as method `OtlpExport`.
+pub const OTLP_LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 /// What a token allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +58,9 @@ impl Role {
 /// admin.
 fn roles_for(method: &str) -> &'static [Role] {
     match method {
-        "ReportError" | "IngestLogs" | "RecordAction" => &[Role::Ingest, Role::Admin],
+        "ReportError" | "IngestLogs" | "RecordAction" | "OtlpExport" => {
+            &[Role::Ingest, Role::Admin]
+        }
         "GetDebugMode" | "WatchDebugMode" => &[Role::Ingest, Role::Read, Role::Admin],
         "ListLogs" | "GetLog" | "SearchLogs" | "SubscribeLogs" | "GetStats" | "GenerateReport"
         | "GetReport" | "ListReports" | "DownloadReport" | "ExportLogs" | "ListGroups"
@@ -149,8 +157,13 @@ impl Tokens {
 
     /// Checks the `authorization` header for a call of `path`.
     pub fn check(&self, path: &str, authorization: Option<&[u8]>) -> Result<(), ApiError> {
-        let Some(method) = path.strip_prefix(SERVICE_PREFIX) else {
-            return Ok(()); // reflection, health
+        let method = if path == OTLP_LOGS_PATH {
+            "OtlpExport"
+        } else {
+            let Some(method) = path.strip_prefix(SERVICE_PREFIX) else {
+                return Ok(()); // reflection, health
+            };
+            method
         };
         if self.is_empty() {
             return Ok(());

@@ -3,13 +3,15 @@
 //! database, and shutting down gracefully. Its submodules are the serving
 //! plumbing: tokens (`auth`), `tls`, connection limits (`incoming`),
 //! `request_timeout`, `batched_writes`, `memory`, diagd's own log
-//! (`telemetry`) and its `metrics`.
+//! (`telemetry`) and its `metrics`, and the OTLP/HTTP listener (`otlp_http`;
+//! OTLP/gRPC is served with the rest).
 
 pub mod auth;
 pub mod batched_writes;
 pub mod incoming;
 pub mod memory;
 pub mod metrics;
+pub mod otlp_http;
 pub mod request_timeout;
 pub mod telemetry;
 pub mod tls;
@@ -57,6 +59,14 @@ pub enum ServerError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The OTLP/HTTP address could not be bound.
+    #[error("OTLP/HTTP listener on {address}: {error}")]
+    OtlpHttp {
+        /// The address of --otlp-http-listen.
+        address: std::net::SocketAddr,
+        /// What went wrong.
+        error: String,
+    },
     /// Reflection could not be set up.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -152,6 +162,9 @@ pub struct ServerOptions {
     pub tls: Option<ServerTls>,
     /// Where to serve diagd's metrics (`GET /metrics`); `None`: nowhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Where to serve OTLP/HTTP logs (`POST /v1/logs`); `None`: nowhere
+    /// (OTLP/gRPC is always on the gRPC port).
+    pub otlp_http_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for ServerOptions {
@@ -166,6 +179,7 @@ impl Default for ServerOptions {
             keepalive: Duration::from_secs(60),
             log_control: None,
             metrics_listen: None,
+            otlp_http_listen: None,
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
@@ -193,6 +207,12 @@ pub async fn run(
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(opentelemetry_proto::DESCRIPTORS)
+            .with_service_name("diagnostics.v1.DiagnosticsService")
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("opentelemetry.proto.collector.logs.v1.LogsService")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -235,6 +255,30 @@ pub async fn run(
         retention,
         shutdown.clone(),
     );
+    if let Some(address) = options.otlp_http_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| ServerError::OtlpHttp {
+                address,
+                error: error.to_string(),
+            })?;
+        tracing::info!(address = %listener.local_addr().unwrap_or(address), tls = options.tls.is_some(), "OTLP/HTTP logs on POST /v1/logs");
+        let serving = otlp_http::serve(
+            listener,
+            api.clone(),
+            options.tokens.clone(),
+            options.tls.clone(),
+            options.connections,
+            options.max_message_bytes,
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = serving.await {
+                tracing::error!(error = %e, "the OTLP/HTTP listener failed");
+            }
+        });
+    }
+    let otlp = api.otlp_server(options.max_message_bytes);
     let max_message_bytes = options.max_message_bytes;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &options.tls {
@@ -260,6 +304,7 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(api.into_server(options.max_message_bytes))
+        .add_service(otlp)
         .serve_with_incoming_shutdown(
             crate::server::incoming::accept(listener, options.connections, refused_connections),
             shutdown.clone().cancelled_owned(),

@@ -1,4 +1,4 @@
-//! TLS for diagd's gRPC port (rustls): the server's certificate and key, the
+//! TLS for diagd's gRPC port and its OTLP/HTTP listener (rustls): the server's certificate and key, the
 //! optional client-certificate authority that makes client certificates
 //! required, and the matching client-side settings used by diagd's own
 //! sub-commands. PEM files are read and checked once, at start-up, so a wrong
@@ -66,6 +66,46 @@ impl ServerTls {
                 .client_auth_optional(false);
         }
         config
+    }
+
+    /// A rustls acceptor with the same certificate, key and client
+    /// authority, for listeners tonic does not serve (OTLP/HTTP), offering
+    /// the ALPN protocols `alpn`.
+    pub fn rustls_acceptor(&self, alpn: &[&[u8]]) -> Result<tokio_rustls::TlsAcceptor, String> {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let certs = CertificateDer::pem_slice_iter(&self.cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("--tls-cert: {e}"))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| format!("--tls-key: {e}"))?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?;
+        let builder = match &self.client_ca_pem {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(ca) {
+                    let cert = cert.map_err(|e| format!("--tls-client-ca: {e}"))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| format!("--tls-client-ca: {e}"))?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    std::sync::Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| format!("--tls-client-ca: {e}"))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder
+            .with_single_cert(certs, key)
+            .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
     }
 }
 

@@ -198,6 +198,9 @@ CASES = [
      ErrorType.MODEL_LOADING),
     ("hub GatedRepoError", _hub_gated_repo, ErrorType.MODEL_LOADING),
     ("hub 503", _hub_unavailable, ErrorType.NETWORK),
+    ("NCCL watchdog timeout", lambda: (_ for _ in ()).throw(RuntimeError(
+        "[Rank 3] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=1, OpType=ALLREDUCE) "
+        "ran for 600000 milliseconds before timing out.")), ErrorType.NETWORK),
     ("hub offline cache miss wrapped by transformers", _hub_offline_cache_miss_wrapped_by_transformers,
      ErrorType.NETWORK),
     ("invalid value in configuration_utils.py", _invalid_value_in_configuration_utils, ErrorType.CONFIGURATION),

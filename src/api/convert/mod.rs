@@ -2,11 +2,13 @@
 //! direction per module: `from_wire` validates and converts what clients
 //! send, `to_wire` builds what diagd answers, and `json` converts
 //! `google.protobuf.Struct` to JSON and back; `groups` does both directions
-//! for error groups. The limits they check are in `api::limits`.
+//! for error groups; `otlp` turns OpenTelemetry log records into diagd's
+//! own `NewLog`. The limits they check are in `api::limits`.
 
 pub mod from_wire;
 pub mod groups;
 mod json;
+pub mod otlp;
 pub mod to_wire;
 
 pub use json::json_to_struct;

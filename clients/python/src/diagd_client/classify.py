@@ -22,7 +22,7 @@ The built-in table (CLASSIFICATION_TABLE), in order:
 | OOM | torch.cuda.OutOfMemoryError, torch.OutOfMemoryError, MemoryError | "CUDA out of memory", "out of memory", CUBLAS_STATUS_ALLOC_FAILED | |
 | NETWORK | huggingface_hub LocalEntryNotFoundError, OfflineModeIsEnabled (the Hub could not be reached, the file is not cached) | | |
 | MODEL_LOADING | huggingface_hub RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError, (Remote)EntryNotFoundError, DisabledRepoError | the Hub's HTTP 401/403/404 client errors, "Repository Not Found", "Entry Not Found", "Revision Not Found", gated repo | |
-| NETWORK | ConnectionError, TimeoutError, socket.gaierror, urllib.error.URLError, http.client.HTTPException, ssl.SSLError, requests/urllib3/httpx errors, huggingface_hub HTTP errors | connection refused/reset, name resolution, "couldn't connect", HTTP 429/5xx, rate limit | huggingface_hub download functions |
+| NETWORK | ConnectionError, TimeoutError, socket.gaierror, urllib.error.URLError, http.client.HTTPException, ssl.SSLError, requests/urllib3/httpx errors, huggingface_hub HTTP errors, torch.distributed DistNetworkError / DistBackendError | connection refused/reset, name resolution, "couldn't connect", HTTP 429/5xx, rate limit, NCCL errors / watchdog / collective timeouts, c10d timeouts | huggingface_hub download functions |
 | CONFIGURATION | pydantic/jsonschema ValidationError, omegaconf/hydra errors, argparse.ArgumentError, yaml.YAMLError, configparser.Error | "invalid config", "unrecognized arguments", "configuration" | __post_init__ of training_args / configuration_utils, parse_args |
 | MODEL_LOADING | safetensors.SafetensorError | "Error(s) in loading state_dict", "does not appear to have a file named", "size mismatch for", "not a valid model identifier", a missing checkpoint file | from_pretrained, load_state_dict, load_checkpoint, safetensors |
 | INFERENCE | | | generate, transformers/pipelines, phase "inference" |
@@ -109,12 +109,18 @@ CLASSIFICATION_TABLE: List[Rule] = [
             "huggingface_hub.utils._errors.HfHubHTTPError",
             "huggingface_hub.errors.HfHubHTTPError",
             "HfHubHTTPError",
+            "torch.distributed.DistNetworkError",
+            "DistNetworkError",
+            "torch.distributed.DistBackendError",
+            "DistBackendError",
         ),
         message_pattern=(
             r"connection (refused|reset|aborted|timed out)|name or service not known|"
             r"temporary failure in name resolution|couldn't connect|could not connect|"
             r"max retries exceeded|rate limit|too many requests|HTTP Error (429|5\d\d)|"
-            r"\b(502|503|504) (Bad Gateway|Service Unavailable|Gateway Time-?out)"
+            r"\b(502|503|504) (Bad Gateway|Service Unavailable|Gateway Time-?out)|"
+            r"\bNCCL (error|timeout|watchdog)|ProcessGroupNCCL|collective operation timeout|"
+            r"\bc10d\b.*(timed out|timeout)"
         ),
         frame_functions=("hf_hub_download", "snapshot_download", "http_get", "urlopen"),
     ),

@@ -1,0 +1,298 @@
+//! OTLP/HTTP logs (`POST /v1/logs`) on its own listener
+//! (`--otlp-http-listen`, usually port 4318), for the OpenTelemetry SDKs and
+//! Collectors that export over HTTP: protobuf (`application/x-protobuf`) or
+//! JSON (`application/json`), gzip or not. The request goes to the same
+//! export as OTLP/gRPC (`api::otlp`), behind the same tokens (the ingest
+//! role), connection limits and TLS as the gRPC port. Failures answer the
+//! OTLP/HTTP way: a `google.rpc.Status` body in the request's content type,
+//! 400 for a request that will never pass, 429/503 with `Retry-After` for
+//! one that may later, 401/403 for tokens, 413 over the size limit.
+
+use std::{
+    sync::{Arc, atomic::AtomicU64},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::conn::auto,
+    service::TowerToHyperService,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use prost::Message;
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::{
+    api::{DiagnosticsApi, error::ApiError},
+    metrics::METRICS,
+    server::{
+        auth::{OTLP_LOGS_PATH, Tokens},
+        incoming::{self, ConnectionLimits},
+        tls::ServerTls,
+    },
+};
+
+/// The path OTLP/HTTP exporters post logs to.
+pub const LOGS_PATH: &str = "/v1/logs";
+
+/// What the handler needs.
+#[derive(Clone)]
+struct Otlp {
+    api: DiagnosticsApi,
+    tokens: Tokens,
+    max_bytes: usize,
+}
+
+/// Serves OTLP/HTTP on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    api: DiagnosticsApi,
+    tokens: Tokens,
+    tls: Option<ServerTls>,
+    limits: ConnectionLimits,
+    max_bytes: usize,
+    shutdown: CancellationToken,
+) -> Result<(), String> {
+    let acceptor = tls
+        .as_ref()
+        .map(|tls| tls.rustls_acceptor(&[b"http/1.1", b"h2"]))
+        .transpose()?;
+    let router = Router::new()
+        .route(LOGS_PATH, post(export))
+        .layer(DefaultBodyLimit::max(max_bytes))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .with_state(Otlp {
+            api,
+            tokens,
+            max_bytes,
+        });
+    let connections = incoming::accept(listener, limits, Arc::new(AtomicU64::new(0)));
+    tokio::pin!(connections);
+    loop {
+        let connection = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = connections.next() => match next {
+                Some(Ok(connection)) => connection,
+                Some(Err(_)) => continue,
+                None => return Ok(()),
+            },
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let acceptor = acceptor.clone();
+        let shutdown = shutdown.clone();
+        let handshake = limits.handshake_timeout;
+        tokio::spawn(async move {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30));
+            let served = match acceptor {
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake, acceptor.accept(connection)).await
+                    else {
+                        return;
+                    };
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::select! {
+                        served = connection => served,
+                        () = shutdown.cancelled() => Ok(()),
+                    }
+                }
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(connection), service);
+                    tokio::select! {
+                        served = connection => served,
+                        () = shutdown.cancelled() => Ok(()),
+                    }
+                }
+            };
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "an OTLP/HTTP connection ended with an error");
+            }
+        });
+    }
+}
+
+/// How a request's body is encoded (and its answer will be).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// `POST /v1/logs`.
+async fn export(
+    State(otlp): State<Otlp>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let encoding = if content_type.starts_with("application/json") {
+        Encoding::Json
+    } else {
+        Encoding::Protobuf
+    };
+    let answered = answer(&otlp, &headers, &content_type, encoding, body).await;
+    let (code, response) = match answered {
+        Ok(response) => (Code::Ok, response),
+        Err(error) => failure(error, encoding),
+    };
+    METRICS.request("OtlpExport", code, Some(started.elapsed()));
+    response
+}
+
+async fn answer(
+    otlp: &Otlp,
+    headers: &HeaderMap,
+    content_type: &str,
+    encoding: Encoding,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, Failure> {
+    otlp.tokens
+        .check(
+            OTLP_LOGS_PATH,
+            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+        )
+        .map_err(Failure::Api)?;
+    if !(content_type.starts_with("application/x-protobuf")
+        || content_type.starts_with("application/json"))
+    {
+        return Err(Failure::Http(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "content type {content_type:?} is not OTLP: send application/x-protobuf or application/json"
+            ),
+        ));
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Failure::Api(ApiError::LimitExceeded {
+                limit: crate::api::error::Limit {
+                    reason: "MESSAGE_TOO_LARGE",
+                    value: otlp.max_bytes as u64,
+                    flag: Some("--max-message-bytes"),
+                },
+                message: format!(
+                    "the request body (after decompression) is over the limit of {} bytes \
+                     (--max-message-bytes); send smaller batches",
+                    otlp.max_bytes
+                ),
+                retry: false,
+            })
+        } else {
+            Failure::Api(ApiError::Malformed(format!(
+                "the request body could not be read: {}",
+                rejection.body_text()
+            )))
+        }
+    })?;
+    let request = match encoding {
+        Encoding::Protobuf => ExportLogsServiceRequest::decode(body).map_err(|e| {
+            Failure::Api(ApiError::Malformed(format!(
+                "the body is not an OTLP ExportLogsServiceRequest (protobuf): {e}"
+            )))
+        })?,
+        Encoding::Json => serde_json::from_slice(&body).map_err(|e| {
+            Failure::Api(ApiError::Malformed(format!(
+                "the body is not an OTLP ExportLogsServiceRequest (JSON): {e}"
+            )))
+        })?,
+    };
+    let response = otlp.api.export_otlp(request).await.map_err(Failure::Api)?;
+    let bytes = match encoding {
+        Encoding::Protobuf => response.encode_to_vec(),
+        Encoding::Json => serde_json::to_vec(&response).unwrap_or_default(),
+    };
+    Ok(([(header::CONTENT_TYPE, encoding.content_type())], bytes).into_response())
+}
+
+/// A failed request, before it is answered.
+enum Failure {
+    /// A failure shared with gRPC (its status decides the HTTP code).
+    Api(ApiError),
+    /// A failure only HTTP has.
+    Http(StatusCode, String),
+}
+
+/// The OTLP/HTTP answer to a failure: its HTTP code, `Retry-After` when
+/// the same request may pass later, and a `google.rpc.Status` body.
+fn failure(failure: Failure, encoding: Encoding) -> (Code, Response) {
+    let status = match failure {
+        Failure::Api(error) => tonic::Status::from(error),
+        Failure::Http(code, message) => {
+            let body =
+                serde_json::json!({ "code": Code::InvalidArgument as i32, "message": message });
+            let mut response = (code, body.to_string()).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return (Code::InvalidArgument, response);
+        }
+    };
+    let retry = status.get_details_retry_info().is_some();
+    let http = match status.code() {
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::ResourceExhausted if retry => StatusCode::TOO_MANY_REQUESTS,
+        Code::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
+        Code::Unavailable | Code::Aborted => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    // tonic-types keeps the whole google.rpc.Status (code, message,
+    // details) encoded in the status' details.
+    let body = match encoding {
+        Encoding::Protobuf if !status.details().is_empty() => status.details().to_vec(),
+        _ => serde_json::json!({ "code": status.code() as i32, "message": status.message() })
+            .to_string()
+            .into_bytes(),
+    };
+    let content_type = if encoding == Encoding::Protobuf && !status.details().is_empty() {
+        Encoding::Protobuf.content_type()
+    } else {
+        Encoding::Json.content_type()
+    };
+    let mut response = (http, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if retry || http == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    (status.code(), response)
+}
