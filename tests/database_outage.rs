@@ -1,6 +1,7 @@
 //! PostgreSQL goes away under a running diagd: RPCs fail fast with
 //! UNAVAILABLE (not a hang until the client's deadline), health turns
-//! NOT_SERVING, and when PostgreSQL is back diagd recovers by itself.
+//! NOT_SERVING, and when PostgreSQL is back diagd recovers by itself. OTLP
+//! Export answers the same retryable UNAVAILABLE.
 
 mod common;
 
@@ -8,7 +9,32 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, new_log, test_options};
 use diagd::api::pb::{self, ErrorType, Severity};
+use opentelemetry_proto::tonic::{
+    collector::logs::v1::{ExportLogsServiceRequest, logs_service_client::LogsServiceClient},
+    common::v1::{AnyValue, any_value::Value as Any},
+    logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
+};
 use tonic::Code;
+use tonic_types::StatusExt;
+
+/// An OTLP Export of one ERROR record with this body.
+fn otlp_request(body: &str) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    severity_number: 17,
+                    body: Some(AnyValue {
+                        value: Some(Any::StringValue(body.into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
 use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient};
 
 #[tokio::test]
@@ -22,6 +48,7 @@ async fn an_outage_fails_fast_and_diagd_recovers_by_itself() {
     let server = TestServer::start_at_url(cluster.database_url("diagd"), test_options()).await;
     let mut client = server.client().await;
     let mut health = HealthClient::new(server.channel().await);
+    let mut otlp = LogsServiceClient::new(server.channel().await);
     common::report(
         &mut client,
         new_log("before", Severity::Low, ErrorType::Other),
@@ -57,6 +84,10 @@ async fn an_outage_fails_fast_and_diagd_recovers_by_itself() {
             Code::Unavailable,
             "an unacknowledged log is a retryable failure"
         );
+        // OTLP exporters retry UNAVAILABLE (with RetryInfo): nothing is lost.
+        let status = otlp.export(otlp_request("during")).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(status.get_details_retry_info().is_some(), "{status:?}");
     }
     common::wait_for_health(&mut health, "", ServingStatus::NotServing).await;
 

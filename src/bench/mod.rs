@@ -34,7 +34,7 @@ use std::{
 use tonic::transport::Channel;
 
 pub use self::workload::realistic_log;
-use self::workload::{copy_rate, hot_group_count, ingest};
+use self::workload::{copy_rate, hot_group_count, ingest, otlp_ingest};
 use self::{measure::*, process::*, table::*};
 
 /// `diagd bench` flags.
@@ -242,7 +242,7 @@ async fn measure(
     // table size; then the rest of the load.
     let mut next = 0;
     if args.runs(Part::Ingest) {
-        let sample = args.ingest_sample.min(args.logs / 5);
+        let sample = args.ingest_sample.min(args.logs / 6);
         figures.push(fingerprint_cost(sample));
         for (batch, streams, hot) in [
             (100, 1, false),
@@ -288,6 +288,30 @@ async fn measure(
                 Some("ingest"),
             ));
         }
+    }
+    if args.runs(Part::Ingest) {
+        // OTLP Export against IngestLogs of the same logs, in the same run.
+        let sample = args.ingest_sample.min(args.logs / 6);
+        let rows = next..next + sample;
+        next += sample;
+        eprintln!(
+            "bench: {sample} logs by IngestLogs 4 x 100, then the same logs by OTLP Export (4 clients x 100 records)"
+        );
+        let (stored, elapsed) = ingest(&connect, rows.clone(), 100, 4, false).await?;
+        let ingest_rate = stored as f64 / elapsed.as_secs_f64();
+        let (exported, elapsed) = otlp_ingest(&address, rows, 100, 4).await?;
+        let otlp_rate = exported as f64 / elapsed.as_secs_f64();
+        figures.push(Figure::new(
+            format!(
+                "ingest: OTLP Export, 4 clients x 100-record requests, {exported} logs; vs IngestLogs 4 x 100 of the same logs"
+            ),
+            format!(
+                "{otlp_rate:.0} logs/s vs IngestLogs {ingest_rate:.0} logs/s: ratio {:.2}",
+                otlp_rate / ingest_rate
+            ),
+            "ratio >= 0.8",
+            Some("ingest"),
+        ));
     }
     eprintln!(
         "bench: loading the remaining {} logs (4 streams x 1000)",

@@ -1,8 +1,14 @@
 //! What the benchmark sends: realistic logs (message shapes, stack traces,
-//! context, sources), IngestLogs loads on several streams, and COPY of the
-//! same rows for comparison.
+//! context, sources), IngestLogs loads on several streams, the same logs as
+//! OTLP Export requests, and COPY of the same rows for comparison.
 
 use super::*;
+use opentelemetry_proto::tonic::{
+    collector::logs::v1::{ExportLogsServiceRequest, logs_service_client::LogsServiceClient},
+    common::v1::{AnyValue, KeyValue, any_value::Value as Any},
+    logs::v1::{LogRecord, ResourceLogs, ScopeLogs},
+    resource::v1::Resource,
+};
 
 /// Rows per second of COPY (binary) of logs `rows`, in chunks of 10,000
 /// rolled back after each (only the COPY itself is timed).
@@ -279,4 +285,165 @@ where
         .map_err(|e| e.to_string())?
         .into_inner();
     Ok(page.groups.first().map_or(0, |g| g.event_count))
+}
+
+/// The realistic log `log` as an OpenTelemetry log record, as an OTLP
+/// exporter would send it: `Type: message` split into the exception
+/// attributes with the traceback, context as attributes, severity as its
+/// OTLP number (LOW as WARN, so that it is stored with debug mode off).
+fn otlp_record(log: &pb::NewLog) -> LogRecord {
+    let string = |key: &str, value: &str| KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Any::StringValue(value.into())),
+        }),
+        ..Default::default()
+    };
+    let mut attributes = Vec::new();
+    let mut body = String::new();
+    match log.message.split_once(": ") {
+        Some((kind, message))
+            if !kind.is_empty()
+                && kind
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') =>
+        {
+            attributes.push(string("exception.type", kind));
+            attributes.push(string("exception.message", message));
+        }
+        _ => body = log.message.clone(),
+    }
+    if !log.stack_trace.is_empty() {
+        attributes.push(string("exception.stacktrace", &log.stack_trace));
+    }
+    if let Some(context) = &log.context {
+        for (key, value) in &context.fields {
+            let value = match &value.kind {
+                Some(prost_types::value::Kind::StringValue(s)) => Any::StringValue(s.clone()),
+                Some(prost_types::value::Kind::NumberValue(n)) => Any::DoubleValue(*n),
+                Some(prost_types::value::Kind::BoolValue(b)) => Any::BoolValue(*b),
+                _ => continue,
+            };
+            attributes.push(KeyValue {
+                key: key.clone(),
+                value: Some(AnyValue { value: Some(value) }),
+                ..Default::default()
+            });
+        }
+    }
+    let severity = match pb::Severity::try_from(log.severity) {
+        Ok(pb::Severity::Critical) => 21,
+        Ok(pb::Severity::High) => 17,
+        _ => 13,
+    };
+    let time = log
+        .occurred_at
+        .as_ref()
+        .map_or(0, |t| t.seconds as u64 * 1_000_000_000 + t.nanos as u64);
+    LogRecord {
+        time_unix_nano: time,
+        severity_number: severity,
+        body: (!body.is_empty()).then_some(AnyValue {
+            value: Some(Any::StringValue(body)),
+        }),
+        attributes,
+        ..Default::default()
+    }
+}
+
+/// An Export of `logs`, one resource per source (host, run, component).
+fn otlp_request(logs: &[pb::NewLog]) -> ExportLogsServiceRequest {
+    let mut by_source: std::collections::BTreeMap<(String, String, String), Vec<LogRecord>> =
+        std::collections::BTreeMap::new();
+    for log in logs {
+        let source = log.source.clone().unwrap_or_default();
+        by_source
+            .entry((source.host, source.run_id, source.component))
+            .or_default()
+            .push(otlp_record(log));
+    }
+    let string = |key: &str, value: String| KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Any::StringValue(value)),
+        }),
+        ..Default::default()
+    };
+    ExportLogsServiceRequest {
+        resource_logs: by_source
+            .into_iter()
+            .map(|((host, run, component), records)| ResourceLogs {
+                resource: Some(Resource {
+                    attributes: vec![
+                        string("host.name", host),
+                        string("diagd.run_id", run),
+                        string("service.name", component),
+                    ],
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    log_records: records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+/// Stores logs `rows` through OTLP Export (`batch` records a request) from
+/// `clients` concurrent clients; what was stored and how long it took.
+pub(super) async fn otlp_ingest(
+    address: &str,
+    rows: std::ops::Range<usize>,
+    batch: usize,
+    clients: usize,
+) -> Result<(u64, Duration), String> {
+    let logs: Vec<pb::NewLog> = rows.map(realistic_log).collect();
+    let mut per_client: Vec<Vec<ExportLogsServiceRequest>> = vec![Vec::new(); clients];
+    for (i, chunk) in logs.chunks(batch).enumerate() {
+        per_client[i % clients].push(otlp_request(chunk));
+    }
+    let mut connected = Vec::new();
+    for _ in 0..clients {
+        let channel = Channel::from_shared(address.to_string())
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        connected.push(LogsServiceClient::new(channel));
+    }
+    let started = Instant::now();
+    let senders: Vec<_> = connected
+        .into_iter()
+        .zip(per_client)
+        .map(|(mut client, requests)| {
+            tokio::spawn(async move {
+                let mut stored = 0u64;
+                for request in requests {
+                    let records: usize = request
+                        .resource_logs
+                        .iter()
+                        .flat_map(|r| &r.scope_logs)
+                        .map(|s| s.log_records.len())
+                        .sum();
+                    let answer = client
+                        .export(request)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .into_inner();
+                    let rejected = answer
+                        .partial_success
+                        .map_or(0, |p| p.rejected_log_records as usize);
+                    stored += (records - rejected) as u64;
+                }
+                Ok::<u64, String>(stored)
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for sender in senders {
+        stored += sender.await.map_err(|e| e.to_string())??;
+    }
+    Ok((stored, started.elapsed()))
 }

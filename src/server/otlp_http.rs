@@ -296,3 +296,51 @@ fn failure(failure: Failure, encoding: Encoding) -> (Code, Response) {
     }
     (status.code(), response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{api::error::Limit, store::StoreError};
+
+    fn answered(error: ApiError) -> Response {
+        failure(Failure::Api(error), Encoding::Protobuf).1
+    }
+
+    #[test]
+    fn failures_answer_the_codes_otlp_exporters_act_on() {
+        let busy = answered(ApiError::busy(
+            Limit {
+                reason: "INGEST_LIMIT",
+                value: 4,
+                flag: Some("--max-concurrent-ingest"),
+            },
+            "busy".into(),
+        ));
+        assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+
+        let down = answered(ApiError::Storage(StoreError::Unavailable("down".into())));
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.headers()[header::RETRY_AFTER], "1");
+
+        let too_big = answered(ApiError::LimitExceeded {
+            limit: Limit {
+                reason: "OTLP_RECORDS",
+                value: 10,
+                flag: None,
+            },
+            message: "too many".into(),
+            retry: false,
+        });
+        assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(too_big.headers().get(header::RETRY_AFTER).is_none());
+
+        let garbage = answered(ApiError::Malformed("not OTLP".into()));
+        assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            garbage.headers()[header::CONTENT_TYPE],
+            "application/x-protobuf"
+        );
+        assert!(garbage.headers().get(header::RETRY_AFTER).is_none());
+    }
+}
