@@ -25,7 +25,8 @@
 //!   `otlp_http` (OTLP/HTTP logs).
 //! - [`workers`]: the background tasks — `tail` (the live-tail hub),
 //!   `retention`, `debug_mode` (follows the switch, flips the log level),
-//!   `grouping` (groups logs stored before error groups existed).
+//!   `grouping` (groups logs stored before error groups existed), `runs`
+//!   (the liveness sweep of training runs and their state changes).
 //! - [`metrics`]: diagd's Prometheus registry, which any layer may count
 //!   into (it depends on nothing of diagd's).
 //! - [`config`] (flags), [`export`] (export files), [`system`] (the

@@ -50,6 +50,11 @@ enum Command {
     Groups(diagd::cli::groups::GroupsArgs),
     /// One error group: show, resolve, ignore, reopen, merge, split, note.
     Group(diagd::cli::groups::GroupArgs),
+    /// Training runs: state (alive, stuck, lost, finished, failed), members,
+    /// last step and heartbeat, and who is behind (--watch follows changes).
+    Runs(diagd::cli::runs::RunsArgs),
+    /// One training run: every member, its error groups, its recent actions.
+    Run(diagd::cli::runs::RunArgs),
     /// Generate, list, show, download or delete diagnostic reports.
     Report(diagd::cli::report::ReportArgs),
     /// Export logs from a running diagd into a timestamped JSON/NDJSON file.
@@ -158,6 +163,12 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Group(args) => {
             return client_outcome("group", diagd::cli::groups::group(args).await);
+        }
+        Command::Runs(args) => {
+            return client_outcome("runs", diagd::cli::runs::runs(args).await);
+        }
+        Command::Run(args) => {
+            return client_outcome("run", diagd::cli::runs::run(args).await);
         }
         Command::Report(args) => {
             return client_outcome("report", diagd::cli::report::run(args).await);

@@ -243,7 +243,7 @@ fn code_name(code: tonic::Code) -> &'static str {
 /// The RPCs of `diagnostics.v1.DiagnosticsService`, and `OtlpExport` for
 /// OTLP's logs Export (gRPC and HTTP): the only values of the `method` label
 /// besides `other`, whatever paths clients send.
-const METHODS: [&str; 24] = [
+const METHODS: [&str; 28] = [
     "ReportError",
     "IngestLogs",
     "ListLogs",
@@ -267,6 +267,10 @@ const METHODS: [&str; 24] = [
     "UpdateGroup",
     "MergeGroups",
     "SplitGroup",
+    "Heartbeat",
+    "ListRuns",
+    "GetRun",
+    "WatchRuns",
     "OtlpExport",
 ];
 

@@ -131,6 +131,26 @@ async fn call(client: &mut Client, method: &str) -> Result<(), Status> {
             })
             .await
             .map(drop),
+        "Heartbeat" => client
+            .heartbeat(pb::HeartbeatRequest {
+                run_id: "r".into(),
+                host: "h".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ListRuns" => client
+            .list_runs(pb::ListRunsRequest::default())
+            .await
+            .map(drop),
+        "GetRun" => client
+            .get_run(pb::GetRunRequest { run_id: id })
+            .await
+            .map(drop),
+        "WatchRuns" => client
+            .watch_runs(pb::WatchRunsRequest::default())
+            .await
+            .map(drop),
         other => panic!("no call for {other}"),
     }
 }
@@ -146,7 +166,7 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
     let server = TestServer::start_with(options).await;
     let channel = server.channel().await;
     // (method, roles allowed besides admin)
-    let table: [(&str, &[&str]); 23] = [
+    let table: [(&str, &[&str]); 27] = [
         ("ReportError", &["ingest"]),
         ("IngestLogs", &["ingest"]),
         ("RecordAction", &["ingest"]),
@@ -170,6 +190,10 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
         ("UpdateGroup", &[]),
         ("MergeGroups", &[]),
         ("SplitGroup", &[]),
+        ("Heartbeat", &["ingest"]),
+        ("ListRuns", &["read"]),
+        ("GetRun", &["read"]),
+        ("WatchRuns", &["read"]),
     ];
     for (method, roles) in table {
         let mut anonymous = client(channel.clone(), None);

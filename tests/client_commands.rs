@@ -791,3 +791,54 @@ async fn groups_are_listed_shown_noted_resolved_and_their_logs_filtered() {
     let bad = run_failing(&server, &["groups", "--status", "sleeping"]);
     assert!(bad.contains("unknown status"), "{bad}");
 }
+
+#[tokio::test]
+async fn runs_are_listed_and_shown_with_who_is_behind() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    for rank in 0..2 {
+        let mut beat = pb::HeartbeatRequest {
+            run_id: "llama-ft-42".into(),
+            host: "gpu-node-03".into(),
+            rank,
+            pid: 4000 + rank as u32,
+            phase: pb::RunPhase::Training as i32,
+            step: Some(100),
+            ..Default::default()
+        };
+        if rank == 1 {
+            beat.phase = pb::RunPhase::Failed as i32;
+            beat.message = "RuntimeError: NCCL error".into();
+        }
+        client.heartbeat(beat).await.unwrap();
+    }
+    let table = run_ok(&server, &["runs"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("STATE") && lines[0].contains("SUMMARY"),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("failed")
+            && lines[1].contains("llama-ft-42")
+            && lines[1].contains("1/2")
+            && lines[1]
+                .contains("rank 1 on gpu-node-03 failed at step 100: RuntimeError: NCCL error"),
+        "{table}"
+    );
+    let shown = run_ok(&server, &["run", "show", "llama-ft-42"]);
+    for expected in [
+        "2 members: 1 alive",
+        "gpu-node-03",
+        "training",
+        "RuntimeError: NCCL error",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(&server, &["runs", "--state", "failed", "--json"])).unwrap();
+    assert_eq!(json["runId"], "llama-ft-42");
+    assert_eq!(json["state"], "RUN_STATE_FAILED");
+    let missing = run_failing(&server, &["run", "show", "nope"]);
+    assert!(missing.contains("run nope not found"), "{missing}");
+}

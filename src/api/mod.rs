@@ -1,7 +1,7 @@
 //! The gRPC service: converts requests to domain types (validating every
 //! field), calls the store, converts the answers back. One file per group of
 //! RPCs (`ingest`, `query`, `search`, `tail`, `reports`, `export`, `admin`, `groups`,
-//! `actions`), and `otlp` for OpenTelemetry's LogsService/Export; every RPC of the contract is implemented. Handlers fail with
+//! `actions`, `runs`), and `otlp` for OpenTelemetry's LogsService/Export; every RPC of the contract is implemented. Handlers fail with
 //! an [`error::ApiError`]; the trait implementation below turns it into a
 //! `Status` (with its google.rpc details) and counts the request in diagd's
 //! metrics. Shared: validation and conversion (`convert`, `page_token`),
@@ -25,6 +25,7 @@ mod page_token;
 pub mod pb;
 mod query;
 mod reports;
+mod runs;
 mod search;
 mod streaming;
 mod tail;
@@ -41,6 +42,7 @@ use crate::{
     domain::{DebugMode, fingerprint::GroupingOptions, scrub::Scrubber},
     store::Store,
     workers::retention::Retention,
+    workers::runs::RunWatch,
     workers::tail::Hub,
 };
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
@@ -114,6 +116,8 @@ pub struct DiagnosticsApi {
     hub: Hub,
     /// What retention has done.
     retention: Retention,
+    /// Run state changes, for WatchRuns.
+    runs: RunWatch,
 }
 
 impl DiagnosticsApi {
@@ -124,6 +128,7 @@ impl DiagnosticsApi {
         debug_mode: watch::Receiver<DebugMode>,
         hub: Hub,
         retention: Retention,
+        runs: RunWatch,
         shutdown: CancellationToken,
     ) -> Self {
         DiagnosticsApi {
@@ -133,6 +138,7 @@ impl DiagnosticsApi {
             shutdown,
             hub,
             retention,
+            runs,
         }
     }
 
@@ -346,5 +352,33 @@ impl DiagnosticsService for DiagnosticsApi {
         request: Request<pb::SplitGroupRequest>,
     ) -> Result<Response<pb::SplitGroupResponse>, Status> {
         answer("SplitGroup", DiagnosticsApi::split_group(self, request)).await
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        answer("Heartbeat", DiagnosticsApi::heartbeat(self, request)).await
+    }
+
+    async fn list_runs(
+        &self,
+        request: Request<pb::ListRunsRequest>,
+    ) -> Result<Response<pb::ListRunsResponse>, Status> {
+        answer("ListRuns", DiagnosticsApi::list_runs(self, request)).await
+    }
+
+    async fn get_run(
+        &self,
+        request: Request<pb::GetRunRequest>,
+    ) -> Result<Response<pb::GetRunResponse>, Status> {
+        answer("GetRun", DiagnosticsApi::get_run(self, request)).await
+    }
+
+    async fn watch_runs(
+        &self,
+        request: Request<pb::WatchRunsRequest>,
+    ) -> Result<Response<ResponseStream<pb::WatchRunsResponse>>, Status> {
+        answer("WatchRuns", DiagnosticsApi::watch_runs(self, request)).await
     }
 }

@@ -1,6 +1,6 @@
 //! Opaque page tokens: the position of the last item returned — a log's
-//! (occurred_at, id) for ListLogs, a group's (order key, id) for ListGroups
-//! — plus a fingerprint of the filter, so a token reused with another filter
+//! (occurred_at, id) for ListLogs, a group's (order key, id) for ListGroups,
+//! a run's (latest heartbeat, id) for ListRuns — plus a fingerprint of the filter, so a token reused with another filter
 //! is refused instead of silently paging something else.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -11,7 +11,7 @@ use super::{
     error::FieldError,
     limits::{MAX_SECONDS, MIN_SECONDS},
 };
-use crate::domain::{PageCursor, group::GroupCursor};
+use crate::domain::{PageCursor, group::GroupCursor, run::RunCursor};
 
 /// Token layout version; bump when the layout changes.
 const VERSION: u8 = 1;
@@ -103,6 +103,54 @@ pub fn decode_group(
         ));
     }
     Ok(GroupCursor { key, id })
+}
+
+/// Layout version of run tokens.
+const RUN_VERSION: u8 = 3;
+
+/// Encodes the position after `cursor` (a run's latest heartbeat and id)
+/// for `request`.
+pub fn encode_run(cursor: &RunCursor, request: &impl std::fmt::Debug) -> String {
+    let mut bytes = Vec::with_capacity(1 + 8 + 8 + cursor.run_id.len());
+    bytes.push(RUN_VERSION);
+    bytes.extend_from_slice(&cursor.last_heartbeat_micros.to_be_bytes());
+    bytes.extend_from_slice(&fingerprint(request).to_be_bytes());
+    bytes.extend_from_slice(cursor.run_id.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes a token produced by [`encode_run`] for the same `request`.
+pub fn decode_run(token: &str, request: &impl std::fmt::Debug) -> Result<RunCursor, FieldError> {
+    let invalid = || {
+        FieldError::new(
+            "page_token",
+            "not a token returned by this listing; start again without one",
+        )
+    };
+    // A run id is at most 256 bytes.
+    if token.len() > 512 {
+        return Err(invalid());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    if bytes.len() < 17 || bytes[0] != RUN_VERSION {
+        return Err(invalid());
+    }
+    let micros = i64::from_be_bytes(bytes[1..9].try_into().map_err(|_| invalid())?);
+    let print = u64::from_be_bytes(bytes[9..17].try_into().map_err(|_| invalid())?);
+    if print != fingerprint(request) {
+        return Err(FieldError::new(
+            "page_token",
+            "was issued for a different filter; use the same filter for every page, or start again without a token",
+        ));
+    }
+    DateTime::from_timestamp_micros(micros)
+        .filter(|t| (MIN_SECONDS..=MAX_SECONDS).contains(&t.timestamp()))
+        .ok_or_else(invalid)?;
+    let run_id = String::from_utf8(bytes[17..].to_vec()).map_err(|_| invalid())?;
+    Ok(RunCursor {
+        last_heartbeat_micros: micros,
+        run_id,
+    })
 }
 
 /// A stable 64-bit FNV-1a hash of the filter's contents.

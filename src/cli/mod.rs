@@ -11,6 +11,7 @@ mod progress;
 pub mod push;
 mod render;
 pub mod report;
+pub mod runs;
 pub mod tail;
 
 use chrono::{DateTime, Utc};

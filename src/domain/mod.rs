@@ -3,7 +3,9 @@
 //! positions and notices; search terms and case folding (`search`, `fold`),
 //! secret scrubbing (`scrub`), error fingerprints (`fingerprint`: which logs
 //! are the same error) and error groups (`group`: their counts and triage),
-//! the report document and guidance. No proto
+//! training runs (`run`: heartbeats and the states derived from them), error
+//! types of errors known only by their text (`classify`), the report
+//! document and guidance. No proto
 //! and no SQL here; `api` converts from the wire and `store` maps to
 //! tables.
 
@@ -16,6 +18,7 @@ pub mod group;
 mod guidance;
 mod log;
 pub mod report;
+pub mod run;
 pub mod scrub;
 pub mod search;
 mod stats;

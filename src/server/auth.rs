@@ -3,11 +3,12 @@
 //! Reflection and health stay open. Tokens are compared in constant time and
 //! never logged.
 //!
-//! - `ingest`: ReportError, IngestLogs, RecordAction, OTLP's logs Export
-//!   (gRPC and HTTP), and following debug
+//! - `ingest`: ReportError, IngestLogs, RecordAction, Heartbeat, OTLP's
+//!   logs Export (gRPC and HTTP), and following debug
 //!   mode (GetDebugMode, WatchDebugMode) — what a trainer needs;
 //! - `read`: listing, getting, searching, tailing, stats, reports (not
-//!   deleting them), export, error groups (ListGroups, GetGroup), and
+//!   deleting them), export, error groups (ListGroups, GetGroup), runs
+//!   (ListRuns, GetRun, WatchRuns), and
 //!   reading debug mode;
 //! - `admin`: everything, including ClearLogs, SetDebugMode, DeleteReport,
 //!   and triaging groups (UpdateGroup, MergeGroups, SplitGroup).
@@ -58,13 +59,13 @@ impl Role {
 /// admin.
 fn roles_for(method: &str) -> &'static [Role] {
     match method {
-        "ReportError" | "IngestLogs" | "RecordAction" | "OtlpExport" => {
+        "ReportError" | "IngestLogs" | "RecordAction" | "OtlpExport" | "Heartbeat" => {
             &[Role::Ingest, Role::Admin]
         }
         "GetDebugMode" | "WatchDebugMode" => &[Role::Ingest, Role::Read, Role::Admin],
         "ListLogs" | "GetLog" | "SearchLogs" | "SubscribeLogs" | "GetStats" | "GenerateReport"
         | "GetReport" | "ListReports" | "DownloadReport" | "ExportLogs" | "ListGroups"
-        | "GetGroup" => &[Role::Read, Role::Admin],
+        | "GetGroup" | "ListRuns" | "GetRun" | "WatchRuns" => &[Role::Read, Role::Admin],
         _ => &[Role::Admin],
     }
 }

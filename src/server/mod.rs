@@ -247,12 +247,14 @@ pub async fn run(
     }
     let mut api_settings = options.api.clone();
     api_settings.max_message_bytes = options.max_message_bytes;
+    let runs = crate::workers::runs::start(store.clone(), shutdown.clone());
     let api = DiagnosticsApi::new(
         store,
         api_settings,
         debug_mode,
         hub,
         retention,
+        runs,
         shutdown.clone(),
     );
     if let Some(address) = options.otlp_http_listen {

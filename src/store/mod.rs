@@ -12,6 +12,7 @@
 //! - `export`: the export cursor; `clear`: deleting logs and their traces
 //! - `groups`: error groups (listing, reading, triage, merges and splits;
 //!   created and counted on the insert path in `logs`)
+//! - `runs`: training runs (heartbeats, the liveness sweep, state changes)
 //! - `reports`, `actions`, `debug_mode`: the other tables
 
 mod actions;
@@ -27,6 +28,7 @@ mod groups;
 mod migrate;
 mod notify;
 mod reports;
+mod runs;
 mod search;
 mod stats;
 mod tail;

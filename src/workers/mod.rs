@@ -7,9 +7,12 @@
 //! - `debug_mode`: follows the debug-mode switch and flips diagd's own log
 //!   level;
 //! - `grouping`: puts logs stored before error groups existed into their
-//!   groups, in small batches, then ends.
+//!   groups, in small batches, then ends;
+//! - `runs`: the liveness sweep of training runs (stuck, lost) and the
+//!   reader of their state changes for WatchRuns.
 
 pub mod debug_mode;
 pub mod grouping;
 pub mod retention;
+pub mod runs;
 pub mod tail;

@@ -3,12 +3,13 @@
 //! send, `to_wire` builds what diagd answers, and `json` converts
 //! `google.protobuf.Struct` to JSON and back; `groups` does both directions
 //! for error groups; `otlp` turns OpenTelemetry log records into diagd's
-//! own `NewLog`. The limits they check are in `api::limits`.
+//! own `NewLog`; `runs` validates heartbeats and answers runs. The limits they check are in `api::limits`.
 
 pub mod from_wire;
 pub mod groups;
 mod json;
 pub mod otlp;
+pub mod runs;
 pub mod to_wire;
 
 pub use json::json_to_struct;

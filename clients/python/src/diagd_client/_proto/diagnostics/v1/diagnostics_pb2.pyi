@@ -71,6 +71,25 @@ class BucketWidth(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BUCKET_WIDTH_HOUR: _ClassVar[BucketWidth]
     BUCKET_WIDTH_DAY: _ClassVar[BucketWidth]
     BUCKET_WIDTH_MINUTE: _ClassVar[BucketWidth]
+
+class RunState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RUN_STATE_UNSPECIFIED: _ClassVar[RunState]
+    RUN_STATE_ALIVE: _ClassVar[RunState]
+    RUN_STATE_STUCK: _ClassVar[RunState]
+    RUN_STATE_LOST: _ClassVar[RunState]
+    RUN_STATE_FINISHED: _ClassVar[RunState]
+    RUN_STATE_FAILED: _ClassVar[RunState]
+
+class RunPhase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RUN_PHASE_UNSPECIFIED: _ClassVar[RunPhase]
+    RUN_PHASE_STARTING: _ClassVar[RunPhase]
+    RUN_PHASE_TRAINING: _ClassVar[RunPhase]
+    RUN_PHASE_EVALUATING: _ClassVar[RunPhase]
+    RUN_PHASE_SAVING: _ClassVar[RunPhase]
+    RUN_PHASE_FINISHED: _ClassVar[RunPhase]
+    RUN_PHASE_FAILED: _ClassVar[RunPhase]
 SEVERITY_UNSPECIFIED: Severity
 SEVERITY_CRITICAL: Severity
 SEVERITY_HIGH: Severity
@@ -110,6 +129,19 @@ BUCKET_WIDTH_UNSPECIFIED: BucketWidth
 BUCKET_WIDTH_HOUR: BucketWidth
 BUCKET_WIDTH_DAY: BucketWidth
 BUCKET_WIDTH_MINUTE: BucketWidth
+RUN_STATE_UNSPECIFIED: RunState
+RUN_STATE_ALIVE: RunState
+RUN_STATE_STUCK: RunState
+RUN_STATE_LOST: RunState
+RUN_STATE_FINISHED: RunState
+RUN_STATE_FAILED: RunState
+RUN_PHASE_UNSPECIFIED: RunPhase
+RUN_PHASE_STARTING: RunPhase
+RUN_PHASE_TRAINING: RunPhase
+RUN_PHASE_EVALUATING: RunPhase
+RUN_PHASE_SAVING: RunPhase
+RUN_PHASE_FINISHED: RunPhase
+RUN_PHASE_FAILED: RunPhase
 
 class Source(_message.Message):
     __slots__ = ("host", "run_id", "component", "labels")
@@ -889,3 +921,191 @@ class SplitGroupResponse(_message.Message):
     group: ErrorGroup
     moved_logs: int
     def __init__(self, group: _Optional[_Union[ErrorGroup, _Mapping]] = ..., moved_logs: _Optional[int] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("run_id", "host", "rank", "pid", "phase", "step", "epoch", "metrics", "interval", "stuck_after", "message")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    STUCK_AFTER_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    host: str
+    rank: int
+    pid: int
+    phase: RunPhase
+    step: int
+    epoch: float
+    metrics: _containers.ScalarMap[str, float]
+    interval: _duration_pb2.Duration
+    stuck_after: _duration_pb2.Duration
+    message: str
+    def __init__(self, run_id: _Optional[str] = ..., host: _Optional[str] = ..., rank: _Optional[int] = ..., pid: _Optional[int] = ..., phase: _Optional[_Union[RunPhase, str]] = ..., step: _Optional[int] = ..., epoch: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., interval: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., stuck_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ("member_state", "run_state")
+    MEMBER_STATE_FIELD_NUMBER: _ClassVar[int]
+    RUN_STATE_FIELD_NUMBER: _ClassVar[int]
+    member_state: RunState
+    run_state: RunState
+    def __init__(self, member_state: _Optional[_Union[RunState, str]] = ..., run_state: _Optional[_Union[RunState, str]] = ...) -> None: ...
+
+class Run(_message.Message):
+    __slots__ = ("run_id", "state", "summary", "started_at", "last_heartbeat", "state_changed_at", "members", "alive", "stuck", "lost", "finished", "failed", "max_step", "min_step", "stuck_after")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    STATE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    ALIVE_FIELD_NUMBER: _ClassVar[int]
+    STUCK_FIELD_NUMBER: _ClassVar[int]
+    LOST_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEP_FIELD_NUMBER: _ClassVar[int]
+    MIN_STEP_FIELD_NUMBER: _ClassVar[int]
+    STUCK_AFTER_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    state: RunState
+    summary: str
+    started_at: _timestamp_pb2.Timestamp
+    last_heartbeat: _timestamp_pb2.Timestamp
+    state_changed_at: _timestamp_pb2.Timestamp
+    members: int
+    alive: int
+    stuck: int
+    lost: int
+    finished: int
+    failed: int
+    max_step: int
+    min_step: int
+    stuck_after: _duration_pb2.Duration
+    def __init__(self, run_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., summary: _Optional[str] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., members: _Optional[int] = ..., alive: _Optional[int] = ..., stuck: _Optional[int] = ..., lost: _Optional[int] = ..., finished: _Optional[int] = ..., failed: _Optional[int] = ..., max_step: _Optional[int] = ..., min_step: _Optional[int] = ..., stuck_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RunMember(_message.Message):
+    __slots__ = ("host", "rank", "pid", "state", "phase", "step", "epoch", "metrics", "first_heartbeat", "last_heartbeat", "step_changed_at", "state_changed_at", "interval", "message")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    STEP_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    rank: int
+    pid: int
+    state: RunState
+    phase: RunPhase
+    step: int
+    epoch: float
+    metrics: _containers.ScalarMap[str, float]
+    first_heartbeat: _timestamp_pb2.Timestamp
+    last_heartbeat: _timestamp_pb2.Timestamp
+    step_changed_at: _timestamp_pb2.Timestamp
+    state_changed_at: _timestamp_pb2.Timestamp
+    interval: _duration_pb2.Duration
+    message: str
+    def __init__(self, host: _Optional[str] = ..., rank: _Optional[int] = ..., pid: _Optional[int] = ..., state: _Optional[_Union[RunState, str]] = ..., phase: _Optional[_Union[RunPhase, str]] = ..., step: _Optional[int] = ..., epoch: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., first_heartbeat: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., step_changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., interval: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ListRunsRequest(_message.Message):
+    __slots__ = ("states", "host", "since", "until", "page_size", "page_token")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[RunState]
+    host: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, states: _Optional[_Iterable[_Union[RunState, str]]] = ..., host: _Optional[str] = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRunsResponse(_message.Message):
+    __slots__ = ("runs", "next_page_token")
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[Run]
+    next_page_token: str
+    def __init__(self, runs: _Optional[_Iterable[_Union[Run, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetRunRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class GetRunResponse(_message.Message):
+    __slots__ = ("run", "members", "groups", "recent_actions")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    run: Run
+    members: _containers.RepeatedCompositeFieldContainer[RunMember]
+    groups: _containers.RepeatedCompositeFieldContainer[ErrorGroup]
+    recent_actions: _containers.RepeatedCompositeFieldContainer[RecentAction]
+    def __init__(self, run: _Optional[_Union[Run, _Mapping]] = ..., members: _Optional[_Iterable[_Union[RunMember, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[ErrorGroup, _Mapping]]] = ..., recent_actions: _Optional[_Iterable[_Union[RecentAction, _Mapping]]] = ...) -> None: ...
+
+class WatchRunsRequest(_message.Message):
+    __slots__ = ("run_ids",)
+    RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+    run_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RunChange(_message.Message):
+    __slots__ = ("run_id", "host", "rank", "from_state", "to_state", "step", "changed_at", "run")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    host: str
+    rank: int
+    from_state: RunState
+    to_state: RunState
+    step: int
+    changed_at: _timestamp_pb2.Timestamp
+    run: Run
+    def __init__(self, run_id: _Optional[str] = ..., host: _Optional[str] = ..., rank: _Optional[int] = ..., from_state: _Optional[_Union[RunState, str]] = ..., to_state: _Optional[_Union[RunState, str]] = ..., step: _Optional[int] = ..., changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., run: _Optional[_Union[Run, _Mapping]] = ...) -> None: ...
+
+class WatchRunsResponse(_message.Message):
+    __slots__ = ("change",)
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    change: RunChange
+    def __init__(self, change: _Optional[_Union[RunChange, _Mapping]] = ...) -> None: ...

@@ -131,6 +131,26 @@ class DiagnosticsServiceStub(object):
                 request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupRequest.SerializeToString,
                 response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupResponse.FromString,
                 )
+        self.Heartbeat = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/Heartbeat',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.HeartbeatResponse.FromString,
+                )
+        self.ListRuns = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/ListRuns',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListRunsRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListRunsResponse.FromString,
+                )
+        self.GetRun = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/GetRun',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetRunRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetRunResponse.FromString,
+                )
+        self.WatchRuns = channel.unary_stream(
+                '/diagnostics.v1.DiagnosticsService/WatchRuns',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsResponse.FromString,
+                )
 
 
 class DiagnosticsServiceServicer(object):
@@ -331,6 +351,44 @@ class DiagnosticsServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Heartbeat(self, request, context):
+        """Says that one process (a member: host and rank) of a training run is
+        alive, and where it is: its phase, step and progress. Cheap; the Python
+        client sends one every 30 s from a background thread. A FINISHED or
+        FAILED phase ends the member. diagd derives each member's state by the
+        database's clock: ALIVE, STUCK (heartbeats arrive but the step has not
+        advanced for `stuck_after`), LOST (no heartbeat for three intervals).
+        Ingest role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRuns(self, request, context):
+        """Lists training runs with their derived state, most recent heartbeat
+        first, in keyset pages. Read role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRun(self, request, context):
+        """One run: its members (state, step, last heartbeat), its error groups
+        and its recent actions. Read role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchRuns(self, request, context):
+        """Streams member state changes as diagd derives them (stuck, lost,
+        finished, failed, alive again), from the moment the stream opens.
+        Read role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DiagnosticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -448,6 +506,26 @@ def add_DiagnosticsServiceServicer_to_server(servicer, server):
                     servicer.SplitGroup,
                     request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupRequest.FromString,
                     response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupResponse.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.HeartbeatRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.HeartbeatResponse.SerializeToString,
+            ),
+            'ListRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRuns,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListRunsRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListRunsResponse.SerializeToString,
+            ),
+            'GetRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRun,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetRunRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetRunResponse.SerializeToString,
+            ),
+            'WatchRuns': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRuns,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -849,5 +927,73 @@ class DiagnosticsService(object):
         return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/SplitGroup',
             diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupRequest.SerializeToString,
             diagnostics_dot_v1_dot_diagnostics__pb2.SplitGroupResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/Heartbeat',
+            diagnostics_dot_v1_dot_diagnostics__pb2.HeartbeatRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.HeartbeatResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/ListRuns',
+            diagnostics_dot_v1_dot_diagnostics__pb2.ListRunsRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.ListRunsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/GetRun',
+            diagnostics_dot_v1_dot_diagnostics__pb2.GetRunRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.GetRunResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/diagnostics.v1.DiagnosticsService/WatchRuns',
+            diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,474 @@
+//! Training runs in PostgreSQL: heartbeats (a member's row and its run's,
+//! one transaction), the liveness sweep that marks members stuck or lost by
+//! the database's clock (one replica at a time, under [`RUNS_SWEEP_LOCK`]),
+//! each run's counts and summary (refreshed whenever a member's state
+//! changes), listing and reading runs, and the recorded state changes that
+//! WatchRuns streams. Nothing here keeps time in diagd: every "now" is
+//! PostgreSQL's, so replicas agree and a restart loses nothing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::{Store, StoreError};
+use crate::domain::run::{
+    DEFAULT_STUCK_AFTER, Heartbeat, LOST_AFTER_INTERVALS, Run, RunChange, RunCursor, RunFilter,
+    RunMember, RunPhase, RunState, StateCounts, summary,
+};
+
+/// Advisory lock of the liveness sweep: one replica sweeps at a time
+/// ("runsweep" in ASCII).
+const RUNS_SWEEP_LOCK: i64 = 0x7275_6e73_7765_6570;
+
+/// Members a run's summary names at most.
+const NAMED_MEMBERS: i64 = 3;
+
+/// Runs one sweep refreshes at most (the rest wait for the next sweep).
+const SWEEP_RUNS: usize = 1000;
+
+/// Members GetRun returns at most.
+pub const MAX_MEMBERS: i64 = 10_000;
+
+const RUN_COLUMNS: &str = "run_id, state, summary, started_at, last_heartbeat, state_changed_at,
+       stuck_after_secs, alive, stuck, lost, finished, failed, max_step, min_step";
+
+const MEMBER_COLUMNS: &str = "host, rank, pid, state, phase, step, epoch, metrics,
+       first_heartbeat, last_heartbeat, step_changed_at, state_changed_at, interval_secs, message";
+
+fn state(name: &str) -> Result<RunState, StoreError> {
+    RunState::parse(name).ok_or_else(|| StoreError::Corrupt(format!("unknown run state {name:?}")))
+}
+
+fn count(row: &Row, column: &str) -> Result<u32, StoreError> {
+    Ok(row.try_get::<_, i32>(column)?.max(0) as u32)
+}
+
+fn row_to_run(row: &Row) -> Result<Run, StoreError> {
+    Ok(Run {
+        run_id: row.try_get("run_id")?,
+        state: state(row.try_get("state")?)?,
+        summary: row.try_get("summary")?,
+        started_at: row.try_get("started_at")?,
+        last_heartbeat: row.try_get("last_heartbeat")?,
+        state_changed_at: row.try_get("state_changed_at")?,
+        stuck_after: Duration::from_secs_f64(row.try_get::<_, f64>("stuck_after_secs")?.max(0.0)),
+        counts: StateCounts {
+            alive: count(row, "alive")?,
+            stuck: count(row, "stuck")?,
+            lost: count(row, "lost")?,
+            finished: count(row, "finished")?,
+            failed: count(row, "failed")?,
+        },
+        max_step: row.try_get("max_step")?,
+        min_step: row.try_get("min_step")?,
+    })
+}
+
+fn row_to_member(row: &Row) -> Result<RunMember, StoreError> {
+    let metrics: serde_json::Value = row.try_get("metrics")?;
+    Ok(RunMember {
+        host: row.try_get("host")?,
+        rank: row.try_get("rank")?,
+        pid: row.try_get::<_, i64>("pid")?.clamp(0, u32::MAX as i64) as u32,
+        state: state(row.try_get("state")?)?,
+        phase: RunPhase::parse(row.try_get("phase")?),
+        step: row.try_get("step")?,
+        epoch: row.try_get("epoch")?,
+        metrics: metrics
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        first_heartbeat: row.try_get("first_heartbeat")?,
+        last_heartbeat: row.try_get("last_heartbeat")?,
+        step_changed_at: row.try_get("step_changed_at")?,
+        state_changed_at: row.try_get("state_changed_at")?,
+        interval: Duration::from_secs_f64(row.try_get::<_, f64>("interval_secs")?.max(0.0)),
+        message: row.try_get("message")?,
+    })
+}
+
+/// Recounts run `run_id` from its members, names the members behind and
+/// stores its state and summary; the run as it is now.
+async fn refresh_run(client: &impl GenericClient, run_id: &str) -> Result<Run, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE state = 'alive')::int AS alive,
+                    count(*) FILTER (WHERE state = 'stuck')::int AS stuck,
+                    count(*) FILTER (WHERE state = 'lost')::int AS lost,
+                    count(*) FILTER (WHERE state = 'finished')::int AS finished,
+                    count(*) FILTER (WHERE state = 'failed')::int AS failed,
+                    max(step) AS max_step,
+                    min(step) FILTER (WHERE state IN ('alive', 'stuck')) AS min_step,
+                    max(step) FILTER (WHERE state = 'alive') AS alive_step
+             FROM run_members WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?;
+    let counts = StateCounts {
+        alive: count(&row, "alive")?,
+        stuck: count(&row, "stuck")?,
+        lost: count(&row, "lost")?,
+        finished: count(&row, "finished")?,
+        failed: count(&row, "failed")?,
+    };
+    let run_state = counts.run_state();
+    let behind = if matches!(
+        run_state,
+        RunState::Stuck | RunState::Lost | RunState::Failed
+    ) {
+        client
+            .query(
+                &format!(
+                    "SELECT {MEMBER_COLUMNS} FROM run_members
+                     WHERE run_id = $1 AND state = $2
+                     ORDER BY state_changed_at, rank, host LIMIT $3"
+                ),
+                &[&run_id, &run_state.as_str(), &NAMED_MEMBERS],
+            )
+            .await?
+            .iter()
+            .map(row_to_member)
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
+    let alive_step: Option<i64> = row.try_get("alive_step")?;
+    let line = summary(run_state, &counts, &behind, alive_step);
+    let max_step: Option<i64> = row.try_get("max_step")?;
+    let min_step: Option<i64> = row.try_get("min_step")?;
+    let updated = client
+        .query_one(
+            &format!(
+                "UPDATE runs SET
+                    state_changed_at = CASE WHEN state <> $2 THEN now() ELSE state_changed_at END,
+                    state = $2, summary = $3, members = $4, alive = $5, stuck = $6, lost = $7,
+                    finished = $8, failed = $9, max_step = $10, min_step = $11
+                 WHERE run_id = $1
+                 RETURNING {RUN_COLUMNS}"
+            ),
+            &[
+                &run_id,
+                &run_state.as_str(),
+                &line,
+                &(counts.total() as i32),
+                &(counts.alive as i32),
+                &(counts.stuck as i32),
+                &(counts.lost as i32),
+                &(counts.finished as i32),
+                &(counts.failed as i32),
+                &max_step,
+                &min_step,
+            ],
+        )
+        .await?;
+    row_to_run(&updated)
+}
+
+impl Store {
+    /// Records a heartbeat: the member's row (created on its first), its
+    /// state after it, a recorded change when the state moved, and its run's
+    /// counts and summary. Returns the member's state and the run.
+    pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<(RunState, Run), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let stuck_after = beat.stuck_after.map(|d| d.as_secs_f64());
+        tx.execute(
+            "INSERT INTO runs (run_id, state, started_at, last_heartbeat, state_changed_at, stuck_after_secs)
+             VALUES ($1, 'alive', now(), now(), now(), COALESCE($2::float8, $3::float8))
+             ON CONFLICT (run_id) DO UPDATE SET
+                last_heartbeat = now(),
+                stuck_after_secs = COALESCE($2::float8, runs.stuck_after_secs)",
+            &[
+                &beat.run_id,
+                &stuck_after,
+                &DEFAULT_STUCK_AFTER.as_secs_f64(),
+            ],
+        )
+        .await?;
+        let key_pid = beat.key_pid();
+        let before = tx
+            .query_opt(
+                "SELECT state, step FROM run_members
+                 WHERE run_id = $1 AND host = $2 AND rank = $3 AND key_pid = $4
+                 FOR UPDATE",
+                &[&beat.run_id, &beat.host, &beat.rank, &key_pid],
+            )
+            .await?;
+        let (before_state, before_step) = match &before {
+            Some(row) => (
+                Some(state(row.try_get("state")?)?),
+                row.try_get::<_, Option<i64>>("step")?,
+            ),
+            None => (None, None),
+        };
+        let step_changed = before.is_none() || before_step != beat.step;
+        let after = beat.next_state(before_state, step_changed);
+        let metrics = serde_json::Value::Object(
+            beat.metrics
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect(),
+        );
+        tx.execute(
+            "INSERT INTO run_members AS m (run_id, host, rank, key_pid, pid, state, phase, step, epoch,
+                    metrics, first_heartbeat, last_heartbeat, step_changed_at, state_changed_at,
+                    interval_secs, message)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), now(), now(), $11, $12)
+             ON CONFLICT (run_id, host, rank, key_pid) DO UPDATE SET
+                pid = EXCLUDED.pid, phase = EXCLUDED.phase, epoch = EXCLUDED.epoch,
+                metrics = EXCLUDED.metrics, last_heartbeat = now(),
+                step_changed_at = CASE WHEN $13 THEN now() ELSE m.step_changed_at END,
+                step = EXCLUDED.step,
+                state_changed_at = CASE WHEN m.state <> EXCLUDED.state THEN now() ELSE m.state_changed_at END,
+                state = EXCLUDED.state,
+                interval_secs = EXCLUDED.interval_secs,
+                message = EXCLUDED.message",
+            &[
+                &beat.run_id,
+                &beat.host,
+                &beat.rank,
+                &key_pid,
+                &(beat.pid as i64),
+                &after.as_str(),
+                &beat.phase.as_str(),
+                &beat.step,
+                &beat.epoch,
+                &metrics,
+                &beat.interval.as_secs_f64(),
+                &beat.message,
+                &step_changed,
+            ],
+        )
+        .await?;
+        let changed = before_state.is_some_and(|b| b != after) || before_state.is_none();
+        if changed {
+            tx.execute(
+                "INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &beat.run_id,
+                    &beat.host,
+                    &beat.rank,
+                    &before_state.map_or("", RunState::as_str),
+                    &after.as_str(),
+                    &beat.step,
+                ],
+            )
+            .await?;
+        }
+        // The counts move only with a state; the steps with every beat.
+        let run = refresh_run(&tx, &beat.run_id).await?;
+        tx.commit().await?;
+        Ok((after, run))
+    }
+
+    /// Marks members stuck or lost (or alive again) by the database's
+    /// clock, records each change and refreshes the runs concerned; only
+    /// one replica sweeps at a time (the others return at once). Returns
+    /// how many members changed.
+    pub async fn sweep_runs(&self) -> Result<usize, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let locked: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RUNS_SWEEP_LOCK])
+            .await?
+            .try_get(0)?;
+        if !locked {
+            return Ok(0);
+        }
+        let rows = tx
+            .query(
+                "WITH due AS (
+                    SELECT m.run_id, m.host, m.rank, m.key_pid, m.state AS from_state,
+                           CASE
+                             WHEN now() - m.last_heartbeat > make_interval(secs => m.interval_secs * $1)
+                               THEN 'lost'
+                             WHEN m.step IS NOT NULL
+                                  AND now() - m.step_changed_at > make_interval(secs => r.stuck_after_secs)
+                               THEN 'stuck'
+                             ELSE 'alive'
+                           END AS to_state
+                    FROM run_members m JOIN runs r USING (run_id)
+                    WHERE m.state IN ('alive', 'stuck')
+                 ), moved AS (
+                    UPDATE run_members m SET state = due.to_state, state_changed_at = now()
+                    FROM due
+                    WHERE m.run_id = due.run_id AND m.host = due.host AND m.rank = due.rank
+                      AND m.key_pid = due.key_pid AND due.to_state <> due.from_state
+                    RETURNING m.run_id, m.host, m.rank, due.from_state, m.state AS to_state, m.step
+                 )
+                 INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
+                 SELECT run_id, host, rank, from_state, to_state, step FROM moved
+                 RETURNING run_id",
+                &[&(LOST_AFTER_INTERVALS as f64)],
+            )
+            .await?;
+        let mut runs: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<Result<_, _>>()?;
+        let changed = runs.len();
+        runs.sort();
+        runs.dedup();
+        runs.truncate(SWEEP_RUNS);
+        for run_id in &runs {
+            refresh_run(&tx, run_id).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// One page of runs matching `filter`, most recent heartbeat first,
+    /// after `cursor`; the cursor of the next page when there is one.
+    pub async fn list_runs(
+        &self,
+        filter: &RunFilter,
+        cursor: Option<&RunCursor>,
+        page_size: usize,
+    ) -> Result<(Vec<Run>, Option<RunCursor>), StoreError> {
+        let client = self.reader().await?;
+        let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
+        let after_time =
+            cursor.and_then(|c| DateTime::<Utc>::from_timestamp_micros(c.last_heartbeat_micros));
+        let after_id = cursor.map(|c| c.run_id.clone());
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs r
+                     WHERE (cardinality($1::text[]) = 0 OR state = ANY($1))
+                       AND ($2 = '' OR EXISTS (SELECT 1 FROM run_members m
+                                               WHERE m.run_id = r.run_id AND m.host = $2))
+                       AND ($3::timestamptz IS NULL OR last_heartbeat >= $3)
+                       AND ($4::timestamptz IS NULL OR last_heartbeat < $4)
+                       AND ($5::timestamptz IS NULL OR (last_heartbeat, run_id) < ($5, $6::text))
+                     ORDER BY last_heartbeat DESC, run_id DESC
+                     LIMIT $7"
+                ),
+                &[
+                    &states,
+                    &filter.host,
+                    &filter.since,
+                    &filter.until,
+                    &after_time,
+                    &after_id,
+                    &(page_size as i64 + 1),
+                ],
+            )
+            .await?;
+        client.finish();
+        let mut runs = rows.iter().map(row_to_run).collect::<Result<Vec<_>, _>>()?;
+        let next = if runs.len() > page_size {
+            runs.truncate(page_size);
+            runs.last().map(|r| RunCursor {
+                last_heartbeat_micros: r.last_heartbeat.timestamp_micros(),
+                run_id: r.run_id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok((runs, next))
+    }
+
+    /// Run `run_id` and its members (those needing attention first), or
+    /// `None` when diagd never heard of it.
+    pub async fn get_run(&self, run_id: &str) -> Result<Option<(Run, Vec<RunMember>)>, StoreError> {
+        let client = self.reader().await?;
+        let Some(row) = client
+            .query_opt(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1"),
+                &[&run_id],
+            )
+            .await?
+        else {
+            client.finish();
+            return Ok(None);
+        };
+        let members = client
+            .query(
+                &format!(
+                    "SELECT {MEMBER_COLUMNS} FROM run_members WHERE run_id = $1
+                     ORDER BY CASE state WHEN 'failed' THEN 0 WHEN 'lost' THEN 1 WHEN 'stuck' THEN 2
+                                         WHEN 'alive' THEN 3 ELSE 4 END, rank, host, pid
+                     LIMIT $2"
+                ),
+                &[&run_id, &MAX_MEMBERS],
+            )
+            .await?
+            .iter()
+            .map(row_to_member)
+            .collect::<Result<Vec<_>, _>>()?;
+        client.finish();
+        Ok(Some((row_to_run(&row)?, members)))
+    }
+
+    /// The newest recorded change's id (0 when none).
+    pub async fn last_run_change(&self) -> Result<i64, StoreError> {
+        let client = self.reader().await?;
+        let last = client
+            .query_one("SELECT COALESCE(max(id), 0) FROM run_changes", &[])
+            .await?
+            .try_get(0)?;
+        client.finish();
+        Ok(last)
+    }
+
+    /// Changes recorded after `after`, oldest first, at most `limit`, each
+    /// with its run as it is now.
+    pub async fn run_changes_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<RunChange>, StoreError> {
+        let client = self.reader().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT c.id, c.host AS change_host, c.rank AS change_rank, c.from_state,
+                            c.to_state, c.step AS change_step, c.changed_at, {}
+                     FROM run_changes c JOIN runs r ON r.run_id = c.run_id
+                     WHERE c.id > $1 ORDER BY c.id LIMIT $2",
+                    RUN_COLUMNS
+                        .split(',')
+                        .map(|c| format!("r.{}", c.trim()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &[&after, &(limit as i64)],
+            )
+            .await?;
+        client.finish();
+        rows.iter()
+            .map(|row| {
+                let run = row_to_run(row)?;
+                let from: String = row.try_get("from_state")?;
+                Ok(RunChange {
+                    id: row.try_get("id")?,
+                    run_id: run.run_id.clone(),
+                    host: row.try_get("change_host")?,
+                    rank: row.try_get("change_rank")?,
+                    // A new member's first state has no "before".
+                    from: RunState::parse(&from),
+                    to: state(row.try_get("to_state")?)?,
+                    step: row.try_get("change_step")?,
+                    changed_at: row.try_get("changed_at")?,
+                    run,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets recorded changes older than `before` (WatchRuns streams only
+    /// new ones).
+    pub async fn prune_run_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .execute("DELETE FROM run_changes WHERE changed_at < $1", &[&before])
+            .await?)
+    }
+}
