@@ -406,3 +406,54 @@ async fn a_run_shows_its_error_groups_and_recent_actions() {
     assert_eq!(answer.recent_actions.len(), 1);
     assert_eq!(answer.recent_actions[0].action, "resume_from_checkpoint");
 }
+
+#[tokio::test]
+async fn a_critical_error_from_a_member_fails_it() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    for rank in 0..2 {
+        client
+            .heartbeat(beat("run-x", rank, Some(3)))
+            .await
+            .unwrap();
+    }
+    let from = |rank: &str, severity: pb::Severity, message: &str| {
+        let mut log = common::new_log(message, severity, pb::ErrorType::Training);
+        log.source = Some(pb::Source {
+            run_id: "run-x".into(),
+            host: "gpu-node-03".into(),
+            labels: [("rank".to_string(), rank.to_string())].into(),
+            ..Default::default()
+        });
+        log
+    };
+    // A HIGH error does not end a member; a CRITICAL one of another host or
+    // rank fails no one here.
+    common::report(&mut client, from("0", pb::Severity::High, "loss spiked")).await;
+    common::report(
+        &mut client,
+        from("7", pb::Severity::Critical, "not a member"),
+    )
+    .await;
+    let run = get_run(&mut client, "run-x").await.run.unwrap();
+    assert_eq!(run.state, pb::RunState::Alive as i32, "{run:#?}");
+    common::report(
+        &mut client,
+        from(
+            "1",
+            pb::Severity::Critical,
+            "NCCL watchdog timeout on rank 1",
+        ),
+    )
+    .await;
+    let answer = get_run(&mut client, "run-x").await;
+    let run = answer.run.unwrap();
+    assert_eq!(run.state, pb::RunState::Failed as i32, "{run:#?}");
+    assert_eq!(
+        run.summary,
+        "rank 1 on gpu-node-03 failed at step 3: NCCL watchdog timeout on rank 1"
+    );
+    assert_eq!(answer.members[0].rank, 1);
+    assert_eq!(answer.members[0].state, pb::RunState::Failed as i32);
+    assert_eq!(answer.members[1].state, pb::RunState::Alive as i32);
+}

@@ -321,6 +321,32 @@ impl Store {
         );
         ensured?;
         let rows = rows?;
+        // A CRITICAL log of a run's member fails that member (issue #15).
+        let inserted_ids: std::collections::HashSet<Uuid> =
+            rows.iter().map(|row| row.get(0)).collect();
+        let critical: Vec<super::runs::CriticalLog> = logs
+            .iter()
+            .zip(&ids)
+            .filter(|(log, id)| {
+                log.severity == crate::domain::Severity::Critical
+                    && !log.source.run_id.is_empty()
+                    && !log.source.host.is_empty()
+                    && inserted_ids.contains(id)
+            })
+            .map(|(log, _)| super::runs::CriticalLog {
+                run_id: log.source.run_id.clone(),
+                host: log.source.host.clone(),
+                rank: log
+                    .source
+                    .labels
+                    .get("rank")
+                    .and_then(|r| r.trim().parse().ok()),
+                message: log.message.clone(),
+            })
+            .collect();
+        if !critical.is_empty() {
+            super::runs::fail_members(&tx, &critical).await?;
+        }
         if !rows.is_empty() {
             // Wakes the live tail of every diagd on this database; the
             // readers then look for what is new after their own cursor.

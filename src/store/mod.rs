@@ -28,7 +28,7 @@ mod groups;
 mod migrate;
 mod notify;
 mod reports;
-mod runs;
+pub(crate) mod runs;
 mod search;
 mod stats;
 mod tail;

@@ -1,5 +1,6 @@
 //! Training runs in PostgreSQL: heartbeats (a member's row and its run's,
-//! one transaction), the liveness sweep that marks members stuck or lost by
+//! one transaction), members failed by their own CRITICAL logs (in the
+//! logs' insert transaction), the liveness sweep that marks members stuck or lost by
 //! the database's clock (one replica at a time, under [`RUNS_SWEEP_LOCK`]),
 //! each run's counts and summary (refreshed whenever a member's state
 //! changes), listing and reading runs, and the recorded state changes that
@@ -170,6 +171,79 @@ async fn refresh_run(client: &impl GenericClient, run_id: &str) -> Result<Run, S
     row_to_run(&updated)
 }
 
+/// A CRITICAL log of a run's member, which fails it.
+#[derive(Debug, Clone)]
+pub(super) struct CriticalLog {
+    /// The log's run.
+    pub run_id: String,
+    /// The log's host.
+    pub host: String,
+    /// The log's `rank` label; `None`: the members of that host without a
+    /// rank.
+    pub rank: Option<i32>,
+    /// The log's message (the member's `message`).
+    pub message: String,
+}
+
+/// Marks the members that logged a CRITICAL error in this transaction as
+/// FAILED (with the log's message), records the changes and refreshes the
+/// runs. Runs are locked before members, as everywhere.
+pub(super) async fn fail_members(
+    client: &impl GenericClient,
+    logs: &[CriticalLog],
+) -> Result<(), StoreError> {
+    let run_ids: Vec<&str> = logs.iter().map(|l| l.run_id.as_str()).collect();
+    let hosts: Vec<&str> = logs.iter().map(|l| l.host.as_str()).collect();
+    let ranks: Vec<i32> = logs.iter().map(|l| l.rank.unwrap_or(-1)).collect();
+    let messages: Vec<String> = logs
+        .iter()
+        .map(|l| crate::domain::fingerprint::head(&l.message, 1024).to_string())
+        .collect();
+    let locked = client
+        .query(
+            "SELECT run_id FROM runs WHERE run_id = ANY($1) ORDER BY run_id FOR UPDATE",
+            &[&run_ids],
+        )
+        .await?;
+    if locked.is_empty() {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "WITH critical AS (
+                SELECT DISTINCT ON (run_id, host, rank) run_id, host, rank, message
+                FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS t(run_id, host, rank, message)
+             ), old AS (
+                SELECT m.run_id, m.host, m.rank, m.key_pid, m.state, c.message
+                FROM run_members m JOIN critical c USING (run_id, host, rank)
+                WHERE m.state IN ('alive', 'stuck', 'lost')
+                FOR UPDATE OF m
+             ), moved AS (
+                UPDATE run_members m
+                SET state = 'failed', state_changed_at = now(), message = old.message
+                FROM old
+                WHERE m.run_id = old.run_id AND m.host = old.host AND m.rank = old.rank
+                  AND m.key_pid = old.key_pid
+                RETURNING m.run_id, m.host, m.rank, old.state AS from_state, m.step
+             )
+             INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
+             SELECT run_id, host, rank, from_state, 'failed', step FROM moved
+             RETURNING run_id",
+            &[&run_ids, &hosts, &ranks, &messages],
+        )
+        .await?;
+    let mut runs: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<_, String>(0))
+        .collect::<Result<_, _>>()?;
+    runs.sort();
+    runs.dedup();
+    for run_id in &runs {
+        refresh_run(client, run_id).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Records a heartbeat: the member's row (created on its first), its
     /// state after it, a recorded change when the state moved, and its run's
@@ -282,6 +356,30 @@ impl Store {
         if !locked {
             return Ok(0);
         }
+        // Runs before members, as a heartbeat and an insert take them (no
+        // deadlock between them).
+        let due_runs: Vec<String> = tx
+            .query(
+                "SELECT r.run_id FROM runs r
+                 WHERE EXISTS (
+                    SELECT 1 FROM run_members m
+                    WHERE m.run_id = r.run_id AND m.state IN ('alive', 'stuck')
+                      AND (now() - m.last_heartbeat > make_interval(secs => m.interval_secs * $1)
+                           OR (m.step IS NOT NULL AND m.state = 'alive'
+                               AND now() - m.step_changed_at > make_interval(secs => r.stuck_after_secs))))
+                 ORDER BY r.run_id
+                 LIMIT $2
+                 FOR UPDATE OF r",
+                &[&(LOST_AFTER_INTERVALS as f64), &(SWEEP_RUNS as i64)],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<Result<_, _>>()?;
+        if due_runs.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
         let rows = tx
             .query(
                 "WITH due AS (
@@ -295,7 +393,7 @@ impl Store {
                              ELSE 'alive'
                            END AS to_state
                     FROM run_members m JOIN runs r USING (run_id)
-                    WHERE m.state IN ('alive', 'stuck')
+                    WHERE m.state IN ('alive', 'stuck') AND m.run_id = ANY($2)
                  ), moved AS (
                     UPDATE run_members m SET state = due.to_state, state_changed_at = now()
                     FROM due
@@ -306,7 +404,7 @@ impl Store {
                  INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
                  SELECT run_id, host, rank, from_state, to_state, step FROM moved
                  RETURNING run_id",
-                &[&(LOST_AFTER_INTERVALS as f64)],
+                &[&(LOST_AFTER_INTERVALS as f64), &due_runs],
             )
             .await?;
         let mut runs: Vec<String> = rows
