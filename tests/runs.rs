@@ -456,4 +456,16 @@ async fn a_critical_error_from_a_member_fails_it() {
     assert_eq!(answer.members[0].rank, 1);
     assert_eq!(answer.members[0].state, pb::RunState::Failed as i32);
     assert_eq!(answer.members[1].state, pb::RunState::Alive as i32);
+    // Failed stays failed while the process goes on beating…
+    let still = client
+        .heartbeat(beat("run-x", 1, Some(4)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(still.member_state, pb::RunState::Failed as i32);
+    // …until the rank starts again.
+    let mut restarted = beat("run-x", 1, Some(0));
+    restarted.phase = pb::RunPhase::Starting as i32;
+    let again = client.heartbeat(restarted).await.unwrap().into_inner();
+    assert_eq!(again.member_state, pb::RunState::Alive as i32);
 }

@@ -28,6 +28,17 @@ fn the_shared_file_holds_the_servers_limits_and_secret_keys() {
             "max_fingerprint_entries": limits::MAX_FINGERPRINT_ENTRIES,
             "max_fingerprint_entry_bytes": limits::MAX_FINGERPRINT_ENTRY_BYTES,
         },
+        "run": {
+            "max_run_field_bytes": limits::MAX_RUN_FIELD_BYTES,
+            "max_metrics": limits::MAX_METRICS,
+            "max_metric_name_bytes": limits::MAX_METRIC_NAME_BYTES,
+            "max_run_message_bytes": limits::MAX_RUN_MESSAGE_BYTES,
+            "max_rank": limits::MAX_RANK,
+            "min_interval_secs": limits::MIN_INTERVAL_SECS,
+            "max_interval_secs": limits::MAX_INTERVAL_SECS,
+            "min_stuck_after_secs": limits::MIN_STUCK_AFTER_SECS,
+            "max_stuck_after_secs": limits::MAX_STUCK_AFTER_SECS,
+        },
         "scrub": {
             "default_secret_keys": scrub::DEFAULT_SECRET_KEYS,
             "last_word_only": scrub::LAST_WORD_ONLY,

@@ -119,3 +119,22 @@ pub const MAX_HISTOGRAM_BUCKETS: u32 = 720;
 pub const MAX_GROUP_TEXT_BYTES: usize = 256;
 /// Most GetStats time buckets.
 pub const MAX_STATS_BUCKETS: usize = 1440;
+
+/// Longest run id and host of a Heartbeat, in bytes.
+pub const MAX_RUN_FIELD_BYTES: usize = 256;
+/// Most progress numbers in one heartbeat.
+pub const MAX_METRICS: usize = 32;
+/// Longest progress number name, in bytes.
+pub const MAX_METRIC_NAME_BYTES: usize = 64;
+/// Longest FAILED message of a heartbeat, in bytes.
+pub const MAX_RUN_MESSAGE_BYTES: usize = 1024;
+/// Highest rank of a run's member.
+pub const MAX_RANK: i32 = 1_000_000;
+/// Shortest heartbeat interval, in seconds.
+pub const MIN_INTERVAL_SECS: u64 = 1;
+/// Longest heartbeat interval, in seconds.
+pub const MAX_INTERVAL_SECS: u64 = 3600;
+/// Shortest stuck threshold, in seconds.
+pub const MIN_STUCK_AFTER_SECS: u64 = 10;
+/// Longest stuck threshold, in seconds (7 days).
+pub const MAX_STUCK_AFTER_SECS: u64 = 7 * 86_400;

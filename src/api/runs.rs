@@ -29,7 +29,7 @@ impl DiagnosticsApi {
         let (member, run) = self.store.heartbeat(&beat).await?;
         Ok(Response::new(pb::HeartbeatResponse {
             member_state: wire::run_state_to_proto(member) as i32,
-            run_state: wire::run_state_to_proto(run.state) as i32,
+            run_state: wire::run_state_to_proto(run) as i32,
         }))
     }
 
@@ -74,7 +74,7 @@ impl DiagnosticsApi {
         request: Request<pb::GetRunRequest>,
     ) -> Result<Response<pb::GetRunResponse>, ApiError> {
         let run_id = request.into_inner().run_id;
-        super::convert::from_wire::text("run_id", &run_id, wire::MAX_RUN_FIELD_BYTES)?;
+        super::convert::from_wire::text("run_id", &run_id, super::limits::MAX_RUN_FIELD_BYTES)?;
         if run_id.is_empty() {
             return Err(super::error::FieldError::new("run_id", "required").into());
         }
@@ -144,7 +144,7 @@ impl DiagnosticsApi {
             super::convert::from_wire::text(
                 &format!("run_ids[{i}]"),
                 id,
-                wire::MAX_RUN_FIELD_BYTES,
+                super::limits::MAX_RUN_FIELD_BYTES,
             )?;
         }
         let slot = self.settings.admission.watcher_slot()?;

@@ -4,15 +4,17 @@
 //! process on a free port (so its memory is its own), compares IngestLogs
 //! with raw binary COPY of the same rows, loads realistic logs, then
 //! measures ListLogs, GetStats, SearchLogs, ExportLogs (throughput, peak
-//! RSS) and live-tail latency, and prints one table: each figure with its
+//! RSS), live-tail latency and heartbeats, and prints one table: each figure with its
 //! goal and the command that reproduces it.
 //!
 //! Not a client command: it starts PostgreSQL and diagd itself and calls
 //! the store directly (COPY). Its parts: `workload` (what is sent),
 //! `process` (the diagd measured), `measure` (each measurement), `table`
 //! (the printed result), `hostile` (heavy and hostile use, `--only
-//! hostile`).
+//! hostile`), `heartbeats` (a fleet of training runs beating, `--only
+//! runs`).
 
+mod heartbeats;
 mod hostile;
 mod measure;
 mod process;
@@ -57,6 +59,9 @@ pub struct BenchArgs {
     /// Live-tail subscriber counts to measure (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     pub subscribers: Vec<usize>,
+    /// Training runs of the runs part (8 members each, a heartbeat every 30 s).
+    #[arg(long, default_value_t = 10_000)]
+    pub fleet_runs: usize,
     /// Logs sent per live-tail measurement.
     #[arg(long, default_value_t = 200)]
     pub tail_logs: usize,
@@ -93,6 +98,9 @@ pub enum Part {
     Export,
     /// Live tail latency with each subscriber count.
     Tail,
+    /// Training runs: Heartbeat latency while a fleet beats (--fleet-runs
+    /// runs x 8 members every 30 s), and how soon LOST and STUCK are seen.
+    Runs,
     /// Heavy and hostile use: peak memory with 256 KiB logs on every path
     /// that returns or queues logs, ingest while 16 readers stall, 50
     /// concurrent reporters (see `hostile`). Not in a run without
@@ -121,6 +129,9 @@ impl BenchArgs {
                     counts.join(","),
                     self.tail_logs
                 ));
+            }
+            Some("runs") => {
+                command.push_str(&format!(" --fleet-runs {} --only runs", self.fleet_runs))
             }
             Some(part @ ("list" | "stats" | "groups")) => {
                 command.push_str(&format!(" --fast-runs {} --only {part}", self.fast_runs))
@@ -360,6 +371,18 @@ async fn measure(
         for &count in &args.subscribers {
             figures.push(tail_latency(&connect, count, args.tail_logs).await?);
         }
+    }
+    if args.runs(Part::Runs) {
+        figures.extend(
+            heartbeats::measure(
+                &connect,
+                args.fleet_runs,
+                8,
+                Duration::from_secs(30),
+                Duration::from_secs(30),
+            )
+            .await?,
+        );
     }
     if args.runs(Part::Hostile) {
         figures.extend(hostile::measure(&diagd, &connect).await?);

@@ -147,11 +147,17 @@ impl Heartbeat {
     }
 
     /// The member's state after this heartbeat, given its state before
-    /// (`None`: a new member) and whether its step changed.
+    /// (`None`: a new member) and whether its step changed. (`store::runs`
+    /// applies the same rule in SQL.) An ended member stays ended — a
+    /// CRITICAL error failed it, or it said so — unless it starts again
+    /// (a restarted rank says STARTING).
     pub fn next_state(&self, before: Option<RunState>, step_changed: bool) -> RunState {
         match self.phase {
             RunPhase::Finished => RunState::Finished,
             RunPhase::Failed => RunState::Failed,
+            _ if before.is_some_and(RunState::is_ended) && self.phase != RunPhase::Starting => {
+                before.unwrap_or(RunState::Alive)
+            }
             // Stuck stays stuck until the step moves (or it sends none).
             _ if before == Some(RunState::Stuck) && !step_changed && self.step.is_some() => {
                 RunState::Stuck
@@ -497,6 +503,17 @@ mod tests {
             beat.next_state(Some(RunState::Lost), false),
             RunState::Alive
         );
+        // Ended stays ended, unless the member starts again.
+        assert_eq!(
+            beat.next_state(Some(RunState::Failed), true),
+            RunState::Failed
+        );
+        beat.phase = RunPhase::Starting;
+        assert_eq!(
+            beat.next_state(Some(RunState::Failed), true),
+            RunState::Alive
+        );
+        beat.phase = RunPhase::Training;
         beat.phase = RunPhase::Failed;
         assert_eq!(
             beat.next_state(Some(RunState::Alive), false),

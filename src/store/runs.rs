@@ -47,7 +47,7 @@ fn count(row: &Row, column: &str) -> Result<u32, StoreError> {
 }
 
 fn row_to_run(row: &Row) -> Result<Run, StoreError> {
-    Ok(Run {
+    let mut run = Run {
         run_id: row.try_get("run_id")?,
         state: state(row.try_get("state")?)?,
         summary: row.try_get("summary")?,
@@ -64,7 +64,13 @@ fn row_to_run(row: &Row) -> Result<Run, StoreError> {
         },
         max_step: row.try_get("max_step")?,
         min_step: row.try_get("min_step")?,
-    })
+    };
+    // A heartbeat that changes no state moves the run's highest step only;
+    // an alive run's line is made from it as it is read.
+    if run.state == RunState::Alive {
+        run.summary = summary(RunState::Alive, &run.counts, &[], run.max_step);
+    }
+    Ok(run)
 }
 
 fn row_to_member(row: &Row) -> Result<RunMember, StoreError> {
@@ -245,101 +251,129 @@ pub(super) async fn fail_members(
 }
 
 impl Store {
-    /// Records a heartbeat: the member's row (created on its first), its
-    /// state after it, a recorded change when the state moved, and its run's
-    /// counts and summary. Returns the member's state and the run.
-    pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<(RunState, Run), StoreError> {
+    /// Records a heartbeat: the member's row (created on its first) and its
+    /// state after it, its run's latest heartbeat; when the member's state
+    /// moved, a recorded change and the run's counts and summary. Returns
+    /// the member's state and the run's. The usual heartbeat (no change)
+    /// costs two statements sent together and the commit.
+    pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<(RunState, RunState), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let stuck_after = beat.stuck_after.map(|d| d.as_secs_f64());
-        tx.execute(
-            "INSERT INTO runs (run_id, state, started_at, last_heartbeat, state_changed_at, stuck_after_secs)
-             VALUES ($1, 'alive', now(), now(), now(), COALESCE($2::float8, $3::float8))
-             ON CONFLICT (run_id) DO UPDATE SET
-                last_heartbeat = now(),
-                stuck_after_secs = COALESCE($2::float8, runs.stuck_after_secs)",
-            &[
-                &beat.run_id,
-                &stuck_after,
-                &DEFAULT_STUCK_AFTER.as_secs_f64(),
-            ],
-        )
-        .await?;
-        let key_pid = beat.key_pid();
-        let before = tx
-            .query_opt(
-                "SELECT state, step FROM run_members
-                 WHERE run_id = $1 AND host = $2 AND rank = $3 AND key_pid = $4
-                 FOR UPDATE",
-                &[&beat.run_id, &beat.host, &beat.rank, &key_pid],
+        let run_statement = tx
+            .prepare_cached(
+                "INSERT INTO runs (run_id, state, started_at, last_heartbeat, state_changed_at,
+                                   stuck_after_secs, max_step)
+                 VALUES ($1, 'alive', now(), now(), now(), COALESCE($2::float8, $3::float8), $4)
+                 ON CONFLICT (run_id) DO UPDATE SET
+                    last_heartbeat = now(),
+                    stuck_after_secs = COALESCE($2::float8, runs.stuck_after_secs),
+                    max_step = GREATEST(runs.max_step, $4)
+                 RETURNING state",
             )
             .await?;
-        let (before_state, before_step) = match &before {
-            Some(row) => (
-                Some(state(row.try_get("state")?)?),
-                row.try_get::<_, Option<i64>>("step")?,
-            ),
-            None => (None, None),
-        };
-        let step_changed = before.is_none() || before_step != beat.step;
-        let after = beat.next_state(before_state, step_changed);
+        // The member's state after this beat is decided here, from its row
+        // as it was (locked): see `Heartbeat::next_state`, the same rule.
+        let member_statement = tx
+            .prepare_cached(
+                "WITH old AS (
+                    SELECT state, step FROM run_members
+                    WHERE run_id = $1 AND host = $2 AND rank = $3 AND key_pid = $4
+                    FOR UPDATE
+                 ), new AS (
+                    INSERT INTO run_members AS m (run_id, host, rank, key_pid, pid, state, phase, step,
+                            epoch, metrics, first_heartbeat, last_heartbeat, step_changed_at,
+                            state_changed_at, interval_secs, message)
+                    VALUES ($1, $2, $3, $4, $5,
+                            CASE $6 WHEN 'finished' THEN 'finished' WHEN 'failed' THEN 'failed' ELSE 'alive' END,
+                            $6, $7, $8, $9, now(), now(), now(), now(), $10, $11)
+                    ON CONFLICT (run_id, host, rank, key_pid) DO UPDATE SET
+                       pid = EXCLUDED.pid, phase = EXCLUDED.phase, epoch = EXCLUDED.epoch,
+                       metrics = EXCLUDED.metrics, last_heartbeat = now(),
+                       step_changed_at = CASE WHEN m.step IS DISTINCT FROM EXCLUDED.step
+                                              THEN now() ELSE m.step_changed_at END,
+                       step = EXCLUDED.step,
+                       state = CASE
+                                 WHEN $6 IN ('finished', 'failed') THEN $6
+                                 WHEN m.state IN ('finished', 'failed') AND $6 <> 'starting' THEN m.state
+                                 WHEN m.state = 'stuck' AND EXCLUDED.step IS NOT NULL
+                                      AND m.step IS NOT DISTINCT FROM EXCLUDED.step THEN 'stuck'
+                                 ELSE 'alive'
+                               END,
+                       state_changed_at = CASE
+                                 WHEN m.state <> (CASE
+                                     WHEN $6 IN ('finished', 'failed') THEN $6
+                                     WHEN m.state IN ('finished', 'failed') AND $6 <> 'starting' THEN m.state
+                                     WHEN m.state = 'stuck' AND EXCLUDED.step IS NOT NULL
+                                          AND m.step IS NOT DISTINCT FROM EXCLUDED.step THEN 'stuck'
+                                     ELSE 'alive' END)
+                                 THEN now() ELSE m.state_changed_at END,
+                       interval_secs = EXCLUDED.interval_secs,
+                       message = EXCLUDED.message
+                    RETURNING m.state
+                 )
+                 SELECT (SELECT state FROM old), (SELECT state FROM new)",
+            )
+            .await?;
+        let key_pid = beat.key_pid();
         let metrics = serde_json::Value::Object(
             beat.metrics
                 .iter()
                 .map(|(k, v)| (k.clone(), serde_json::json!(v)))
                 .collect(),
         );
+        let run_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+            &beat.run_id,
+            &stuck_after,
+            &DEFAULT_STUCK_AFTER.as_secs_f64(),
+            &beat.step,
+        ];
+        let pid = beat.pid as i64;
+        let member_params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+            &beat.run_id,
+            &beat.host,
+            &beat.rank,
+            &key_pid,
+            &pid,
+            &beat.phase.as_str(),
+            &beat.step,
+            &beat.epoch,
+            &metrics,
+            &beat.interval.as_secs_f64(),
+            &beat.message,
+        ];
+        // Sent together (pipelined), run first: runs before members, as on
+        // every path.
+        let (run_row, member_row) = tokio::join!(
+            biased;
+            tx.query_one(&run_statement, &run_params),
+            tx.query_one(&member_statement, &member_params)
+        );
+        let run_state = state(run_row?.try_get(0)?)?;
+        let member_row = member_row?;
+        let before: Option<String> = member_row.try_get(0)?;
+        let before = before.as_deref().map(state).transpose()?;
+        let after = state(member_row.try_get(1)?)?;
+        if before == Some(after) {
+            tx.commit().await?;
+            return Ok((after, run_state));
+        }
         tx.execute(
-            "INSERT INTO run_members AS m (run_id, host, rank, key_pid, pid, state, phase, step, epoch,
-                    metrics, first_heartbeat, last_heartbeat, step_changed_at, state_changed_at,
-                    interval_secs, message)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), now(), now(), $11, $12)
-             ON CONFLICT (run_id, host, rank, key_pid) DO UPDATE SET
-                pid = EXCLUDED.pid, phase = EXCLUDED.phase, epoch = EXCLUDED.epoch,
-                metrics = EXCLUDED.metrics, last_heartbeat = now(),
-                step_changed_at = CASE WHEN $13 THEN now() ELSE m.step_changed_at END,
-                step = EXCLUDED.step,
-                state_changed_at = CASE WHEN m.state <> EXCLUDED.state THEN now() ELSE m.state_changed_at END,
-                state = EXCLUDED.state,
-                interval_secs = EXCLUDED.interval_secs,
-                message = EXCLUDED.message",
+            "INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &beat.run_id,
                 &beat.host,
                 &beat.rank,
-                &key_pid,
-                &(beat.pid as i64),
+                &before.map_or("", RunState::as_str),
                 &after.as_str(),
-                &beat.phase.as_str(),
                 &beat.step,
-                &beat.epoch,
-                &metrics,
-                &beat.interval.as_secs_f64(),
-                &beat.message,
-                &step_changed,
             ],
         )
         .await?;
-        let changed = before_state.is_some_and(|b| b != after) || before_state.is_none();
-        if changed {
-            tx.execute(
-                "INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &beat.run_id,
-                    &beat.host,
-                    &beat.rank,
-                    &before_state.map_or("", RunState::as_str),
-                    &after.as_str(),
-                    &beat.step,
-                ],
-            )
-            .await?;
-        }
-        // The counts move only with a state; the steps with every beat.
         let run = refresh_run(&tx, &beat.run_id).await?;
         tx.commit().await?;
-        Ok((after, run))
+        Ok((after, run.state))
     }
 
     /// Marks members stuck or lost (or alive again) by the database's
@@ -502,7 +536,15 @@ impl Store {
             .map(row_to_member)
             .collect::<Result<Vec<_>, _>>()?;
         client.finish();
-        Ok(Some((row_to_run(&row)?, members)))
+        let mut run = row_to_run(&row)?;
+        // Exact from the members (listings keep the value of the last state
+        // change).
+        run.min_step = members
+            .iter()
+            .filter(|m| matches!(m.state, RunState::Alive | RunState::Stuck))
+            .filter_map(|m| m.step)
+            .min();
+        Ok(Some((run, members)))
     }
 
     /// The newest recorded change's id (0 when none).

@@ -1,9 +1,13 @@
-"""The client's copies of diagd's log limits and secret-key lists equal the server's:
-tests/data/limits.json is written from the server's constants (diagd's own test
-tests/shared_limits.rs keeps it equal to them), and this test compares the client's
-copies with it."""
+"""The client's copies of diagd's log limits, Heartbeat limits and secret-key lists
+equal the server's: tests/data/limits.json is written from the server's constants
+(diagd's own test tests/shared_limits.rs keeps it equal to them), and this test
+compares the client's copies with it. The Heartbeat limits are compared once the
+file has its "run" section (written from src/api/convert/runs.rs's constants, under
+the names below); until then that test is skipped, saying why."""
 
 import json
+
+import pytest
 
 from diagd_client import convert, scrub
 from conftest import REPO_ROOT
@@ -37,3 +41,20 @@ def test_the_clients_secret_keys_are_the_servers():
     assert list(scrub.LAST_WORD_ONLY) == shared["last_word_only"]
     assert list(scrub.SINGULAR_ONLY) == shared["singular_only"]
     assert list(scrub.TOKENIZER_WORDS) == shared["tokenizer_words"]
+
+
+def test_the_clients_heartbeat_limits_are_the_servers():
+    if "run" not in SHARED:
+        pytest.skip('tests/data/limits.json has no "run" section yet (tests/shared_limits.rs writes it)')
+    assert {
+        "max_run_field_bytes": convert.MAX_RUN_ID_BYTES,
+        "max_metrics": convert.MAX_METRICS,
+        "max_metric_name_bytes": convert.MAX_METRIC_NAME_BYTES,
+        "max_run_message_bytes": convert.MAX_RUN_MESSAGE_BYTES,
+        "max_rank": convert.MAX_RANK,
+        "min_interval_secs": convert.MIN_HEARTBEAT_INTERVAL,
+        "max_interval_secs": convert.MAX_HEARTBEAT_INTERVAL,
+        "min_stuck_after_secs": convert.MIN_STUCK_AFTER,
+        "max_stuck_after_secs": convert.MAX_STUCK_AFTER,
+    } == SHARED["run"]
+    assert convert.MAX_HOST_BYTES == convert.MAX_RUN_ID_BYTES  # one server limit for both

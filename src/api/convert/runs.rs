@@ -10,25 +10,10 @@ use crate::domain::run::{
 };
 
 use super::{from_wire::text, to_wire::timestamp_to_proto};
-
-/// Longest run id and host, in bytes.
-pub const MAX_RUN_FIELD_BYTES: usize = 256;
-/// Most progress numbers in one heartbeat.
-pub const MAX_METRICS: usize = 32;
-/// Longest progress number name, in bytes.
-pub const MAX_METRIC_NAME_BYTES: usize = 64;
-/// Longest FAILED message, in bytes.
-pub const MAX_RUN_MESSAGE_BYTES: usize = 1024;
-/// Highest rank.
-pub const MAX_RANK: i32 = 1_000_000;
-/// Heartbeat interval bounds.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
-/// Longest heartbeat interval.
-pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
-/// Shortest stuck threshold.
-pub const MIN_STUCK_AFTER: Duration = Duration::from_secs(10);
-/// Longest stuck threshold.
-pub const MAX_STUCK_AFTER: Duration = Duration::from_secs(7 * 86_400);
+use crate::api::limits::{
+    MAX_INTERVAL_SECS, MAX_METRIC_NAME_BYTES, MAX_METRICS, MAX_RANK, MAX_RUN_FIELD_BYTES,
+    MAX_RUN_MESSAGE_BYTES, MAX_STUCK_AFTER_SECS, MIN_INTERVAL_SECS, MIN_STUCK_AFTER_SECS,
+};
 
 fn duration(
     field: &str,
@@ -124,13 +109,18 @@ pub fn heartbeat(request: pb::HeartbeatRequest) -> Result<Heartbeat, FieldError>
         step: request.step,
         epoch: request.epoch,
         metrics,
-        interval: duration("interval", request.interval, MIN_INTERVAL, MAX_INTERVAL)?
-            .unwrap_or(DEFAULT_INTERVAL),
+        interval: duration(
+            "interval",
+            request.interval,
+            Duration::from_secs(MIN_INTERVAL_SECS),
+            Duration::from_secs(MAX_INTERVAL_SECS),
+        )?
+        .unwrap_or(DEFAULT_INTERVAL),
         stuck_after: duration(
             "stuck_after",
             request.stuck_after,
-            MIN_STUCK_AFTER,
-            MAX_STUCK_AFTER,
+            Duration::from_secs(MIN_STUCK_AFTER_SECS),
+            Duration::from_secs(MAX_STUCK_AFTER_SECS),
         )?,
         message: request.message,
     })

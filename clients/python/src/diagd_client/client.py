@@ -8,7 +8,7 @@ import datetime as _dt
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import grpc
 from google.protobuf import duration_pb2
@@ -20,12 +20,18 @@ from .errors import DiagdError
 from .types import (
     DebugMode,
     ErrorType,
+    HeartbeatResult,
     IngestResult,
     LogEntry,
     LogFilter,
     NewLog,
     RecentAction,
     ReportResult,
+    Run,
+    RunChange,
+    RunDetails,
+    RunPhase,
+    RunState,
     SearchHit,
     SearchSummary,
     Severity,
@@ -142,6 +148,33 @@ class Subscription:
     close = cancel
 
     def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.cancel()
+
+
+class RunWatch:
+    """A WatchRuns stream: iterates over RunChanges as diagd derives them until
+    `cancel()`; raises DiagdError when the stream fails. Usable as a context manager."""
+
+    def __init__(self, call):
+        self._call = call
+
+    def __iter__(self) -> Iterator[RunChange]:
+        try:
+            for message in self._call:
+                yield convert.run_change_from_proto(message.change)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.CANCELLED:
+                raise DiagdError.from_rpc_error(error) from None
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+    close = cancel
+
+    def __enter__(self) -> "RunWatch":
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -411,6 +444,91 @@ class Client:
         object iterates over DebugMode values and has cancel()."""
         call = self._stub.WatchDebugMode(pb.WatchDebugModeRequest(), metadata=self._metadata)
         return _DebugModeWatch(call)
+
+    # -- training runs ----------------------------------------------------
+
+    def heartbeat(
+        self,
+        run_id: str,
+        *,
+        host: str,
+        rank: int = -1,
+        pid: Optional[int] = None,
+        phase: Union[RunPhase, str, int] = RunPhase.UNSPECIFIED,
+        step: Optional[int] = None,
+        epoch: Optional[float] = None,
+        metrics: Optional[Mapping[str, float]] = None,
+        interval: Optional[float] = None,
+        stuck_after: Optional[float] = None,
+        message: str = "",
+        timeout: Optional[float] = None,
+    ) -> HeartbeatResult:
+        """Sends one Heartbeat for the member (host, rank) of `run_id` (pid: this
+        process's unless given) and answers the member's and the run's state.
+        `interval` and `stuck_after` are seconds (1 s–1 h and 10 s–7 days; ValueError
+        outside). `init(..., run_id=...)` sends these by itself; this is for tools."""
+        request = convert.heartbeat_request(
+            run_id,
+            host=host,
+            rank=rank,
+            pid=os.getpid() if pid is None else pid,
+            phase=phase,
+            step=step,
+            epoch=epoch,
+            metrics=metrics,
+            interval=interval,
+            stuck_after=stuck_after,
+            message=message,
+        )
+        return self.send_heartbeat(request, timeout)
+
+    def send_heartbeat(self, request: pb.HeartbeatRequest, timeout: Optional[float] = None) -> HeartbeatResult:
+        """Sends an already-built HeartbeatRequest (the reporter's heartbeat thread does)."""
+        return convert.heartbeat_result_from_proto(self._unary("Heartbeat", request, timeout))
+
+    def list_runs(
+        self,
+        *,
+        states: Sequence[Union[RunState, str, int]] = (),
+        host: str = "",
+        since: Optional[_dt.datetime] = None,
+        until: Optional[_dt.datetime] = None,
+        page_size: int = 50,
+        limit: Optional[int] = None,
+    ) -> Iterator[Run]:
+        """Iterates over training runs, most recent heartbeat first, fetching pages as
+        needed: only those in `states` (any of them; empty: all), with a member on
+        `host`, or whose latest heartbeat is within [since, until)."""
+        request = pb.ListRunsRequest(
+            states=[int(RunState.parse(state)) for state in states], host=host, page_size=page_size
+        )
+        for name, moment in (("since", since), ("until", until)):
+            stamp = convert.timestamp_from_datetime(moment)
+            if stamp is not None:
+                getattr(request, name).CopyFrom(stamp)
+        yielded = 0
+        while True:
+            response = self._unary("ListRuns", request)
+            for message in response.runs:
+                if limit is not None and yielded >= limit:
+                    return
+                yielded += 1
+                yield convert.run_from_proto(message)
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def get_run(self, run_id: str) -> RunDetails:
+        """One run: its state and summary, its members (failed, lost and stuck first,
+        then by rank), its error groups and its recent actions. DiagdError(NOT_FOUND)
+        for a run that never sent a heartbeat."""
+        return convert.run_details_from_proto(self._unary("GetRun", pb.GetRunRequest(run_id=run_id)))
+
+    def watch_runs(self, run_ids: Sequence[str] = ()) -> RunWatch:
+        """Follows member state changes (stuck, lost, finished, failed, alive again) of
+        `run_ids` (empty: every run) from now on. Iterate for RunChanges; cancel() ends it."""
+        call = self._stub.WatchRuns(pb.WatchRunsRequest(run_ids=list(run_ids)), metadata=self._metadata)
+        return RunWatch(call)
 
 
 class _DebugModeWatch:

@@ -1,22 +1,25 @@
 """Conversions between the client's plain types (types.py) and the generated
 protobuf messages, plus `to_json_value`, which makes any Python value fit a
-google.protobuf.Struct, and the limits diagd validates on ingest."""
+google.protobuf.Struct, the limits diagd validates on ingest and on Heartbeat,
+and `heartbeat_request`, which builds a HeartbeatRequest diagd accepts."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional, Union
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.json_format import MessageToDict
 
 from ._proto.diagnostics.v1 import diagnostics_pb2 as pb
 from .types import (
     DebugMode,
+    ErrorGroupSummary,
     ErrorType,
     GpuState,
     Heartbeat,
+    HeartbeatResult,
     IngestRejection,
     IngestResult,
     LogEntry,
@@ -26,6 +29,12 @@ from .types import (
     NoticeKind,
     RecentAction,
     RetentionStatus,
+    Run,
+    RunChange,
+    RunDetails,
+    RunMember,
+    RunPhase,
+    RunState,
     SearchHit,
     SearchMatch,
     SearchSummary,
@@ -52,6 +61,22 @@ MAX_LABEL_VALUE_BYTES = 1024
 MAX_GPUS = 64
 MAX_FINGERPRINT_ENTRIES = 16
 MAX_FINGERPRINT_ENTRY_BYTES = 256
+
+# diagd's Heartbeat limits (see HeartbeatRequest in the proto): run_id and host at
+# most 256 bytes, rank -1 or 0..1,000,000, at most 32 metrics with names of at most
+# 64 bytes and finite values, a FAILED message of at most 1024 bytes, an interval of
+# 1 s to 1 h and a stuck_after of 10 s to 7 days.
+MAX_RUN_ID_BYTES = 256
+MAX_HOST_BYTES = 256
+MAX_RANK = 1_000_000
+MAX_METRICS = 32
+MAX_METRIC_NAME_BYTES = 64
+MAX_RUN_MESSAGE_BYTES = 1024
+MIN_HEARTBEAT_INTERVAL = 1.0
+MAX_HEARTBEAT_INTERVAL = 3600.0
+MIN_STUCK_AFTER = 10.0
+MAX_STUCK_AFTER = 7 * 24 * 3600.0
+_INT64_MAX = 2 ** 63 - 1
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:
@@ -363,4 +388,214 @@ def debug_mode_from_proto(message: pb.DebugMode) -> DebugMode:
         changed_at=datetime_from_timestamp(message, "changed_at"),
         changed_by=message.changed_by,
         auto_off_at=datetime_from_timestamp(message, "auto_off_at"),
+    )
+
+
+# -- runs and heartbeats --------------------------------------------------------
+
+
+def _enum_or(cls, value: int, default):
+    """cls(value), or `default` for a number this client does not know (a newer diagd)."""
+    try:
+        return cls(value)
+    except ValueError:
+        return default
+
+
+def duration_from_seconds(seconds: float) -> duration_pb2.Duration:
+    duration = duration_pb2.Duration()
+    duration.FromNanoseconds(int(round(float(seconds) * 1e9)))
+    return duration
+
+
+def seconds_from_duration(message, field_name: str) -> Optional[float]:
+    """The Duration field `field_name` of `message` in seconds, None when unset."""
+    if not message.HasField(field_name):
+        return None
+    value = getattr(message, field_name)
+    return value.seconds + value.nanos / 1e9
+
+
+def check_heartbeat_interval(seconds: float) -> float:
+    """`seconds` as a float when diagd accepts it as a heartbeat interval, else ValueError."""
+    value = float(seconds)
+    if not MIN_HEARTBEAT_INTERVAL <= value <= MAX_HEARTBEAT_INTERVAL:
+        raise ValueError(
+            f"heartbeat interval must be {MIN_HEARTBEAT_INTERVAL:g} to {MAX_HEARTBEAT_INTERVAL:g} seconds, not {seconds!r}"
+        )
+    return value
+
+
+def check_stuck_after(seconds: float) -> float:
+    """`seconds` as a float when diagd accepts it as stuck_after, else ValueError."""
+    value = float(seconds)
+    if not MIN_STUCK_AFTER <= value <= MAX_STUCK_AFTER:
+        raise ValueError(f"stuck_after must be {MIN_STUCK_AFTER:g} s to 7 days ({MAX_STUCK_AFTER:g} s), not {seconds!r}")
+    return value
+
+
+def rank_from_label(value: Optional[str]) -> int:
+    """A member's rank from the `rank` label (torchrun's RANK): -1 when absent or not a
+    rank diagd accepts (0 to 1,000,000)."""
+    try:
+        rank = int(str(value).strip())
+    except (TypeError, ValueError):
+        return -1
+    return rank if 0 <= rank <= MAX_RANK else -1
+
+
+def clean_metrics(metrics: Optional[Mapping[Any, Any]]) -> Dict[str, float]:
+    """The metrics diagd accepts out of `metrics`: names of at most 64 bytes (longer
+    ones dropped, not cut, so that two never become one), finite float values (others
+    dropped), the first 32 names."""
+    cleaned: Dict[str, float] = {}
+    for name, value in (metrics or {}).items():
+        if len(cleaned) >= MAX_METRICS:
+            break
+        name = str(name)
+        if not name or "\x00" in name or len(name.encode("utf-8", "replace")) > MAX_METRIC_NAME_BYTES:
+            continue
+        number = finite_float(value)
+        if number is not None:
+            cleaned[name] = number
+    return cleaned
+
+
+def finite_float(value: Any) -> Optional[float]:
+    """float(value) when that works and is finite (a 0-d tensor works too), else None."""
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        number = float(value)
+    except Exception:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def heartbeat_request(
+    run_id: str,
+    *,
+    host: str,
+    rank: int = -1,
+    pid: int = 0,
+    phase: Union[RunPhase, str, int] = RunPhase.UNSPECIFIED,
+    step: Optional[int] = None,
+    epoch: Optional[float] = None,
+    metrics: Optional[Mapping[str, Any]] = None,
+    interval: Optional[float] = None,
+    stuck_after: Optional[float] = None,
+    message: str = "",
+) -> pb.HeartbeatRequest:
+    """A HeartbeatRequest within diagd's limits: run_id, host and message cut to their
+    byte limits (the run id exactly as source_to_proto cuts a log's, so that both name
+    the same run), an out-of-range rank sent as -1, invalid metrics dropped, a
+    non-finite epoch left out, the step clamped to int64, an empty host named
+    "unknown-host" (diagd requires one). `interval` and `stuck_after`
+    (seconds) must be within diagd's ranges (ValueError otherwise)."""
+    request = pb.HeartbeatRequest(
+        run_id=truncate_utf8(run_id, MAX_RUN_ID_BYTES),
+        host=truncate_utf8(host, MAX_HOST_BYTES).strip() or "unknown-host",  # required by diagd
+        rank=int(rank) if -1 <= int(rank) <= MAX_RANK else -1,
+        pid=max(0, min(int(pid), 2 ** 32 - 1)),
+        phase=int(RunPhase.parse(phase)),
+    )
+    if step is not None:
+        request.step = max(-_INT64_MAX - 1, min(int(step), _INT64_MAX))
+    if epoch is not None:
+        value = finite_float(epoch)
+        if value is not None:
+            request.epoch = value
+    for name, value in clean_metrics(metrics).items():
+        request.metrics[name] = value
+    if interval is not None:
+        request.interval.CopyFrom(duration_from_seconds(check_heartbeat_interval(interval)))
+    if stuck_after is not None:
+        request.stuck_after.CopyFrom(duration_from_seconds(check_stuck_after(stuck_after)))
+    if message:
+        request.message = truncate_utf8(message, MAX_RUN_MESSAGE_BYTES)
+    return request
+
+
+def heartbeat_result_from_proto(message: pb.HeartbeatResponse) -> HeartbeatResult:
+    return HeartbeatResult(
+        _enum_or(RunState, message.member_state, RunState.UNSPECIFIED),
+        _enum_or(RunState, message.run_state, RunState.UNSPECIFIED),
+    )
+
+
+def _optional(message, field_name: str):
+    return getattr(message, field_name) if message.HasField(field_name) else None
+
+
+def run_from_proto(message: pb.Run) -> Run:
+    return Run(
+        run_id=message.run_id,
+        state=_enum_or(RunState, message.state, RunState.UNSPECIFIED),
+        summary=message.summary,
+        started_at=datetime_from_timestamp(message, "started_at"),
+        last_heartbeat=datetime_from_timestamp(message, "last_heartbeat"),
+        state_changed_at=datetime_from_timestamp(message, "state_changed_at"),
+        members=message.members,
+        alive=message.alive,
+        stuck=message.stuck,
+        lost=message.lost,
+        finished=message.finished,
+        failed=message.failed,
+        max_step=_optional(message, "max_step"),
+        min_step=_optional(message, "min_step"),
+        stuck_after=seconds_from_duration(message, "stuck_after"),
+    )
+
+
+def run_member_from_proto(message: pb.RunMember) -> RunMember:
+    return RunMember(
+        host=message.host,
+        rank=message.rank,
+        pid=message.pid,
+        state=_enum_or(RunState, message.state, RunState.UNSPECIFIED),
+        phase=_enum_or(RunPhase, message.phase, RunPhase.UNSPECIFIED),
+        step=_optional(message, "step"),
+        epoch=_optional(message, "epoch"),
+        metrics=dict(message.metrics),
+        first_heartbeat=datetime_from_timestamp(message, "first_heartbeat"),
+        last_heartbeat=datetime_from_timestamp(message, "last_heartbeat"),
+        step_changed_at=datetime_from_timestamp(message, "step_changed_at"),
+        state_changed_at=datetime_from_timestamp(message, "state_changed_at"),
+        interval=seconds_from_duration(message, "interval"),
+        message=message.message,
+    )
+
+
+def error_group_summary_from_proto(message: pb.ErrorGroup) -> ErrorGroupSummary:
+    return ErrorGroupSummary(
+        id=message.id,
+        title=message.title,
+        culprit=message.culprit,
+        exception_type=message.exception_type,
+        error_type=_enum_or(ErrorType, message.error_type, None) if message.error_type else None,
+        event_count=message.event_count,
+        first_seen=datetime_from_timestamp(message, "first_seen"),
+        last_seen=datetime_from_timestamp(message, "last_seen"),
+    )
+
+
+def run_details_from_proto(message: pb.GetRunResponse) -> RunDetails:
+    return RunDetails(
+        run=run_from_proto(message.run),
+        members=[run_member_from_proto(m) for m in message.members],
+        groups=[error_group_summary_from_proto(g) for g in message.groups],
+        recent_actions=[recent_action_from_proto(a) for a in message.recent_actions],
+    )
+
+
+def run_change_from_proto(message: pb.RunChange) -> RunChange:
+    return RunChange(
+        run_id=message.run_id,
+        host=message.host,
+        rank=message.rank,
+        from_state=_enum_or(RunState, message.from_state, RunState.UNSPECIFIED),
+        to_state=_enum_or(RunState, message.to_state, RunState.UNSPECIFIED),
+        step=_optional(message, "step"),
+        changed_at=datetime_from_timestamp(message, "changed_at"),
+        run=run_from_proto(message.run) if message.HasField("run") else None,
     )

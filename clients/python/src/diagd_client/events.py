@@ -34,13 +34,17 @@ def default_source(
     merged.update(labels or {})
     return Source(
         host=socket.gethostname(),
-        run_id=run_id
-        or os.environ.get("DIAGD_RUN_ID")
-        or os.environ.get("TORCHELASTIC_RUN_ID")
+        run_id=configured_run_id(run_id)
         or f"{socket.gethostname()}-{os.getpid()}-{_dt.datetime.now():%Y%m%dT%H%M%S}",
         component=component or os.environ.get("DIAGD_COMPONENT") or "trainer",
         labels={str(k): str(v) for k, v in merged.items()},
     )
+
+
+def configured_run_id(run_id: Optional[str] = None) -> Optional[str]:
+    """The run id given, else $DIAGD_RUN_ID, else torchrun's $TORCHELASTIC_RUN_ID;
+    None when there is none (default_source then makes one up for the process)."""
+    return run_id or os.environ.get("DIAGD_RUN_ID") or os.environ.get("TORCHELASTIC_RUN_ID") or None
 
 
 def exception_message(error: BaseException) -> str:

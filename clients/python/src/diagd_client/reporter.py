@@ -1,7 +1,9 @@
 """The Reporter behind `diagd_client.init()`: captures errors (excepthooks, a
 logging handler, multiprocessing children), writes each to the on-disk spool,
 and delivers the spool to diagd from a background thread with jittered
-backoff. It follows diagd's debug mode and never raises into user code.
+backoff. It follows diagd's debug mode, sends the run's heartbeats from a
+thread of their own (heartbeat.py; ended FINISHED at exit, FAILED by the
+excepthook) and never raises into user code.
 
 The way of one error: capture → build_log (events.py: message, stack trace,
 type, redaction, source, system state, breadcrumbs, event_id) → spool file
@@ -32,9 +34,10 @@ from .breadcrumbs import Breadcrumbs
 from .client import Client, TlsConfig
 from .errors import KEEP_FOR_LATER_CODES, RETRYABLE_CODES, DiagdError, is_message_too_large, server_message_limit
 from .events import build_log, default_source
+from .heartbeat import DEFAULT_HEARTBEAT_INTERVAL, Heartbeats, one_line_summary
 from .scrub import add_secret_keys
 from .spool import Spool, SpooledError
-from .types import ErrorType, RecentAction, Severity, Source
+from .types import ErrorType, RecentAction, RunPhase, Severity, Source
 
 _internal_log = logging.getLogger("diagd_client")
 
@@ -96,6 +99,8 @@ class Reporter:
         rescan_interval: float = 5.0,
         secret_keys: Optional[List[str]] = None,
         disk_path: str = ".",
+        heartbeat_interval: Optional[float] = DEFAULT_HEARTBEAT_INTERVAL,
+        stuck_after: Optional[float] = None,
     ):
         self.target = target
         self._token = token
@@ -113,6 +118,9 @@ class Reporter:
         self.follow_debug_mode = follow_debug_mode
         self.send_actions = send_actions
         self.flush_timeout = timeout if flush_timeout is None else flush_timeout
+        # Heartbeats every heartbeat_interval seconds (0/None: off; also off without a
+        # run id given); stuck_after None: diagd's default. Out of range: ValueError.
+        self.heartbeats = Heartbeats(self, heartbeat_interval, stuck_after, run_id)
         self.retry_initial_backoff = retry_initial_backoff
         self.retry_max_backoff = retry_max_backoff
         self.rescan_interval = rescan_interval
@@ -164,6 +172,7 @@ class Reporter:
         self._start_process_state()
         self.spool.reset_after_fork()
         self.breadcrumbs.reset_after_fork()
+        self.heartbeats.reset_after_fork()
         system_state.reset_after_fork()
         self.source.labels["pid"] = str(os.getpid())
 
@@ -184,7 +193,8 @@ class Reporter:
 
     def start(self) -> None:
         """Starts the sender (which first resends what an earlier process left in the
-        spool) and, if enabled, the debug-mode watcher. Safe to call repeatedly."""
+        spool) and, if enabled, the debug-mode watcher and the heartbeat thread. Safe
+        to call repeatedly."""
         if self._closed or self.in_forked_child():
             return
         with self._threads_lock:
@@ -196,11 +206,27 @@ class Reporter:
             if self.follow_debug_mode and (self._watcher is None or not self._watcher.is_alive()):
                 self._watcher = threading.Thread(target=self._watch_loop, name="diagd-debug-mode", daemon=True)
                 self._watcher.start()
+            self.heartbeats.start(self._stopping)
 
     def _ensure_started(self) -> None:
         sender = self._sender
         if self._pid != os.getpid() or sender is None or not sender.is_alive():
             self.start()
+
+    # -- heartbeats ---------------------------------------------------------
+
+    def set_step(self, step: int, epoch: Optional[float] = None, **metrics: float) -> None:
+        """What the next heartbeat says: the training step, the epoch (kept when not
+        given) and metrics (merged into the previous ones; at most 32 finite numbers).
+        The first call moves the member from STARTING to TRAINING. Thread-safe, no
+        network, never raises."""
+        self.heartbeats.set_step(step, epoch, metrics)
+
+    def set_phase(self, phase: Union[RunPhase, str], message: Optional[str] = None) -> None:
+        """"starting", "training", "evaluating" or "saving" for the next heartbeats;
+        "finished" or "failed" (with `message`) end this member now (one final
+        heartbeat within flush_timeout). Never raises."""
+        self.heartbeats.set_phase(phase, message)
 
     # -- capture ----------------------------------------------------------
 
@@ -232,6 +258,7 @@ class Reporter:
         stack_trace: Optional[str] = None,
         fatal: bool = False,
         fingerprint: Optional[Sequence[str]] = None,
+        _deadline: Optional[float] = None,
     ) -> Optional[str]:
         """Reports an error; answers its event_id, or None if even spooling failed.
         `fatal` (uncaught errors): fsync the spool file, then deliver at once within
@@ -257,7 +284,7 @@ class Reporter:
             if self.in_forked_child() or self._closed:
                 pass  # spooled only: the parent's sender or the next start delivers it
             elif fatal:
-                self._deliver_fatal(path, log.event_id, payload)
+                self._deliver_fatal(path, log.event_id, payload, _deadline)
             else:
                 self._ensure_started()
                 self._wake.set()
@@ -314,14 +341,21 @@ class Reporter:
                 self._failures = 0
                 self._retry_at = 0.0
 
-    def _deliver_fatal(self, path: Optional[str], event_id: str, payload: bytes) -> None:
-        """From an excepthook: sends the fatal error itself first, then as much of the
-        backlog as fits, all within flush_timeout."""
-        deadline = time.monotonic() + self.flush_timeout
+    def _deliver_fatal(
+        self, path: Optional[str], event_id: str, payload: bytes, deadline: Optional[float] = None
+    ) -> None:
+        """From an excepthook: sends the fatal error itself first, then the final
+        heartbeat when the member has ended (the main thread's excepthook: FAILED),
+        then as much of the backlog as fits, all within flush_timeout (or `deadline`).
+        The error is spooled and the heartbeat is not, but the error goes first: a
+        run nobody restarts never resends it."""
+        if deadline is None:
+            deadline = time.monotonic() + self.flush_timeout
         try:
             if path is not None:
                 if self._send_batch([SpooledError(path, event_id, payload)], deadline) is False:
                     return  # diagd is unreachable: the backlog would not go either
+            self.heartbeats.send_final(deadline)
             self._deliver_pending(deadline)
         except Exception:
             self._warn("could not deliver an uncaught error now (it stays in the spool)")
@@ -460,14 +494,21 @@ class Reporter:
         except Exception:
             return False
 
-    def close(self, timeout: Optional[float] = None) -> None:
-        """Flushes within `timeout`, stops the background threads, returns the logger
-        to its normal level, closes the channel and forgets the fork hook. What was not
-        delivered stays in the spool. Never raises; a second call does nothing."""
+    def close(self, timeout: Optional[float] = None, *, finish: bool = True) -> None:
+        """Ends the member with a FINISHED heartbeat (unless `finish` is False or it
+        has ended already, e.g. FAILED by the excepthook), flushes, both within
+        `timeout` (default flush_timeout), stops the background threads, returns the
+        logger to its normal level, closes the channel and forgets the fork hook. What
+        was not delivered stays in the spool. Never raises; a second call does
+        nothing. It is the atexit hook."""
         if self._closed:
             return
+        deadline = time.monotonic() + (self.flush_timeout if timeout is None else timeout)
         try:
-            self.flush(timeout)
+            if finish:
+                # First: one small call, and not spooled (the errors are).
+                self.heartbeats.finish(RunPhase.FINISHED, "", deadline)
+            self.flush(max(0.0, deadline - time.monotonic()))
         finally:
             self._closed = True
             self._stopping.set()
@@ -531,12 +572,24 @@ class Reporter:
     # -- hooks --------------------------------------------------------------
 
     def excepthook(self, exc_type, exc_value, exc_traceback) -> None:
-        """sys.excepthook: reports the uncaught error (spooled before sending), then
-        hands it to the previous hook, which prints it."""
+        """sys.excepthook: ends the member (FAILED, with the error's one-line summary;
+        KeyboardInterrupt too), reports the uncaught error (spooled before sending),
+        sends the final heartbeat after it, all within flush_timeout, then hands the
+        error to the previous hook, which prints it."""
+        deadline = time.monotonic() + self.flush_timeout
+        try:
+            if not issubclass(exc_type, SystemExit):
+                self.heartbeats.end(RunPhase.FAILED, one_line_summary(exc_type, exc_value))
+        except Exception:
+            pass
         if not issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
             if exc_value is not None and exc_value.__traceback__ is None:
                 exc_value.__traceback__ = exc_traceback
-            self.capture(exc_value, severity=Severity.CRITICAL, context={"uncaught": True}, fatal=True)
+            self.capture(
+                exc_value, severity=Severity.CRITICAL, context={"uncaught": True}, fatal=True, _deadline=deadline
+            )
+        # Unless capture sent it after the error: nothing to capture, or the error failed.
+        self.heartbeats.send_final(deadline)
         previous = getattr(self, "_previous_excepthook", sys.__excepthook__)
         previous(exc_type, exc_value, exc_traceback)
 
@@ -631,6 +684,23 @@ _fork_reporters: "weakref.WeakSet[Reporter]" = weakref.WeakSet()
 _fork_hook_registered = False
 
 
+def _before_fork() -> None:
+    """No heartbeat call may be in flight across fork() (see heartbeat.py)."""
+    for reporter in list(_fork_reporters):
+        try:
+            reporter.heartbeats.hold_for_fork()
+        except Exception:
+            pass
+
+
+def _after_fork_in_parent() -> None:
+    for reporter in list(_fork_reporters):
+        try:
+            reporter.heartbeats.release_after_fork()
+        except Exception:
+            pass
+
+
 def _after_fork_in_child() -> None:
     for reporter in list(_fork_reporters):
         try:
@@ -644,7 +714,9 @@ def _register_for_fork(reporter: Reporter) -> None:
     _fork_reporters.add(reporter)
     if not _fork_hook_registered and hasattr(os, "register_at_fork"):
         try:
-            os.register_at_fork(after_in_child=_after_fork_in_child)
+            os.register_at_fork(
+                before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+            )
             _fork_hook_registered = True
         except Exception:
             pass

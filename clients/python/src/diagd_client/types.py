@@ -52,6 +52,42 @@ class NoticeKind(enum.IntEnum):
     DATABASE_RESTORED = 6
 
 
+class RunPhase(enum.IntEnum):
+    """What a member of a training run says it is doing (Heartbeat's `phase`); values
+    equal the proto enum's numbers. FINISHED and FAILED end the member."""
+
+    UNSPECIFIED = 0
+    STARTING = 1
+    TRAINING = 2
+    EVALUATING = 3
+    SAVING = 4
+    FINISHED = 5
+    FAILED = 6
+
+    @classmethod
+    def parse(cls, value: Union["RunPhase", str, int]) -> "RunPhase":
+        """Accepts a RunPhase, its number, or a name such as "training" or "RUN_PHASE_TRAINING"."""
+        return _parse_enum(cls, value, "RUN_PHASE_")
+
+
+class RunState(enum.IntEnum):
+    """What diagd derives a run, or one of its members, to be doing; values equal the
+    proto enum's numbers. STUCK: heartbeats arrive but the step has not advanced for
+    `stuck_after`; LOST: no heartbeat for three intervals."""
+
+    UNSPECIFIED = 0
+    ALIVE = 1
+    STUCK = 2
+    LOST = 3
+    FINISHED = 4
+    FAILED = 5
+
+    @classmethod
+    def parse(cls, value: Union["RunState", str, int]) -> "RunState":
+        """Accepts a RunState, its number, or a name such as "stuck" or "RUN_STATE_STUCK"."""
+        return _parse_enum(cls, value, "RUN_STATE_")
+
+
 def _parse_enum(cls, value, prefix: str):
     if isinstance(value, cls):
         return value
@@ -275,3 +311,98 @@ class DebugMode:
     changed_at: Optional[_dt.datetime] = None
     changed_by: str = ""
     auto_off_at: Optional[_dt.datetime] = None
+
+
+@dataclass
+class HeartbeatResult:
+    """Heartbeat's answer: the member's and the run's state after it."""
+
+    member_state: RunState
+    run_state: RunState
+
+
+@dataclass
+class Run:
+    """A training run as diagd sees it (ListRuns, GetRun). Durations in seconds."""
+
+    run_id: str
+    state: RunState
+    summary: str = ""
+    started_at: Optional[_dt.datetime] = None
+    last_heartbeat: Optional[_dt.datetime] = None
+    state_changed_at: Optional[_dt.datetime] = None
+    members: int = 0
+    alive: int = 0
+    stuck: int = 0
+    lost: int = 0
+    finished: int = 0
+    failed: int = 0
+    max_step: Optional[int] = None
+    min_step: Optional[int] = None
+    stuck_after: Optional[float] = None
+
+
+@dataclass
+class RunMember:
+    """One member (a process: host, rank, pid) of a run, with its derived state."""
+
+    host: str
+    rank: int
+    pid: int
+    state: RunState
+    phase: RunPhase = RunPhase.UNSPECIFIED
+    step: Optional[int] = None
+    epoch: Optional[float] = None
+    metrics: Dict[str, float] = field(default_factory=dict)
+    first_heartbeat: Optional[_dt.datetime] = None
+    last_heartbeat: Optional[_dt.datetime] = None
+    step_changed_at: Optional[_dt.datetime] = None
+    state_changed_at: Optional[_dt.datetime] = None
+    interval: Optional[float] = None
+    message: str = ""
+
+
+@dataclass
+class ErrorGroupSummary:
+    """An error group of a run's logs, as GetRun lists it."""
+
+    id: int
+    title: str
+    culprit: str = ""
+    exception_type: str = ""
+    error_type: Optional[ErrorType] = None
+    event_count: int = 0
+    first_seen: Optional[_dt.datetime] = None
+    last_seen: Optional[_dt.datetime] = None
+
+
+@dataclass
+class RunDetails:
+    """GetRun's answer: the run, its members (those needing attention first), its
+    error groups and its most recent actions."""
+
+    run: Run
+    members: List[RunMember]
+    groups: List[ErrorGroupSummary]
+    recent_actions: List[RecentAction]
+
+    def member(self, rank: Optional[int] = None, *, pid: Optional[int] = None) -> Optional[RunMember]:
+        """The member with this rank (and pid, when given), or None."""
+        for candidate in self.members:
+            if (rank is None or candidate.rank == rank) and (pid is None or candidate.pid == pid):
+                return candidate
+        return None
+
+
+@dataclass
+class RunChange:
+    """One change of a member's state (WatchRuns)."""
+
+    run_id: str
+    host: str
+    rank: int
+    from_state: RunState
+    to_state: RunState
+    step: Optional[int] = None
+    changed_at: Optional[_dt.datetime] = None
+    run: Optional[Run] = None

@@ -2,7 +2,11 @@
 milestones (train begin/end, each epoch, evaluation, checkpoint saves) as recent
 actions and, while training, adds the scrubbed training arguments, global step
 and epoch to every error the process reports — uncaught ones included — and
-classifies them as TRAINING unless something more specific matches.
+classifies them as TRAINING unless something more specific matches. It also
+feeds the heartbeats (heartbeat.py): the global step and epoch at each step's
+end, the logged loss (grad_norm, learning_rate, eval_loss), and the phase —
+training, evaluating (from the step whose evaluation Trainer has decided on, and
+each prediction step), saving (likewise, before a checkpoint is written).
 
     import diagd_client
     from diagd_client.integrations.transformers import DiagdCallback
@@ -27,6 +31,9 @@ from diagd_client.types import Severity
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Trainer's log entries sent with the heartbeats as metrics, when numbers.
+HEARTBEAT_METRICS = ("loss", "grad_norm", "learning_rate", "eval_loss")
 
 
 def _never_raises(method: F) -> F:
@@ -101,6 +108,30 @@ class DiagdCallback(TrainerCallback):
     def _progress(self, state: Any) -> Dict[str, Any]:
         return {"global_step": _json(getattr(state, "global_step", None)), "epoch": _json(getattr(state, "epoch", None))}
 
+    # -- heartbeats ---------------------------------------------------------
+
+    def _set_step(self, state: Any, **metrics: float) -> None:
+        reporter = self.reporter
+        step = getattr(state, "global_step", None)
+        if reporter is not None and step is not None:
+            reporter.set_step(step, getattr(state, "epoch", None), **metrics)
+
+    def _set_phase(self, phase: str) -> None:
+        reporter = self.reporter
+        if reporter is not None:
+            reporter.set_phase(phase)
+
+    def _phase_after(self, control: Any) -> None:
+        """At a step's (or epoch's) end Trainer has decided what comes next (the
+        flow callback before this one set `control`): evaluating, saving, or the
+        next training step."""
+        if getattr(control, "should_evaluate", False):
+            self._set_phase("evaluating")
+        elif getattr(control, "should_save", False):
+            self._set_phase("saving")
+        else:
+            self._set_phase("training")
+
     @_never_raises
     def on_train_begin(self, args, state, control, **kwargs):
         self._args = _training_arguments(args)
@@ -110,6 +141,7 @@ class DiagdCallback(TrainerCallback):
             reporter.add_context_provider(self.training_context)
         self._training = True
         enter_process_phase("training")
+        self._set_phase("training")
         self._record(
             "train_begin",
             {
@@ -139,10 +171,31 @@ class DiagdCallback(TrainerCallback):
     @_never_raises
     def on_epoch_end(self, args, state, control, **kwargs):
         self._record("epoch_end", self._progress(state))
+        if self._training:
+            self._phase_after(control)
+
+    @_never_raises
+    def on_step_end(self, args, state, control, **kwargs):
+        self._set_step(state)
+        if self._training:
+            self._phase_after(control)
+
+    @_never_raises
+    def on_prediction_step(self, args, state, control, **kwargs):
+        self._set_phase("evaluating")
+
+    @_never_raises
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        metrics = {name: logs[name] for name in HEARTBEAT_METRICS if isinstance(logs, dict) and name in logs}
+        numbers = {name: value for name, value in metrics.items() if isinstance(value, (int, float))}
+        if numbers:
+            self._set_step(state, **numbers)
 
     @_never_raises
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         self._record("evaluate", {**self._progress(state), "metrics": _json(metrics or {})})
+        if self._training:  # the evaluation is over: a checkpoint next, or training
+            self._set_phase("saving" if getattr(control, "should_save", False) else "training")
 
     @_never_raises
     def on_save(self, args, state, control, **kwargs):
@@ -150,6 +203,8 @@ class DiagdCallback(TrainerCallback):
             "checkpoint_save",
             {**self._progress(state), "output_dir": getattr(args, "output_dir", None)},
         )
+        if self._training:  # the checkpoint is written: back to training
+            self._set_phase("training")
 
     def report_failure(self, error: BaseException) -> Optional[str]:
         """Reports a caught training failure with the training context (for code that
