@@ -59,6 +59,11 @@ CREATE TABLE run_changes (
     from_state        text        NOT NULL,
     to_state          text        NOT NULL,
     step              bigint,
-    changed_at        timestamptz NOT NULL DEFAULT now()
+    changed_at        timestamptz NOT NULL DEFAULT now(),
+    -- The writing transaction: readers take changes in (xid, id) order and
+    -- only from transactions older than every running one, so a change
+    -- committed late (a long sweep) is never skipped.
+    xid               xid8        NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX run_changes_by_time ON run_changes (changed_at);
+CREATE INDEX run_changes_in_commit_order ON run_changes (xid, id);

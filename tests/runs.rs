@@ -463,9 +463,28 @@ async fn a_critical_error_from_a_member_fails_it() {
         .unwrap()
         .into_inner();
     assert_eq!(still.member_state, pb::RunState::Failed as i32);
-    // …until the rank starts again.
+    let mut starting = beat("run-x", 1, Some(4));
+    starting.phase = pb::RunPhase::Starting as i32;
+    let same_process = client.heartbeat(starting).await.unwrap().into_inner();
+    assert_eq!(
+        same_process.member_state,
+        pb::RunState::Failed as i32,
+        "the same process saying STARTING is not a restart"
+    );
+    let member = get_run(&mut client, "run-x")
+        .await
+        .members
+        .into_iter()
+        .find(|m| m.rank == 1)
+        .unwrap();
+    assert_eq!(
+        member.message, "NCCL watchdog timeout on rank 1",
+        "a failed member keeps why"
+    );
+    // …until a new process of the rank starts.
     let mut restarted = beat("run-x", 1, Some(0));
     restarted.phase = pb::RunPhase::Starting as i32;
+    restarted.pid = 99_999;
     let again = client.heartbeat(restarted).await.unwrap().into_inner();
     assert_eq!(again.member_state, pb::RunState::Alive as i32);
 }

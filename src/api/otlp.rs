@@ -200,6 +200,9 @@ impl DiagnosticsApi {
         if logs.is_empty() {
             return Ok(());
         }
+        // Admitted first, as IngestLogs: no more exports parse at once than
+        // may write.
+        let _slot = self.settings.admission.ingest_slot().await?;
         let settings = self.settings.clone();
         // Parsing tracebacks is CPU work: off the async workers.
         let (logs, prints) = tokio::task::spawn_blocking(move || {
@@ -219,7 +222,6 @@ impl DiagnosticsApi {
         })
         .await
         .map_err(|e| ApiError::Internal(format!("fingerprinting failed: {e}")))?;
-        let _slot = self.settings.admission.ingest_slot().await?;
         for (logs, prints) in logs
             .chunks(LOGS_PER_WRITE)
             .zip(prints.chunks(LOGS_PER_WRITE))

@@ -147,15 +147,21 @@ impl Heartbeat {
     }
 
     /// The member's state after this heartbeat, given its state before
-    /// (`None`: a new member) and whether its step changed. (`store::runs`
-    /// applies the same rule in SQL.) An ended member stays ended — a
-    /// CRITICAL error failed it, or it said so — unless it starts again
-    /// (a restarted rank says STARTING).
-    pub fn next_state(&self, before: Option<RunState>, step_changed: bool) -> RunState {
+    /// (`None`: a new member), whether its step changed and whether its pid
+    /// did. (`store::runs` applies the same rule in SQL.) An ended member
+    /// stays ended — a CRITICAL error failed it, or it said so — unless it
+    /// starts again: a new process (another pid) saying STARTING.
+    pub fn next_state(
+        &self,
+        before: Option<RunState>,
+        step_changed: bool,
+        pid_changed: bool,
+    ) -> RunState {
+        let restarted = self.phase == RunPhase::Starting && pid_changed;
         match self.phase {
             RunPhase::Finished => RunState::Finished,
             RunPhase::Failed => RunState::Failed,
-            _ if before.is_some_and(RunState::is_ended) && self.phase != RunPhase::Starting => {
+            _ if before.is_some_and(RunState::is_ended) && !restarted => {
                 before.unwrap_or(RunState::Alive)
             }
             // Stuck stays stuck until the step moves (or it sends none).
@@ -490,38 +496,42 @@ mod tests {
             stuck_after: None,
             message: String::new(),
         };
-        assert_eq!(beat.next_state(None, true), RunState::Alive);
+        assert_eq!(beat.next_state(None, true, false), RunState::Alive);
         assert_eq!(
-            beat.next_state(Some(RunState::Stuck), false),
+            beat.next_state(Some(RunState::Stuck), false, false),
             RunState::Stuck
         );
         assert_eq!(
-            beat.next_state(Some(RunState::Stuck), true),
+            beat.next_state(Some(RunState::Stuck), true, false),
             RunState::Alive
         );
         assert_eq!(
-            beat.next_state(Some(RunState::Lost), false),
+            beat.next_state(Some(RunState::Lost), false, false),
             RunState::Alive
         );
-        // Ended stays ended, unless the member starts again.
+        // Ended stays ended, unless a new process of it starts.
         assert_eq!(
-            beat.next_state(Some(RunState::Failed), true),
+            beat.next_state(Some(RunState::Failed), true, false),
             RunState::Failed
         );
         beat.phase = RunPhase::Starting;
         assert_eq!(
-            beat.next_state(Some(RunState::Failed), true),
+            beat.next_state(Some(RunState::Failed), true, false),
+            RunState::Failed
+        );
+        assert_eq!(
+            beat.next_state(Some(RunState::Failed), true, true),
             RunState::Alive
         );
         beat.phase = RunPhase::Training;
         beat.phase = RunPhase::Failed;
         assert_eq!(
-            beat.next_state(Some(RunState::Alive), false),
+            beat.next_state(Some(RunState::Alive), false, false),
             RunState::Failed
         );
         beat.phase = RunPhase::Finished;
         assert_eq!(
-            beat.next_state(Some(RunState::Stuck), false),
+            beat.next_state(Some(RunState::Stuck), false, false),
             RunState::Finished
         );
         assert_eq!(beat.key_pid(), 0);

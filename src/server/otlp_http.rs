@@ -3,7 +3,8 @@
 //! Collectors that export over HTTP: protobuf (`application/x-protobuf`) or
 //! JSON (`application/json`), gzip or not. The request goes to the same
 //! export as OTLP/gRPC (`api::otlp`), behind the same tokens (the ingest
-//! role), connection limits and TLS as the gRPC port. Failures answer the
+//! role, checked before the body is read), connection limits and TLS as
+//! the gRPC port. Failures answer the
 //! OTLP/HTTP way: a `google.rpc.Status` body in the request's content type,
 //! 400 for a request that will never pass, 429/503 with `Retry-After` for
 //! one that may later, 401/403 for tokens, 413 over the size limit.
@@ -69,15 +70,22 @@ pub async fn serve(
         .as_ref()
         .map(|tls| tls.rustls_acceptor(&[b"http/1.1", b"h2"]))
         .transpose()?;
+    let state = Otlp {
+        api,
+        tokens,
+        max_bytes,
+    };
     let router = Router::new()
         .route(LOGS_PATH, post(export))
         .layer(DefaultBodyLimit::max(max_bytes))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
-        .with_state(Otlp {
-            api,
-            tokens,
-            max_bytes,
-        });
+        // Outermost: a request without a fitting token is answered before
+        // its body is read or decompressed.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authorize,
+        ))
+        .with_state(state);
     let connections = incoming::accept(listener, limits, Arc::new(AtomicU64::new(0)));
     tokio::pin!(connections);
     loop {
@@ -124,6 +132,34 @@ pub async fn serve(
                 tracing::debug!(error = %e, "an OTLP/HTTP connection ended with an error");
             }
         });
+    }
+}
+
+/// Refuses a request without a token of the ingest (or admin) role before
+/// anything else is done with it.
+async fn authorize(
+    State(otlp): State<Otlp>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let checked = otlp.tokens.check(
+        OTLP_LOGS_PATH,
+        request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes()),
+    );
+    match checked {
+        Ok(()) => next.run(request).await,
+        Err(error) => {
+            let encoding = match request.headers().get(header::CONTENT_TYPE) {
+                Some(v) if v.as_bytes().starts_with(b"application/json") => Encoding::Json,
+                _ => Encoding::Protobuf,
+            };
+            let (code, response) = failure(Failure::Api(error), encoding);
+            METRICS.request("OtlpExport", code, None);
+            response
+        }
     }
 }
 
@@ -176,12 +212,8 @@ async fn answer(
     encoding: Encoding,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, Failure> {
-    otlp.tokens
-        .check(
-            OTLP_LOGS_PATH,
-            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
-        )
-        .map_err(Failure::Api)?;
+    // (The token was checked by `authorize`, before the body was read.)
+    let _ = headers;
     if !(content_type.starts_with("application/x-protobuf")
         || content_type.starts_with("application/json"))
     {

@@ -341,6 +341,11 @@ impl Store {
                     .labels
                     .get("rank")
                     .and_then(|r| r.trim().parse().ok()),
+                pid: log
+                    .source
+                    .labels
+                    .get("pid")
+                    .and_then(|p| p.trim().parse().ok()),
                 message: log.message.clone(),
             })
             .collect();

@@ -55,6 +55,7 @@ pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
 pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Listener};
 pub use reports::{ReportBody, StoredReport};
+pub use runs::ChangeCursor;
 pub use search::{SearchOutcome, SearchSink};
 
 /// A storage failure, as the API layer needs to tell them apart.

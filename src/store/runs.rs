@@ -29,8 +29,21 @@ const NAMED_MEMBERS: i64 = 3;
 /// Runs one sweep refreshes at most (the rest wait for the next sweep).
 const SWEEP_RUNS: usize = 1000;
 
+/// Where a reader of recorded changes is: after this transaction's change
+/// `id` (transactions in order, then ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeCursor {
+    /// The transaction (xid8, as text).
+    pub xid: String,
+    /// The change.
+    pub id: i64,
+}
+
 /// Members GetRun returns at most.
 pub const MAX_MEMBERS: i64 = 10_000;
+
+/// Bytes of members GetRun returns at most (about).
+const MAX_MEMBER_BYTES: usize = 2 * 1024 * 1024;
 
 const RUN_COLUMNS: &str = "run_id, state, summary, started_at, last_heartbeat, state_changed_at,
        stuck_after_secs, alive, stuck, lost, finished, failed, max_step, min_step";
@@ -189,6 +202,8 @@ pub(super) struct CriticalLog {
     pub rank: Option<i32>,
     /// The log's message (the member's `message`).
     pub message: String,
+    /// The log's `pid` label: without a rank, only that process fails.
+    pub pid: Option<i64>,
 }
 
 /// Marks the members that logged a CRITICAL error in this transaction as
@@ -201,6 +216,7 @@ pub(super) async fn fail_members(
     let run_ids: Vec<&str> = logs.iter().map(|l| l.run_id.as_str()).collect();
     let hosts: Vec<&str> = logs.iter().map(|l| l.host.as_str()).collect();
     let ranks: Vec<i32> = logs.iter().map(|l| l.rank.unwrap_or(-1)).collect();
+    let pids: Vec<Option<i64>> = logs.iter().map(|l| l.pid).collect();
     let messages: Vec<String> = logs
         .iter()
         .map(|l| crate::domain::fingerprint::head(&l.message, 1024).to_string())
@@ -217,12 +233,14 @@ pub(super) async fn fail_members(
     let rows = client
         .query(
             "WITH critical AS (
-                SELECT DISTINCT ON (run_id, host, rank) run_id, host, rank, message
-                FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS t(run_id, host, rank, message)
+                SELECT DISTINCT ON (run_id, host, rank, pid) run_id, host, rank, pid, message
+                FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[])
+                     AS t(run_id, host, rank, message, pid)
              ), old AS (
                 SELECT m.run_id, m.host, m.rank, m.key_pid, m.state, c.message
                 FROM run_members m JOIN critical c USING (run_id, host, rank)
                 WHERE m.state IN ('alive', 'stuck', 'lost')
+                  AND (c.rank >= 0 OR c.pid IS NULL OR m.key_pid = c.pid)
                 FOR UPDATE OF m
              ), moved AS (
                 UPDATE run_members m
@@ -235,7 +253,7 @@ pub(super) async fn fail_members(
              INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
              SELECT run_id, host, rank, from_state, 'failed', step FROM moved
              RETURNING run_id",
-            &[&run_ids, &hosts, &ranks, &messages],
+            &[&run_ids, &hosts, &ranks, &messages, &pids],
         )
         .await?;
     let mut runs: Vec<String> = rows
@@ -295,7 +313,7 @@ impl Store {
                        step = EXCLUDED.step,
                        state = CASE
                                  WHEN $6 IN ('finished', 'failed') THEN $6
-                                 WHEN m.state IN ('finished', 'failed') AND $6 <> 'starting' THEN m.state
+                                 WHEN m.state IN ('finished', 'failed') AND NOT ($6 = 'starting' AND m.pid <> EXCLUDED.pid) THEN m.state
                                  WHEN m.state = 'stuck' AND EXCLUDED.step IS NOT NULL
                                       AND m.step IS NOT DISTINCT FROM EXCLUDED.step THEN 'stuck'
                                  ELSE 'alive'
@@ -303,13 +321,19 @@ impl Store {
                        state_changed_at = CASE
                                  WHEN m.state <> (CASE
                                      WHEN $6 IN ('finished', 'failed') THEN $6
-                                     WHEN m.state IN ('finished', 'failed') AND $6 <> 'starting' THEN m.state
+                                     WHEN m.state IN ('finished', 'failed') AND NOT ($6 = 'starting' AND m.pid <> EXCLUDED.pid) THEN m.state
                                      WHEN m.state = 'stuck' AND EXCLUDED.step IS NOT NULL
                                           AND m.step IS NOT DISTINCT FROM EXCLUDED.step THEN 'stuck'
                                      ELSE 'alive' END)
                                  THEN now() ELSE m.state_changed_at END,
                        interval_secs = EXCLUDED.interval_secs,
-                       message = EXCLUDED.message
+                       -- An ended member keeps why it ended.
+                       message = CASE
+                                 WHEN $6 IN ('finished', 'failed') THEN EXCLUDED.message
+                                 WHEN m.state IN ('finished', 'failed')
+                                      AND NOT ($6 = 'starting' AND m.pid <> EXCLUDED.pid) THEN m.message
+                                 ELSE EXCLUDED.message
+                               END
                     RETURNING m.state
                  )
                  SELECT (SELECT state FROM old), (SELECT state FROM new)",
@@ -536,6 +560,16 @@ impl Store {
             .map(row_to_member)
             .collect::<Result<Vec<_>, _>>()?;
         client.finish();
+        // Bounded in bytes as well (a member with a long host, message and
+        // metrics is a few KiB): the run's counts say how many there are.
+        let mut bytes = 0;
+        let members: Vec<RunMember> = members
+            .into_iter()
+            .take_while(|m| {
+                bytes += 128 + m.host.len() + m.message.len() + m.metrics.len() * 80;
+                bytes <= MAX_MEMBER_BYTES
+            })
+            .collect();
         let mut run = row_to_run(&row)?;
         // Exact from the members (listings keep the value of the last state
         // change).
@@ -547,46 +581,58 @@ impl Store {
         Ok(Some((run, members)))
     }
 
-    /// The newest recorded change's id (0 when none).
-    pub async fn last_run_change(&self) -> Result<i64, StoreError> {
+    /// Where a reader of changes starts to see only new ones: after every
+    /// change of the transactions that have finished.
+    pub async fn run_changes_start(&self) -> Result<ChangeCursor, StoreError> {
         let client = self.reader().await?;
-        let last = client
-            .query_one("SELECT COALESCE(max(id), 0) FROM run_changes", &[])
+        let xid: String = client
+            .query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[])
             .await?
             .try_get(0)?;
         client.finish();
-        Ok(last)
+        Ok(ChangeCursor { xid, id: 0 })
     }
 
-    /// Changes recorded after `after`, oldest first, at most `limit`, each
-    /// with its run as it is now.
+    /// Changes after `after`, in (transaction, id) order, of transactions
+    /// older than every one still running (so none can appear before them
+    /// later), at most `limit`, each with its run as it is now; and the
+    /// cursor after them.
     pub async fn run_changes_after(
         &self,
-        after: i64,
+        after: &ChangeCursor,
         limit: usize,
-    ) -> Result<Vec<RunChange>, StoreError> {
+    ) -> Result<(Vec<RunChange>, ChangeCursor), StoreError> {
         let client = self.reader().await?;
         let rows = client
             .query(
                 &format!(
-                    "SELECT c.id, c.host AS change_host, c.rank AS change_rank, c.from_state,
-                            c.to_state, c.step AS change_step, c.changed_at, {}
+                    "SELECT c.id, c.xid::text AS change_xid, c.host AS change_host,
+                            c.rank AS change_rank, c.from_state, c.to_state, c.step AS change_step,
+                            c.changed_at, {}
                      FROM run_changes c JOIN runs r ON r.run_id = c.run_id
-                     WHERE c.id > $1 ORDER BY c.id LIMIT $2",
+                     WHERE (c.xid, c.id) > ($1::text::xid8, $2)
+                       AND c.xid < pg_snapshot_xmin(pg_current_snapshot())
+                     ORDER BY c.xid, c.id LIMIT $3",
                     RUN_COLUMNS
                         .split(',')
                         .map(|c| format!("r.{}", c.trim()))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                &[&after, &(limit as i64)],
+                &[&after.xid, &after.id, &(limit as i64)],
             )
             .await?;
         client.finish();
-        rows.iter()
+        let mut cursor = after.clone();
+        let changes = rows
+            .iter()
             .map(|row| {
                 let run = row_to_run(row)?;
                 let from: String = row.try_get("from_state")?;
+                cursor = ChangeCursor {
+                    xid: row.try_get("change_xid")?,
+                    id: row.try_get("id")?,
+                };
                 Ok(RunChange {
                     id: row.try_get("id")?,
                     run_id: run.run_id.clone(),
@@ -600,7 +646,8 @@ impl Store {
                     run,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((changes, cursor))
     }
 
     /// Forgets recorded changes older than `before` (WatchRuns streams only

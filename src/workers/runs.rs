@@ -10,7 +10,10 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::{domain::run::RunChange, store::Store};
+use crate::{
+    domain::run::RunChange,
+    store::{ChangeCursor, Store},
+};
 
 /// How often members are checked for stuck and lost.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -50,7 +53,8 @@ pub fn start(store: Store, shutdown: CancellationToken) -> RunWatch {
 }
 
 async fn sweep(store: Store, shutdown: CancellationToken) {
-    let mut pruned_at = tokio::time::Instant::now();
+    // The first prune soon after start (diagd may never run an hour).
+    let mut pruned_at = tokio::time::Instant::now() - Duration::from_secs(3590);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -78,32 +82,30 @@ async fn poll(
 ) {
     // Where this diagd has read up to: streams see the changes recorded
     // after they open (read whether or not one listens, so none opening
-    // between two reads misses a change).
-    let mut last: Option<i64> = None;
+    // between two reads misses a change). Changes come in the order their
+    // transactions finished, never skipping one that committed late.
+    let mut cursor: Option<ChangeCursor> = None;
     loop {
-        let after = match last {
-            Some(after) => after,
-            None => match store.last_run_change().await {
-                Ok(newest) => {
-                    last = Some(newest);
-                    newest
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "reading run changes failed");
-                    0
-                }
+        let mut full = false;
+        match &cursor {
+            None => match store.run_changes_start().await {
+                Ok(start) => cursor = Some(start),
+                Err(e) => tracing::debug!(error = %e, "reading run changes failed"),
             },
-        };
-        if last.is_some() {
-            match store.run_changes_after(after, POLL_BATCH).await {
-                Ok(changes) => {
+            Some(after) => match store.run_changes_after(after, POLL_BATCH).await {
+                Ok((changes, next)) => {
+                    full = changes.len() == POLL_BATCH;
                     for change in changes {
-                        last = Some(change.id);
                         let _ = sender.send(Arc::new(change));
                     }
+                    cursor = Some(next);
                 }
                 Err(e) => tracing::debug!(error = %e, "reading run changes failed"),
-            }
+            },
+        }
+        // A full batch: more are waiting, read on at once.
+        if full {
+            continue;
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
