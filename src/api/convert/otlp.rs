@@ -9,7 +9,7 @@
 //! | `body` (string; anything else as JSON) | message when there is no exception, else context `body` |
 //! | `exception.stacktrace` | stack trace (fingerprinted and grouped) |
 //! | `severity_number` 21–24 / 17–20 / 13–16 / 9–12 | CRITICAL / HIGH / MEDIUM / LOW; without a number, `severity_text` (FATAL, ERROR, WARN, INFO) |
-//! | below the threshold (default WARN) or no severity | not stored while debug mode is off; LOW while it is on |
+//! | below the threshold (default WARN) or no severity | not stored while debug mode is off; while it is on, stored with its own severity (LOW below WARN and without one) |
 //! | `time_unix_nano`, else `observed_time_unix_nano`, else receipt | occurred_at |
 //! | resource `host.name` | source.host |
 //! | resource `service.name` | source.component |
@@ -114,8 +114,8 @@ pub fn record_to_log(
     debug: bool,
 ) -> Result<pb::NewLog, Refusal> {
     let severity = match severity(record) {
-        Some((severity, number)) if number >= min_severity => severity,
-        _ if debug => Severity::Low,
+        Some((severity, number)) if number >= min_severity || debug => severity,
+        None if debug => Severity::Low,
         _ => return Err(Refusal::BelowThreshold),
     };
     let attribute = |key: &str| {
@@ -368,6 +368,14 @@ mod tests {
             let log = record_to_log(None, None, &record(number, vec![], "x"), 13, true).unwrap();
             assert_eq!(log.severity, severity_to_proto(Severity::Low) as i32);
         }
+        // A higher threshold keeps WARN out while debug mode is off, and
+        // stores it as MEDIUM (its own severity) while it is on.
+        assert_eq!(
+            record_to_log(None, None, &record(13, vec![], "x"), 17, false),
+            Err(Refusal::BelowThreshold)
+        );
+        let log = record_to_log(None, None, &record(13, vec![], "x"), 17, true).unwrap();
+        assert_eq!(log.severity, severity_to_proto(Severity::Medium) as i32);
         // A lower threshold stores INFO while debug mode is off.
         let log = record_to_log(None, None, &record(9, vec![], "x"), 9, false).unwrap();
         assert_eq!(log.severity, severity_to_proto(Severity::Low) as i32);

@@ -366,7 +366,10 @@ class DiagnosticsServiceServicer(object):
 
     def ListRuns(self, request, context):
         """Lists training runs with their derived state, most recent heartbeat
-        first, in keyset pages. Read role.
+        first, in keyset pages (the order is by latest heartbeat, which moves:
+        a run that beats between two pages may move above the page boundary
+        and not be listed again; filter by state or time for a stable list).
+        Read role.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -382,8 +385,10 @@ class DiagnosticsServiceServicer(object):
 
     def WatchRuns(self, request, context):
         """Streams member state changes as diagd derives them (stuck, lost,
-        finished, failed, alive again), from the moment the stream opens.
-        Read role.
+        finished, failed, alive again), from the moment the stream opens, in
+        the order they were committed. A stream that falls behind is ended;
+        changes while no stream was open are not replayed (GetRun and ListRuns
+        show the states). Read role.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
