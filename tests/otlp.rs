@@ -847,3 +847,30 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[tokio::test]
+async fn otlp_http_ends_a_request_whose_body_never_finishes() {
+    let mut options = test_options();
+    options.request_timeout = Duration::from_secs(2);
+    let http_port = free_port();
+    options.otlp_http_listen = Some(SocketAddr::from(([127, 0, 0, 1], http_port)));
+    let _server = TestServer::start_with(options).await;
+    let mut stream = connect(http_port).await;
+    // Announces 1000 bytes, sends 10, then nothing.
+    stream
+        .write_all(
+            b"POST /v1/logs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-protobuf\r\n\
+              Content-Length: 1000\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(15), stream.read(&mut answer))
+        .await
+        .expect("diagd answers instead of waiting for the body forever")
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(head.starts_with("HTTP/1.1 504"), "{head}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -272,6 +272,7 @@ pub async fn run(
             options.tls.clone(),
             options.connections,
             options.max_message_bytes,
+            options.request_timeout,
             shutdown.clone(),
         );
         tokio::spawn(async move {

@@ -54,9 +54,13 @@ struct Otlp {
     api: DiagnosticsApi,
     tokens: Tokens,
     max_bytes: usize,
+    /// Longest a request may take, its body's upload included
+    /// (`--request-timeout-secs`, as on the gRPC port).
+    request_timeout: Duration,
 }
 
 /// Serves OTLP/HTTP on `listener` until `shutdown` is cancelled.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
     api: DiagnosticsApi,
@@ -64,6 +68,7 @@ pub async fn serve(
     tls: Option<ServerTls>,
     limits: ConnectionLimits,
     max_bytes: usize,
+    request_timeout: Duration,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
     let acceptor = tls
@@ -74,6 +79,7 @@ pub async fn serve(
         api,
         tokens,
         max_bytes,
+        request_timeout,
     };
     let router = Router::new()
         .route(LOGS_PATH, post(export))
@@ -150,7 +156,28 @@ async fn authorize(
             .map(|v| v.as_bytes()),
     );
     match checked {
-        Ok(()) => next.run(request).await,
+        // A client that sends its body slowly holds a connection and a
+        // buffer: not for longer than the request timeout.
+        Ok(()) => match tokio::time::timeout(otlp.request_timeout, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => {
+                let error = ApiError::Deadline {
+                    limit: crate::api::error::Limit {
+                        reason: "REQUEST_TIMEOUT",
+                        value: otlp.request_timeout.as_secs(),
+                        flag: Some("--request-timeout-secs"),
+                    },
+                    message: format!(
+                        "the request took longer than {} s (--request-timeout-secs), its upload \
+                         included; retry it (records already stored are not stored twice)",
+                        otlp.request_timeout.as_secs()
+                    ),
+                };
+                let (code, response) = failure(Failure::Api(error), Encoding::Protobuf);
+                METRICS.request("OtlpExport", code, None);
+                response
+            }
+        },
         Err(error) => {
             let encoding = match request.headers().get(header::CONTENT_TYPE) {
                 Some(v) if v.as_bytes().starts_with(b"application/json") => Encoding::Json,
@@ -258,7 +285,13 @@ async fn answer(
             )))
         })?,
     };
-    let response = otlp.api.export_otlp(request).await.map_err(Failure::Api)?;
+    // Its own task: a request that times out (or a client that leaves)
+    // mid-write cannot cut a transaction short; it commits or fails alone.
+    let api = otlp.api.clone();
+    let response = tokio::spawn(async move { api.export_otlp(request).await })
+        .await
+        .map_err(|e| Failure::Api(ApiError::Internal(format!("the export failed: {e}"))))?
+        .map_err(Failure::Api)?;
     let bytes = match encoding {
         Encoding::Protobuf => response.encode_to_vec(),
         Encoding::Json => serde_json::to_vec(&response).unwrap_or_default(),
