@@ -502,19 +502,13 @@ fn read_stack_trace(text: &str, verdict: &mut Verdict) {
 }
 
 /// A frame line, `File "path", line N, in function` (indented, perhaps
-/// under an `ExceptionGroup`'s `|` margin): its path and function.
+/// under an `ExceptionGroup`'s `|` margin): its path and function (the
+/// fingerprint's parser, after the margin; a function of only blanks is
+/// none).
 fn frame_line(line: &str) -> Option<(&str, &str)> {
-    let rest = line
-        .trim_start_matches(|c: char| c.is_whitespace() || c == '|')
-        .strip_prefix("File \"")?;
-    let (path, rest) = rest.split_once('"')?;
-    let rest = rest.strip_prefix(", line ")?;
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    if path.is_empty() || digits == 0 {
-        return None;
-    }
-    let function = rest[digits..].strip_prefix(", in ")?.trim_end();
-    (!function.is_empty()).then_some((path, function))
+    super::fingerprint::frame_line(line.trim_start_matches(|c: char| c.is_whitespace() || c == '|'))
+        .map(|(path, function)| (path, function.trim_end()))
+        .filter(|(_, function)| !function.is_empty())
 }
 
 /// An exception line, `a.b.Type` or `a.b.Type: message`: its type, and the

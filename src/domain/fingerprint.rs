@@ -456,8 +456,8 @@ struct RawFrame<'a> {
 
 /// A frame line, `File "path", line N, in function`: its path and function.
 /// (Parsed by hand: a regex with captures on every line was most of
-/// fingerprinting's cost.)
-fn frame_line(line: &str) -> Option<(&str, &str)> {
+/// fingerprinting's cost.) Also read by `classify`.
+pub(super) fn frame_line(line: &str) -> Option<(&str, &str)> {
     let rest = line.trim_start().strip_prefix("File \"")?;
     let (path, rest) = rest.split_once('"')?;
     let rest = rest.strip_prefix(", line ")?;
