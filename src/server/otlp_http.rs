@@ -223,7 +223,7 @@ async fn export(
     } else {
         Encoding::Protobuf
     };
-    let answered = answer(&otlp, &headers, &content_type, encoding, body).await;
+    let answered = answer(&otlp, &content_type, encoding, body).await;
     let (code, response) = match answered {
         Ok(response) => (Code::Ok, response),
         Err(error) => failure(error, encoding),
@@ -234,13 +234,11 @@ async fn export(
 
 async fn answer(
     otlp: &Otlp,
-    headers: &HeaderMap,
     content_type: &str,
     encoding: Encoding,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, Failure> {
     // (The token was checked by `authorize`, before the body was read.)
-    let _ = headers;
     if !(content_type.starts_with("application/x-protobuf")
         || content_type.starts_with("application/json"))
     {
