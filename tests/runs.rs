@@ -488,3 +488,53 @@ async fn a_critical_error_from_a_member_fails_it() {
     let again = client.heartbeat(restarted).await.unwrap().into_inner();
     assert_eq!(again.member_state, pb::RunState::Alive as i32);
 }
+
+#[tokio::test]
+async fn a_beat_revives_a_lost_member_and_a_finish_ends_a_stuck_one() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    client.heartbeat(beat("run-v", 0, Some(1))).await.unwrap();
+    client.heartbeat(beat("run-v", 1, Some(1))).await.unwrap();
+    // Rank 0 goes silent and is lost, rank 1 keeps its step: stuck.
+    let mut keep = || vec![beat("run-v", 1, Some(1))];
+    wait_for(
+        &mut client,
+        "run-v",
+        pb::RunState::Lost,
+        Duration::from_secs(15),
+        &mut keep,
+    )
+    .await;
+    // A lost member that beats again is alive (its step is the same).
+    let back = client
+        .heartbeat(beat("run-v", 0, Some(1)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.member_state, pb::RunState::Alive as i32);
+    let stuck = wait_for(
+        &mut client,
+        "run-v",
+        pb::RunState::Stuck,
+        Duration::from_secs(30),
+        &mut || vec![beat("run-v", 0, Some(1)), beat("run-v", 1, Some(1))],
+    )
+    .await;
+    assert!(
+        stuck
+            .members
+            .iter()
+            .all(|m| m.state == pb::RunState::Stuck as i32)
+    );
+    // Stuck stays stuck while the step stays; FINISHED ends it.
+    let same = client
+        .heartbeat(beat("run-v", 1, Some(1)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(same.member_state, pb::RunState::Stuck as i32);
+    let mut done = beat("run-v", 1, Some(1));
+    done.phase = pb::RunPhase::Finished as i32;
+    let done = client.heartbeat(done).await.unwrap().into_inner();
+    assert_eq!(done.member_state, pb::RunState::Finished as i32);
+}

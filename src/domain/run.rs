@@ -48,11 +48,6 @@ impl RunState {
     pub fn parse(name: &str) -> Option<RunState> {
         RunState::ALL.into_iter().find(|s| s.as_str() == name)
     }
-
-    /// Whether the member has ended (no more heartbeats expected).
-    pub fn is_ended(self) -> bool {
-        matches!(self, RunState::Finished | RunState::Failed)
-    }
 }
 
 /// What a member says it is doing.
@@ -144,32 +139,6 @@ impl Heartbeat {
     /// (a restarted rank is the same member).
     pub fn key_pid(&self) -> i64 {
         if self.rank >= 0 { 0 } else { self.pid as i64 }
-    }
-
-    /// The member's state after this heartbeat, given its state before
-    /// (`None`: a new member), whether its step changed and whether its pid
-    /// did. (`store::runs` applies the same rule in SQL.) An ended member
-    /// stays ended — a CRITICAL error failed it, or it said so — unless it
-    /// starts again: a new process (another pid) saying STARTING.
-    pub fn next_state(
-        &self,
-        before: Option<RunState>,
-        step_changed: bool,
-        pid_changed: bool,
-    ) -> RunState {
-        let restarted = self.phase == RunPhase::Starting && pid_changed;
-        match self.phase {
-            RunPhase::Finished => RunState::Finished,
-            RunPhase::Failed => RunState::Failed,
-            _ if before.is_some_and(RunState::is_ended) && !restarted => {
-                before.unwrap_or(RunState::Alive)
-            }
-            // Stuck stays stuck until the step moves (or it sends none).
-            _ if before == Some(RunState::Stuck) && !step_changed && self.step.is_some() => {
-                RunState::Stuck
-            }
-            _ => RunState::Alive,
-        }
     }
 }
 
@@ -482,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn heartbeats_move_members_between_states() {
+    fn a_restarted_rank_is_the_same_member_and_a_rankless_one_is_its_pid() {
         let mut beat = Heartbeat {
             run_id: "r".into(),
             host: "h".into(),
@@ -496,44 +465,6 @@ mod tests {
             stuck_after: None,
             message: String::new(),
         };
-        assert_eq!(beat.next_state(None, true, false), RunState::Alive);
-        assert_eq!(
-            beat.next_state(Some(RunState::Stuck), false, false),
-            RunState::Stuck
-        );
-        assert_eq!(
-            beat.next_state(Some(RunState::Stuck), true, false),
-            RunState::Alive
-        );
-        assert_eq!(
-            beat.next_state(Some(RunState::Lost), false, false),
-            RunState::Alive
-        );
-        // Ended stays ended, unless a new process of it starts.
-        assert_eq!(
-            beat.next_state(Some(RunState::Failed), true, false),
-            RunState::Failed
-        );
-        beat.phase = RunPhase::Starting;
-        assert_eq!(
-            beat.next_state(Some(RunState::Failed), true, false),
-            RunState::Failed
-        );
-        assert_eq!(
-            beat.next_state(Some(RunState::Failed), true, true),
-            RunState::Alive
-        );
-        beat.phase = RunPhase::Training;
-        beat.phase = RunPhase::Failed;
-        assert_eq!(
-            beat.next_state(Some(RunState::Alive), false, false),
-            RunState::Failed
-        );
-        beat.phase = RunPhase::Finished;
-        assert_eq!(
-            beat.next_state(Some(RunState::Stuck), false, false),
-            RunState::Finished
-        );
         assert_eq!(beat.key_pid(), 0);
         beat.rank = -1;
         assert_eq!(beat.key_pid(), 1);

@@ -290,20 +290,39 @@ impl Store {
                  RETURNING state",
             )
             .await?;
-        // The member's state after this beat is decided here, from its row
-        // as it was (locked): see `Heartbeat::next_state`, the same rule.
+        // The member's state after this beat is decided here, once, from its
+        // row as it was (locked; none for a new member):
+        // - FINISHED or FAILED ends it;
+        // - an ended member stays ended, and keeps why, unless a new process
+        //   of it (another pid) says STARTING: a restarted rank;
+        // - stuck stays stuck until the step moves (or none is sent);
+        // - otherwise it is alive.
         let member_statement = tx
             .prepare_cached(
                 "WITH old AS (
-                    SELECT state, step FROM run_members
+                    SELECT state, step, pid FROM run_members
                     WHERE run_id = $1 AND host = $2 AND rank = $3 AND key_pid = $4
                     FOR UPDATE
+                 ), next AS (
+                    SELECT old.state IN ('finished', 'failed') AND $6 NOT IN ('finished', 'failed')
+                             AND NOT ($6 = 'starting' AND old.pid <> $5) AS stays_ended,
+                           old.state, old.step
+                    FROM (SELECT 1) AS one LEFT JOIN old ON true
+                 ), decided AS (
+                    SELECT CASE
+                             WHEN $6 IN ('finished', 'failed') THEN $6
+                             WHEN stays_ended THEN state
+                             WHEN state = 'stuck' AND $7::bigint IS NOT NULL
+                                  AND step IS NOT DISTINCT FROM $7::bigint THEN 'stuck'
+                             ELSE 'alive'
+                           END AS state,
+                           COALESCE(stays_ended, false) AS stays_ended
+                    FROM next
                  ), new AS (
                     INSERT INTO run_members AS m (run_id, host, rank, key_pid, pid, state, phase, step,
                             epoch, metrics, first_heartbeat, last_heartbeat, step_changed_at,
                             state_changed_at, interval_secs, message)
-                    VALUES ($1, $2, $3, $4, $5,
-                            CASE $6 WHEN 'finished' THEN 'finished' WHEN 'failed' THEN 'failed' ELSE 'alive' END,
+                    VALUES ($1, $2, $3, $4, $5, (SELECT state FROM decided),
                             $6, $7, $8, $9, now(), now(), now(), now(), $10, $11)
                     ON CONFLICT (run_id, host, rank, key_pid) DO UPDATE SET
                        pid = EXCLUDED.pid, phase = EXCLUDED.phase, epoch = EXCLUDED.epoch,
@@ -311,29 +330,12 @@ impl Store {
                        step_changed_at = CASE WHEN m.step IS DISTINCT FROM EXCLUDED.step
                                               THEN now() ELSE m.step_changed_at END,
                        step = EXCLUDED.step,
-                       state = CASE
-                                 WHEN $6 IN ('finished', 'failed') THEN $6
-                                 WHEN m.state IN ('finished', 'failed') AND NOT ($6 = 'starting' AND m.pid <> EXCLUDED.pid) THEN m.state
-                                 WHEN m.state = 'stuck' AND EXCLUDED.step IS NOT NULL
-                                      AND m.step IS NOT DISTINCT FROM EXCLUDED.step THEN 'stuck'
-                                 ELSE 'alive'
-                               END,
-                       state_changed_at = CASE
-                                 WHEN m.state <> (CASE
-                                     WHEN $6 IN ('finished', 'failed') THEN $6
-                                     WHEN m.state IN ('finished', 'failed') AND NOT ($6 = 'starting' AND m.pid <> EXCLUDED.pid) THEN m.state
-                                     WHEN m.state = 'stuck' AND EXCLUDED.step IS NOT NULL
-                                          AND m.step IS NOT DISTINCT FROM EXCLUDED.step THEN 'stuck'
-                                     ELSE 'alive' END)
-                                 THEN now() ELSE m.state_changed_at END,
+                       state = EXCLUDED.state,
+                       state_changed_at = CASE WHEN m.state <> EXCLUDED.state
+                                               THEN now() ELSE m.state_changed_at END,
                        interval_secs = EXCLUDED.interval_secs,
-                       -- An ended member keeps why it ended.
-                       message = CASE
-                                 WHEN $6 IN ('finished', 'failed') THEN EXCLUDED.message
-                                 WHEN m.state IN ('finished', 'failed')
-                                      AND NOT ($6 = 'starting' AND m.pid <> EXCLUDED.pid) THEN m.message
-                                 ELSE EXCLUDED.message
-                               END
+                       message = CASE WHEN (SELECT stays_ended FROM decided)
+                                      THEN m.message ELSE EXCLUDED.message END
                     RETURNING m.state
                  )
                  SELECT (SELECT state FROM old), (SELECT state FROM new)",
