@@ -231,6 +231,24 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(i32).range(1..=24))]
     pub otlp_min_severity: i32,
 
+    /// Seconds an alert receiver (webhook) gets to answer one request.
+    #[arg(long, env = "DIAGD_ALERT_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub alert_timeout_secs: u64,
+
+    /// Seconds an alert's delivery is retried (exponential backoff from
+    /// 1 s to 5 min, on no answer, 408, 429 and 5xx) before it is marked
+    /// failed.
+    #[arg(long, env = "DIAGD_ALERT_RETRY_FOR_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600))]
+    pub alert_retry_for_secs: u64,
+
+    /// Alerts waiting for delivery at most (each a few KiB); beyond, new
+    /// alerts are counted into the next alert of their group or run.
+    #[arg(long, env = "DIAGD_ALERT_MAX_PENDING", default_value_t = 10_000,
+          value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub alert_max_pending: i64,
+
     /// Seconds a unary request may take to be answered (a server stream: to
     /// start), unless the client's own deadline is shorter. Client streams
     /// (IngestLogs) are never cut by it.
@@ -384,6 +402,11 @@ impl ServeArgs {
             "metrics_listen": self.metrics_listen.map(|a| a.to_string()),
             "otlp_http_listen": self.otlp_http_listen.map(|a| a.to_string()),
             "otlp_min_severity": self.otlp_min_severity,
+            "alerts": {
+                "timeout_secs": self.alert_timeout_secs,
+                "retry_for_secs": self.alert_retry_for_secs,
+                "max_pending": self.alert_max_pending,
+            },
             "request_timeout_secs": self.request_timeout_secs,
             "retention": {
                 "max_age_secs": self.retention_max_age.map(|a| a.num_seconds()),

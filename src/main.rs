@@ -301,6 +301,11 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
             metrics_listen: args.metrics_listen,
             otlp_http_listen: args.otlp_http_listen,
+            alerts: diagd::workers::alerts::AlertOptions {
+                timeout: std::time::Duration::from_secs(args.alert_timeout_secs),
+                retry_for: std::time::Duration::from_secs(args.alert_retry_for_secs),
+                max_pending: args.alert_max_pending,
+            },
             connections: diagd::server::incoming::ConnectionLimits {
                 max_connections: args.max_connections as usize,
                 max_per_ip: args.max_connections_per_ip as usize,

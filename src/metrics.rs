@@ -83,6 +83,20 @@ pub struct Metrics {
     pub embedded_postgres_up: Gauge,
     /// Times the embedded PostgreSQL was found dead and restarted.
     pub embedded_postgres_restarts: Counter,
+    /// Alerts written to the outbox.
+    pub alerts: Counter,
+    /// Alerts not written because the outbox was full.
+    pub alerts_dropped: Counter,
+    /// Alert delivery attempts by what followed (delivered, pending,
+    /// failed).
+    pub alert_attempts: Family<AttemptLabels, Counter>,
+}
+
+/// The labels of an alert delivery attempt.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    /// `delivered`, `pending` (to be retried) or `failed`.
+    pub state: &'static str,
 }
 
 /// The process's metrics.
@@ -109,6 +123,9 @@ impl Metrics {
             traces_removed: Counter::default(),
             embedded_postgres_up: Gauge::default(),
             embedded_postgres_restarts: Counter::default(),
+            alerts: Counter::default(),
+            alerts_dropped: Counter::default(),
+            alert_attempts: Family::default(),
             registry: Mutex::new(Registry::default()),
         };
         registry.register(
@@ -166,6 +183,21 @@ impl Metrics {
             "Times the embedded PostgreSQL was found dead and restarted",
             metrics.embedded_postgres_restarts.clone(),
         );
+        registry.register(
+            "alerts",
+            "Alerts made by alert rules",
+            metrics.alerts.clone(),
+        );
+        registry.register(
+            "alerts_dropped",
+            "Alerts not made because the outbox was full (counted into the next alert of their key)",
+            metrics.alerts_dropped.clone(),
+        );
+        registry.register(
+            "alert_attempts",
+            "Alert delivery attempts, by what followed (delivered, pending: retried later, failed)",
+            metrics.alert_attempts.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             ..metrics
@@ -187,6 +219,23 @@ impl Metrics {
                 .get_or_create(&MethodLabels { method })
                 .observe(elapsed.as_secs_f64());
         }
+    }
+
+    /// Counts alerts made.
+    pub fn alerts_made(&self, count: u64) {
+        self.alerts.inc_by(count);
+    }
+
+    /// Counts alerts dropped for a full outbox.
+    pub fn alerts_dropped(&self, count: u64) {
+        self.alerts_dropped.inc_by(count);
+    }
+
+    /// Counts a delivery attempt followed by `state`.
+    pub fn alert_attempt(&self, state: &'static str) {
+        self.alert_attempts
+            .get_or_create(&AttemptLabels { state })
+            .inc();
     }
 
     /// Marks the embedded PostgreSQL as supervised (its gauge is printed

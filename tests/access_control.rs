@@ -151,6 +151,30 @@ async fn call(client: &mut Client, method: &str) -> Result<(), Status> {
             .watch_runs(pb::WatchRunsRequest::default())
             .await
             .map(drop),
+        "CreateAlertRule" => client
+            .create_alert_rule(pb::CreateAlertRuleRequest::default())
+            .await
+            .map(drop),
+        "ListAlertRules" => client
+            .list_alert_rules(pb::ListAlertRulesRequest {})
+            .await
+            .map(drop),
+        "UpdateAlertRule" => client
+            .update_alert_rule(pb::UpdateAlertRuleRequest::default())
+            .await
+            .map(drop),
+        "DeleteAlertRule" => client
+            .delete_alert_rule(pb::DeleteAlertRuleRequest { id })
+            .await
+            .map(drop),
+        "TestAlertRule" => client
+            .test_alert_rule(pb::TestAlertRuleRequest { id })
+            .await
+            .map(drop),
+        "ListAlertDeliveries" => client
+            .list_alert_deliveries(pb::ListAlertDeliveriesRequest::default())
+            .await
+            .map(drop),
         other => panic!("no call for {other}"),
     }
 }
@@ -166,7 +190,7 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
     let server = TestServer::start_with(options).await;
     let channel = server.channel().await;
     // (method, roles allowed besides admin)
-    let table: [(&str, &[&str]); 27] = [
+    let table: [(&str, &[&str]); 33] = [
         ("ReportError", &["ingest"]),
         ("IngestLogs", &["ingest"]),
         ("RecordAction", &["ingest"]),
@@ -194,6 +218,12 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
         ("ListRuns", &["read"]),
         ("GetRun", &["read"]),
         ("WatchRuns", &["read"]),
+        ("CreateAlertRule", &[]),
+        ("ListAlertRules", &[]),
+        ("UpdateAlertRule", &[]),
+        ("DeleteAlertRule", &[]),
+        ("TestAlertRule", &[]),
+        ("ListAlertDeliveries", &[]),
     ];
     for (method, roles) in table {
         let mut anonymous = client(channel.clone(), None);

@@ -1,7 +1,7 @@
 //! The gRPC service: converts requests to domain types (validating every
 //! field), calls the store, converts the answers back. One file per group of
 //! RPCs (`ingest`, `query`, `search`, `tail`, `reports`, `export`, `admin`, `groups`,
-//! `actions`, `runs`), and `otlp` for OpenTelemetry's LogsService/Export; every RPC of the contract is implemented. Handlers fail with
+//! `actions`, `runs`, `alerts`), and `otlp` for OpenTelemetry's LogsService/Export; every RPC of the contract is implemented. Handlers fail with
 //! an [`error::ApiError`]; the trait implementation below turns it into a
 //! `Status` (with its google.rpc details) and counts the request in diagd's
 //! metrics. Shared: validation and conversion (`convert`, `page_token`),
@@ -11,6 +11,7 @@
 mod actions;
 mod admin;
 pub mod admission;
+mod alerts;
 pub mod codec;
 mod convert;
 pub mod error;
@@ -41,6 +42,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::{
     domain::{DebugMode, fingerprint::GroupingOptions, scrub::Scrubber},
     store::Store,
+    workers::alerts::Alerts,
     workers::retention::Retention,
     workers::runs::RunWatch,
     workers::tail::Hub,
@@ -101,6 +103,18 @@ impl Default for ApiSettings {
     }
 }
 
+/// What the RPCs use of the background workers.
+pub struct WorkerHandles {
+    /// The live-tail fan-out.
+    pub hub: Hub,
+    /// What retention has done.
+    pub retention: Retention,
+    /// Run state changes, for WatchRuns.
+    pub runs: RunWatch,
+    /// The alert sender, for TestAlertRule.
+    pub alerts: Alerts,
+}
+
 /// The implementation of `diagnostics.v1.DiagnosticsService`.
 #[derive(Clone)]
 pub struct DiagnosticsApi {
@@ -118,17 +132,17 @@ pub struct DiagnosticsApi {
     retention: Retention,
     /// Run state changes, for WatchRuns.
     runs: RunWatch,
+    /// The alert sender, for TestAlertRule.
+    alerts: Alerts,
 }
 
 impl DiagnosticsApi {
-    /// The service over `store`.
+    /// The service over `store`, using the background workers' handles.
     pub fn new(
         store: Store,
         settings: ApiSettings,
         debug_mode: watch::Receiver<DebugMode>,
-        hub: Hub,
-        retention: Retention,
-        runs: RunWatch,
+        workers: WorkerHandles,
         shutdown: CancellationToken,
     ) -> Self {
         DiagnosticsApi {
@@ -136,9 +150,10 @@ impl DiagnosticsApi {
             settings: Arc::new(settings),
             debug_mode,
             shutdown,
-            hub,
-            retention,
-            runs,
+            hub: workers.hub,
+            retention: workers.retention,
+            runs: workers.runs,
+            alerts: workers.alerts,
         }
     }
 
@@ -380,5 +395,71 @@ impl DiagnosticsService for DiagnosticsApi {
         request: Request<pb::WatchRunsRequest>,
     ) -> Result<Response<ResponseStream<pb::WatchRunsResponse>>, Status> {
         answer("WatchRuns", DiagnosticsApi::watch_runs(self, request)).await
+    }
+
+    async fn create_alert_rule(
+        &self,
+        request: Request<pb::CreateAlertRuleRequest>,
+    ) -> Result<Response<pb::CreateAlertRuleResponse>, Status> {
+        answer(
+            "CreateAlertRule",
+            DiagnosticsApi::create_alert_rule(self, request),
+        )
+        .await
+    }
+
+    async fn list_alert_rules(
+        &self,
+        request: Request<pb::ListAlertRulesRequest>,
+    ) -> Result<Response<pb::ListAlertRulesResponse>, Status> {
+        answer(
+            "ListAlertRules",
+            DiagnosticsApi::list_alert_rules(self, request),
+        )
+        .await
+    }
+
+    async fn update_alert_rule(
+        &self,
+        request: Request<pb::UpdateAlertRuleRequest>,
+    ) -> Result<Response<pb::UpdateAlertRuleResponse>, Status> {
+        answer(
+            "UpdateAlertRule",
+            DiagnosticsApi::update_alert_rule(self, request),
+        )
+        .await
+    }
+
+    async fn delete_alert_rule(
+        &self,
+        request: Request<pb::DeleteAlertRuleRequest>,
+    ) -> Result<Response<pb::DeleteAlertRuleResponse>, Status> {
+        answer(
+            "DeleteAlertRule",
+            DiagnosticsApi::delete_alert_rule(self, request),
+        )
+        .await
+    }
+
+    async fn test_alert_rule(
+        &self,
+        request: Request<pb::TestAlertRuleRequest>,
+    ) -> Result<Response<pb::TestAlertRuleResponse>, Status> {
+        answer(
+            "TestAlertRule",
+            DiagnosticsApi::test_alert_rule(self, request),
+        )
+        .await
+    }
+
+    async fn list_alert_deliveries(
+        &self,
+        request: Request<pb::ListAlertDeliveriesRequest>,
+    ) -> Result<Response<pb::ListAlertDeliveriesResponse>, Status> {
+        answer(
+            "ListAlertDeliveries",
+            DiagnosticsApi::list_alert_deliveries(self, request),
+        )
+        .await
     }
 }

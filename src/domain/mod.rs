@@ -3,13 +3,15 @@
 //! positions and notices; search terms and case folding (`search`, `fold`),
 //! secret scrubbing (`scrub`), error fingerprints (`fingerprint`: which logs
 //! are the same error) and error groups (`group`: their counts and triage),
-//! training runs (`run`: heartbeats and the states derived from them), error
+//! training runs (`run`: heartbeats and the states derived from them),
+//! alert rules, what fires them and what alerts say (`alert`), error
 //! types of errors known only by their text (`classify`), the report
 //! document and guidance. No proto
 //! and no SQL here; `api` converts from the wire and `store` maps to
 //! tables.
 
 mod action;
+pub mod alert;
 pub mod classify;
 mod debug_mode;
 pub mod fingerprint;

@@ -165,6 +165,8 @@ pub struct ServerOptions {
     /// Where to serve OTLP/HTTP logs (`POST /v1/logs`); `None`: nowhere
     /// (OTLP/gRPC is always on the gRPC port).
     pub otlp_http_listen: Option<std::net::SocketAddr>,
+    /// How alerts are delivered.
+    pub alerts: crate::workers::alerts::AlertOptions,
 }
 
 impl Default for ServerOptions {
@@ -180,6 +182,7 @@ impl Default for ServerOptions {
             log_control: None,
             metrics_listen: None,
             otlp_http_listen: None,
+            alerts: crate::workers::alerts::AlertOptions::default(),
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
@@ -248,13 +251,18 @@ pub async fn run(
     let mut api_settings = options.api.clone();
     api_settings.max_message_bytes = options.max_message_bytes;
     let runs = crate::workers::runs::start(store.clone(), shutdown.clone());
+    let alerts =
+        crate::workers::alerts::start(store.clone(), options.alerts.clone(), shutdown.clone());
     let api = DiagnosticsApi::new(
         store,
         api_settings,
         debug_mode,
-        hub,
-        retention,
-        runs,
+        crate::api::WorkerHandles {
+            hub,
+            retention,
+            runs,
+            alerts,
+        },
         shutdown.clone(),
     );
     if let Some(address) = options.otlp_http_listen {

@@ -162,6 +162,9 @@ inserted AS (
                                                       OR e.ignored_events_left < EXCLUDED.event_count))
                       THEN 'unresolved' ELSE e.status END,
         regressed_at = CASE WHEN e.status = 'resolved' THEN now() ELSE e.regressed_at END,
+        -- Which transaction reopened it: its logs are regressions to alerts.
+        regressed_txid = CASE WHEN e.status = 'resolved' THEN pg_current_xact_id()::text::bigint
+                              ELSE e.regressed_txid END,
         status_changed_at = CASE WHEN e.status = 'resolved'
                                    OR (e.status = 'ignored' AND (e.ignored_until <= now()
                                                                  OR e.ignored_events_left < EXCLUDED.event_count))

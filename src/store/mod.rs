@@ -13,9 +13,11 @@
 //! - `groups`: error groups (listing, reading, triage, merges and splits;
 //!   created and counted on the insert path in `logs`)
 //! - `runs`: training runs (heartbeats, the liveness sweep, state changes)
+//! - `alerts`: alert rules, the evaluation after commit, the delivery outbox
 //! - `reports`, `actions`, `debug_mode`: the other tables
 
 mod actions;
+mod alerts;
 mod clear;
 mod connections;
 mod debug_mode;
@@ -48,6 +50,7 @@ const TRACES_LOCK: i64 = 0x7472_6163_6573;
 /// would otherwise stay (per pooled connection) after the peak.
 const LARGE_TRANSFER_BYTES: usize = 4 * 1024 * 1024;
 
+pub use alerts::{Attempt, Claimed, Delivery, DeliveryFilter, DeliveryState, Evaluation};
 pub use connections::{PoolStatus, READ_APPLICATION_NAME, Reader, WRITE_APPLICATION_NAME};
 pub use export::ExportSink;
 pub use groups::{GroupMove, GroupPage, UngroupedLog};

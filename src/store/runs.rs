@@ -268,6 +268,59 @@ pub(super) async fn fail_members(
     Ok(())
 }
 
+/// Recorded changes after `after` (see [`Store::run_changes_after`]), read
+/// with `client` (the alert evaluator's transaction, or a reader).
+pub(super) async fn changes_after(
+    client: &impl GenericClient,
+    after: &ChangeCursor,
+    limit: usize,
+) -> Result<(Vec<RunChange>, ChangeCursor), StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT c.id, c.xid::text AS change_xid, c.host AS change_host,
+                        c.rank AS change_rank, c.from_state, c.to_state, c.step AS change_step,
+                        c.changed_at, {}
+                 FROM run_changes c JOIN runs r ON r.run_id = c.run_id
+                 WHERE (c.xid, c.id) > ($1::text::xid8, $2)
+                   AND c.xid < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY c.xid, c.id LIMIT $3",
+                RUN_COLUMNS
+                    .split(',')
+                    .map(|c| format!("r.{}", c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            &[&after.xid, &after.id, &(limit as i64)],
+        )
+        .await?;
+    let mut cursor = after.clone();
+    let changes = rows
+        .iter()
+        .map(|row| {
+            let run = row_to_run(row)?;
+            let from: String = row.try_get("from_state")?;
+            cursor = ChangeCursor {
+                xid: row.try_get("change_xid")?,
+                id: row.try_get("id")?,
+            };
+            Ok(RunChange {
+                id: row.try_get("id")?,
+                run_id: run.run_id.clone(),
+                host: row.try_get("change_host")?,
+                rank: row.try_get("change_rank")?,
+                // A new member's first state has no "before".
+                from: RunState::parse(&from),
+                to: state(row.try_get("to_state")?)?,
+                step: row.try_get("change_step")?,
+                changed_at: row.try_get("changed_at")?,
+                run,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((changes, cursor))
+}
+
 impl Store {
     /// Records a heartbeat: the member's row (created on its first) and its
     /// state after it, its run's latest heartbeat; when the member's state
@@ -605,51 +658,9 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<RunChange>, ChangeCursor), StoreError> {
         let client = self.reader().await?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT c.id, c.xid::text AS change_xid, c.host AS change_host,
-                            c.rank AS change_rank, c.from_state, c.to_state, c.step AS change_step,
-                            c.changed_at, {}
-                     FROM run_changes c JOIN runs r ON r.run_id = c.run_id
-                     WHERE (c.xid, c.id) > ($1::text::xid8, $2)
-                       AND c.xid < pg_snapshot_xmin(pg_current_snapshot())
-                     ORDER BY c.xid, c.id LIMIT $3",
-                    RUN_COLUMNS
-                        .split(',')
-                        .map(|c| format!("r.{}", c.trim()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                &[&after.xid, &after.id, &(limit as i64)],
-            )
-            .await?;
+        let read = changes_after(&*client, after, limit).await;
         client.finish();
-        let mut cursor = after.clone();
-        let changes = rows
-            .iter()
-            .map(|row| {
-                let run = row_to_run(row)?;
-                let from: String = row.try_get("from_state")?;
-                cursor = ChangeCursor {
-                    xid: row.try_get("change_xid")?,
-                    id: row.try_get("id")?,
-                };
-                Ok(RunChange {
-                    id: row.try_get("id")?,
-                    run_id: run.run_id.clone(),
-                    host: row.try_get("change_host")?,
-                    rank: row.try_get("change_rank")?,
-                    // A new member's first state has no "before".
-                    from: RunState::parse(&from),
-                    to: state(row.try_get("to_state")?)?,
-                    step: row.try_get("change_step")?,
-                    changed_at: row.try_get("changed_at")?,
-                    run,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok((changes, cursor))
+        read
     }
 
     /// Forgets recorded changes older than `before` (WatchRuns streams only

@@ -9,8 +9,11 @@
 //! - `grouping`: puts logs stored before error groups existed into their
 //!   groups, in small batches, then ends;
 //! - `runs`: the liveness sweep of training runs (stuck, lost) and the
-//!   reader of their state changes for WatchRuns.
+//!   reader of their state changes for WatchRuns;
+//! - `alerts`: evaluates alert rules after the commit and delivers the
+//!   alerts (webhooks) with retries.
 
+pub mod alerts;
 pub mod debug_mode;
 pub mod grouping;
 pub mod retention;

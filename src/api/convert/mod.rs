@@ -3,8 +3,11 @@
 //! send, `to_wire` builds what diagd answers, and `json` converts
 //! `google.protobuf.Struct` to JSON and back; `groups` does both directions
 //! for error groups; `otlp` turns OpenTelemetry log records into diagd's
-//! own `NewLog`; `runs` validates heartbeats and answers runs. The limits they check are in `api::limits`.
+//! own `NewLog`; `runs` validates heartbeats and answers runs; `alerts`
+//! validates alert rules and answers rules and deliveries. The limits they
+//! check are in `api::limits`.
 
+pub mod alerts;
 pub mod from_wire;
 pub mod groups;
 mod json;

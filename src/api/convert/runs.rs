@@ -15,7 +15,7 @@ use crate::api::limits::{
     MAX_RUN_MESSAGE_BYTES, MAX_STUCK_AFTER_SECS, MIN_INTERVAL_SECS, MIN_STUCK_AFTER_SECS,
 };
 
-fn duration(
+pub(super) fn duration(
     field: &str,
     value: Option<prost_types::Duration>,
     min: Duration,
@@ -187,7 +187,7 @@ fn phase_to_proto(phase: RunPhase) -> pb::RunPhase {
     }
 }
 
-fn duration_to_proto(duration: Duration) -> prost_types::Duration {
+pub(super) fn duration_to_proto(duration: Duration) -> prost_types::Duration {
     prost_types::Duration {
         seconds: duration.as_secs() as i64,
         nanos: duration.subsec_nanos() as i32,

@@ -1,4 +1,5 @@
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -90,6 +91,28 @@ class RunPhase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RUN_PHASE_SAVING: _ClassVar[RunPhase]
     RUN_PHASE_FINISHED: _ClassVar[RunPhase]
     RUN_PHASE_FAILED: _ClassVar[RunPhase]
+
+class AlertTrigger(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ALERT_TRIGGER_UNSPECIFIED: _ClassVar[AlertTrigger]
+    ALERT_TRIGGER_NEW_GROUP: _ClassVar[AlertTrigger]
+    ALERT_TRIGGER_REGRESSION: _ClassVar[AlertTrigger]
+    ALERT_TRIGGER_CRITICAL_LOG: _ClassVar[AlertTrigger]
+    ALERT_TRIGGER_EVENT_RATE: _ClassVar[AlertTrigger]
+    ALERT_TRIGGER_RUN_STATE: _ClassVar[AlertTrigger]
+
+class AlertDestinationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ALERT_DESTINATION_KIND_UNSPECIFIED: _ClassVar[AlertDestinationKind]
+    ALERT_DESTINATION_KIND_WEBHOOK: _ClassVar[AlertDestinationKind]
+    ALERT_DESTINATION_KIND_SLACK: _ClassVar[AlertDestinationKind]
+
+class AlertDeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ALERT_DELIVERY_STATE_UNSPECIFIED: _ClassVar[AlertDeliveryState]
+    ALERT_DELIVERY_STATE_PENDING: _ClassVar[AlertDeliveryState]
+    ALERT_DELIVERY_STATE_DELIVERED: _ClassVar[AlertDeliveryState]
+    ALERT_DELIVERY_STATE_FAILED: _ClassVar[AlertDeliveryState]
 SEVERITY_UNSPECIFIED: Severity
 SEVERITY_CRITICAL: Severity
 SEVERITY_HIGH: Severity
@@ -142,6 +165,19 @@ RUN_PHASE_EVALUATING: RunPhase
 RUN_PHASE_SAVING: RunPhase
 RUN_PHASE_FINISHED: RunPhase
 RUN_PHASE_FAILED: RunPhase
+ALERT_TRIGGER_UNSPECIFIED: AlertTrigger
+ALERT_TRIGGER_NEW_GROUP: AlertTrigger
+ALERT_TRIGGER_REGRESSION: AlertTrigger
+ALERT_TRIGGER_CRITICAL_LOG: AlertTrigger
+ALERT_TRIGGER_EVENT_RATE: AlertTrigger
+ALERT_TRIGGER_RUN_STATE: AlertTrigger
+ALERT_DESTINATION_KIND_UNSPECIFIED: AlertDestinationKind
+ALERT_DESTINATION_KIND_WEBHOOK: AlertDestinationKind
+ALERT_DESTINATION_KIND_SLACK: AlertDestinationKind
+ALERT_DELIVERY_STATE_UNSPECIFIED: AlertDeliveryState
+ALERT_DELIVERY_STATE_PENDING: AlertDeliveryState
+ALERT_DELIVERY_STATE_DELIVERED: AlertDeliveryState
+ALERT_DELIVERY_STATE_FAILED: AlertDeliveryState
 
 class Source(_message.Message):
     __slots__ = ("host", "run_id", "component", "labels")
@@ -1109,3 +1145,179 @@ class WatchRunsResponse(_message.Message):
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     change: RunChange
     def __init__(self, change: _Optional[_Union[RunChange, _Mapping]] = ...) -> None: ...
+
+class AlertFilter(_message.Message):
+    __slots__ = ("severities", "error_types", "host", "run_id", "component", "group_id")
+    SEVERITIES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPES_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPONENT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    severities: _containers.RepeatedScalarFieldContainer[Severity]
+    error_types: _containers.RepeatedScalarFieldContainer[ErrorType]
+    host: str
+    run_id: str
+    component: str
+    group_id: int
+    def __init__(self, severities: _Optional[_Iterable[_Union[Severity, str]]] = ..., error_types: _Optional[_Iterable[_Union[ErrorType, str]]] = ..., host: _Optional[str] = ..., run_id: _Optional[str] = ..., component: _Optional[str] = ..., group_id: _Optional[int] = ...) -> None: ...
+
+class AlertRule(_message.Message):
+    __slots__ = ("id", "name", "trigger", "filter", "threshold", "window", "per_group", "run_states", "throttle", "destination_kind", "url", "secret", "has_secret", "disabled", "created_at", "updated_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    PER_GROUP_FIELD_NUMBER: _ClassVar[int]
+    RUN_STATES_FIELD_NUMBER: _ClassVar[int]
+    THROTTLE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_KIND_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    HAS_SECRET_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    trigger: AlertTrigger
+    filter: AlertFilter
+    threshold: int
+    window: _duration_pb2.Duration
+    per_group: bool
+    run_states: _containers.RepeatedScalarFieldContainer[RunState]
+    throttle: _duration_pb2.Duration
+    destination_kind: AlertDestinationKind
+    url: str
+    secret: str
+    has_secret: bool
+    disabled: bool
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., trigger: _Optional[_Union[AlertTrigger, str]] = ..., filter: _Optional[_Union[AlertFilter, _Mapping]] = ..., threshold: _Optional[int] = ..., window: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., per_group: bool = ..., run_states: _Optional[_Iterable[_Union[RunState, str]]] = ..., throttle: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., destination_kind: _Optional[_Union[AlertDestinationKind, str]] = ..., url: _Optional[str] = ..., secret: _Optional[str] = ..., has_secret: bool = ..., disabled: bool = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateAlertRuleRequest(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: AlertRule
+    def __init__(self, rule: _Optional[_Union[AlertRule, _Mapping]] = ...) -> None: ...
+
+class CreateAlertRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: AlertRule
+    def __init__(self, rule: _Optional[_Union[AlertRule, _Mapping]] = ...) -> None: ...
+
+class ListAlertRulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListAlertRulesResponse(_message.Message):
+    __slots__ = ("rules",)
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[AlertRule]
+    def __init__(self, rules: _Optional[_Iterable[_Union[AlertRule, _Mapping]]] = ...) -> None: ...
+
+class UpdateAlertRuleRequest(_message.Message):
+    __slots__ = ("rule", "update_mask")
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    rule: AlertRule
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, rule: _Optional[_Union[AlertRule, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateAlertRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: AlertRule
+    def __init__(self, rule: _Optional[_Union[AlertRule, _Mapping]] = ...) -> None: ...
+
+class DeleteAlertRuleRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeleteAlertRuleResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TestAlertRuleRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class TestAlertRuleResponse(_message.Message):
+    __slots__ = ("status_code", "error", "body")
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    status_code: int
+    error: str
+    body: str
+    def __init__(self, status_code: _Optional[int] = ..., error: _Optional[str] = ..., body: _Optional[str] = ...) -> None: ...
+
+class AlertAttempt(_message.Message):
+    __slots__ = ("at", "status_code", "error", "duration")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    status_code: int
+    error: str
+    duration: _duration_pb2.Duration
+    def __init__(self, at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., status_code: _Optional[int] = ..., error: _Optional[str] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class AlertDelivery(_message.Message):
+    __slots__ = ("id", "rule_id", "rule_name", "trigger", "summary", "group_id", "run_id", "state", "attempts", "created_at", "delivered_at", "next_attempt_at", "destination")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_NAME_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    rule_id: str
+    rule_name: str
+    trigger: AlertTrigger
+    summary: str
+    group_id: int
+    run_id: str
+    state: AlertDeliveryState
+    attempts: _containers.RepeatedCompositeFieldContainer[AlertAttempt]
+    created_at: _timestamp_pb2.Timestamp
+    delivered_at: _timestamp_pb2.Timestamp
+    next_attempt_at: _timestamp_pb2.Timestamp
+    destination: str
+    def __init__(self, id: _Optional[str] = ..., rule_id: _Optional[str] = ..., rule_name: _Optional[str] = ..., trigger: _Optional[_Union[AlertTrigger, str]] = ..., summary: _Optional[str] = ..., group_id: _Optional[int] = ..., run_id: _Optional[str] = ..., state: _Optional[_Union[AlertDeliveryState, str]] = ..., attempts: _Optional[_Iterable[_Union[AlertAttempt, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., destination: _Optional[str] = ...) -> None: ...
+
+class ListAlertDeliveriesRequest(_message.Message):
+    __slots__ = ("rule_id", "state", "page_size", "page_token")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    state: AlertDeliveryState
+    page_size: int
+    page_token: str
+    def __init__(self, rule_id: _Optional[str] = ..., state: _Optional[_Union[AlertDeliveryState, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAlertDeliveriesResponse(_message.Message):
+    __slots__ = ("deliveries", "next_page_token")
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[AlertDelivery]
+    next_page_token: str
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[AlertDelivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -151,6 +151,36 @@ class DiagnosticsServiceStub(object):
                 request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsRequest.SerializeToString,
                 response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsResponse.FromString,
                 )
+        self.CreateAlertRule = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/CreateAlertRule',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.CreateAlertRuleRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.CreateAlertRuleResponse.FromString,
+                )
+        self.ListAlertRules = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/ListAlertRules',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertRulesRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertRulesResponse.FromString,
+                )
+        self.UpdateAlertRule = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/UpdateAlertRule',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.UpdateAlertRuleRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.UpdateAlertRuleResponse.FromString,
+                )
+        self.DeleteAlertRule = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/DeleteAlertRule',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.DeleteAlertRuleRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.DeleteAlertRuleResponse.FromString,
+                )
+        self.TestAlertRule = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/TestAlertRule',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.TestAlertRuleRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.TestAlertRuleResponse.FromString,
+                )
+        self.ListAlertDeliveries = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/ListAlertDeliveries',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesResponse.FromString,
+                )
 
 
 class DiagnosticsServiceServicer(object):
@@ -394,6 +424,56 @@ class DiagnosticsServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAlertRule(self, request, context):
+        """Creates an alert rule: when it fires (a new error group, a regression,
+        a CRITICAL log, too many events in a window, a run stuck, lost or
+        failed), diagd posts an alert to its destination (a JSON webhook or a
+        Slack-compatible incoming webhook), at most once per group or run per
+        throttle. Rules are evaluated after the logs' commit, by one diagd at a
+        time; each alert is delivered once, with retries. Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlertRules(self, request, context):
+        """Lists the alert rules, oldest first (destination URLs shown only up to
+        their host, secrets never). Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAlertRule(self, request, context):
+        """Changes the fields of a rule named in `update_mask`. Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAlertRule(self, request, context):
+        """Deletes a rule; its pending deliveries are given up. Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestAlertRule(self, request, context):
+        """Sends a sample alert of a rule to its destination now and answers what
+        the receiver said (nothing is recorded or retried). Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlertDeliveries(self, request, context):
+        """Lists alerts and their delivery (state, each attempt's status code or
+        error, when), newest first, in keyset pages. Admin role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DiagnosticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -531,6 +611,36 @@ def add_DiagnosticsServiceServicer_to_server(servicer, server):
                     servicer.WatchRuns,
                     request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsRequest.FromString,
                     response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsResponse.SerializeToString,
+            ),
+            'CreateAlertRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAlertRule,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.CreateAlertRuleRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.CreateAlertRuleResponse.SerializeToString,
+            ),
+            'ListAlertRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlertRules,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertRulesRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertRulesResponse.SerializeToString,
+            ),
+            'UpdateAlertRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAlertRule,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.UpdateAlertRuleRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.UpdateAlertRuleResponse.SerializeToString,
+            ),
+            'DeleteAlertRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAlertRule,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.DeleteAlertRuleRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.DeleteAlertRuleResponse.SerializeToString,
+            ),
+            'TestAlertRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestAlertRule,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.TestAlertRuleRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.TestAlertRuleResponse.SerializeToString,
+            ),
+            'ListAlertDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlertDeliveries,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1000,5 +1110,107 @@ class DiagnosticsService(object):
         return grpc.experimental.unary_stream(request, target, '/diagnostics.v1.DiagnosticsService/WatchRuns',
             diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsRequest.SerializeToString,
             diagnostics_dot_v1_dot_diagnostics__pb2.WatchRunsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreateAlertRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/CreateAlertRule',
+            diagnostics_dot_v1_dot_diagnostics__pb2.CreateAlertRuleRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.CreateAlertRuleResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListAlertRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/ListAlertRules',
+            diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertRulesRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertRulesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateAlertRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/UpdateAlertRule',
+            diagnostics_dot_v1_dot_diagnostics__pb2.UpdateAlertRuleRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.UpdateAlertRuleResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteAlertRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/DeleteAlertRule',
+            diagnostics_dot_v1_dot_diagnostics__pb2.DeleteAlertRuleRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.DeleteAlertRuleResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def TestAlertRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/TestAlertRule',
+            diagnostics_dot_v1_dot_diagnostics__pb2.TestAlertRuleRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.TestAlertRuleResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListAlertDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/ListAlertDeliveries',
+            diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

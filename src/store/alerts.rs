@@ -1,0 +1,903 @@
+//! Alerts in PostgreSQL: the rules; the evaluation that reads what was
+//! committed since the evaluator's cursor (logs in (txid, seq) order, run
+//! changes in (xid, id) order), matches it against the rules
+//! (`domain::alert`) and writes the alerts, throttles, EVENT_RATE counts and
+//! the moved cursor in one transaction — by one diagd at a time, the one
+//! that locks the cursor row; and the outbox (`alert_deliveries`): claiming
+//! due alerts with `FOR UPDATE SKIP LOCKED` and a lease, recording each
+//! attempt, listing them. Every "now" is the database's.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{
+    Store, StoreError,
+    runs::{ChangeCursor, changes_after},
+};
+use crate::domain::{
+    ErrorType, PageCursor, Severity,
+    alert::{
+        AlertRule, Candidate, DestinationKind, LogEvent, MAX_ATTEMPTS_KEPT, QUOTED_MESSAGE_BYTES,
+        Trigger, candidates, compose,
+    },
+    run::{RunChange, RunState},
+};
+
+/// The logs' commit-order bound (as the live tail reads it).
+const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+const RULE_COLUMNS: &str =
+    "id, name, trigger, filter, threshold, window_secs, per_group, run_states,
+       throttle_secs, destination_kind, url, secret, enabled, created_at, updated_at";
+
+const DELIVERY_COLUMNS: &str = "id, rule_id, rule_name, trigger, summary, group_id, run_id,
+       destination_kind, url, state, attempts, created_at, next_attempt_at, delivered_at";
+
+/// Run changes one evaluation reads at most.
+const CHANGES_PER_EVALUATION: usize = 500;
+
+/// Bytes of alerts one ListAlertDeliveries page holds at most (about).
+const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {value:?}"))
+}
+
+fn row_to_rule(row: &Row) -> Result<AlertRule, StoreError> {
+    let trigger: String = row.try_get("trigger")?;
+    let kind: String = row.try_get("destination_kind")?;
+    let filter: serde_json::Value = row.try_get("filter")?;
+    let states: Vec<String> = row.try_get("run_states")?;
+    Ok(AlertRule {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        trigger: Trigger::parse(&trigger).ok_or_else(|| corrupt("trigger", &trigger))?,
+        filter: serde_json::from_value(filter)
+            .map_err(|e| StoreError::Corrupt(format!("alert filter: {e}")))?,
+        threshold: row
+            .try_get::<_, i64>("threshold")?
+            .clamp(0, u32::MAX as i64) as u32,
+        window: Duration::from_secs_f64(row.try_get::<_, f64>("window_secs")?.max(0.0)),
+        per_group: row.try_get("per_group")?,
+        run_states: states
+            .iter()
+            .map(|s| RunState::parse(s).ok_or_else(|| corrupt("run state", s)))
+            .collect::<Result<_, _>>()?,
+        throttle: Duration::from_secs_f64(row.try_get::<_, f64>("throttle_secs")?.max(0.0)),
+        kind: DestinationKind::parse(&kind).ok_or_else(|| corrupt("destination", &kind))?,
+        url: row.try_get("url")?,
+        secret: row.try_get("secret")?,
+        enabled: row.try_get("enabled")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// One attempt to deliver an alert.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Attempt {
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    /// The HTTP status (0: no answer).
+    pub status: u16,
+    /// What went wrong; empty on success.
+    pub error: String,
+    /// How long it took, in milliseconds.
+    pub millis: u64,
+}
+
+/// Where an alert's delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Waiting for an attempt.
+    Pending,
+    /// Accepted by the receiver.
+    Delivered,
+    /// Given up.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    fn parse(name: &str) -> Option<DeliveryState> {
+        [
+            DeliveryState::Pending,
+            DeliveryState::Delivered,
+            DeliveryState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+/// An alert and its delivery, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The alert's id.
+    pub id: Uuid,
+    /// The rule (gone: `None`).
+    pub rule_id: Option<Uuid>,
+    /// The rule's name then.
+    pub rule_name: String,
+    /// The rule's trigger.
+    pub trigger: Trigger,
+    /// The summary.
+    pub summary: String,
+    /// Its group.
+    pub group_id: Option<i64>,
+    /// Its run.
+    pub run_id: String,
+    /// Where it goes (the full URL; answers redact it).
+    pub url: String,
+    /// Where it is.
+    pub state: DeliveryState,
+    /// Its attempts.
+    pub attempts: Vec<Attempt>,
+    /// Made.
+    pub created_at: DateTime<Utc>,
+    /// Next attempt due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Accepted.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+fn row_to_delivery(row: &Row) -> Result<Delivery, StoreError> {
+    let trigger: String = row.try_get("trigger")?;
+    let state: String = row.try_get("state")?;
+    let attempts: serde_json::Value = row.try_get("attempts")?;
+    Ok(Delivery {
+        id: row.try_get("id")?,
+        rule_id: row.try_get("rule_id")?,
+        rule_name: row.try_get("rule_name")?,
+        trigger: Trigger::parse(&trigger).ok_or_else(|| corrupt("trigger", &trigger))?,
+        summary: row.try_get("summary")?,
+        group_id: row.try_get("group_id")?,
+        run_id: row.try_get("run_id")?,
+        url: row.try_get("url")?,
+        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery state", &state))?,
+        attempts: serde_json::from_value(attempts)
+            .map_err(|e| StoreError::Corrupt(format!("alert attempts: {e}")))?,
+        created_at: row.try_get("created_at")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+    })
+}
+
+/// An alert claimed for delivery.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The alert's id.
+    pub id: Uuid,
+    /// The destination's kind.
+    pub kind: DestinationKind,
+    /// The destination.
+    pub url: String,
+    /// The HMAC secret (empty: none).
+    pub secret: String,
+    /// The alert's document.
+    pub document: serde_json::Value,
+    /// Attempts including this one.
+    pub attempt: u32,
+    /// When the alert was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What one evaluation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Logs read.
+    pub logs: usize,
+    /// Run changes read.
+    pub changes: usize,
+    /// Alerts written to the outbox.
+    pub alerts: usize,
+    /// Alerts not written because the outbox was full (counted into the
+    /// next alert of their key).
+    pub dropped: usize,
+    /// More was waiting than one evaluation reads.
+    pub more: bool,
+}
+
+/// Which deliveries ListAlertDeliveries returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryFilter {
+    /// One rule's; `None`: all.
+    pub rule_id: Option<Uuid>,
+    /// In this state; `None`: any.
+    pub state: Option<DeliveryState>,
+}
+
+fn log_event(row: &Row) -> Result<LogEvent, StoreError> {
+    let severity: String = row.try_get("severity")?;
+    let error_type: String = row.try_get("error_type")?;
+    Ok(LogEvent {
+        log_id: row.try_get("id")?,
+        received_at: row.try_get("received_at")?,
+        severity: Severity::parse(&severity).ok_or_else(|| corrupt("severity", &severity))?,
+        error_type: ErrorType::parse(&error_type)
+            .ok_or_else(|| corrupt("error type", &error_type))?,
+        message: crate::domain::fingerprint::head(
+            row.try_get::<_, &str>("message")?,
+            QUOTED_MESSAGE_BYTES,
+        )
+        .to_string(),
+        host: row.try_get("source_host")?,
+        run_id: row.try_get("source_run_id")?,
+        component: row.try_get("source_component")?,
+        rank: row.try_get("rank")?,
+        group_id: row.try_get("group_id")?,
+        group_title: row.try_get("title")?,
+        new_group: row
+            .try_get::<_, Option<bool>>("new_group")?
+            .unwrap_or(false),
+        regressed: row
+            .try_get::<_, Option<bool>>("regressed")?
+            .unwrap_or(false),
+        run_members: row
+            .try_get::<_, Option<i32>>("members")?
+            .map(|m| m.max(0) as u32),
+    })
+}
+
+/// What an evaluation writes of one rule and key's throttle.
+struct ThrottleWrite {
+    rule_id: Uuid,
+    key: String,
+    /// An alert was made now.
+    fired: bool,
+    /// Events held back since the last alert.
+    held_back: i64,
+    /// The first of them.
+    held_since: Option<DateTime<Utc>>,
+}
+
+/// The throttle state of one rule and key.
+struct Throttle {
+    last_alert_at: DateTime<Utc>,
+    held_back: i64,
+    held_since: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// Stores a new rule, unless `max` rules exist already (`None`).
+    pub async fn create_alert_rule(
+        &self,
+        rule: &AlertRule,
+        max: usize,
+    ) -> Result<Option<AlertRule>, StoreError> {
+        let client = self.client().await?;
+        let states: Vec<&str> = rule.run_states.iter().map(|s| s.as_str()).collect();
+        let filter = serde_json::to_value(&rule.filter)
+            .map_err(|e| StoreError::Corrupt(format!("alert filter: {e}")))?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "INSERT INTO alert_rules (id, name, trigger, filter, threshold, window_secs,
+                        per_group, run_states, throttle_secs, destination_kind, url, secret, enabled)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+                     WHERE (SELECT count(*) FROM alert_rules) < $14
+                     RETURNING {RULE_COLUMNS}"
+                ),
+                &[
+                    &rule.id,
+                    &rule.name,
+                    &rule.trigger.as_str(),
+                    &filter,
+                    &(rule.threshold as i64),
+                    &rule.window.as_secs_f64(),
+                    &rule.per_group,
+                    &states,
+                    &rule.throttle.as_secs_f64(),
+                    &rule.kind.as_str(),
+                    &rule.url,
+                    &rule.secret,
+                    &rule.enabled,
+                    &(max as i64),
+                ],
+            )
+            .await?;
+        row.as_ref().map(row_to_rule).transpose()
+    }
+
+    /// Every rule, oldest first.
+    pub async fn list_alert_rules(&self) -> Result<Vec<AlertRule>, StoreError> {
+        let client = self.reader().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY created_at, id"),
+                &[],
+            )
+            .await?;
+        client.finish();
+        rows.iter().map(row_to_rule).collect()
+    }
+
+    /// Rule `id`, or `None`.
+    pub async fn get_alert_rule(&self, id: Uuid) -> Result<Option<AlertRule>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"),
+                &[&id],
+            )
+            .await?;
+        row.as_ref().map(row_to_rule).transpose()
+    }
+
+    /// Changes rule `id` to what `change` makes of it (read and written in
+    /// one transaction, the row locked); `Ok(None)` when there is no such
+    /// rule, `Err(Ok(e))`-style failures of `change` are returned as its
+    /// error.
+    pub async fn update_alert_rule<E>(
+        &self,
+        id: Uuid,
+        change: impl FnOnce(AlertRule) -> Result<AlertRule, E>,
+    ) -> Result<Option<Result<AlertRule, E>>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1 FOR UPDATE"),
+                &[&id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rule = match change(row_to_rule(&row)?) {
+            Ok(rule) => rule,
+            Err(e) => return Ok(Some(Err(e))),
+        };
+        let states: Vec<&str> = rule.run_states.iter().map(|s| s.as_str()).collect();
+        let filter = serde_json::to_value(&rule.filter)
+            .map_err(|e| StoreError::Corrupt(format!("alert filter: {e}")))?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE alert_rules SET name = $2, filter = $3, threshold = $4,
+                        window_secs = $5, per_group = $6, run_states = $7, throttle_secs = $8,
+                        destination_kind = $9, url = $10, secret = $11, enabled = $12,
+                        updated_at = now()
+                     WHERE id = $1
+                     RETURNING {RULE_COLUMNS}"
+                ),
+                &[
+                    &id,
+                    &rule.name,
+                    &filter,
+                    &(rule.threshold as i64),
+                    &rule.window.as_secs_f64(),
+                    &rule.per_group,
+                    &states,
+                    &rule.throttle.as_secs_f64(),
+                    &rule.kind.as_str(),
+                    &rule.url,
+                    &rule.secret,
+                    &rule.enabled,
+                ],
+            )
+            .await?;
+        let updated = row_to_rule(&row)?;
+        tx.commit().await?;
+        Ok(Some(Ok(updated)))
+    }
+
+    /// Deletes rule `id` and gives up its pending alerts; whether it
+    /// existed.
+    pub async fn delete_alert_rule(&self, id: Uuid) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let attempt = serde_json::to_value(Attempt {
+            at: Utc::now(),
+            status: 0,
+            error: "the rule was deleted".to_string(),
+            millis: 0,
+        })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "UPDATE alert_deliveries SET state = 'failed', claimed_until = NULL,
+                    attempts = attempts || jsonb_build_array($2::jsonb)
+             WHERE rule_id = $1 AND state = 'pending'",
+            &[&id, &attempt],
+        )
+        .await?;
+        let deleted = tx
+            .execute("DELETE FROM alert_rules WHERE id = $1", &[&id])
+            .await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    /// One evaluation: when this diagd gets the evaluator's cursor (another
+    /// holding it: `None`), reads the logs (at most `max_logs`) and run
+    /// changes committed after it, matches them against the enabled rules,
+    /// and writes the alerts (while fewer than `max_pending` wait), the
+    /// throttles and counts, and the cursor after what was read — all in
+    /// one transaction.
+    pub async fn evaluate_alerts(
+        &self,
+        max_logs: usize,
+        max_pending: i64,
+    ) -> Result<Option<Evaluation>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(cursor) = tx
+            .query_opt(
+                "SELECT log_txid, log_seq, change_xid::text, change_id FROM alert_cursor
+                 FOR UPDATE SKIP LOCKED",
+                &[],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (mut log_txid, mut log_seq): (i64, i64) = (cursor.try_get(0)?, cursor.try_get(1)?);
+        let mut changes_cursor = ChangeCursor {
+            xid: cursor.try_get(2)?,
+            id: cursor.try_get(3)?,
+        };
+        let rules: Vec<AlertRule> = tx
+            .query(
+                &format!(
+                    "SELECT {RULE_COLUMNS} FROM alert_rules WHERE enabled ORDER BY created_at, id"
+                ),
+                &[],
+            )
+            .await?
+            .iter()
+            .map(row_to_rule)
+            .collect::<Result<_, _>>()?;
+        let wants_logs = rules.iter().any(|r| r.trigger != Trigger::RunState);
+        let wants_changes = rules.iter().any(|r| r.trigger == Trigger::RunState);
+        let mut evaluation = Evaluation::default();
+
+        // What nobody watches is skipped: the cursor moves to what has
+        // settled.
+        let logs: Vec<LogEvent> = if wants_logs {
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT l.txid, l.seq, l.id, l.received_at, l.severity, l.error_type,
+                                left(l.message, $4) AS message, l.source_host, l.source_run_id,
+                                l.source_component,
+                                coalesce(l.source_labels ->> 'rank', '') AS rank, l.group_id,
+                                coalesce(g.title, '') AS title,
+                                g.created_txid = l.txid AS new_group,
+                                g.regressed_txid = l.txid AS regressed,
+                                r.members
+                         FROM logs l
+                         LEFT JOIN error_groups g ON g.id = l.group_id
+                         LEFT JOIN runs r ON l.source_run_id <> '' AND r.run_id = l.source_run_id
+                         WHERE (l.txid, l.seq) > ($1, $2) AND l.txid < {SETTLED}
+                         ORDER BY l.txid, l.seq LIMIT $3"
+                    ),
+                    &[
+                        &log_txid,
+                        &log_seq,
+                        &(max_logs as i64),
+                        &(QUOTED_MESSAGE_BYTES as i32),
+                    ],
+                )
+                .await?;
+            if let Some(last) = rows.last() {
+                log_txid = last.try_get("txid")?;
+                log_seq = last.try_get("seq")?;
+            }
+            evaluation.more |= rows.len() == max_logs;
+            rows.iter().map(log_event).collect::<Result<_, _>>()?
+        } else {
+            let settled: i64 = tx
+                .query_one(&format!("SELECT {SETTLED}"), &[])
+                .await?
+                .try_get(0)?;
+            if (settled, 0) > (log_txid, log_seq) {
+                (log_txid, log_seq) = (settled, 0);
+            }
+            Vec::new()
+        };
+        let changes: Vec<RunChange> = if wants_changes {
+            let (changes, next) =
+                changes_after(&tx, &changes_cursor, CHANGES_PER_EVALUATION).await?;
+            changes_cursor = next;
+            evaluation.more |= changes.len() == CHANGES_PER_EVALUATION;
+            changes
+        } else {
+            let settled: String = tx
+                .query_one(
+                    "SELECT greatest(pg_snapshot_xmin(pg_current_snapshot()), $1::text::xid8)::text",
+                    &[&changes_cursor.xid],
+                )
+                .await?
+                .try_get(0)?;
+            if settled != changes_cursor.xid {
+                changes_cursor = ChangeCursor {
+                    xid: settled,
+                    id: 0,
+                };
+            }
+            Vec::new()
+        };
+        evaluation.logs = logs.len();
+        evaluation.changes = changes.len();
+        let found = candidates(&rules, &logs, &changes);
+        if !found.is_empty() {
+            let (alerts, dropped) = self.decide(&tx, &rules, &found, max_pending).await?;
+            evaluation.alerts = alerts;
+            evaluation.dropped = dropped;
+        }
+        tx.execute(
+            "UPDATE alert_cursor SET log_txid = $1, log_seq = $2, change_xid = $3::text::xid8,
+                    change_id = $4",
+            &[&log_txid, &log_seq, &changes_cursor.xid, &changes_cursor.id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(evaluation))
+    }
+
+    /// Decides which candidates fire (EVENT_RATE counts reached, throttles
+    /// passed, room in the outbox) and writes their alerts and the
+    /// throttles. Returns (alerts written, alerts dropped).
+    async fn decide(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        rules: &[AlertRule],
+        found: &[Candidate],
+        max_pending: i64,
+    ) -> Result<(usize, usize), StoreError> {
+        let now: DateTime<Utc> = tx.query_one("SELECT now()", &[]).await?.try_get(0)?;
+        // EVENT_RATE: count this evaluation's events into the tenth of the
+        // window they fall in, then read the window's sum.
+        let mut window_sums: HashMap<usize, i64> = HashMap::new();
+        for (i, c) in found.iter().enumerate() {
+            let rule = &rules[c.rule];
+            if rule.trigger != Trigger::EventRate {
+                continue;
+            }
+            let window = rule.window.as_secs_f64().max(1.0);
+            let sum: i64 = tx
+                .query_one(
+                    "WITH counted AS (
+                        INSERT INTO alert_counts AS a (rule_id, key, bucket_start, events)
+                        VALUES ($1, $2,
+                                to_timestamp(floor(extract(epoch FROM now())::float8 / ($4::float8 / 10))
+                                             * ($4::float8 / 10)), $3)
+                        ON CONFLICT (rule_id, key, bucket_start)
+                        DO UPDATE SET events = a.events + EXCLUDED.events
+                        RETURNING bucket_start, events
+                     )
+                     SELECT ((SELECT coalesce(sum(events), 0) FROM alert_counts
+                             WHERE rule_id = $1 AND key = $2
+                               AND bucket_start > now() - make_interval(secs => $4::float8)
+                               AND bucket_start <> (SELECT bucket_start FROM counted))
+                            + (SELECT events FROM counted))::bigint",
+                    &[&rule.id, &c.key, &(c.events as i64), &window],
+                )
+                .await?
+                .try_get::<_, Option<i64>>(0)?
+                .unwrap_or(0);
+            window_sums.insert(i, sum);
+        }
+        let rule_ids: Vec<Uuid> = found.iter().map(|c| rules[c.rule].id).collect();
+        let keys: Vec<&str> = found.iter().map(|c| c.key.as_str()).collect();
+        let mut throttles: HashMap<(Uuid, String), Throttle> = HashMap::new();
+        for row in tx
+            .query(
+                "SELECT t.rule_id, t.key, t.last_alert_at, t.held_back, t.held_since
+                 FROM alert_throttles t
+                 JOIN unnest($1::uuid[], $2::text[]) AS k(rule_id, key)
+                   ON t.rule_id = k.rule_id AND t.key = k.key
+                 ORDER BY t.rule_id, t.key
+                 FOR UPDATE OF t",
+                &[&rule_ids, &keys],
+            )
+            .await?
+        {
+            throttles.insert(
+                (row.try_get(0)?, row.try_get(1)?),
+                Throttle {
+                    last_alert_at: row.try_get(2)?,
+                    held_back: row.try_get(3)?,
+                    held_since: row.try_get(4)?,
+                },
+            );
+        }
+        let pending: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM alert_deliveries WHERE state = 'pending'",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        let mut room = (max_pending - pending).max(0) as usize;
+        let mut dropped = 0;
+        let mut alerts = Vec::new();
+        let mut writes: Vec<ThrottleWrite> = Vec::new();
+        for (i, c) in found.iter().enumerate() {
+            let rule = &rules[c.rule];
+            let first_at = c
+                .log
+                .as_ref()
+                .map(|l| l.received_at)
+                .or(c.change.as_ref().map(|ch| ch.changed_at))
+                .unwrap_or(now);
+            let throttle = throttles.get(&(rule.id, c.key.clone()));
+            let (held_back, held_since) = throttle
+                .map(|t| (t.held_back, t.held_since))
+                .unwrap_or((0, None));
+            if rule.trigger == Trigger::EventRate
+                && window_sums.get(&i).copied().unwrap_or(0) < rule.threshold as i64
+            {
+                continue;
+            }
+            let throttled = throttle.is_some_and(|t| {
+                now.signed_duration_since(t.last_alert_at)
+                    .to_std()
+                    .unwrap_or_default()
+                    < rule.throttle
+            });
+            if throttled || room == 0 {
+                if !throttled {
+                    dropped += 1;
+                }
+                // Counted into the next alert of this key. (EVENT_RATE
+                // counts its window instead.)
+                let since = held_since.unwrap_or(first_at).min(first_at);
+                writes.push(ThrottleWrite {
+                    rule_id: rule.id,
+                    key: c.key.clone(),
+                    fired: false,
+                    held_back: held_back + c.events as i64,
+                    held_since: Some(since),
+                });
+                continue;
+            }
+            room -= 1;
+            let (events, span) = if rule.trigger == Trigger::EventRate {
+                (
+                    window_sums.get(&i).copied().unwrap_or(0).max(0) as u64,
+                    rule.window,
+                )
+            } else {
+                let since = held_since.unwrap_or(first_at).min(first_at);
+                (
+                    c.events + held_back.max(0) as u64,
+                    now.signed_duration_since(since)
+                        .to_std()
+                        .unwrap_or_default(),
+                )
+            };
+            alerts.push((rule, compose(rule, c, events, span, now)));
+            writes.push(ThrottleWrite {
+                rule_id: rule.id,
+                key: c.key.clone(),
+                fired: true,
+                held_back: 0,
+                held_since: None,
+            });
+        }
+        if !alerts.is_empty() {
+            let ids: Vec<Uuid> = alerts.iter().map(|(_, a)| a.id).collect();
+            let rule_ids: Vec<Uuid> = alerts.iter().map(|(r, _)| r.id).collect();
+            let names: Vec<&str> = alerts.iter().map(|(r, _)| r.name.as_str()).collect();
+            let triggers: Vec<&str> = alerts.iter().map(|(r, _)| r.trigger.as_str()).collect();
+            let summaries: Vec<&str> = alerts.iter().map(|(_, a)| a.summary.as_str()).collect();
+            let groups: Vec<Option<i64>> = alerts.iter().map(|(_, a)| a.group_id).collect();
+            let runs: Vec<&str> = alerts.iter().map(|(_, a)| a.run_id.as_str()).collect();
+            let kinds: Vec<&str> = alerts.iter().map(|(r, _)| r.kind.as_str()).collect();
+            let urls: Vec<&str> = alerts.iter().map(|(r, _)| r.url.as_str()).collect();
+            let secrets: Vec<&str> = alerts.iter().map(|(r, _)| r.secret.as_str()).collect();
+            let documents: Vec<serde_json::Value> =
+                alerts.iter().map(|(_, a)| a.document.clone()).collect();
+            tx.execute(
+                "INSERT INTO alert_deliveries (id, rule_id, rule_name, trigger, summary, group_id,
+                        run_id, destination_kind, url, secret, document)
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                                      $6::bigint[], $7::text[], $8::text[], $9::text[],
+                                      $10::text[], $11::jsonb[])",
+                &[
+                    &ids, &rule_ids, &names, &triggers, &summaries, &groups, &runs, &kinds, &urls,
+                    &secrets, &documents,
+                ],
+            )
+            .await?;
+        }
+        if !writes.is_empty() {
+            writes.sort_by(|a, b| (a.rule_id, &a.key).cmp(&(b.rule_id, &b.key)));
+            let rule_ids: Vec<Uuid> = writes.iter().map(|w| w.rule_id).collect();
+            let keys: Vec<&str> = writes.iter().map(|w| w.key.as_str()).collect();
+            let fired: Vec<bool> = writes.iter().map(|w| w.fired).collect();
+            let held: Vec<i64> = writes.iter().map(|w| w.held_back).collect();
+            let since: Vec<Option<DateTime<Utc>>> = writes.iter().map(|w| w.held_since).collect();
+            // A key held back before it ever fired starts its throttle at
+            // the epoch (so it fires at the next chance).
+            tx.execute(
+                "INSERT INTO alert_throttles AS t (rule_id, key, last_alert_at, held_back, held_since)
+                 SELECT rule_id, key, CASE WHEN fired THEN now() ELSE 'epoch'::timestamptz END,
+                        held, since
+                 FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::bigint[], $5::timestamptz[])
+                      AS w(rule_id, key, fired, held, since)
+                 ON CONFLICT (rule_id, key) DO UPDATE SET
+                    last_alert_at = CASE WHEN EXCLUDED.last_alert_at = 'epoch'::timestamptz
+                                         THEN t.last_alert_at ELSE EXCLUDED.last_alert_at END,
+                    held_back = EXCLUDED.held_back, held_since = EXCLUDED.held_since",
+                &[&rule_ids, &keys, &fired, &held, &since],
+            )
+            .await?;
+        }
+        Ok((alerts.len(), dropped))
+    }
+
+    /// Claims up to `limit` due alerts for `lease` (another diagd skips
+    /// them meanwhile), counting the attempt about to be made.
+    pub async fn claim_alerts(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "UPDATE alert_deliveries d
+                 SET claimed_until = now() + make_interval(secs => $2),
+                     attempt_count = d.attempt_count + 1
+                 FROM (SELECT id FROM alert_deliveries
+                       WHERE state = 'pending' AND next_attempt_at <= now()
+                         AND (claimed_until IS NULL OR claimed_until < now())
+                       ORDER BY next_attempt_at
+                       LIMIT $1
+                       FOR UPDATE SKIP LOCKED) due
+                 WHERE d.id = due.id
+                 RETURNING d.id, d.destination_kind, d.url, d.secret, d.document,
+                           d.attempt_count, d.created_at",
+                &[&(limit as i64), &lease.as_secs_f64()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get(1)?;
+                Ok(Claimed {
+                    id: row.try_get(0)?,
+                    kind: DestinationKind::parse(&kind)
+                        .ok_or_else(|| corrupt("destination", &kind))?,
+                    url: row.try_get(2)?,
+                    secret: row.try_get(3)?,
+                    document: row.try_get(4)?,
+                    attempt: row.try_get::<_, i32>(5)?.max(0) as u32,
+                    created_at: row.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an attempt at alert `id` and where its delivery is now:
+    /// delivered, failed, or pending again after `retry_in`.
+    pub async fn record_attempt(
+        &self,
+        id: Uuid,
+        attempt: &Attempt,
+        state: DeliveryState,
+        retry_in: Duration,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let attempt =
+            serde_json::to_value(attempt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        client
+            .execute(
+                "UPDATE alert_deliveries SET
+                    state = $2,
+                    attempts = CASE WHEN jsonb_array_length(attempts) >= $5
+                                    THEN (attempts - ($5 - 1)) ELSE attempts END
+                               || jsonb_build_array($3::jsonb),
+                    next_attempt_at = now() + make_interval(secs => $4),
+                    claimed_until = NULL,
+                    delivered_at = CASE WHEN $2 = 'delivered' THEN now() END
+                 WHERE id = $1 AND state = 'pending'",
+                &[
+                    &id,
+                    &state.as_str(),
+                    &attempt,
+                    &retry_in.as_secs_f64(),
+                    &(MAX_ATTEMPTS_KEPT as i32),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A page of alerts, newest first, after `cursor`; the next page's
+    /// cursor when there is one.
+    pub async fn list_alert_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        cursor: Option<&PageCursor>,
+        page_size: usize,
+    ) -> Result<(Vec<Delivery>, Option<PageCursor>), StoreError> {
+        let client = self.reader().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries
+                     WHERE ($1::uuid IS NULL OR rule_id = $1)
+                       AND ($2::text IS NULL OR state = $2)
+                       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+                     ORDER BY created_at DESC, id DESC
+                     LIMIT $5"
+                ),
+                &[
+                    &filter.rule_id,
+                    &filter.state.map(DeliveryState::as_str),
+                    &cursor.map(|c| c.occurred_at),
+                    &cursor.map(|c| c.id),
+                    &(page_size as i64 + 1),
+                ],
+            )
+            .await?;
+        client.finish();
+        let mut deliveries = Vec::new();
+        let mut bytes = 0;
+        let mut full = rows.len() > page_size;
+        for row in rows.iter().take(page_size) {
+            let delivery = row_to_delivery(row)?;
+            bytes += 256
+                + delivery.summary.len()
+                + delivery.url.len()
+                + delivery
+                    .attempts
+                    .iter()
+                    .map(|a| 64 + a.error.len())
+                    .sum::<usize>();
+            if bytes > MAX_PAGE_BYTES && !deliveries.is_empty() {
+                full = true;
+                break;
+            }
+            deliveries.push(delivery);
+        }
+        let next = if full {
+            deliveries.last().map(|d| PageCursor {
+                occurred_at: d.created_at,
+                id: d.id,
+            })
+        } else {
+            None
+        };
+        Ok((deliveries, next))
+    }
+
+    /// Forgets finished alerts older than `before`, throttles idle since
+    /// then, and EVENT_RATE counts older than a day.
+    pub async fn prune_alerts(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let deliveries = client
+            .execute(
+                "DELETE FROM alert_deliveries WHERE state <> 'pending' AND created_at < $1",
+                &[&before],
+            )
+            .await?;
+        client
+            .execute(
+                "DELETE FROM alert_throttles WHERE last_alert_at < $1 AND held_back = 0",
+                &[&before],
+            )
+            .await?;
+        client
+            .execute(
+                "DELETE FROM alert_counts WHERE bucket_start < now() - interval '25 hours'",
+                &[],
+            )
+            .await?;
+        Ok(deliveries)
+    }
+}
