@@ -55,6 +55,8 @@ enum Command {
     Runs(diagd::cli::runs::RunsArgs),
     /// One training run: every member, its error groups, its recent actions.
     Run(diagd::cli::runs::RunArgs),
+    /// Alert rules and their alerts: rules, add, rm, test, deliveries.
+    Alerts(diagd::cli::alerts::AlertsArgs),
     /// Generate, list, show, download or delete diagnostic reports.
     Report(diagd::cli::report::ReportArgs),
     /// Export logs from a running diagd into a timestamped JSON/NDJSON file.
@@ -169,6 +171,9 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Run(args) => {
             return client_outcome("run", diagd::cli::runs::run(args).await);
+        }
+        Command::Alerts(args) => {
+            return client_outcome("alerts", diagd::cli::alerts::alerts(args).await);
         }
         Command::Report(args) => {
             return client_outcome("report", diagd::cli::report::run(args).await);

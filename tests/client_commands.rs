@@ -842,3 +842,102 @@ async fn runs_are_listed_and_shown_with_who_is_behind() {
     let missing = run_failing(&server, &["run", "show", "nope"]);
     assert!(missing.contains("run nope not found"), "{missing}");
 }
+
+#[tokio::test]
+async fn alert_rules_are_added_listed_tested_and_their_deliveries_shown() {
+    let server = TestServer::start().await;
+    // A receiver nobody runs: attempts are refused, and say so.
+    let url = format!(
+        "http://127.0.0.1:{}/hooks/T0/B0/secret-part",
+        common::free_port()
+    );
+    let bad = run_failing(
+        &server,
+        &["alerts", "add", "x", "--on", "critical", "--url", "ftp://x"],
+    );
+    assert!(bad.contains("rule.url"), "{bad}");
+    let added = run_ok(
+        &server,
+        &[
+            "alerts",
+            "add",
+            "pager",
+            "--on",
+            "critical",
+            "--url",
+            &url,
+            "--to",
+            "slack",
+            "--host",
+            "gpu-node-7",
+            "--throttle",
+            "5m",
+        ],
+    );
+    let id = added
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_else(|| panic!("{added}"))
+        .to_string();
+    assert!(
+        added.contains("pager") && !added.contains("secret-part"),
+        "{added}"
+    );
+    let rules = run_ok(&server, &["alerts", "rules"]);
+    for expected in [
+        id.as_str(),
+        "pager",
+        "critical",
+        "300s",
+        "slack",
+        "host gpu-node-7",
+    ] {
+        assert!(rules.contains(expected), "{expected:?} in {rules}");
+    }
+    assert!(!rules.contains("secret-part"), "{rules}");
+    let tested = run_failing(&server, &["alerts", "test", &id]);
+    assert!(
+        tested.contains("the sample was not accepted: could not connect"),
+        "{tested}"
+    );
+    run_ok(
+        &server,
+        &[
+            "push",
+            "-m",
+            "NCCL watchdog timeout",
+            "--severity",
+            "critical",
+            "--type",
+            "network",
+            "--host",
+            "gpu-node-7",
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let shown = run_ok(&server, &["alerts", "deliveries", "--attempts"]);
+        if shown.contains("could not connect") {
+            assert!(shown.contains("pending"), "{shown}");
+            assert!(
+                shown.contains("CRITICAL network on gpu-node-7: NCCL watchdog timeout"),
+                "{shown}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{shown}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        run_ok(&server, &["alerts", "deliveries", "-n", "1", "--json"]).trim(),
+    )
+    .unwrap();
+    assert_eq!(json["ruleId"], id.as_str());
+    run_ok(&server, &["alerts", "rm", &id]);
+    let failed = run_ok(&server, &["alerts", "deliveries", "--state", "failed"]);
+    assert!(
+        failed.contains("failed"),
+        "deleting the rule gives up its alerts: {failed}"
+    );
+    assert!(run_ok(&server, &["alerts", "rules"]).contains("no alert rules"));
+}

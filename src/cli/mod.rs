@@ -3,6 +3,7 @@
 //! filters given as flags, and connection errors that say what to check.
 
 pub mod admin;
+pub mod alerts;
 pub mod export;
 pub mod groups;
 pub mod json;
