@@ -49,6 +49,64 @@ pub enum DestinationName {
     Slack,
 }
 
+/// `diagd alerts add` flags.
+#[derive(Args, Clone, Debug)]
+pub struct AddRule {
+    /// A name people recognise (shown in its alerts).
+    pub name: String,
+    /// What fires it.
+    #[arg(long, value_enum)]
+    pub on: TriggerName,
+    /// Where alerts go: the receiver's http(s) URL.
+    #[arg(long)]
+    pub url: String,
+    /// The destination's kind.
+    #[arg(long, value_enum, default_value = "webhook")]
+    pub to: DestinationName,
+    /// Signs each request (X-Diagd-Signature: HMAC-SHA256 of
+    /// "timestamp.body").
+    #[arg(long, env = "DIAGD_ALERT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Only logs of these severities (repeat or comma-separate).
+    #[arg(long = "severity", value_delimiter = ',', value_parser = parse_severity)]
+    pub severities: Vec<crate::domain::Severity>,
+    /// Only logs of these error types (repeat or comma-separate).
+    #[arg(long = "type", value_delimiter = ',', value_parser = parse_error_type)]
+    pub types: Vec<crate::domain::ErrorType>,
+    /// Only logs (or run members) of this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only logs (or changes) of this run.
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Only logs of this component.
+    #[arg(long)]
+    pub component: Option<String>,
+    /// Only logs of this error group.
+    #[arg(long)]
+    pub group: Option<i64>,
+    /// --on rate: how many logs within --window fire it.
+    #[arg(long)]
+    pub threshold: Option<u32>,
+    /// --on rate: the window (e.g. 2m, 1h).
+    #[arg(long, value_parser = seconds)]
+    pub window: Option<i64>,
+    /// --on rate: count all matching logs together, not per group.
+    #[arg(long)]
+    pub all_groups: bool,
+    /// --on run: the states that fire it (stuck, lost, failed,
+    /// finished, alive); default stuck, lost, failed.
+    #[arg(long = "run-state", value_delimiter = ',')]
+    pub run_states: Vec<String>,
+    /// At most one alert per group (or run) per this long (e.g. 10m;
+    /// 0s: every time).
+    #[arg(long, value_parser = seconds)]
+    pub throttle: Option<i64>,
+    /// Stored but not evaluated until enabled.
+    #[arg(long)]
+    pub disabled: bool,
+}
+
 /// The alerts sub-commands.
 #[derive(Subcommand, Clone, Debug)]
 pub enum AlertsAction {
@@ -56,61 +114,7 @@ pub enum AlertsAction {
     /// host).
     Rules,
     /// Adds a rule.
-    Add {
-        /// A name people recognise (shown in its alerts).
-        name: String,
-        /// What fires it.
-        #[arg(long, value_enum)]
-        on: TriggerName,
-        /// Where alerts go: the receiver's http(s) URL.
-        #[arg(long)]
-        url: String,
-        /// The destination's kind.
-        #[arg(long, value_enum, default_value = "webhook")]
-        to: DestinationName,
-        /// Signs each request (X-Diagd-Signature: HMAC-SHA256 of
-        /// "timestamp.body").
-        #[arg(long, env = "DIAGD_ALERT_SECRET", hide_env_values = true)]
-        secret: Option<String>,
-        /// Only logs of these severities (repeat or comma-separate).
-        #[arg(long = "severity", value_delimiter = ',', value_parser = parse_severity)]
-        severities: Vec<crate::domain::Severity>,
-        /// Only logs of these error types (repeat or comma-separate).
-        #[arg(long = "type", value_delimiter = ',', value_parser = parse_error_type)]
-        types: Vec<crate::domain::ErrorType>,
-        /// Only logs (or run members) of this host.
-        #[arg(long)]
-        host: Option<String>,
-        /// Only logs (or changes) of this run.
-        #[arg(long)]
-        run: Option<String>,
-        /// Only logs of this component.
-        #[arg(long)]
-        component: Option<String>,
-        /// Only logs of this error group.
-        #[arg(long)]
-        group: Option<i64>,
-        /// --on rate: how many logs within --window fire it.
-        #[arg(long)]
-        threshold: Option<u32>,
-        /// --on rate: the window (e.g. 2m, 1h).
-        #[arg(long, value_parser = seconds)]
-        window: Option<i64>,
-        /// --on rate: count all matching logs together, not per group.
-        #[arg(long)]
-        all_groups: bool,
-        /// --on run: the states that fire it (stuck, lost, failed,
-        /// finished, alive); default stuck, lost, failed.
-        #[arg(long = "run-state", value_delimiter = ',')]
-        run_states: Vec<String>,
-        /// At most one alert per group (or run) per this long (e.g. 10m;
-        /// 0s: every time).
-        #[arg(long, value_parser = seconds)]
-        throttle: Option<i64>,
-        /// Stored but not evaluated until enabled.
-        #[arg(long)]
-        disabled: bool,
-    },
+    Add(Box<AddRule>),
     /// Deletes a rule (its pending alerts are given up).
     Rm {
         /// The rule's id.
@@ -302,25 +306,26 @@ pub async fn alerts(args: AlertsArgs) -> Result<(), String> {
                 );
             }
         }
-        AlertsAction::Add {
-            name,
-            on,
-            url,
-            to,
-            secret,
-            severities,
-            types,
-            host,
-            run,
-            component,
-            group,
-            threshold,
-            window,
-            all_groups,
-            run_states,
-            throttle,
-            disabled,
-        } => {
+        AlertsAction::Add(add) => {
+            let AddRule {
+                name,
+                on,
+                url,
+                to,
+                secret,
+                severities,
+                types,
+                host,
+                run,
+                component,
+                group,
+                threshold,
+                window,
+                all_groups,
+                run_states,
+                throttle,
+                disabled,
+            } = *add;
             let rule = pb::AlertRule {
                 name,
                 trigger: match on {

@@ -25,7 +25,7 @@ import pytest
 
 from diagd_client import RunPhase, RunState
 from diagd_client._proto.diagnostics.v1 import diagnostics_pb2 as pb
-from conftest import CLIENT_SRC
+from conftest import CLIENT_SRC, wait_for
 
 HEARTBEAT_INTERVAL = 1.0
 STUCK_AFTER = 10.0
@@ -216,12 +216,14 @@ def test_a_frozen_rank_is_named_in_a_slack_alert_and_a_killed_one_is_lost_not_cr
         # Exactly those two alerts, both delivered once (no FAILED, no repeat).
         time.sleep(1.0)
         assert receiver.texts() == [stuck["body"]["text"], lost["body"]["text"]]
-        deliveries = client._stub.ListAlertDeliveries(
-            pb.ListAlertDeliveriesRequest(rule_id=rule.id), timeout=10).deliveries
-        assert [(d.summary, d.run_id, d.state) for d in deliveries] == [
-            (lost["body"]["text"], run_id, pb.ALERT_DELIVERY_STATE_DELIVERED),
-            (stuck["body"]["text"], run_id, pb.ALERT_DELIVERY_STATE_DELIVERED),
-        ]
+        expected = [(lost["body"]["text"], run_id, pb.ALERT_DELIVERY_STATE_DELIVERED),
+                    (stuck["body"]["text"], run_id, pb.ALERT_DELIVERY_STATE_DELIVERED)]
+
+        def deliveries():  # newest first; DELIVERED once the receiver's 200 is recorded
+            listed = client._stub.ListAlertDeliveries(pb.ListAlertDeliveriesRequest(rule_id=rule.id), timeout=10)
+            return [(d.summary, d.run_id, d.state) for d in listed.deliveries]
+
+        wait_for(lambda: deliveries() == expected, 5, what=f"both alerts DELIVERED (now: {deliveries()})")
         print(f"\nSTUCK after {stuck_seconds:.1f}s: {stuck['body']['text']}"
               f"\nLOST after {lost_seconds:.1f}s: {lost['body']['text']}")
     finally:
