@@ -490,6 +490,46 @@ async fn stuck_and_lost_runs_alert_naming_the_member() {
 }
 
 #[tokio::test]
+async fn a_member_stuck_in_a_run_already_lost_is_the_one_named() {
+    // Found from outside: the STUCK alert quoted the run's line, which
+    // named the lost member.
+    let receiver = Receiver::start().await;
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    create(
+        &mut client,
+        rule("runs", pb::AlertTrigger::RunState, &receiver.url()),
+    )
+    .await;
+    client.heartbeat(beat("run-l", 0, 1)).await.unwrap();
+    // Rank 0 goes silent (lost after 3 s); rank 1 beats with a frozen step.
+    let started = Instant::now();
+    while receiver.got().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:#?}",
+            receiver.got()
+        );
+        client.heartbeat(beat("run-l", 1, 7)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let got = receiver.got();
+    let lost = got[0].body["summary"].as_str().unwrap();
+    assert!(
+        lost.starts_with("LOST run run-l: rank 0 on gpu-node-03 lost"),
+        "{lost}"
+    );
+    let stuck = got[1].body["summary"].as_str().unwrap();
+    assert!(
+        stuck.starts_with(
+            "STUCK run run-l: rank 1 on gpu-node-03 stuck at step 7 (the run is lost: rank 0"
+        ),
+        "{stuck}"
+    );
+    assert_eq!(got[1].body["run"]["member"]["rank"], 1);
+}
+
+#[tokio::test]
 async fn a_4xx_fails_at_once_and_retries_end_after_retry_for() {
     let refusing = Receiver::start().await;
     refusing.status.store(404, Ordering::SeqCst);

@@ -1,8 +1,9 @@
 //! The runs part of `diagd bench` (issue #15): a fleet of training runs
 //! beating at a steady rate — by default 10,000 runs × 8 members every 30 s,
 //! about 2,700 heartbeats a second — with Heartbeat's latency measured under
-//! that load, and how soon after the threshold diagd notices a member that
-//! went silent (LOST) or whose step froze (STUCK).
+//! that load, IngestLogs alongside it (against COPY of the same rows), and
+//! how soon after the threshold diagd notices a member that went silent
+//! (LOST) or whose step froze (STUCK).
 
 use super::*;
 
@@ -29,10 +30,12 @@ fn beat(run: usize, member: usize, step: i64, interval_secs: i64) -> pb::Heartbe
 /// first registered, then measured for `measure`.
 pub(super) async fn measure<F, Fut>(
     connect: &F,
+    store: &Store,
     runs: usize,
     members: usize,
     interval: Duration,
     measure: Duration,
+    alongside: std::ops::Range<usize>,
 ) -> Result<Vec<Figure>, String>
 where
     F: Fn() -> Fut,
@@ -84,6 +87,40 @@ where
             Some("runs"),
         ),
     ];
+    // Ingest alongside the fleet: the rows by COPY alone (rolled back), then
+    // by IngestLogs 4 x 1000 while the fleet keeps beating.
+    let copy = super::workload::copy_rate(store, alongside.clone()).await?;
+    eprintln!(
+        "bench: IngestLogs 4 x 1000 of {} logs while the fleet beats at {rate:.0}/s",
+        alongside.len()
+    );
+    let fleet = {
+        let clients = clients.clone();
+        tokio::spawn(async move {
+            send(
+                &clients,
+                runs,
+                members,
+                Some(rate),
+                Duration::from_secs(3600),
+            )
+            .await
+        })
+    };
+    let (stored, elapsed) = super::workload::ingest(connect, alongside, 1000, 4, false).await?;
+    fleet.abort();
+    let ingest_rate = stored as f64 / elapsed.as_secs_f64();
+    figures.push(Figure::new(
+        format!(
+            "runs: IngestLogs 4 x 1000 ({stored} logs) while {total} members beat ({rate:.0} heartbeats/s); vs COPY binary of the same rows"
+        ),
+        format!(
+            "{ingest_rate:.0} logs/s vs COPY {copy:.0} logs/s: ratio {:.2}",
+            ingest_rate / copy
+        ),
+        "ratio >= 0.7",
+        Some("runs"),
+    ));
     // Detection: a member that goes silent (1 s interval: LOST after 3 s)
     // and one whose step freezes (stuck_after 10 s), in a fleet this size.
     let mut client = connect().await?;

@@ -12,8 +12,9 @@
 //! `process` (the diagd measured), `measure` (each measurement), `table`
 //! (the printed result), `hostile` (heavy and hostile use, `--only
 //! hostile`), `heartbeats` (a fleet of training runs beating, `--only
-//! runs`).
+//! runs`), `alerts` (alert delivery latency, `--only alerts`).
 
+mod alerts;
 mod heartbeats;
 mod hostile;
 mod measure;
@@ -99,8 +100,12 @@ pub enum Part {
     /// Live tail latency with each subscriber count.
     Tail,
     /// Training runs: Heartbeat latency while a fleet beats (--fleet-runs
-    /// runs x 8 members every 30 s), and how soon LOST and STUCK are seen.
+    /// runs x 8 members every 30 s), ingest alongside it, and how soon LOST
+    /// and STUCK are seen.
     Runs,
+    /// Alerts: from a CRITICAL log's commit to its webhook request
+    /// arriving, alone and while ingest loads.
+    Alerts,
     /// Heavy and hostile use: peak memory with 256 KiB logs on every path
     /// that returns or queues logs, ingest while 16 readers stall, 50
     /// concurrent reporters (see `hostile`). Not in a run without
@@ -372,17 +377,27 @@ async fn measure(
             figures.push(tail_latency(&connect, count, args.tail_logs).await?);
         }
     }
+    // Rows beyond --logs, for the parts that ingest while measuring.
+    let mut extra = args.logs;
     if args.runs(Part::Runs) {
+        let alongside = extra..extra + args.ingest_sample.min(args.logs / 6).max(1000);
+        extra = alongside.end;
         figures.extend(
             heartbeats::measure(
                 &connect,
+                &store,
                 args.fleet_runs,
                 8,
                 Duration::from_secs(30),
                 Duration::from_secs(30),
+                alongside,
             )
             .await?,
         );
+    }
+    if args.runs(Part::Alerts) {
+        let load = extra..extra + args.ingest_sample.min(args.logs / 6).max(1000);
+        figures.extend(alerts::measure(&connect, 300, 20.0, load).await?);
     }
     if args.runs(Part::Hostile) {
         figures.extend(hostile::measure(&diagd, &connect).await?);

@@ -437,7 +437,7 @@ pub fn compose(
             "{} run {}: {}",
             change.to.as_str().to_uppercase(),
             change.run_id,
-            change.run.summary
+            member_line(change)
         );
         document["run"] = serde_json::json!({
             "id": change.run_id,
@@ -465,6 +465,32 @@ pub fn compose(
         run_id,
         document,
     }
+}
+
+/// What a run change says about its member. The run's own line when it is
+/// about this member in this state (it also says where the others are);
+/// otherwise one made from the change, with the run's line after it (a
+/// member stuck in a run already lost must not be described as the lost
+/// one).
+fn member_line(change: &RunChange) -> String {
+    let name = if change.rank >= 0 {
+        format!("rank {} on {}", change.rank, change.host)
+    } else {
+        format!("a process on {}", change.host)
+    };
+    let summary = &change.run.summary;
+    if change.run.state == change.to && summary.starts_with(&name) {
+        return summary.clone();
+    }
+    let at = change
+        .step
+        .map(|s| format!(" at step {s}"))
+        .unwrap_or_default();
+    format!(
+        "{name} {}{at} (the run is {}: {summary})",
+        change.to.as_str(),
+        change.run.state.as_str()
+    )
 }
 
 /// A sample alert of `rule` for TestAlertRule.
@@ -703,6 +729,48 @@ mod tests {
             serde_json::from_slice(&body(DestinationKind::Slack, &alert.document)).unwrap();
         assert_eq!(slack["text"], alert.summary.as_str());
         assert_eq!(slack["blocks"][0]["type"], "section");
+    }
+
+    fn change(rank: i32, to: RunState, run_state: RunState, summary: &str) -> RunChange {
+        use crate::domain::run::{Run, StateCounts};
+        RunChange {
+            id: 1,
+            run_id: "r".into(),
+            host: "h".into(),
+            rank,
+            from: Some(RunState::Alive),
+            to,
+            step: Some(5),
+            changed_at: Utc::now(),
+            run: Run {
+                run_id: "r".into(),
+                state: run_state,
+                summary: summary.into(),
+                started_at: Utc::now(),
+                last_heartbeat: Utc::now(),
+                state_changed_at: Utc::now(),
+                stuck_after: Duration::from_secs(600),
+                counts: StateCounts::default(),
+                max_step: Some(9),
+                min_step: Some(5),
+            },
+        }
+    }
+
+    #[test]
+    fn a_run_alert_describes_the_member_that_changed() {
+        // The run's line when it is about this member.
+        let stuck = "rank 1 on h stuck at step 5 while 1 member is at 9";
+        assert_eq!(
+            member_line(&change(1, RunState::Stuck, RunState::Stuck, stuck)),
+            stuck
+        );
+        // A member stuck in a run already lost (by another member).
+        let lost = "rank 0 on h lost (no heartbeat since 2026-12-01 05:10:28 UTC)";
+        assert_eq!(
+            member_line(&change(1, RunState::Stuck, RunState::Lost, lost)),
+            format!("rank 1 on h stuck at step 5 (the run is lost: {lost})")
+        );
     }
 
     #[test]

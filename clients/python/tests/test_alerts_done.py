@@ -68,9 +68,10 @@ class SlackReceiver:
                     document = json.loads(body)
                 except ValueError:
                     document = {"unparsable": body.decode(errors="replace")}
+                headers = {name.lower(): value for name, value in self.headers.items()}
                 with receiver.changed:
-                    receiver.posts.append({"at": time.monotonic(), "path": self.path,
-                                           "headers": {k.lower(): v for k, v in self.headers.items()}, "body": document})
+                    receiver.posts.append({"at": time.monotonic(), "path": self.path, "headers": headers,
+                                           "body": document})
                     receiver.changed.notify_all()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
@@ -223,7 +224,7 @@ def test_a_frozen_rank_is_named_in_a_slack_alert_and_a_killed_one_is_lost_not_cr
             listed = client._stub.ListAlertDeliveries(pb.ListAlertDeliveriesRequest(rule_id=rule.id), timeout=10)
             return [(d.summary, d.run_id, d.state) for d in listed.deliveries]
 
-        wait_for(lambda: deliveries() == expected, 5, what=f"both alerts DELIVERED (now: {deliveries()})")
+        wait_for(lambda: deliveries() == expected, 5, what=f"both alerts DELIVERED: {expected}")
         print(f"\nSTUCK after {stuck_seconds:.1f}s: {stuck['body']['text']}"
               f"\nLOST after {lost_seconds:.1f}s: {lost['body']['text']}")
     finally:
