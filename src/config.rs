@@ -231,6 +231,13 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(i32).range(1..=24))]
     pub otlp_min_severity: i32,
 
+    /// A JSON file of alert rules applied at start-up: `{"rules": [...]}`
+    /// with each rule as CreateAlertRule takes it (protobuf JSON). A rule
+    /// replaces the stored rule of its name or is created; others are left
+    /// alone. An invalid file stops diagd from starting.
+    #[arg(long, env = "DIAGD_ALERT_RULES")]
+    pub alert_rules: Option<std::path::PathBuf>,
+
     /// Seconds an alert receiver (webhook) gets to answer one request.
     #[arg(long, env = "DIAGD_ALERT_TIMEOUT_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=300))]
@@ -403,6 +410,7 @@ impl ServeArgs {
             "otlp_http_listen": self.otlp_http_listen.map(|a| a.to_string()),
             "otlp_min_severity": self.otlp_min_severity,
             "alerts": {
+                "rules_file": self.alert_rules.as_ref().map(|p| p.display().to_string()),
                 "timeout_secs": self.alert_timeout_secs,
                 "retry_for_secs": self.alert_retry_for_secs,
                 "max_pending": self.alert_max_pending,

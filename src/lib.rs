@@ -26,7 +26,8 @@
 //! - [`workers`]: the background tasks — `tail` (the live-tail hub),
 //!   `retention`, `debug_mode` (follows the switch, flips the log level),
 //!   `grouping` (groups logs stored before error groups existed), `runs`
-//!   (the liveness sweep of training runs and their state changes).
+//!   (the liveness sweep of training runs and their state changes),
+//!   `alerts` (alert rules evaluated after commit; webhook delivery).
 //! - [`metrics`]: diagd's Prometheus registry, which any layer may count
 //!   into (it depends on nothing of diagd's).
 //! - [`config`] (flags), [`export`] (export files), [`system`] (the
@@ -59,6 +60,10 @@
 //!    subscriber whose filter matches, within byte budgets.
 //! 5. `api::tail` streams it to the subscriber, after its backfill or
 //!    resume replay, with no gap and no duplicate at the seam.
+//! 6. `workers::alerts` (in one replica at a time) also reads what is new
+//!    in commit order (`store::alerts`), matches it against the alert
+//!    rules (`domain::alert`) and writes the alerts to an outbox in the same
+//!    transaction as its cursor; every replica delivers from the outbox.
 
 // serde_json::json! of the effective configuration (config.rs) nests deeper
 // than the default limit.

@@ -270,6 +270,12 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
     let served = async {
         let report = database.store.migrate().await?;
         tracing::info!(schema_version = report.schema_version, applied = ?report.applied, "database ready");
+        if let Some(path) = &args.alert_rules {
+            let (created, updated) = diagd::api::apply_rules_file(&database.store, path)
+                .await
+                .map_err(|e| ServerError::Store(diagd::store::StoreError::Config(e)))?;
+            tracing::info!(file = %path.display(), created, updated, "alert rules applied");
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| ServerError::Store(diagd::store::StoreError::Config(format!("binding {}: {e}", args.listen))))?;

@@ -864,3 +864,78 @@ async fn rules_are_validated_updated_tested_and_deleted() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_rules_file_creates_then_updates_rules_by_name_and_bad_files_name_the_field() {
+    let server = TestServer::start().await;
+    let store = server.store().await;
+    let mut client = server.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.json");
+    let write = |json: serde_json::Value| std::fs::write(&path, json.to_string()).unwrap();
+    write(serde_json::json!({"rules": [
+        {"name": "oom", "trigger": "ALERT_TRIGGER_NEW_GROUP", "destinationKind": "ALERT_DESTINATION_KIND_SLACK",
+         "url": "https://hooks.slack.com/services/T0/B0/XYZ", "filter": {"errorTypes": ["ERROR_TYPE_OOM"]}},
+        {"name": "hangs", "trigger": "ALERT_TRIGGER_RUN_STATE", "destinationKind": "ALERT_DESTINATION_KIND_WEBHOOK",
+         "url": "http://127.0.0.1:9/hook", "runStates": ["RUN_STATE_STUCK"], "throttle": "60s"}
+    ]}));
+    assert_eq!(
+        diagd::api::apply_rules_file(&store, &path).await,
+        Ok((2, 0))
+    );
+    let first = client
+        .list_alert_rules(pb::ListAlertRulesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .rules;
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[1].name, "hangs");
+    assert_eq!(first[1].throttle, secs(60));
+    // Applied again with a change: the same rules, changed in place.
+    write(serde_json::json!({"rules": [
+        {"name": "hangs", "trigger": "ALERT_TRIGGER_RUN_STATE", "destinationKind": "ALERT_DESTINATION_KIND_WEBHOOK",
+         "url": "http://127.0.0.1:9/hook", "runStates": ["RUN_STATE_STUCK", "RUN_STATE_LOST"]}
+    ]}));
+    assert_eq!(
+        diagd::api::apply_rules_file(&store, &path).await,
+        Ok((0, 1))
+    );
+    let second = client
+        .list_alert_rules(pb::ListAlertRulesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .rules;
+    assert_eq!(second.len(), 2, "rules not in the file stay");
+    assert_eq!(second[1].id, first[1].id);
+    assert_eq!(second[1].run_states.len(), 2);
+    assert_eq!(second[1].throttle, secs(600), "the file's rule, whole");
+    // Bad files say where.
+    write(serde_json::json!({"rules": [
+        {"name": "x", "trigger": "ALERT_TRIGGER_NEW_GROUP", "destinationKind": "ALERT_DESTINATION_KIND_SLACK",
+         "url": "https://x/"},
+        {"name": "y", "trigger": "ALERT_TRIGGER_NEW_GROUP", "destinationKind": "ALERT_DESTINATION_KIND_SLACK",
+         "url": "gopher://x/"}
+    ]}));
+    let error = diagd::api::apply_rules_file(&store, &path)
+        .await
+        .unwrap_err();
+    assert!(error.contains("rules[1].url: scheme \"gopher\""), "{error}");
+    write(serde_json::json!({"rules": [{"name": "x", "trigger": "NOPE"}]}));
+    let error = diagd::api::apply_rules_file(&store, &path)
+        .await
+        .unwrap_err();
+    assert!(error.contains("not a rules file"), "{error}");
+    assert_eq!(
+        client
+            .list_alert_rules(pb::ListAlertRulesRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .rules
+            .len(),
+        2,
+        "a bad file changes nothing"
+    );
+}

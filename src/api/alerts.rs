@@ -146,3 +146,55 @@ impl DiagnosticsApi {
         }))
     }
 }
+
+/// Reads a rules file — JSON as ListAlertRules answers it,
+/// `{"rules": [{"name": …, "trigger": "ALERT_TRIGGER_NEW_GROUP", …}]}` —
+/// validates every rule as CreateAlertRule does, and applies them: each
+/// replaces the stored rule of its name (same id) or is created; rules not
+/// in the file are left alone. Returns (created, updated), or what is wrong
+/// with the file, naming the rule and field.
+pub async fn apply_rules_file(
+    store: &crate::store::Store,
+    path: &std::path::Path,
+) -> Result<(usize, usize), String> {
+    use prost_reflect::{DescriptorPool, DynamicMessage};
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let pool = DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)
+        .map_err(|e| format!("the contract's descriptors: {e}"))?;
+    let descriptor = pool
+        .get_message_by_name("diagnostics.v1.ListAlertRulesResponse")
+        .ok_or("the contract lacks ListAlertRulesResponse")?;
+    let not_rules = |e: &dyn std::fmt::Display| {
+        format!(
+            "{}: not a rules file ({{\"rules\": [AlertRule, …]}} in protobuf JSON): {e}",
+            path.display()
+        )
+    };
+    let file: pb::ListAlertRulesResponse = DynamicMessage::deserialize(descriptor, json)
+        .map_err(|e| not_rules(&e))?
+        .transcode_to()
+        .map_err(|e| not_rules(&e))?;
+    let mut rules = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, rule) in file.rules.into_iter().enumerate() {
+        let rule = wire::new_rule(Some(rule)).map_err(|e| {
+            let field = e.field.strip_prefix("rule").unwrap_or(&e.field);
+            format!("{}: rules[{i}]{field}: {}", path.display(), e.reason)
+        })?;
+        if !names.insert(rule.name.clone()) {
+            return Err(format!(
+                "{}: rules[{i}]: the name {:?} is used twice (rules are matched by name)",
+                path.display(),
+                rule.name
+            ));
+        }
+        rules.push(rule);
+    }
+    store
+        .apply_alert_rules(&rules, MAX_RULES)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -49,6 +49,7 @@ use crate::{
 };
 use pb::diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer};
 
+pub use alerts::apply_rules_file;
 pub use convert::{
     from_wire::new_log,
     json_to_struct,

@@ -111,6 +111,9 @@ where
             log.severity = pb::Severity::Critical as i32;
             log.event_id = String::new();
             log.source.get_or_insert_default().component = COMPONENT.into();
+            // Each its own group: one alert per log (alerts of one group
+            // within one evaluation are one alert).
+            log.fingerprint = vec![format!("bench-alert-{loaded}-{i}")];
             let id = client
                 .report_error(pb::ReportErrorRequest { log: Some(log) })
                 .await

@@ -109,6 +109,7 @@ where
     };
     let (stored, elapsed) = super::workload::ingest(connect, alongside, 1000, 4, false).await?;
     fleet.abort();
+    let _ = fleet.await;
     let ingest_rate = stored as f64 / elapsed.as_secs_f64();
     figures.push(Figure::new(
         format!(
@@ -177,45 +178,46 @@ async fn send(
 ) -> Result<Vec<Duration>, String> {
     let total = runs * members;
     let started = Instant::now();
-    let tasks: Vec<_> = (0..SENDERS)
-        .map(|sender| {
-            let mut client = clients[sender % clients.len()].clone();
-            tokio::spawn(async move {
-                let mut times = Vec::new();
-                let mut next = sender;
-                let mut round: i64 = 1;
-                let pause = rate.map(|r| Duration::from_secs_f64(SENDERS as f64 / r));
-                let mut due = Instant::now();
-                loop {
-                    if next >= total {
-                        if pause.is_none() {
-                            break;
-                        }
-                        next = sender;
-                        round += 1;
+    // A JoinSet: when this future is dropped (the fleet beating alongside
+    // another measurement is aborted), its senders stop with it.
+    let mut tasks = tokio::task::JoinSet::new();
+    for sender in 0..SENDERS {
+        let mut client = clients[sender % clients.len()].clone();
+        tasks.spawn(async move {
+            let mut times = Vec::new();
+            let mut next = sender;
+            let mut round: i64 = 1;
+            let pause = rate.map(|r| Duration::from_secs_f64(SENDERS as f64 / r));
+            let mut due = Instant::now();
+            loop {
+                if next >= total {
+                    if pause.is_none() {
+                        break;
                     }
-                    if let Some(pause) = pause {
-                        if started.elapsed() >= duration {
-                            break;
-                        }
-                        due += pause;
-                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                            tokio::time::sleep(wait).await;
-                        }
-                    }
-                    let request = beat(next / members, next % members, round, 30);
-                    let call = Instant::now();
-                    client.heartbeat(request).await.map_err(|e| e.to_string())?;
-                    times.push(call.elapsed());
-                    next += SENDERS;
+                    next = sender;
+                    round += 1;
                 }
-                Ok::<_, String>(times)
-            })
-        })
-        .collect();
+                if let Some(pause) = pause {
+                    if started.elapsed() >= duration {
+                        break;
+                    }
+                    due += pause;
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                let request = beat(next / members, next % members, round, 30);
+                let call = Instant::now();
+                client.heartbeat(request).await.map_err(|e| e.to_string())?;
+                times.push(call.elapsed());
+                next += SENDERS;
+            }
+            Ok::<_, String>(times)
+        });
+    }
     let mut times = Vec::new();
-    for task in tasks {
-        times.extend(task.await.map_err(|e| e.to_string())??);
+    while let Some(task) = tasks.join_next().await {
+        times.extend(task.map_err(|e| e.to_string())??);
     }
     Ok(times)
 }

@@ -396,7 +396,7 @@ async fn measure(
         );
     }
     if args.runs(Part::Alerts) {
-        let load = extra..extra + args.ingest_sample.min(args.logs / 6).max(1000);
+        let load = extra..extra + args.ingest_sample.max(1000);
         figures.extend(alerts::measure(&connect, 300, 20.0, load).await?);
     }
     if args.runs(Part::Hostile) {

@@ -263,6 +263,108 @@ struct ThrottleWrite {
     held_since: Option<DateTime<Utc>>,
 }
 
+/// A rule's stored values, in the column order of `INSERT_RULE` from
+/// `$2` on: name, trigger, filter, threshold, window, per_group,
+/// run_states, throttle, destination kind, url, secret, enabled.
+struct RuleValues<'a> {
+    rule: &'a AlertRule,
+    filter: serde_json::Value,
+    states: Vec<&'static str>,
+    trigger: &'static str,
+    kind: &'static str,
+    threshold: i64,
+    window: f64,
+    throttle: f64,
+}
+
+impl<'a> RuleValues<'a> {
+    fn new(rule: &'a AlertRule) -> Result<Self, StoreError> {
+        Ok(RuleValues {
+            rule,
+            filter: serde_json::to_value(&rule.filter)
+                .map_err(|e| StoreError::Corrupt(format!("alert filter: {e}")))?,
+            states: rule.run_states.iter().map(|s| s.as_str()).collect(),
+            trigger: rule.trigger.as_str(),
+            kind: rule.kind.as_str(),
+            threshold: rule.threshold as i64,
+            window: rule.window.as_secs_f64(),
+            throttle: rule.throttle.as_secs_f64(),
+        })
+    }
+
+    /// `$1` (the id) and the values.
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 13] {
+        [
+            &self.rule.id,
+            &self.rule.name,
+            &self.trigger,
+            &self.filter,
+            &self.threshold,
+            &self.window,
+            &self.rule.per_group,
+            &self.states,
+            &self.throttle,
+            &self.kind,
+            &self.rule.url,
+            &self.rule.secret,
+            &self.rule.enabled,
+        ]
+    }
+}
+
+/// Writes a rule: `$1` id, then the values of [`RuleValues`]; `$14` the
+/// most rules there may be (a new one is not written beyond).
+const INSERT_RULE: &str =
+    "INSERT INTO alert_rules (id, name, trigger, filter, threshold, window_secs,
+        per_group, run_states, throttle_secs, destination_kind, url, secret, enabled)
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+     WHERE (SELECT count(*) FROM alert_rules) < $14
+     ON CONFLICT (id) DO UPDATE SET
+        name = EXCLUDED.name, trigger = EXCLUDED.trigger, filter = EXCLUDED.filter,
+        threshold = EXCLUDED.threshold, window_secs = EXCLUDED.window_secs,
+        per_group = EXCLUDED.per_group, run_states = EXCLUDED.run_states,
+        throttle_secs = EXCLUDED.throttle_secs, destination_kind = EXCLUDED.destination_kind,
+        url = EXCLUDED.url, secret = EXCLUDED.secret, enabled = EXCLUDED.enabled,
+        updated_at = now()";
+
+/// Rules files of replicas starting together are applied one at a time
+/// ("alrtfile" in ASCII).
+const RULES_FILE_LOCK: i64 = 0x616c_7274_6669_6c65;
+
+/// Which logs the enabled rules may want, as SQL parameters.
+struct Prefilter {
+    /// Every log (an EVENT_RATE rule without a severity filter).
+    all: bool,
+    /// Logs of these severities (CRITICAL_LOG rules, EVENT_RATE filters).
+    severities: Vec<String>,
+    /// Logs whose transaction made or reopened their group.
+    group_events: bool,
+}
+
+impl Prefilter {
+    fn of(rules: &[AlertRule]) -> Prefilter {
+        let mut prefilter = Prefilter {
+            all: false,
+            severities: Vec::new(),
+            group_events: false,
+        };
+        for rule in rules {
+            match rule.trigger {
+                Trigger::NewGroup | Trigger::Regression => prefilter.group_events = true,
+                Trigger::CriticalLog => prefilter
+                    .severities
+                    .push(Severity::Critical.as_str().to_string()),
+                Trigger::EventRate if rule.filter.severities.is_empty() => prefilter.all = true,
+                Trigger::EventRate => prefilter
+                    .severities
+                    .extend(rule.filter.severities.iter().cloned()),
+                Trigger::RunState => {}
+            }
+        }
+        prefilter
+    }
+}
+
 /// The throttle state of one rule and key.
 struct Throttle {
     last_alert_at: DateTime<Utc>,
@@ -278,37 +380,70 @@ impl Store {
         max: usize,
     ) -> Result<Option<AlertRule>, StoreError> {
         let client = self.client().await?;
-        let states: Vec<&str> = rule.run_states.iter().map(|s| s.as_str()).collect();
-        let filter = serde_json::to_value(&rule.filter)
-            .map_err(|e| StoreError::Corrupt(format!("alert filter: {e}")))?;
+        let values = RuleValues::new(rule)?;
+        let mut params = values.params().to_vec();
+        let max = max as i64;
+        params.push(&max);
         let row = client
-            .query_opt(
-                &format!(
-                    "INSERT INTO alert_rules (id, name, trigger, filter, threshold, window_secs,
-                        per_group, run_states, throttle_secs, destination_kind, url, secret, enabled)
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
-                     WHERE (SELECT count(*) FROM alert_rules) < $14
-                     RETURNING {RULE_COLUMNS}"
-                ),
-                &[
-                    &rule.id,
-                    &rule.name,
-                    &rule.trigger.as_str(),
-                    &filter,
-                    &(rule.threshold as i64),
-                    &rule.window.as_secs_f64(),
-                    &rule.per_group,
-                    &states,
-                    &rule.throttle.as_secs_f64(),
-                    &rule.kind.as_str(),
-                    &rule.url,
-                    &rule.secret,
-                    &rule.enabled,
-                    &(max as i64),
-                ],
-            )
+            .query_opt(&format!("{INSERT_RULE} RETURNING {RULE_COLUMNS}"), &params)
             .await?;
         row.as_ref().map(row_to_rule).transpose()
+    }
+
+    /// Applies the rules of a rules file: each replaces the rule of its name
+    /// (keeping that rule's id and alerts; its throttles and counts start
+    /// again when its trigger changed) or is created. Returns (created,
+    /// updated).
+    pub async fn apply_alert_rules(
+        &self,
+        rules: &[AlertRule],
+        max: usize,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&RULES_FILE_LOCK])
+            .await?;
+        let (mut created, mut updated) = (0, 0);
+        for rule in rules {
+            let existing = tx
+                .query_opt(
+                    "SELECT id, trigger FROM alert_rules WHERE name = $1
+                     ORDER BY created_at, id LIMIT 1 FOR UPDATE",
+                    &[&rule.name],
+                )
+                .await?;
+            let mut rule = rule.clone();
+            if let Some(row) = &existing {
+                rule.id = row.try_get(0)?;
+                let trigger: String = row.try_get(1)?;
+                if trigger != rule.trigger.as_str() {
+                    tx.execute(
+                        "DELETE FROM alert_throttles WHERE rule_id = $1",
+                        &[&rule.id],
+                    )
+                    .await?;
+                    tx.execute("DELETE FROM alert_counts WHERE rule_id = $1", &[&rule.id])
+                        .await?;
+                }
+            }
+            let values = RuleValues::new(&rule)?;
+            let mut params = values.params().to_vec();
+            let max = max as i64;
+            params.push(&max);
+            if tx.execute(INSERT_RULE, &params).await? == 0 {
+                return Err(StoreError::Config(format!(
+                    "alert rule {:?}: {max} rules exist already",
+                    rule.name
+                )));
+            }
+            if existing.is_some() {
+                updated += 1;
+            } else {
+                created += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok((created, updated))
     }
 
     /// Every rule, oldest first.
@@ -360,34 +495,12 @@ impl Store {
             Ok(rule) => rule,
             Err(e) => return Ok(Some(Err(e))),
         };
-        let states: Vec<&str> = rule.run_states.iter().map(|s| s.as_str()).collect();
-        let filter = serde_json::to_value(&rule.filter)
-            .map_err(|e| StoreError::Corrupt(format!("alert filter: {e}")))?;
+        let values = RuleValues::new(&rule)?;
+        let mut params = values.params().to_vec();
+        let max = i64::MAX;
+        params.push(&max);
         let row = tx
-            .query_one(
-                &format!(
-                    "UPDATE alert_rules SET name = $2, filter = $3, threshold = $4,
-                        window_secs = $5, per_group = $6, run_states = $7, throttle_secs = $8,
-                        destination_kind = $9, url = $10, secret = $11, enabled = $12,
-                        updated_at = now()
-                     WHERE id = $1
-                     RETURNING {RULE_COLUMNS}"
-                ),
-                &[
-                    &id,
-                    &rule.name,
-                    &filter,
-                    &(rule.threshold as i64),
-                    &rule.window.as_secs_f64(),
-                    &rule.per_group,
-                    &states,
-                    &rule.throttle.as_secs_f64(),
-                    &rule.kind.as_str(),
-                    &rule.url,
-                    &rule.secret,
-                    &rule.enabled,
-                ],
-            )
+            .query_one(&format!("{INSERT_RULE} RETURNING {RULE_COLUMNS}"), &params)
             .await?;
         let updated = row_to_rule(&row)?;
         tx.commit().await?;
@@ -463,45 +576,56 @@ impl Store {
         let wants_changes = rules.iter().any(|r| r.trigger == Trigger::RunState);
         let mut evaluation = Evaluation::default();
 
-        // What nobody watches is skipped: the cursor moves to what has
-        // settled.
+        // Logs are read only as far as what has settled (every transaction
+        // older than it has ended), and only those some rule may want: the
+        // CRITICAL ones, those whose transaction made or reopened their
+        // group, and all (or those of some severities) for EVENT_RATE rules.
+        // The cursor then moves past what was scanned.
+        let settled: i64 = tx
+            .query_one(&format!("SELECT {SETTLED}"), &[])
+            .await?
+            .try_get(0)?;
         let logs: Vec<LogEvent> = if wants_logs {
+            let prefilter = Prefilter::of(&rules);
             let rows = tx
                 .query(
-                    &format!(
-                        "SELECT l.txid, l.seq, l.id, l.received_at, l.severity, l.error_type,
-                                left(l.message, $4) AS message, l.source_host, l.source_run_id,
-                                l.source_component,
-                                coalesce(l.source_labels ->> 'rank', '') AS rank, l.group_id,
-                                coalesce(g.title, '') AS title,
-                                g.created_txid = l.txid AS new_group,
-                                g.regressed_txid = l.txid AS regressed,
-                                r.members
-                         FROM logs l
-                         LEFT JOIN error_groups g ON g.id = l.group_id
-                         LEFT JOIN runs r ON l.source_run_id <> '' AND r.run_id = l.source_run_id
-                         WHERE (l.txid, l.seq) > ($1, $2) AND l.txid < {SETTLED}
-                         ORDER BY l.txid, l.seq LIMIT $3"
-                    ),
+                    "SELECT l.txid, l.seq, l.id, l.received_at, l.severity, l.error_type,
+                            left(l.message, $4) AS message, l.source_host, l.source_run_id,
+                            l.source_component,
+                            coalesce(l.source_labels ->> 'rank', '') AS rank, l.group_id,
+                            coalesce(g.title, '') AS title,
+                            g.created_txid = l.txid AS new_group,
+                            g.regressed_txid = l.txid AS regressed,
+                            r.members
+                     FROM logs l
+                     LEFT JOIN error_groups g ON g.id = l.group_id
+                     LEFT JOIN runs r ON l.source_run_id <> '' AND r.run_id = l.source_run_id
+                     WHERE (l.txid, l.seq) > ($1, $2) AND l.txid < $5
+                       AND ($6 OR l.severity = ANY($7)
+                            OR ($8 AND (g.created_txid = l.txid OR g.regressed_txid = l.txid)))
+                     ORDER BY l.txid, l.seq LIMIT $3",
                     &[
                         &log_txid,
                         &log_seq,
                         &(max_logs as i64),
                         &(QUOTED_MESSAGE_BYTES as i32),
+                        &settled,
+                        &prefilter.all,
+                        &prefilter.severities,
+                        &prefilter.group_events,
                     ],
                 )
                 .await?;
-            if let Some(last) = rows.last() {
+            if rows.len() == max_logs {
+                evaluation.more = true;
+                let last = rows.last().expect("a full page has a last row");
                 log_txid = last.try_get("txid")?;
                 log_seq = last.try_get("seq")?;
+            } else if (settled, 0) > (log_txid, log_seq) {
+                (log_txid, log_seq) = (settled, 0);
             }
-            evaluation.more |= rows.len() == max_logs;
             rows.iter().map(log_event).collect::<Result<_, _>>()?
         } else {
-            let settled: i64 = tx
-                .query_one(&format!("SELECT {SETTLED}"), &[])
-                .await?
-                .try_get(0)?;
             if (settled, 0) > (log_txid, log_seq) {
                 (log_txid, log_seq) = (settled, 0);
             }
