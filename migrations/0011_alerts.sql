@@ -1,7 +1,7 @@
 -- Alerts (issue #15): rules, and the outbox of alerts with their delivery.
 --
 -- Alerts are derived after commit, not in the ingest transaction: one diagd
--- at a time (the one holding the `alert_cursor` row) reads the logs and run
+-- at a time (the one holding the evaluator's advisory lock) reads the logs and run
 -- changes committed since its cursor, in commit order (logs by (txid, seq),
 -- changes by (xid, id), as the live tail and WatchRuns read them), matches
 -- them against the rules and, in one transaction, writes the alerts, the
@@ -33,7 +33,7 @@ CREATE TABLE alert_rules (
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
 
--- The evaluator's position: one row, locked by the evaluating diagd.
+-- The evaluator's position: one row, written by the evaluating diagd.
 CREATE TABLE alert_cursor (
     only_row    boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     log_txid    bigint  NOT NULL,
@@ -54,9 +54,14 @@ CREATE TABLE alert_throttles (
     last_alert_at  timestamptz NOT NULL,
     held_back      bigint      NOT NULL DEFAULT 0,
     held_since     timestamptz,
+    -- The first alert held back (its summary without the count, and its
+    -- document): released with the count once the throttle has run out.
+    held_headline  text,
+    held_document  jsonb,
     PRIMARY KEY (rule_id, key)
 );
 CREATE INDEX alert_throttles_by_time ON alert_throttles (last_alert_at);
+CREATE INDEX alert_throttles_holding ON alert_throttles (rule_id, key) WHERE held_back > 0;
 
 -- EVENT_RATE counts: per rule, key and tenth of the rule's window.
 CREATE TABLE alert_counts (

@@ -250,8 +250,8 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600))]
     pub alert_retry_for_secs: u64,
 
-    /// Alerts waiting for delivery at most (each a few KiB); beyond, new
-    /// alerts are counted into the next alert of their group or run.
+    /// Alerts of one rule waiting for delivery at most (each a few KiB);
+    /// beyond, new ones are held back (counted) until there is room.
     #[arg(long, env = "DIAGD_ALERT_MAX_PENDING", default_value_t = 10_000,
           value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub alert_max_pending: i64,

@@ -442,14 +442,15 @@ pub async fn alerts(args: AlertsArgs) -> Result<(), String> {
                 ..Default::default()
             };
             let mut shown = 0;
+            // One page size for every page (a page token is for its size).
+            request.page_size = limit.clamp(1, 200) as u32;
             loop {
-                request.page_size = (limit - shown).clamp(1, 200) as u32;
                 let page = client
                     .list_alert_deliveries(request.clone())
                     .await
                     .map_err(|s| describe(&s))?
                     .into_inner();
-                for d in &page.deliveries {
+                for d in page.deliveries.iter().take(limit - shown) {
                     if args.json {
                         println!("{}", json::line(d, "AlertDelivery"));
                         continue;
@@ -486,7 +487,7 @@ pub async fn alerts(args: AlertsArgs) -> Result<(), String> {
                         }
                     }
                 }
-                shown += page.deliveries.len();
+                shown += page.deliveries.len().min(limit - shown);
                 if page.next_page_token.is_empty() || shown >= limit || page.deliveries.is_empty() {
                     break;
                 }

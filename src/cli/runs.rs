@@ -114,14 +114,15 @@ pub async fn runs(args: RunsArgs) -> Result<(), String> {
         );
     }
     let mut shown = 0;
+    // One page size for every page (a page token is for its size).
+    request.page_size = args.limit.clamp(1, 500) as u32;
     loop {
-        request.page_size = (args.limit - shown).clamp(1, 500) as u32;
         let page = client
             .list_runs(request.clone())
             .await
             .map_err(|s| describe(&s))?
             .into_inner();
-        for run in &page.runs {
+        for run in page.runs.iter().take(args.limit - shown) {
             if args.json {
                 println!("{}", json::line(run, "Run"));
                 continue;
@@ -136,7 +137,7 @@ pub async fn runs(args: RunsArgs) -> Result<(), String> {
                 run.summary,
             );
         }
-        shown += page.runs.len();
+        shown += page.runs.len().min(args.limit - shown);
         if page.next_page_token.is_empty() || shown >= args.limit || page.runs.is_empty() {
             break;
         }

@@ -268,8 +268,15 @@ pub struct Candidate {
 }
 
 /// Matches the events of one evaluation against `rules`: one candidate
-/// per rule and key, in the order of their first event.
-pub fn candidates(rules: &[AlertRule], logs: &[LogEvent], changes: &[RunChange]) -> Vec<Candidate> {
+/// per rule and key, in the order of their first event. An EVENT_RATE rule
+/// counts only logs received within its window before `now` (logs read
+/// late, after a backlog, do not make a burst).
+pub fn candidates(
+    rules: &[AlertRule],
+    logs: &[LogEvent],
+    changes: &[RunChange],
+    now: DateTime<Utc>,
+) -> Vec<Candidate> {
     let mut found: Vec<Candidate> = Vec::new();
     let mut index: std::collections::HashMap<(usize, String), usize> =
         std::collections::HashMap::new();
@@ -277,7 +284,11 @@ pub fn candidates(rules: &[AlertRule], logs: &[LogEvent], changes: &[RunChange])
         if !rule.enabled {
             continue;
         }
+        let window_start = now - chrono::TimeDelta::from_std(rule.window).unwrap_or_default();
         for log in logs.iter().filter(|l| rule.matches_log(l)) {
+            if rule.trigger == Trigger::EventRate && log.received_at < window_start {
+                continue;
+            }
             let key = rule.log_key(log);
             let at = *index.entry((r, key.clone())).or_insert_with(|| {
                 found.push(Candidate {
@@ -332,6 +343,9 @@ pub struct Alert {
     pub trigger: Trigger,
     /// One line for people.
     pub summary: String,
+    /// The summary without its count of events (" — 8 events in 2 min"):
+    /// kept while an alert is held back, to be released with a new count.
+    pub headline: String,
     /// The group it is about.
     pub group_id: Option<i64>,
     /// The run it is about.
@@ -343,16 +357,20 @@ pub struct Alert {
 
 /// "8 events in 2 min", "1 event in 40 s".
 fn events_in(events: u64, span: Duration) -> String {
+    let plural = if events == 1 { "event" } else { "events" };
+    format!("{events} {plural} in {}", span_text(span))
+}
+
+/// "40 s", "2 min", "3 h".
+fn span_text(span: Duration) -> String {
     let secs = span.as_secs().max(1);
-    let span = if secs < 120 {
+    if secs < 120 {
         format!("{secs} s")
     } else if secs < 2 * 3600 {
         format!("{} min", secs.div_ceil(60))
     } else {
         format!("{} h", secs.div_ceil(3600))
-    };
-    let plural = if events == 1 { "event" } else { "events" };
-    format!("{events} {plural} in {span}")
+    }
 }
 
 /// The alert `rule` makes from `candidate`. `events` counts what it covers
@@ -414,9 +432,8 @@ pub fn compose(
             ""
         };
         let line = format!(
-            "{what}{severity} {}{on_run}: {title}{ellipsis} — {}",
+            "{what}{severity} {}{on_run}: {title}{ellipsis}",
             log.error_type.as_str(),
-            events_in(events, span)
         );
         document["log"] = serde_json::json!({
             "id": log.log_id.to_string(),
@@ -448,23 +465,56 @@ pub fn compose(
         });
         (line, None, change.run_id.clone())
     } else {
-        (
-            format!("{}: {}", rule.name, events_in(events, span)),
-            None,
-            String::new(),
-        )
+        (rule.name.clone(), None, String::new())
     };
-    document["summary"] = serde_json::json!(summary);
-    Alert {
+    let mut alert = Alert {
         id,
         rule_id: rule.id,
         rule_name: rule.name.clone(),
         trigger: rule.trigger,
-        summary,
+        summary: String::new(),
+        headline: summary,
         group_id,
         run_id,
         document,
+    };
+    alert.summary = format!("{}{}", alert.headline, suffix(rule.trigger, events, span));
+    alert.document["summary"] = serde_json::json!(alert.summary);
+    alert
+}
+
+/// What follows an alert's headline: its count of events (log triggers),
+/// or of changes when more than one (run triggers).
+fn suffix(trigger: Trigger, events: u64, span: Duration) -> String {
+    match trigger {
+        Trigger::RunState if events <= 1 => String::new(),
+        Trigger::RunState => format!(" — {events} changes in {}", span_text(span)),
+        _ => format!(" — {}", events_in(events, span)),
     }
+}
+
+/// An alert held back by its throttle (or a full outbox), released now
+/// with what was held: a new id, its count of `events` over `span`.
+/// `headline` and `document` are those of the first alert held.
+pub fn release(
+    trigger: Trigger,
+    headline: &str,
+    document: &serde_json::Value,
+    events: u64,
+    span: Duration,
+    now: DateTime<Utc>,
+) -> (Uuid, String, serde_json::Value) {
+    let id = Uuid::now_v7();
+    let summary = format!("{headline}{}", suffix(trigger, events, span));
+    let mut document = document.clone();
+    document["id"] = serde_json::json!(id.to_string());
+    document["summary"] = serde_json::json!(summary);
+    document["events"] = serde_json::json!(events);
+    document["span_seconds"] = serde_json::json!(span.as_secs_f64().round());
+    document["created_at"] =
+        serde_json::json!(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    document["held_back"] = serde_json::json!(true);
+    (id, summary, document)
 }
 
 /// What a run change says about its member. The run's own line when it is
@@ -479,7 +529,7 @@ fn member_line(change: &RunChange) -> String {
         format!("a process on {}", change.host)
     };
     let summary = &change.run.summary;
-    if change.run.state == change.to && summary.starts_with(&name) {
+    if change.run.state == change.to && summary.starts_with(&format!("{name} ")) {
         return summary.clone();
     }
     let at = change
@@ -523,6 +573,7 @@ pub fn sample(rule: &AlertRule, now: DateTime<Utc>) -> Alert {
     };
     let mut alert = compose(rule, &candidate, 1, Duration::from_secs(1), now);
     alert.summary = format!("[test of rule {}] {}", rule.name, alert.summary);
+    alert.headline = format!("[test of rule {}] {}", rule.name, alert.headline);
     alert.document["summary"] = serde_json::json!(alert.summary);
     alert.document["test"] = serde_json::json!(true);
     alert
@@ -536,7 +587,7 @@ pub fn body(kind: DestinationKind, document: &serde_json::Value) -> Vec<u8> {
             let summary = document["summary"].as_str().unwrap_or_default();
             let mut context = vec![format!(
                 "rule *{}* · alert `{}`",
-                document["rule"]["name"].as_str().unwrap_or_default(),
+                slack_escape(document["rule"]["name"].as_str().unwrap_or_default()),
                 document["id"].as_str().unwrap_or_default()
             )];
             if let Some(group) = document["group"]["id"].as_i64() {
@@ -547,7 +598,7 @@ pub fn body(kind: DestinationKind, document: &serde_json::Value) -> Vec<u8> {
                 .or(document["log"]["run_id"].as_str())
                 .filter(|r| !r.is_empty())
             {
-                context.push(format!("run `{run}`"));
+                context.push(format!("run `{}`", slack_escape(run)));
             }
             let text = match document["log"]["message"].as_str() {
                 Some(message) if !message.is_empty() => {
@@ -560,7 +611,9 @@ pub fn body(kind: DestinationKind, document: &serde_json::Value) -> Vec<u8> {
                 _ => format!("*{}*", slack_escape(summary)),
             };
             serde_json::to_vec(&serde_json::json!({
-                "text": summary,
+                // Escaped too: a log's words must not become a mention
+                // (<!channel>) or a link.
+                "text": slack_escape(summary),
                 "blocks": [
                     {"type": "section", "text": {"type": "mrkdwn", "text": text}},
                     {"type": "context", "elements": [
@@ -690,7 +743,7 @@ mod tests {
             .map(|r| log(7, Severity::High, r == 0, &r.to_string()))
             .chain([log(9, Severity::Critical, false, "0")])
             .collect();
-        let found = candidates(&rules, &logs, &[]);
+        let found = candidates(&rules, &logs, &[], Utc::now());
         assert_eq!(found.len(), 2);
         assert_eq!((found[0].rule, found[0].key.as_str()), (0, "group:7"));
         assert_eq!(
@@ -717,6 +770,7 @@ mod tests {
             std::slice::from_ref(&r),
             &[log(7, Severity::High, true, "0")],
             &[],
+            Utc::now(),
         );
         let alert = compose(&r, &c[0], 8, Duration::from_secs(120), Utc::now());
         assert_eq!(

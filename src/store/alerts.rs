@@ -261,6 +261,8 @@ struct ThrottleWrite {
     held_back: i64,
     /// The first of them.
     held_since: Option<DateTime<Utc>>,
+    /// The headline and document of the first alert held back.
+    held: Option<(String, serde_json::Value)>,
 }
 
 /// A rule's stored values, in the column order of `INSERT_RULE` from
@@ -327,6 +329,13 @@ const INSERT_RULE: &str =
         url = EXCLUDED.url, secret = EXCLUDED.secret, enabled = EXCLUDED.enabled,
         updated_at = now()";
 
+/// The alert evaluator's lock: one replica evaluates at a time ("alrteval"
+/// in ASCII).
+const EVALUATOR_LOCK: i64 = 0x616c_7274_6576_616c;
+
+/// Held-back alerts one evaluation releases at most.
+const RELEASE_BATCH: i64 = 100;
+
 /// Rules files of replicas starting together are applied one at a time
 /// ("alrtfile" in ASCII).
 const RULES_FILE_LOCK: i64 = 0x616c_7274_6669_6c65;
@@ -372,6 +381,108 @@ struct Throttle {
     held_since: Option<DateTime<Utc>>,
 }
 
+/// Alerts waiting for delivery, per rule.
+async fn pending_by_rule(
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> Result<HashMap<Uuid, i64>, StoreError> {
+    let mut pending = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT rule_id, count(*) FROM alert_deliveries
+             WHERE state = 'pending' AND rule_id IS NOT NULL GROUP BY rule_id",
+            &[],
+        )
+        .await?
+    {
+        pending.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    Ok(pending)
+}
+
+/// Releases alerts held back whose throttle has run out (when their rule
+/// has room in the outbox): a key that gets no event again would otherwise
+/// keep them for good (a new group, a member lost). Returns how many.
+async fn release_held(
+    tx: &deadpool_postgres::Transaction<'_>,
+    max_pending: i64,
+    pending: &mut HashMap<Uuid, i64>,
+) -> Result<usize, StoreError> {
+    let rows = tx
+        .query(
+            "SELECT t.rule_id, t.key, t.held_back, t.held_since, t.held_headline, t.held_document,
+                    r.name, r.trigger, r.destination_kind, r.url, r.secret, now()
+             FROM alert_throttles t JOIN alert_rules r ON r.id = t.rule_id
+             WHERE t.held_back > 0 AND t.held_document IS NOT NULL AND r.enabled
+               AND t.last_alert_at <= now() - make_interval(secs => r.throttle_secs)
+             ORDER BY t.rule_id, t.key
+             LIMIT $1
+             FOR UPDATE OF t",
+            &[&RELEASE_BATCH],
+        )
+        .await?;
+    let mut released = 0;
+    for row in &rows {
+        let rule_id: Uuid = row.try_get(0)?;
+        let waiting = pending.entry(rule_id).or_insert(0);
+        if *waiting >= max_pending {
+            continue;
+        }
+        *waiting += 1;
+        let key: String = row.try_get(1)?;
+        let events: i64 = row.try_get(2)?;
+        let since: Option<DateTime<Utc>> = row.try_get(3)?;
+        let headline: String = row.try_get::<_, Option<String>>(4)?.unwrap_or_default();
+        let document: serde_json::Value = row.try_get(5)?;
+        let trigger_name: String = row.try_get(7)?;
+        let trigger =
+            Trigger::parse(&trigger_name).ok_or_else(|| corrupt("trigger", &trigger_name))?;
+        let now: DateTime<Utc> = row.try_get(11)?;
+        let span = since
+            .map(|s| now.signed_duration_since(s).to_std().unwrap_or_default())
+            .unwrap_or_default();
+        let (id, summary, document) = crate::domain::alert::release(
+            trigger,
+            &headline,
+            &document,
+            events.max(0) as u64,
+            span,
+            now,
+        );
+        let name: String = row.try_get(6)?;
+        let kind: String = row.try_get(8)?;
+        let url: String = row.try_get(9)?;
+        let secret: String = row.try_get(10)?;
+        tx.execute(
+            "INSERT INTO alert_deliveries (id, rule_id, rule_name, trigger, summary, group_id,
+                    run_id, destination_kind, url, secret, document)
+             VALUES ($1, $2, $3, $4, $5, ($6::jsonb -> 'group' ->> 'id')::bigint,
+                     coalesce($6::jsonb -> 'run' ->> 'id', $6::jsonb -> 'log' ->> 'run_id', ''),
+                     $7, $8, $9, $6)",
+            &[
+                &id,
+                &rule_id,
+                &name,
+                &trigger_name,
+                &summary,
+                &document,
+                &kind,
+                &url,
+                &secret,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE alert_throttles SET last_alert_at = now(), held_back = 0, held_since = NULL,
+                    held_headline = NULL, held_document = NULL
+             WHERE rule_id = $1 AND key = $2",
+            &[&rule_id, &key],
+        )
+        .await?;
+        released += 1;
+    }
+    Ok(released)
+}
+
 impl Store {
     /// Stores a new rule, unless `max` rules exist already (`None`).
     pub async fn create_alert_rule(
@@ -407,7 +518,7 @@ impl Store {
         for rule in rules {
             let existing = tx
                 .query_opt(
-                    "SELECT id, trigger FROM alert_rules WHERE name = $1
+                    "SELECT id, trigger, secret FROM alert_rules WHERE name = $1
                      ORDER BY created_at, id LIMIT 1 FOR UPDATE",
                     &[&rule.name],
                 )
@@ -415,6 +526,11 @@ impl Store {
             let mut rule = rule.clone();
             if let Some(row) = &existing {
                 rule.id = row.try_get(0)?;
+                // A file without a secret keeps the one set through the
+                // API (files get shared; secrets should not).
+                if rule.secret.is_empty() {
+                    rule.secret = row.try_get(2)?;
+                }
                 let trigger: String = row.try_get(1)?;
                 if trigger != rule.trigger.as_str() {
                     tx.execute(
@@ -428,7 +544,12 @@ impl Store {
             }
             let values = RuleValues::new(&rule)?;
             let mut params = values.params().to_vec();
-            let max = max as i64;
+            // The limit counts only for a new rule.
+            let max = if existing.is_some() {
+                i64::MAX
+            } else {
+                max as i64
+            };
             params.push(&max);
             if tx.execute(INSERT_RULE, &params).await? == 0 {
                 return Err(StoreError::Config(format!(
@@ -546,16 +667,22 @@ impl Store {
     ) -> Result<Option<Evaluation>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let Some(cursor) = tx
-            .query_opt(
-                "SELECT log_txid, log_seq, change_xid::text, change_id FROM alert_cursor
-                 FOR UPDATE SKIP LOCKED",
+        // One evaluator at a time: an advisory lock (which, unlike a row
+        // lock, gives this transaction no id until it writes, so it holds
+        // back nobody's view of what has settled while it reads).
+        let leader: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&EVALUATOR_LOCK])
+            .await?
+            .try_get(0)?;
+        if !leader {
+            return Ok(None);
+        }
+        let cursor = tx
+            .query_one(
+                "SELECT log_txid, log_seq, change_xid::text, change_id FROM alert_cursor",
                 &[],
             )
-            .await?
-        else {
-            return Ok(None);
-        };
+            .await?;
         let (mut log_txid, mut log_seq): (i64, i64) = (cursor.try_get(0)?, cursor.try_get(1)?);
         let mut changes_cursor = ChangeCursor {
             xid: cursor.try_get(2)?,
@@ -581,10 +708,11 @@ impl Store {
         // CRITICAL ones, those whose transaction made or reopened their
         // group, and all (or those of some severities) for EVENT_RATE rules.
         // The cursor then moves past what was scanned.
-        let settled: i64 = tx
-            .query_one(&format!("SELECT {SETTLED}"), &[])
-            .await?
-            .try_get(0)?;
+        let settled_row = tx
+            .query_one(&format!("SELECT {SETTLED}, now()"), &[])
+            .await?;
+        let settled: i64 = settled_row.try_get(0)?;
+        let now: DateTime<Utc> = settled_row.try_get(1)?;
         let logs: Vec<LogEvent> = if wants_logs {
             let prefilter = Prefilter::of(&rules);
             let rows = tx
@@ -655,11 +783,17 @@ impl Store {
         };
         evaluation.logs = logs.len();
         evaluation.changes = changes.len();
-        let found = candidates(&rules, &logs, &changes);
+        let found = candidates(&rules, &logs, &changes, now);
+        let mut pending = pending_by_rule(&tx).await?;
         if !found.is_empty() {
-            let (alerts, dropped) = self.decide(&tx, &rules, &found, max_pending).await?;
+            let (alerts, dropped) = self
+                .decide(&tx, &rules, &found, max_pending, &mut pending)
+                .await?;
             evaluation.alerts = alerts;
             evaluation.dropped = dropped;
+        }
+        if !rules.is_empty() {
+            evaluation.alerts += release_held(&tx, max_pending, &mut pending).await?;
         }
         tx.execute(
             "UPDATE alert_cursor SET log_txid = $1, log_seq = $2, change_xid = $3::text::xid8,
@@ -680,6 +814,7 @@ impl Store {
         rules: &[AlertRule],
         found: &[Candidate],
         max_pending: i64,
+        pending: &mut HashMap<Uuid, i64>,
     ) -> Result<(usize, usize), StoreError> {
         let now: DateTime<Utc> = tx.query_one("SELECT now()", &[]).await?.try_get(0)?;
         // EVENT_RATE: count this evaluation's events into the tenth of the
@@ -738,14 +873,6 @@ impl Store {
                 },
             );
         }
-        let pending: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM alert_deliveries WHERE state = 'pending'",
-                &[],
-            )
-            .await?
-            .try_get(0)?;
-        let mut room = (max_pending - pending).max(0) as usize;
         let mut dropped = 0;
         let mut alerts = Vec::new();
         let mut writes: Vec<ThrottleWrite> = Vec::new();
@@ -772,23 +899,29 @@ impl Store {
                     .unwrap_or_default()
                     < rule.throttle
             });
-            if throttled || room == 0 {
+            let waiting = pending.entry(rule.id).or_insert(0);
+            let full = *waiting >= max_pending;
+            if throttled || full {
                 if !throttled {
                     dropped += 1;
                 }
-                // Counted into the next alert of this key. (EVENT_RATE
-                // counts its window instead.)
+                // Held back: counted into the next alert of this key, or
+                // released as soon as the throttle has run out and there
+                // is room (`release_held`), with the first held alert's
+                // words.
                 let since = held_since.unwrap_or(first_at).min(first_at);
+                let first = compose(rule, c, c.events, Duration::ZERO, now);
                 writes.push(ThrottleWrite {
                     rule_id: rule.id,
                     key: c.key.clone(),
                     fired: false,
                     held_back: held_back + c.events as i64,
                     held_since: Some(since),
+                    held: Some((first.headline, first.document)),
                 });
                 continue;
             }
-            room -= 1;
+            *waiting += 1;
             let (events, span) = if rule.trigger == Trigger::EventRate {
                 (
                     window_sums.get(&i).copied().unwrap_or(0).max(0) as u64,
@@ -810,6 +943,7 @@ impl Store {
                 fired: true,
                 held_back: 0,
                 held_since: None,
+                held: None,
             });
         }
         if !alerts.is_empty() {
@@ -845,19 +979,34 @@ impl Store {
             let fired: Vec<bool> = writes.iter().map(|w| w.fired).collect();
             let held: Vec<i64> = writes.iter().map(|w| w.held_back).collect();
             let since: Vec<Option<DateTime<Utc>>> = writes.iter().map(|w| w.held_since).collect();
+            let headlines: Vec<Option<&str>> = writes
+                .iter()
+                .map(|w| w.held.as_ref().map(|(h, _)| h.as_str()))
+                .collect();
+            let documents: Vec<Option<&serde_json::Value>> = writes
+                .iter()
+                .map(|w| w.held.as_ref().map(|(_, d)| d))
+                .collect();
             // A key held back before it ever fired starts its throttle at
-            // the epoch (so it fires at the next chance).
+            // the epoch (so it is released at the next chance). The first
+            // held alert's words are kept until it is released.
             tx.execute(
-                "INSERT INTO alert_throttles AS t (rule_id, key, last_alert_at, held_back, held_since)
+                "INSERT INTO alert_throttles AS t (rule_id, key, last_alert_at, held_back, held_since,
+                                                   held_headline, held_document)
                  SELECT rule_id, key, CASE WHEN fired THEN now() ELSE 'epoch'::timestamptz END,
-                        held, since
-                 FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::bigint[], $5::timestamptz[])
-                      AS w(rule_id, key, fired, held, since)
+                        held, since, headline, document
+                 FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::bigint[], $5::timestamptz[],
+                             $6::text[], $7::jsonb[])
+                      AS w(rule_id, key, fired, held, since, headline, document)
                  ON CONFLICT (rule_id, key) DO UPDATE SET
                     last_alert_at = CASE WHEN EXCLUDED.last_alert_at = 'epoch'::timestamptz
                                          THEN t.last_alert_at ELSE EXCLUDED.last_alert_at END,
-                    held_back = EXCLUDED.held_back, held_since = EXCLUDED.held_since",
-                &[&rule_ids, &keys, &fired, &held, &since],
+                    held_back = EXCLUDED.held_back, held_since = EXCLUDED.held_since,
+                    held_headline = CASE WHEN EXCLUDED.held_back = 0 THEN NULL
+                                         ELSE coalesce(t.held_headline, EXCLUDED.held_headline) END,
+                    held_document = CASE WHEN EXCLUDED.held_back = 0 THEN NULL
+                                         ELSE coalesce(t.held_document, EXCLUDED.held_document) END",
+                &[&rule_ids, &keys, &fired, &held, &since, &headlines, &documents],
             )
             .await?;
         }
@@ -906,39 +1055,46 @@ impl Store {
             .collect()
     }
 
-    /// Records an attempt at alert `id` and where its delivery is now:
-    /// delivered, failed, or pending again after `retry_in`.
+    /// Records attempt number `claimed_attempt` at alert `id` and where its
+    /// delivery is now: delivered, failed, or pending again after
+    /// `retry_in` — only while that claim is the latest (an attempt whose
+    /// lease ran out and that was claimed again records nothing). Whether
+    /// it was recorded.
     pub async fn record_attempt(
         &self,
         id: Uuid,
+        claimed_attempt: u32,
         attempt: &Attempt,
         state: DeliveryState,
         retry_in: Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let attempt =
             serde_json::to_value(attempt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        client
+        let recorded = client
             .execute(
                 "UPDATE alert_deliveries SET
                     state = $2,
+                    -- A finished alert needs its secret no more.
+                    secret = CASE WHEN $2 = 'pending' THEN secret ELSE '' END,
                     attempts = CASE WHEN jsonb_array_length(attempts) >= $5
                                     THEN (attempts - ($5 - 1)) ELSE attempts END
                                || jsonb_build_array($3::jsonb),
                     next_attempt_at = now() + make_interval(secs => $4),
                     claimed_until = NULL,
                     delivered_at = CASE WHEN $2 = 'delivered' THEN now() END
-                 WHERE id = $1 AND state = 'pending'",
+                 WHERE id = $1 AND state = 'pending' AND attempt_count = $6",
                 &[
                     &id,
                     &state.as_str(),
                     &attempt,
                     &retry_in.as_secs_f64(),
                     &(MAX_ATTEMPTS_KEPT as i32),
+                    &(claimed_attempt as i32),
                 ],
             )
             .await?;
-        Ok(())
+        Ok(recorded == 1)
     }
 
     /// A page of alerts, newest first, after `cursor`; the next page's

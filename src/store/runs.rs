@@ -447,7 +447,7 @@ impl Store {
             tx.commit().await?;
             return Ok((after, run_state));
         }
-        tx.batch_execute("SET LOCAL synchronous_commit = on")
+        tx.batch_execute("SET LOCAL synchronous_commit TO DEFAULT")
             .await?;
         tx.execute(
             "INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)

@@ -21,7 +21,8 @@ use crate::{
 /// How often the evaluator looks for what was committed.
 pub const EVALUATE_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Logs one evaluation reads at most (each a few hundred bytes: < 2 MiB).
+/// Logs one evaluation reads at most (each its message cut to 300 bytes and
+/// its source: a few MiB at most).
 const LOGS_PER_EVALUATION: usize = 2000;
 
 /// Alerts one diagd sends at once.
@@ -43,8 +44,8 @@ pub struct AlertOptions {
     pub timeout: Duration,
     /// How long after an alert was made its delivery is retried.
     pub retry_for: Duration,
-    /// Alerts waiting for delivery at most; beyond, new alerts are counted
-    /// into the next one of their key instead.
+    /// Alerts of one rule waiting for delivery at most; beyond, new ones
+    /// are held back (counted) until there is room.
     pub max_pending: i64,
 }
 
@@ -273,7 +274,9 @@ async fn deliver(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let lease = options.timeout + Duration::from_secs(10);
+    // Longer than a request and its record can take (the record waits at
+    // most the pool's timeout): a claim runs out only when its diagd died.
+    let lease = options.timeout + Duration::from_secs(30);
     let mut sending: JoinSet<()> = JoinSet::new();
     loop {
         while sending.try_join_next().is_some() {}
@@ -310,8 +313,10 @@ async fn deliver(
             Some(_) = sending.join_next(), if !sending.is_empty() => {}
         }
     }
-    // Attempts under way end with their timeout; their leases let another
-    // diagd (or this one, restarted) retry what was not recorded.
+    // Attempts under way are dropped with this diagd; their leases let
+    // another diagd (or this one, restarted) try again what was not
+    // recorded — a receiver that answered just then gets it twice, with
+    // the same X-Diagd-Alert-Id.
     sending.abort_all();
 }
 
@@ -352,12 +357,23 @@ async fn attempt(store: Store, sender: Sender, options: AlertOptions, alert: Cla
         error,
         millis: answer.elapsed.as_millis() as u64,
     };
-    if let Err(e) = store
-        .record_attempt(alert.id, &record, state, retry_in)
-        .await
-    {
-        // The lease runs out and the alert is sent again: receivers may
-        // de-duplicate by X-Diagd-Alert-Id.
-        tracing::warn!(alert = %alert.id, error = %e, "recording an alert attempt failed");
+    // Recorded only while this claim is the latest; retried while the
+    // database is briefly away (else the lease runs out and the alert is
+    // sent again: receivers may de-duplicate by X-Diagd-Alert-Id).
+    for wait in [0, 1, 2, 4] {
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        match store
+            .record_attempt(alert.id, alert.attempt, &record, state, retry_in)
+            .await
+        {
+            Ok(true) => return,
+            Ok(false) => {
+                tracing::warn!(alert = %alert.id, "an alert attempt was recorded by no one: its claim had run out");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(alert = %alert.id, error = %e, "recording an alert attempt failed");
+            }
+        }
     }
 }

@@ -92,8 +92,9 @@ fn url(value: &str) -> Result<String, FieldError> {
     if value.is_empty() {
         return Err(FieldError::new(FIELD, "required"));
     }
+    // The URL is not quoted back: its path may be a secret.
     let parsed = reqwest::Url::parse(value)
-        .map_err(|e| FieldError::new(FIELD, format!("{value:?} is not a URL: {e}")))?;
+        .map_err(|e| FieldError::new(FIELD, format!("not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(FieldError::new(
             FIELD,
@@ -103,7 +104,15 @@ fn url(value: &str) -> Result<String, FieldError> {
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(FieldError::new(FIELD, "has no host"));
     }
-    Ok(value.to_string())
+    if value.contains('…') {
+        return Err(FieldError::new(
+            FIELD,
+            "looks like a URL as diagd shows it (up to its host, then …): give the whole URL",
+        ));
+    }
+    // Stored as parsed (normalised: a `\` in the path is a `/`), so that
+    // what is shown up to the host hides the whole path.
+    Ok(parsed.as_str().to_string())
 }
 
 fn secret(value: &str) -> Result<String, FieldError> {
@@ -117,6 +126,7 @@ fn filter(value: Option<pb::AlertFilter>) -> Result<AlertFilter, FieldError> {
     for (i, s) in value.severities.iter().enumerate() {
         let field = format!("rule.filter.severities[{i}]");
         match severity(&field, *s)? {
+            Some(s) if out.severities.iter().any(|o| o == s.as_str()) => {}
             Some(s) => out.severities.push(s.as_str().to_string()),
             None => return Err(FieldError::new(field, "unspecified is not a severity")),
         }
@@ -124,6 +134,7 @@ fn filter(value: Option<pb::AlertFilter>) -> Result<AlertFilter, FieldError> {
     for (i, t) in value.error_types.iter().enumerate() {
         let field = format!("rule.filter.error_types[{i}]");
         match error_type(&field, *t)? {
+            Some(t) if out.error_types.iter().any(|o| o == t.as_str()) => {}
             Some(t) => out.error_types.push(t.as_str().to_string()),
             None => return Err(FieldError::new(field, "unspecified is not an error type")),
         }
