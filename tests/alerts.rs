@@ -973,3 +973,53 @@ async fn a_rules_file_creates_then_updates_rules_by_name_and_bad_files_name_the_
         "a bad file changes nothing"
     );
 }
+
+#[tokio::test]
+async fn a_url_fixed_while_an_alert_waits_applies_to_it() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    // A typo'd port: attempts are refused.
+    let wrong = format!("http://127.0.0.1:{}/hook", common::free_port());
+    let made = create(
+        &mut client,
+        rule("critical", pb::AlertTrigger::CriticalLog, &wrong),
+    )
+    .await;
+    report(
+        &mut client,
+        new_log(
+            "ECC error on GPU 3",
+            pb::Severity::Critical,
+            pb::ErrorType::Other,
+        ),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while deliveries(&mut client, &made.id)
+        .await
+        .first()
+        .is_none_or(|d| d.attempts.is_empty())
+    {
+        assert!(Instant::now() < deadline, "no attempt");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+        .update_alert_rule(pb::UpdateAlertRuleRequest {
+            rule: Some(pb::AlertRule {
+                id: made.id.clone(),
+                url: receiver.url(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["url".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let got = receiver.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1);
+    let listed = deliveries(&mut client, &made.id).await;
+    assert_eq!(listed[0].state, pb::AlertDeliveryState::Delivered as i32);
+    assert_eq!(got[0].body["id"].as_str().unwrap(), listed[0].id);
+}

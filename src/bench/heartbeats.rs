@@ -87,13 +87,20 @@ where
             Some("runs"),
         ),
     ];
-    // Ingest alongside the fleet: the rows by COPY alone (rolled back), then
-    // by IngestLogs 4 x 1000 while the fleet keeps beating.
-    let copy = super::workload::copy_rate(store, alongside.clone()).await?;
-    eprintln!(
-        "bench: IngestLogs 4 x 1000 of {} logs while the fleet beats at {rate:.0}/s",
-        alongside.len()
-    );
+    // Ingest alongside the fleet, as the issue words it ("keeps >= 0.7 of
+    // its COPY ratio"): IngestLogs 4 x 1000 against COPY of the same rows
+    // (rolled back), first with the fleet quiet, then — other rows, as
+    // many — while it beats; the second ratio over the first.
+    let half = alongside.len() / 2;
+    let quiet = alongside.start..alongside.start + half;
+    let beating = alongside.start + half..alongside.end;
+    eprintln!("bench: IngestLogs 4 x 1000 of {half} logs, the fleet quiet");
+    let quiet_copy = super::workload::copy_rate(store, quiet.clone()).await?;
+    let (quiet_stored, quiet_elapsed) =
+        super::workload::ingest(connect, quiet, 1000, 4, false).await?;
+    let quiet_ratio = quiet_stored as f64 / quiet_elapsed.as_secs_f64() / quiet_copy;
+    eprintln!("bench: IngestLogs 4 x 1000 of {half} logs while the fleet beats at {rate:.0}/s");
+    let copy = super::workload::copy_rate(store, beating.clone()).await?;
     let fleet = {
         let clients = clients.clone();
         tokio::spawn(async move {
@@ -107,19 +114,20 @@ where
             .await
         })
     };
-    let (stored, elapsed) = super::workload::ingest(connect, alongside, 1000, 4, false).await?;
+    let (stored, elapsed) = super::workload::ingest(connect, beating, 1000, 4, false).await?;
     fleet.abort();
     let _ = fleet.await;
     let ingest_rate = stored as f64 / elapsed.as_secs_f64();
+    let ratio = ingest_rate / copy;
     figures.push(Figure::new(
         format!(
-            "runs: IngestLogs 4 x 1000 ({stored} logs) while {total} members beat ({rate:.0} heartbeats/s); vs COPY binary of the same rows"
+            "runs: IngestLogs 4 x 1000 ({stored} logs) while {total} members beat ({rate:.0} heartbeats/s), its COPY ratio against the same with the fleet quiet"
         ),
         format!(
-            "{ingest_rate:.0} logs/s vs COPY {copy:.0} logs/s: ratio {:.2}",
-            ingest_rate / copy
+            "ratio {ratio:.2} ({ingest_rate:.0} vs COPY {copy:.0} logs/s) vs {quiet_ratio:.2} quiet: keeps {:.2}",
+            ratio / quiet_ratio
         ),
-        "ratio >= 0.7",
+        "keeps >= 0.7",
         Some("runs"),
     ));
     // Detection: a member that goes silent (1 s interval: LOST after 3 s)

@@ -380,7 +380,7 @@ async fn measure(
     // Rows beyond --logs, for the parts that ingest while measuring.
     let mut extra = args.logs;
     if args.runs(Part::Runs) {
-        let alongside = extra..extra + args.ingest_sample.min(args.logs / 6).max(1000);
+        let alongside = extra..extra + 2 * args.ingest_sample.min(args.logs / 6).max(1000);
         extra = alongside.end;
         figures.extend(
             heartbeats::measure(

@@ -1033,8 +1033,15 @@ impl Store {
                        LIMIT $1
                        FOR UPDATE SKIP LOCKED) due
                  WHERE d.id = due.id
-                 RETURNING d.id, d.destination_kind, d.url, d.secret, d.document,
-                           d.attempt_count, d.created_at",
+                 -- The rule's destination as it is now (a URL fixed or a secret
+                 -- rotated applies to alerts still waiting), else the alert's.
+                 RETURNING d.id,
+                           coalesce((SELECT r.destination_kind FROM alert_rules r
+                                     WHERE r.id = d.rule_id), d.destination_kind),
+                           coalesce((SELECT r.url FROM alert_rules r WHERE r.id = d.rule_id), d.url),
+                           coalesce((SELECT r.secret FROM alert_rules r WHERE r.id = d.rule_id),
+                                    d.secret),
+                           d.document, d.attempt_count, d.created_at",
                 &[&(limit as i64), &lease.as_secs_f64()],
             )
             .await?;
