@@ -193,8 +193,16 @@ pub async fn apply_rules_file(
         }
         rules.push(rule);
     }
-    store
-        .apply_alert_rules(&rules, MAX_RULES)
-        .await
-        .map_err(|e| format!("{}: {e}", path.display()))
+    // A transaction that lost a race (a deadlock with the evaluator on a
+    // rule's throttle rows) is tried again, a few times.
+    let mut tries = 0;
+    loop {
+        match store.apply_alert_rules(&rules, MAX_RULES).await {
+            Err(crate::store::StoreError::Conflict(_)) if tries < 5 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+            }
+            applied => return applied.map_err(|e| format!("{}: {e}", path.display())),
+        }
+    }
 }
