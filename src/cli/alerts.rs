@@ -96,8 +96,8 @@ pub struct AddRule {
     pub all_groups: bool,
     /// --on run: the states that fire it (stuck, lost, failed,
     /// finished, alive); default stuck, lost, failed.
-    #[arg(long = "run-state", value_delimiter = ',')]
-    pub run_states: Vec<String>,
+    #[arg(long = "run-state", value_delimiter = ',', value_parser = super::runs::parse_state)]
+    pub run_states: Vec<pb::RunState>,
     /// At most one alert per group (or run) per this long (e.g. 10m;
     /// 0s: every time).
     #[arg(long, value_parser = seconds)]
@@ -152,19 +152,6 @@ fn seconds(text: &str) -> Result<i64, String> {
 
 fn duration(seconds: i64) -> prost_types::Duration {
     prost_types::Duration { seconds, nanos: 0 }
-}
-
-fn run_state(name: &str) -> Result<pb::RunState, String> {
-    match name.to_ascii_lowercase().as_str() {
-        "alive" => Ok(pb::RunState::Alive),
-        "stuck" => Ok(pb::RunState::Stuck),
-        "lost" => Ok(pb::RunState::Lost),
-        "finished" => Ok(pb::RunState::Finished),
-        "failed" => Ok(pb::RunState::Failed),
-        other => Err(format!(
-            "unknown run state {other:?}: stuck, lost, failed, finished or alive"
-        )),
-    }
 }
 
 /// A trigger's short name.
@@ -352,10 +339,7 @@ pub async fn alerts(args: AlertsArgs) -> Result<(), String> {
                 threshold: threshold.unwrap_or(0),
                 window: window.map(duration),
                 per_group: !all_groups,
-                run_states: run_states
-                    .iter()
-                    .map(|s| run_state(s).map(|s| s as i32))
-                    .collect::<Result<_, _>>()?,
+                run_states: run_states.iter().map(|s| *s as i32).collect(),
                 throttle: throttle.map(duration),
                 destination_kind: match to {
                     DestinationName::Webhook => pb::AlertDestinationKind::Webhook,

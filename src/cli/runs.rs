@@ -62,7 +62,7 @@ pub enum RunAction {
     },
 }
 
-fn parse_state(text: &str) -> Result<pb::RunState, String> {
+pub(super) fn parse_state(text: &str) -> Result<pb::RunState, String> {
     match text.to_ascii_lowercase().as_str() {
         "alive" => Ok(pb::RunState::Alive),
         "stuck" => Ok(pb::RunState::Stuck),

@@ -3,7 +3,7 @@
 //! changes in (xid, id) order), matches it against the rules
 //! (`domain::alert`) and writes the alerts, throttles, EVENT_RATE counts and
 //! the moved cursor in one transaction — by one diagd at a time, the one
-//! that locks the cursor row; and the outbox (`alert_deliveries`): claiming
+//! holding the evaluator's advisory lock; and the outbox (`alert_deliveries`): claiming
 //! due alerts with `FOR UPDATE SKIP LOCKED` and a lease, recording each
 //! attempt, listing them. Every "now" is the database's.
 
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::{
     Store, StoreError,
     runs::{ChangeCursor, changes_after},
+    tail::SETTLED,
 };
 use crate::domain::{
     ErrorType, PageCursor, Severity,
@@ -26,9 +27,6 @@ use crate::domain::{
     },
     run::{RunChange, RunState},
 };
-
-/// The logs' commit-order bound (as the live tail reads it).
-const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
 const RULE_COLUMNS: &str =
     "id, name, trigger, filter, threshold, window_secs, per_group, run_states,
@@ -749,16 +747,15 @@ impl Store {
                 let last = rows.last().expect("a full page has a last row");
                 log_txid = last.try_get("txid")?;
                 log_seq = last.try_get("seq")?;
-            } else if (settled, 0) > (log_txid, log_seq) {
-                (log_txid, log_seq) = (settled, 0);
             }
             rows.iter().map(log_event).collect::<Result<_, _>>()?
         } else {
-            if (settled, 0) > (log_txid, log_seq) {
-                (log_txid, log_seq) = (settled, 0);
-            }
             Vec::new()
         };
+        // Everything below `settled` was scanned unless a page was full.
+        if !evaluation.more && (settled, 0) > (log_txid, log_seq) {
+            (log_txid, log_seq) = (settled, 0);
+        }
         let changes: Vec<RunChange> = if wants_changes {
             let (changes, next) =
                 changes_after(&tx, &changes_cursor, CHANGES_PER_EVALUATION).await?;
@@ -787,7 +784,7 @@ impl Store {
         let mut pending = pending_by_rule(&tx).await?;
         if !found.is_empty() {
             let (alerts, dropped) = self
-                .decide(&tx, &rules, &found, max_pending, &mut pending)
+                .decide(&tx, &rules, &found, now, max_pending, &mut pending)
                 .await?;
             evaluation.alerts = alerts;
             evaluation.dropped = dropped;
@@ -813,10 +810,10 @@ impl Store {
         tx: &deadpool_postgres::Transaction<'_>,
         rules: &[AlertRule],
         found: &[Candidate],
+        now: DateTime<Utc>,
         max_pending: i64,
         pending: &mut HashMap<Uuid, i64>,
     ) -> Result<(usize, usize), StoreError> {
-        let now: DateTime<Utc> = tx.query_one("SELECT now()", &[]).await?.try_get(0)?;
         // EVENT_RATE: count this evaluation's events into the tenth of the
         // window they fall in, then read the window's sum.
         let mut window_sums: HashMap<usize, i64> = HashMap::new();
@@ -888,6 +885,8 @@ impl Store {
             let (held_back, held_since) = throttle
                 .map(|t| (t.held_back, t.held_since))
                 .unwrap_or((0, None));
+            // The first event this alert (or the held one) covers.
+            let since = held_since.unwrap_or(first_at).min(first_at);
             if rule.trigger == Trigger::EventRate
                 && window_sums.get(&i).copied().unwrap_or(0) < rule.threshold as i64
             {
@@ -909,7 +908,6 @@ impl Store {
                 // released as soon as the throttle has run out and there
                 // is room (`release_held`), with the first held alert's
                 // words.
-                let since = held_since.unwrap_or(first_at).min(first_at);
                 let first = compose(rule, c, c.events, Duration::ZERO, now);
                 writes.push(ThrottleWrite {
                     rule_id: rule.id,
@@ -928,7 +926,6 @@ impl Store {
                     rule.window,
                 )
             } else {
-                let since = held_since.unwrap_or(first_at).min(first_at);
                 (
                     c.events + held_back.max(0) as u64,
                     now.signed_duration_since(since)

@@ -27,7 +27,7 @@ use crate::domain::{LogEntry, LogFilter, TailCursor};
 const REPLAY_ROWS: i32 = 32;
 
 /// The oldest transaction id still running: logs of smaller ids are final.
-const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+pub(super) const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
 impl Store {
     /// The position after every settled log: where a new tail starts.
