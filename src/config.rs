@@ -224,6 +224,14 @@ pub struct ServeArgs {
     #[arg(long, env = "DIAGD_OTLP_HTTP_LISTEN")]
     pub otlp_http_listen: Option<std::net::SocketAddr>,
 
+    /// An origin (`https://app.example.com`, scheme, host and port only) whose
+    /// pages may call diagd over gRPC-Web and embed diagd's page in a frame,
+    /// e.g. a desktop shell. Repeat or separate with commas for several. Off
+    /// by default: only diagd's own page (same origin) calls it.
+    #[arg(long = "cors-origin", env = "DIAGD_CORS_ORIGIN", value_delimiter = ',',
+          value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
     /// OTLP records are stored from this severity number on while debug
     /// mode is off (13: WARN; 17: ERROR; 9: INFO). Below it, and without a
     /// severity, they are stored as LOW only while debug mode is on.
@@ -408,6 +416,7 @@ impl ServeArgs {
             "max_debug_watchers": self.max_debug_watchers,
             "metrics_listen": self.metrics_listen.map(|a| a.to_string()),
             "otlp_http_listen": self.otlp_http_listen.map(|a| a.to_string()),
+            "cors_origins": self.cors_origins,
             "otlp_min_severity": self.otlp_min_severity,
             "alerts": {
                 "rules_file": self.alert_rules.as_ref().map(|p| p.display().to_string()),
@@ -654,4 +663,24 @@ pub enum LogFormat {
     Human,
     /// One JSON object per line.
     Json,
+}
+
+/// A browser origin: `http` or `https`, a host, an optional port, nothing else.
+fn parse_origin(value: &str) -> Result<String, String> {
+    let value = value.trim().trim_end_matches('/');
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| format!("{value:?}: an origin starts with http:// or https://"))?;
+    let valid = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "{value:?}: an origin is scheme://host[:port], without a path, query or wildcard"
+        ))
+    }
 }

@@ -312,6 +312,7 @@ async fn serve(args: ServeArgs, log_control: LogControl) -> Result<(), ServerErr
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
             metrics_listen: args.metrics_listen,
             otlp_http_listen: args.otlp_http_listen,
+            cors_origins: args.cors_origins.clone(),
             alerts: diagd::workers::alerts::AlertOptions {
                 timeout: std::time::Duration::from_secs(args.alert_timeout_secs),
                 retry_for: std::time::Duration::from_secs(args.alert_retry_for_secs),

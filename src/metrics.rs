@@ -292,7 +292,7 @@ fn code_name(code: tonic::Code) -> &'static str {
 /// The RPCs of `diagnostics.v1.DiagnosticsService`, and `OtlpExport` for
 /// OTLP's logs Export (gRPC and HTTP): the only values of the `method` label
 /// besides `other`, whatever paths clients send.
-const METHODS: [&str; 28] = [
+const METHODS: [&str; 35] = [
     "ReportError",
     "IngestLogs",
     "ListLogs",
@@ -320,6 +320,13 @@ const METHODS: [&str; 28] = [
     "ListRuns",
     "GetRun",
     "WatchRuns",
+    "CreateAlertRule",
+    "ListAlertRules",
+    "UpdateAlertRule",
+    "DeleteAlertRule",
+    "TestAlertRule",
+    "ListAlertDeliveries",
+    "GetAccess",
     "OtlpExport",
 ];
 

@@ -1,5 +1,6 @@
-//! Administration: ClearLogs (confirmed, optionally exporting first) and
-//! debug mode (GetDebugMode, SetDebugMode, WatchDebugMode).
+//! Administration: ClearLogs (confirmed, optionally exporting first),
+//! debug mode (GetDebugMode, SetDebugMode, WatchDebugMode) and what the
+//! caller's token allows (GetAccess).
 
 use chrono::{TimeDelta, Utc};
 use tonic::{Request, Response};
@@ -77,6 +78,28 @@ impl DiagnosticsApi {
             "logs cleared"
         );
         Ok(Response::new(response))
+    }
+
+    /// The caller's role and the methods it may call (the page disables the
+    /// others). The role comes from the auth layer; a server without it (a
+    /// test serving the service bare) has access control off.
+    pub(super) async fn get_access(
+        &self,
+        request: Request<pb::GetAccessRequest>,
+    ) -> Result<Response<pb::GetAccessResponse>, ApiError> {
+        use crate::server::auth::{Caller, Role, allowed_methods};
+        let role = request.extensions().get::<Caller>().and_then(|c| c.0);
+        Ok(Response::new(pb::GetAccessResponse {
+            access_control: role.is_some(),
+            role: match role {
+                None => pb::Role::Unspecified,
+                Some(Role::Ingest) => pb::Role::Ingest,
+                Some(Role::Read) => pb::Role::Read,
+                Some(Role::Admin) => pb::Role::Admin,
+            } as i32,
+            allowed_methods: allowed_methods(role),
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+        }))
     }
 
     /// Debug mode as stored (off once auto-off has passed).

@@ -463,4 +463,11 @@ impl DiagnosticsService for DiagnosticsApi {
         )
         .await
     }
+
+    async fn get_access(
+        &self,
+        request: Request<pb::GetAccessRequest>,
+    ) -> Result<Response<pb::GetAccessResponse>, Status> {
+        answer("GetAccess", DiagnosticsApi::get_access(self, request)).await
+    }
 }

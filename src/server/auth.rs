@@ -55,6 +55,28 @@ impl Role {
     }
 }
 
+/// The caller's role, put in each diagnostics request's extensions by the
+/// layer: `None` when access control is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller(pub Option<Role>);
+
+/// The DiagnosticsService methods `role` may call (all of them when access
+/// control is off, `role` = `None`), in the order of the service definition.
+pub fn allowed_methods(role: Option<Role>) -> Vec<String> {
+    static METHODS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = METHODS.get_or_init(|| {
+        prost_reflect::DescriptorPool::decode(crate::api::pb::FILE_DESCRIPTOR_SET)
+            .ok()
+            .and_then(|pool| pool.get_service_by_name("diagnostics.v1.DiagnosticsService"))
+            .map(|service| service.methods().map(|m| m.name().to_string()).collect())
+            .unwrap_or_default()
+    });
+    all.iter()
+        .filter(|method| role.is_none_or(|role| roles_for(method).contains(&role)))
+        .cloned()
+        .collect()
+}
+
 /// The roles that may call `method` (the RPC's name). Unknown methods need
 /// admin.
 fn roles_for(method: &str) -> &'static [Role] {
@@ -62,7 +84,7 @@ fn roles_for(method: &str) -> &'static [Role] {
         "ReportError" | "IngestLogs" | "RecordAction" | "OtlpExport" | "Heartbeat" => {
             &[Role::Ingest, Role::Admin]
         }
-        "GetDebugMode" | "WatchDebugMode" => &[Role::Ingest, Role::Read, Role::Admin],
+        "GetDebugMode" | "WatchDebugMode" | "GetAccess" => &[Role::Ingest, Role::Read, Role::Admin],
         "ListLogs" | "GetLog" | "SearchLogs" | "SubscribeLogs" | "GetStats" | "GenerateReport"
         | "GetReport" | "ListReports" | "DownloadReport" | "ExportLogs" | "ListGroups"
         | "GetGroup" | "ListRuns" | "GetRun" | "WatchRuns" => &[Role::Read, Role::Admin],
@@ -156,18 +178,23 @@ impl Tokens {
         found
     }
 
-    /// Checks the `authorization` header for a call of `path`.
-    pub fn check(&self, path: &str, authorization: Option<&[u8]>) -> Result<(), ApiError> {
+    /// Checks the `authorization` header for a call of `path`; answers the
+    /// caller's role (`None`: access control is off, or `path` is open).
+    pub fn check(
+        &self,
+        path: &str,
+        authorization: Option<&[u8]>,
+    ) -> Result<Option<Role>, ApiError> {
         let method = if path == OTLP_LOGS_PATH {
             "OtlpExport"
         } else {
             let Some(method) = path.strip_prefix(SERVICE_PREFIX) else {
-                return Ok(()); // reflection, health
+                return Ok(None); // reflection, health, the page
             };
             method
         };
         if self.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let token = authorization
             .and_then(|value| {
@@ -187,7 +214,7 @@ impl Tokens {
             })?;
         let allowed = roles_for(method);
         if allowed.contains(&role) {
-            Ok(())
+            Ok(Some(role))
         } else {
             Err(ApiError::PermissionDenied {
                 method: method.to_string(),
@@ -244,13 +271,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
         let authorization = request
             .headers()
             .get(http::header::AUTHORIZATION)
             .map(|v| v.as_bytes());
         match self.tokens.check(request.uri().path(), authorization) {
-            Ok(()) => Box::pin(self.inner.call(request)),
+            Ok(role) => {
+                request.extensions_mut().insert(Caller(role));
+                Box::pin(self.inner.call(request))
+            }
             Err(error) => {
                 let status = Status::from(error);
                 crate::metrics::METRICS.request(

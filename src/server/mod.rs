@@ -3,8 +3,9 @@
 //! database, and shutting down gracefully. Its submodules are the serving
 //! plumbing: tokens (`auth`), `tls`, connection limits (`incoming`),
 //! `request_timeout`, `batched_writes`, `memory`, diagd's own log
-//! (`telemetry`) and its `metrics`, and the OTLP/HTTP listener (`otlp_http`;
-//! OTLP/gRPC is served with the rest).
+//! (`telemetry`) and its `metrics`, the OTLP/HTTP listener (`otlp_http`;
+//! OTLP/gRPC is served with the rest), and the browser page (`page`), served
+//! with gRPC-Web on the gRPC port.
 
 pub mod auth;
 pub mod batched_writes;
@@ -12,6 +13,7 @@ pub mod incoming;
 pub mod memory;
 pub mod metrics;
 pub mod otlp_http;
+pub mod page;
 pub mod request_timeout;
 pub mod telemetry;
 pub mod tls;
@@ -167,6 +169,9 @@ pub struct ServerOptions {
     pub otlp_http_listen: Option<std::net::SocketAddr>,
     /// How alerts are delivered.
     pub alerts: crate::workers::alerts::AlertOptions,
+    /// Origins whose pages may call diagd over gRPC-Web (CORS) and embed
+    /// its page; empty: same origin only.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -183,6 +188,7 @@ impl Default for ServerOptions {
             metrics_listen: None,
             otlp_http_listen: None,
             alerts: crate::workers::alerts::AlertOptions::default(),
+            cors_origins: Vec::new(),
             max_message_bytes: 16 * 1024 * 1024,
             health_interval: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
@@ -296,7 +302,25 @@ pub async fn run(
         builder = builder.tls_config(tls.server_config())?;
     }
     let refused_connections = Arc::new(AtomicU64::new(0));
+    let frame_ancestors = if options.cors_origins.is_empty() {
+        "'none'".to_string()
+    } else {
+        options.cors_origins.join(" ")
+    };
+    // Each gRPC service also answers gRPC-Web (the page, over HTTP/1.1 or
+    // HTTP/2); the page's files are plain HTTP beside them.
+    use tower::Layer;
+    let web = tonic_web::GrpcWebLayer::new();
+    let routes = tonic::service::Routes::from(page::routes(frame_ancestors))
+        .add_service(web.layer(health_service))
+        .add_service(web.layer(reflection_v1))
+        .add_service(web.layer(reflection_v1alpha))
+        .add_service(web.layer(api.into_server(options.max_message_bytes)))
+        .add_service(web.layer(otlp))
+        .prepare();
     let server = builder
+        // HTTP/1.1 for the page and gRPC-Web; HTTP/2 gRPC as before.
+        .accept_http1(true)
         .http2_keepalive_interval(Some(options.keepalive))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         // Each request with its timing, logged at debug level (debug mode);
@@ -305,17 +329,15 @@ pub async fn run(
             tower_http::trace::TraceLayer::new_for_grpc()
                 .on_failure(crate::server::telemetry::log_grpc_failure),
         )
+        // Before tokens: a CORS preflight carries none.
+        .layer(tower::util::option_layer(cors_layer(&options.cors_origins)))
         .layer(AuthLayer::new(options.tokens.clone()))
         .layer(RequestTimeoutLayer::new(options.request_timeout))
         // Oversized requests answer RESOURCE_EXHAUSTED, like every other limit.
         .layer(tower::util::MapResponseLayer::new(move |response| {
             crate::api::error::rewrite_transport_status(response, max_message_bytes)
         }))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(api.into_server(options.max_message_bytes))
-        .add_service(otlp)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(
             crate::server::incoming::accept(listener, options.connections, refused_connections),
             shutdown.clone().cancelled_owned(),
@@ -334,6 +356,38 @@ pub async fn run(
     shutdown.cancel();
     let _ = health_task.await;
     result
+}
+
+/// CORS for `--cors-origin`: those origins may call any RPC over gRPC-Web
+/// with a token and read gRPC's status trailers; none when the list is empty.
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use http::{HeaderName, HeaderValue, Method};
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let header = HeaderName::from_static;
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(allowed)
+            .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+            .allow_headers([
+                http::header::AUTHORIZATION,
+                http::header::CONTENT_TYPE,
+                header("x-grpc-web"),
+                header("x-user-agent"),
+                header("grpc-timeout"),
+            ])
+            .expose_headers([
+                header("grpc-status"),
+                header("grpc-message"),
+                header("grpc-status-details-bin"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Keeps grpc.health.v1 SERVING while the database answers and NOT_SERVING

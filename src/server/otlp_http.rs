@@ -158,7 +158,7 @@ async fn authorize(
     match checked {
         // A client that sends its body slowly holds a connection and a
         // buffer: not for longer than the request timeout.
-        Ok(()) => match tokio::time::timeout(otlp.request_timeout, next.run(request)).await {
+        Ok(_) => match tokio::time::timeout(otlp.request_timeout, next.run(request)).await {
             Ok(response) => response,
             Err(_) => {
                 let error = ApiError::Deadline {

@@ -113,6 +113,13 @@ class AlertDeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ALERT_DELIVERY_STATE_PENDING: _ClassVar[AlertDeliveryState]
     ALERT_DELIVERY_STATE_DELIVERED: _ClassVar[AlertDeliveryState]
     ALERT_DELIVERY_STATE_FAILED: _ClassVar[AlertDeliveryState]
+
+class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLE_UNSPECIFIED: _ClassVar[Role]
+    ROLE_INGEST: _ClassVar[Role]
+    ROLE_READ: _ClassVar[Role]
+    ROLE_ADMIN: _ClassVar[Role]
 SEVERITY_UNSPECIFIED: Severity
 SEVERITY_CRITICAL: Severity
 SEVERITY_HIGH: Severity
@@ -178,6 +185,10 @@ ALERT_DELIVERY_STATE_UNSPECIFIED: AlertDeliveryState
 ALERT_DELIVERY_STATE_PENDING: AlertDeliveryState
 ALERT_DELIVERY_STATE_DELIVERED: AlertDeliveryState
 ALERT_DELIVERY_STATE_FAILED: AlertDeliveryState
+ROLE_UNSPECIFIED: Role
+ROLE_INGEST: Role
+ROLE_READ: Role
+ROLE_ADMIN: Role
 
 class Source(_message.Message):
     __slots__ = ("host", "run_id", "component", "labels")
@@ -1321,3 +1332,19 @@ class ListAlertDeliveriesResponse(_message.Message):
     deliveries: _containers.RepeatedCompositeFieldContainer[AlertDelivery]
     next_page_token: str
     def __init__(self, deliveries: _Optional[_Iterable[_Union[AlertDelivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetAccessRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetAccessResponse(_message.Message):
+    __slots__ = ("access_control", "role", "allowed_methods", "server_version")
+    ACCESS_CONTROL_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_METHODS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    access_control: bool
+    role: Role
+    allowed_methods: _containers.RepeatedScalarFieldContainer[str]
+    server_version: str
+    def __init__(self, access_control: bool = ..., role: _Optional[_Union[Role, str]] = ..., allowed_methods: _Optional[_Iterable[str]] = ..., server_version: _Optional[str] = ...) -> None: ...

@@ -181,6 +181,11 @@ class DiagnosticsServiceStub(object):
                 request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesRequest.SerializeToString,
                 response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesResponse.FromString,
                 )
+        self.GetAccess = channel.unary_unary(
+                '/diagnostics.v1.DiagnosticsService/GetAccess',
+                request_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetAccessRequest.SerializeToString,
+                response_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetAccessResponse.FromString,
+                )
 
 
 class DiagnosticsServiceServicer(object):
@@ -474,6 +479,15 @@ class DiagnosticsServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAccess(self, request, context):
+        """What the caller's token allows: its role and the methods it may call (the
+        page shows the others disabled, with the reason). Any valid token; with
+        access control off, everything is allowed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DiagnosticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -641,6 +655,11 @@ def add_DiagnosticsServiceServicer_to_server(servicer, server):
                     servicer.ListAlertDeliveries,
                     request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesRequest.FromString,
                     response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesResponse.SerializeToString,
+            ),
+            'GetAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccess,
+                    request_deserializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetAccessRequest.FromString,
+                    response_serializer=diagnostics_dot_v1_dot_diagnostics__pb2.GetAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1212,5 +1231,22 @@ class DiagnosticsService(object):
         return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/ListAlertDeliveries',
             diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesRequest.SerializeToString,
             diagnostics_dot_v1_dot_diagnostics__pb2.ListAlertDeliveriesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/diagnostics.v1.DiagnosticsService/GetAccess',
+            diagnostics_dot_v1_dot_diagnostics__pb2.GetAccessRequest.SerializeToString,
+            diagnostics_dot_v1_dot_diagnostics__pb2.GetAccessResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
