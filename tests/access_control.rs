@@ -175,6 +175,7 @@ async fn call(client: &mut Client, method: &str) -> Result<(), Status> {
             .list_alert_deliveries(pb::ListAlertDeliveriesRequest::default())
             .await
             .map(drop),
+        "GetAccess" => client.get_access(pb::GetAccessRequest {}).await.map(drop),
         other => panic!("no call for {other}"),
     }
 }
@@ -190,7 +191,7 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
     let server = TestServer::start_with(options).await;
     let channel = server.channel().await;
     // (method, roles allowed besides admin)
-    let table: [(&str, &[&str]); 33] = [
+    let table: [(&str, &[&str]); 34] = [
         ("ReportError", &["ingest"]),
         ("IngestLogs", &["ingest"]),
         ("RecordAction", &["ingest"]),
@@ -224,7 +225,31 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
         ("DeleteAlertRule", &[]),
         ("TestAlertRule", &[]),
         ("ListAlertDeliveries", &[]),
+        ("GetAccess", &["ingest", "read"]),
     ];
+    // What GetAccess tells each role (the page disables what is not listed).
+    let mut access = std::collections::HashMap::new();
+    for (role, wire) in [
+        ("ingest", pb::Role::Ingest),
+        ("read", pb::Role::Read),
+        ("admin", pb::Role::Admin),
+    ] {
+        let mut caller = client(channel.clone(), Some(&format!("{role}-secret")));
+        let answer = caller
+            .get_access(pb::GetAccessRequest {})
+            .await
+            .expect("GetAccess")
+            .into_inner();
+        assert!(answer.access_control);
+        assert_eq!(answer.role(), wire);
+        access.insert(role, answer.allowed_methods);
+    }
+    assert_eq!(
+        access["admin"].len(),
+        table.len(),
+        "admin may call every method, and GetAccess lists each once: {:?}",
+        access["admin"]
+    );
     for (method, roles) in table {
         let mut anonymous = client(channel.clone(), None);
         let status = call(&mut anonymous, method).await.unwrap_err();
@@ -249,6 +274,11 @@ async fn every_rpc_needs_a_token_of_an_allowed_role() {
             let mut caller = client(channel.clone(), Some(&format!("{role}-secret")));
             let result = call(&mut caller, method).await;
             let code = result.as_ref().err().map(|s| s.code());
+            assert_eq!(
+                access[role].iter().any(|m| m == method),
+                role == "admin" || roles.contains(&role),
+                "GetAccess for {role} lists {method} exactly when it passes access control"
+            );
             if role == "admin" || roles.contains(&role) {
                 assert!(
                     !matches!(code, Some(Code::Unauthenticated | Code::PermissionDenied)),

@@ -288,7 +288,11 @@ where
                     status.code(),
                     None,
                 );
-                Box::pin(std::future::ready(Ok(status.into_http())))
+                let content_type = request.headers().get(http::header::CONTENT_TYPE).cloned();
+                Box::pin(std::future::ready(Ok(crate::server::status_answer(
+                    status,
+                    content_type,
+                ))))
             }
         }
     }

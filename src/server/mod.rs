@@ -358,6 +358,24 @@ pub async fn run(
     result
 }
 
+/// A trailers-only answer carrying `status` for a request refused before its
+/// service ran (a token, the request timeout), in the request's protocol:
+/// gRPC-Web (the page) when its content type says so, else gRPC.
+pub(crate) fn status_answer<B: Default>(
+    status: tonic::Status,
+    request_content_type: Option<http::HeaderValue>,
+) -> http::Response<B> {
+    let mut response = status.into_http();
+    if let Some(content_type) =
+        request_content_type.filter(|v| v.as_bytes().starts_with(b"application/grpc-web"))
+    {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, content_type);
+    }
+    response
+}
+
 /// CORS for `--cors-origin`: those origins may call any RPC over gRPC-Web
 /// with a token and read gRPC's status trailers; none when the list is empty.
 fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {

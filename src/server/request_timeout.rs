@@ -68,6 +68,7 @@ where
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let timed = !CLIENT_STREAMS.contains(&request.uri().path());
         let method = crate::metrics::method_of(request.uri().path());
+        let content_type = request.headers().get(http::header::CONTENT_TYPE).cloned();
         let answer = self.inner.call(request);
         if !timed {
             return Box::pin(answer);
@@ -83,7 +84,7 @@ where
                         tonic::Code::DeadlineExceeded,
                         Some(timeout),
                     );
-                    Ok(Status::from(ApiError::Deadline {
+                    let status = Status::from(ApiError::Deadline {
                         limit: Limit {
                             reason: "REQUEST_TIMEOUT",
                             value: timeout.as_secs(),
@@ -93,8 +94,8 @@ where
                             "diagd's request timeout expired ({} ms, --request-timeout-secs)",
                             timeout.as_millis()
                         ),
-                    })
-                    .into_http())
+                    });
+                    Ok(crate::server::status_answer(status, content_type))
                 }
             }
         })
