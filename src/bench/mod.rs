@@ -12,12 +12,14 @@
 //! `process` (the diagd measured), `measure` (each measurement), `table`
 //! (the printed result), `hostile` (heavy and hostile use, `--only
 //! hostile`), `heartbeats` (a fleet of training runs beating, `--only
-//! runs`), `alerts` (alert delivery latency, `--only alerts`).
+//! runs`), `alerts` (alert delivery latency, `--only alerts`), `page`
+//! (the browser page in Chromium, `--only page`).
 
 mod alerts;
 mod heartbeats;
 mod hostile;
 mod measure;
+mod page;
 mod process;
 mod table;
 mod workload;
@@ -67,7 +69,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 200)]
     pub tail_logs: usize,
     /// Only these parts (comma-separated): ingest, list, stats, search,
-    /// export, tail, hostile (the last only when named). The load and the
+    /// export, tail, hostile and page (the last two only when named). The load and the
     /// RSS figures always run.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub only: Vec<Part>,
@@ -111,11 +113,16 @@ pub enum Part {
     /// concurrent reporters (see `hostile`). Not in a run without
     /// --only.
     Hostile,
+    /// The browser page in Chromium: first meaningful paint, search as you
+    /// type, the live list at 200 logs/s (needs Node.js, `web/node_modules`
+    /// and Debian's chromium). Not in a run without --only.
+    Page,
 }
 
 impl BenchArgs {
     fn runs(&self, part: Part) -> bool {
-        (self.only.is_empty() && part != Part::Hostile) || self.only.contains(&part)
+        (self.only.is_empty() && !matches!(part, Part::Hostile | Part::Page))
+            || self.only.contains(&part)
     }
 
     /// The command that reproduces `part` alone.
@@ -401,6 +408,9 @@ async fn measure(
     }
     if args.runs(Part::Hostile) {
         figures.extend(hostile::measure(&diagd, &connect).await?);
+    }
+    if args.runs(Part::Page) {
+        figures.extend(page::measure(&diagd.address, args.logs).await?);
     }
     // Idle: longer than diagd's period for giving freed memory back (5 s).
     tokio::time::sleep(Duration::from_secs(6)).await;
