@@ -6,6 +6,8 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto proto
 COPY migrations migrations
 COPY src src
+# The page's built bundle (embedded; no Node.js needed to build diagd).
+COPY web/dist web/dist
 RUN cargo build --release --locked --no-default-features --bin diagd
 
 FROM debian:bookworm-slim
