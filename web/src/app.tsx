@@ -7,7 +7,7 @@ import { createDiagnostics, describeError, getToken, needsToken, setToken } from
 import type { GetAccessResponse } from "./gen/diagnostics/v1/diagnostics_pb";
 import { formatRoute, useRoute, type View } from "./router";
 import { SessionContext, makeSession, roleName } from "./session";
-import { LogsView } from "./views/logs/logs-view";
+import { LogsPage } from "./logs/logs-page";
 import { GroupsView } from "./views/groups";
 import { RunsView } from "./views/runs";
 import { ReportsView } from "./views/reports";
@@ -109,7 +109,7 @@ export function App() {
         </div>
       </header>
       <main id="main" class="app-main">
-        {route.view === "logs" && <LogsView route={route} />}
+        {route.view === "logs" && <LogsPage route={route} />}
         {route.view === "groups" && <GroupsView route={route} />}
         {route.view === "runs" && <RunsView route={route} />}
         {route.view === "reports" && <ReportsView route={route} />}
