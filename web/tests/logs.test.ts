@@ -86,6 +86,11 @@ test("workflow 2: type CUDA, see highlighted results, clear the search", async (
   const marks = await page.locator(".log-list mark").allInnerTexts();
   assert.ok(marks.length >= cuda && marks.every((m) => m.toLowerCase() === "cuda"), JSON.stringify(marks));
   await screenshot(page, "logs-search");
+  // The README's picture: the search with the newest match opened.
+  await rows(page).first().getByRole("button").click();
+  await page.getByRole("region", { name: "Log details" }).getByRole("heading", { name: "Stack trace" }).waitFor();
+  await screenshot(page, "logs-dashboard");
+  await rows(page).first().getByRole("button").click();
   // A term found nowhere says what was searched and which filters apply.
   await box.fill("no-such-term-anywhere");
   await page.getByRole("heading", { name: "No logs match “no-such-term-anywhere”" }).waitFor();
