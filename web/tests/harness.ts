@@ -147,6 +147,12 @@ export async function openPage(browser: Browser, url: string, colorScheme: "ligh
     acceptDownloads: true,
     colorScheme,
   });
+  // Content-Security-Policy violations are collected (see cspViolations).
+  await context.addInitScript(() => {
+    const w = window as unknown as { __csp: string[] };
+    w.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => w.__csp.push(`${e.violatedDirective}: ${e.blockedURI}`));
+  });
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
   await page.goto(url);
@@ -166,6 +172,11 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
   return result.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("; ")}`);
+}
+
+/** What the page's Content-Security-Policy blocked so far. */
+export async function cspViolations(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
 }
 
 /** A log as trainers report them; fields override the defaults. */

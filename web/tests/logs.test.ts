@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import {
   accessibilityViolations,
+  cspViolations,
   launchBrowser,
   newLog,
   openPage,
@@ -191,6 +192,7 @@ test("accessibility: no serious or critical axe violations, light and dark", asy
     await page.getByRole("button", { name: /^Filters/ }).click();
     assert.deepEqual(await accessibilityViolations(page), [], `expanded log and filters (${scheme})`);
     await screenshot(page, `logs-${scheme}`);
+    assert.deepEqual(await cspViolations(page), [], "nothing the page does is blocked by its CSP");
     await page.context().close();
   }
 });

@@ -22,7 +22,9 @@ import "./logs.css";
 const PAGE_SIZE = 100;
 const SEARCH_LIMIT = 200;
 const MAX_ROWS = 10_000;
-const DEBOUNCE_MS = 150;
+// Each keystroke searches (the previous search is cancelled, also in PostgreSQL):
+// only keystrokes within a few milliseconds of each other are coalesced.
+const DEBOUNCE_MS = 25;
 
 interface Notice {
   id: number;
