@@ -672,6 +672,14 @@ fn parse_origin(value: &str) -> Result<String, String> {
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"))
         .ok_or_else(|| format!("{value:?}: an origin starts with http:// or https://"))?;
+    // Browsers send origins in lower case and without a default port.
+    let value = value.to_ascii_lowercase();
+    let rest = rest.to_ascii_lowercase();
+    let value = match (value.strip_suffix(":443"), value.strip_suffix(":80")) {
+        (Some(v), _) if value.starts_with("https://") => v.to_string(),
+        (_, Some(v)) if value.starts_with("http://") => v.to_string(),
+        _ => value.clone(),
+    };
     let valid = !rest.is_empty()
         && rest
             .chars()

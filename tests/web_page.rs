@@ -410,3 +410,54 @@ async fn cors_answers_preflights_only_for_the_configured_origin() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn without_tokens_browsers_must_name_diagd_by_address_or_localhost() {
+    // DNS rebinding: a site whose name is re-pointed at 127.0.0.1 must not
+    // become "same origin" with a diagd that has no tokens.
+    let server = TestServer::start_with(test_options()).await;
+    let get = |host: &'static str| {
+        http1()
+            .get(format!("http://{}/", server.addr))
+            .header("host", host)
+            .send()
+    };
+    let refused = get("evil.example:50051").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused.headers()["x-diagd-refused"]
+            .to_str()
+            .unwrap()
+            .contains("DNS rebinding")
+    );
+    for host in ["127.0.0.1:50051", "localhost:50051", "[::1]:50051"] {
+        assert_eq!(get(host).await.unwrap().status(), 200, "{host}");
+    }
+    // gRPC-Web too; HTTP/2 gRPC (not a browser) is unaffected.
+    let call = http1()
+        .post(format!(
+            "http://{}/diagnostics.v1.DiagnosticsService/GetAccess",
+            server.addr
+        ))
+        .header("host", "evil.example")
+        .header("content-type", "application/grpc-web+proto")
+        .body(grpc_web_frame(&pb::GetAccessRequest {}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 403);
+    let mut client = server.client().await;
+    assert!(client.get_access(pb::GetAccessRequest {}).await.is_ok());
+
+    // With tokens the token protects it: any host name is served.
+    let mut options = test_options();
+    options.tokens = Tokens::new(&[], &["read-secret".into()], &[]);
+    let server = TestServer::start_with(options).await;
+    let page = http1()
+        .get(format!("http://{}/", server.addr))
+        .header("host", "diagd.internal:50051")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+}

@@ -56,7 +56,10 @@ pub(super) async fn measure(address: &str, logs: usize) -> Result<Vec<Figure>, S
     let script = web.join("scripts/page-bench.mjs");
     let missing = [
         (web.join("node_modules/playwright-core"), "cd web && npm ci"),
-        (PathBuf::from("/usr/bin/chromium"), "apt-get install chromium"),
+        (
+            PathBuf::from("/usr/bin/chromium"),
+            "apt-get install chromium",
+        ),
     ]
     .into_iter()
     .find(|(path, _)| !path.exists());
@@ -150,11 +153,7 @@ pub(super) async fn measure(address: &str, logs: usize) -> Result<Vec<Figure>, S
             ),
             format!(
                 "{} of {sent} shown; {} frames, {} over 50 ms (longest {:.0} ms), {} long tasks",
-                live.shown,
-                live.frames,
-                live.long_frames,
-                live.longest_frame_ms,
-                live.long_tasks
+                live.shown, live.frames, live.long_frames, live.longest_frame_ms, live.long_tasks
             ),
             "keeps up, no dropped frames",
             Some("page"),
@@ -187,7 +186,11 @@ async fn send_live(
     for i in 0..rate * seconds {
         let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
         tokio::time::sleep_until(due.into()).await;
-        let slot = slots.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
         let mut client = client.clone();
         tasks.spawn(async move {
             let _slot = slot;

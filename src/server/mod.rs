@@ -5,10 +5,12 @@
 //! `request_timeout`, `batched_writes`, `memory`, diagd's own log
 //! (`telemetry`) and its `metrics`, the OTLP/HTTP listener (`otlp_http`;
 //! OTLP/gRPC is served with the rest), and the browser page (`page`), served
-//! with gRPC-Web on the gRPC port.
+//! with gRPC-Web on the gRPC port (`browser_host`: DNS-rebinding protection
+//! while there are no tokens).
 
 pub mod auth;
 pub mod batched_writes;
+pub mod browser_host;
 pub mod incoming;
 pub mod memory;
 pub mod metrics;
@@ -329,6 +331,11 @@ pub async fn run(
             tower_http::trace::TraceLayer::new_for_grpc()
                 .on_failure(crate::server::telemetry::log_grpc_failure),
         )
+        // Without tokens (and without TLS), browsers only by IP or localhost.
+        .layer(tower::util::option_layer(
+            (options.tokens.is_empty() && options.tls.is_none())
+                .then_some(browser_host::BrowserHostLayer),
+        ))
         // Before tokens: a CORS preflight carries none.
         .layer(tower::util::option_layer(cors_layer(&options.cors_origins)))
         .layer(AuthLayer::new(options.tokens.clone()))

@@ -22,7 +22,12 @@ export function parseRoute(hash: string = location.hash): Route {
   const raw = hash.replace(/^#\/?/, "");
   const [path, query = ""] = raw.split("?", 2);
   const [view, ...rest] = path.split("/");
-  const id = rest.length ? decodeURIComponent(rest.join("/")) : undefined;
+  let id: string | undefined;
+  try {
+    id = rest.length ? decodeURIComponent(rest.join("/")) : undefined;
+  } catch {
+    id = rest.join("/"); // a link cut off in the middle of an escape
+  }
   return {
     view: (VIEWS as readonly string[]).includes(view) ? (view as View) : "logs",
     id: id || undefined,

@@ -6,6 +6,7 @@
 // are disabled for other roles, with the reason.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { create } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describeError } from "../api";
 import {
   ClearLogsRequestSchema,
@@ -175,7 +176,7 @@ function ReportButton({ query, notify }: { query: LogQuery; notify: Notify }) {
     }
   };
   return (
-    <button type="button" onClick={generate} disabled={busy || !can("GenerateReport")} title={reason || "Generate a diagnostic report of the logs shown, and download it"}>
+    <button type="button" onClick={generate} disabled={busy || !can("GenerateReport")} title={reason || "Generate a diagnostic report of the logs matching the filters (not narrowed by the search text), and download it"}>
       {busy ? "Generating…" : "Generate Report"}
     </button>
   );
@@ -220,7 +221,7 @@ function ExportButton({ query, notify }: { query: LogQuery; notify: Notify }) {
         <option value={String(ExportFormat.JSON)}>JSON</option>
         <option value={String(ExportFormat.NDJSON)}>NDJSON</option>
       </select>
-      <button type="button" onClick={run} disabled={busy || !can("ExportLogs")} title={whyNot("ExportLogs") || "Download the logs shown as a file"}>
+      <button type="button" onClick={run} disabled={busy || !can("ExportLogs")} title={whyNot("ExportLogs") || "Download the logs matching the filters (not narrowed by the search text) as a file"}>
         {busy ? "Exporting…" : "Export"}
       </button>
     </span>
@@ -234,11 +235,17 @@ function ClearButton({ query, notify, onCleared }: { query: LogQuery; notify: No
   const [exportFirst, setExportFirst] = useState(true);
   const [busy, setBusy] = useState(false);
   const reason = whyNot("ClearLogs");
-  const filter = clearFilter(query);
+  // What the dialog counted is exactly what is deleted: the filter as it was
+  // when the dialog opened, up to that moment (logs arriving later stay).
+  const [counted, setCounted] = useState<ReturnType<typeof clearFilter> | null>(null);
   const narrowed = describeFilters({ ...query, q: "", types: [], host: "", run: "", range: query.range === "custom" ? "custom" : "", since: undefined });
   const ignored = unclearableConditions(query);
   const open = async () => {
     setCount(null);
+    const filter = clearFilter(query);
+    const now = timestampFromDate(new Date());
+    if (!filter.until || timestampDate(filter.until) > timestampDate(now)) filter.until = now;
+    setCounted(filter);
     dialog.current?.showModal();
     try {
       setCount((await client.getStats({ filter })).total);
@@ -247,6 +254,8 @@ function ClearButton({ query, notify, onCleared }: { query: LogQuery; notify: No
     }
   };
   const clear = async () => {
+    const filter = counted;
+    if (!filter) return;
     setBusy(true);
     try {
       const answer = await client.clearLogs(

@@ -7,8 +7,8 @@
 // diagd:live-shown), which `diagd bench --only page` measures.
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { describeError } from "../api";
-import { NoticeKind, type GetStatsResponse, type LogEntry } from "../gen/diagnostics/v1/diagnostics_pb";
-import { navigate, withParams, type Route } from "../router";
+import { NoticeKind, type GetStatsResponse } from "../gen/diagnostics/v1/diagnostics_pb";
+import { navigate, parseRoute, withParams, type Route } from "../router";
 import { useSession } from "../session";
 import { formatCount } from "../ui/format";
 import { ActionsBar, type Notify } from "./actions";
@@ -76,11 +76,13 @@ export function LogsPage({ route }: { route: Route }) {
     window.clearTimeout(typing.current);
     typing.current = window.setTimeout(() => {
       typing.current = undefined;
-      setQuery({ q: text });
+      // From the URL as it is now: a filter clicked meanwhile stays.
+      navigate(withParams(parseRoute(), { q: text }), { replace: true });
     }, !text ? 0 : text.trim().length <= 2 ? SHORT_QUERY_PAUSE_MS : DEBOUNCE_MS);
   };
 
   const [refreshes, setRefreshes] = useState(0);
+  const [live, setLive] = useState(false);
   const refresh = () => setRefreshes((n) => n + 1);
 
   // Stats: the dashboard follows the filters (not the search text).
@@ -114,6 +116,7 @@ export function LogsPage({ route }: { route: Route }) {
     const dropped = () => stale || abort.signal.aborted;
     setLoading(true);
     setListError("");
+    if (live) return; // the live tail's backfill is the list (below)
     const previous = inFlight.current;
     const mine = (async () => {
       if (previous && searching) await previous;
@@ -152,7 +155,7 @@ export function LogsPage({ route }: { route: Route }) {
       // (its result dropped) so that the next one waits for it, not beside it.
       if (!searching) abort.abort();
     };
-  }, [searching ? q : "", filterKey, refreshes, searchLimit]);
+  }, [searching ? q : "", filterKey, refreshes, searchLimit, live]);
   useEffect(() => () => void (inFlight.current = null), []);
 
   // What the page has shown, for the bench.
@@ -181,21 +184,28 @@ export function LogsPage({ route }: { route: Route }) {
 
   // Live: new logs stream in at the top, in batches of at most 100 ms (at
   // 200 logs/s that is ten renders a second, not one per log).
-  const [live, setLive] = useState(false);
   const [liveState, setLiveState] = useState("");
   const liveCount = useRef(0);
   useEffect(() => {
     if (!live) return;
     const abort = new AbortController();
-    let buffer: LogEntry[] = [];
+    let buffer: Row[] = [];
     let frame = 0;
+    // The list starts from the tail's backfill (the newest matching logs, then
+    // whatever commits next, with no gap and no duplicate at the seam); ids
+    // already shown are skipped after a reconnect.
+    const shown = new Set<string>();
+    setRows([]);
+    setPageToken("");
+    setSummary(null);
+    setLoading(false);
     let statsTimer: number | undefined;
     const flush = () => {
       frame = 0;
       const arrived = buffer;
       buffer = [];
       liveCount.current += arrived.length;
-      setRows((r) => [...arrived.reverse().map((log) => ({ log, live: true })), ...r].slice(0, MAX_ROWS));
+      setRows((r) => [...arrived.reverse(), ...r].slice(0, MAX_ROWS));
       mark("diagd:live-shown", liveCount.current);
       if (statsTimer === undefined)
         statsTimer = window.setTimeout(() => {
@@ -210,7 +220,7 @@ export function LogsPage({ route }: { route: Route }) {
         try {
           setLiveState(cursor ? "Reconnecting…" : "Connecting…");
           const stream = client.subscribeLogs(
-            { filter: wireFilter(query), query: searching ? q : "", resumeCursor: cursor },
+            { filter: wireFilter(query), query: searching ? q : "", resumeCursor: cursor, backfill: cursor ? 0 : PAGE_SIZE },
             { signal: abort.signal },
           );
           setLiveState("Live: new logs appear at the top.");
@@ -218,14 +228,21 @@ export function LogsPage({ route }: { route: Route }) {
             started = true;
             mark("diagd:live-started");
           }
+          // Backfilled logs are the list; what follows the LIVE notice is new.
+          let caughtUp = false;
           for await (const m of stream) {
             if (m.cursor) cursor = m.cursor;
             if (m.event.case === "log") {
-              buffer.push(m.event.value);
+              if (shown.has(m.event.value.id)) continue;
+              shown.add(m.event.value.id);
+              buffer.push({ log: m.event.value, live: caughtUp });
               if (!frame) frame = window.setTimeout(flush, LIVE_BATCH_MS);
             } else if (m.event.case === "notice") {
               const n = m.event.value;
-              if (n.kind === NoticeKind.DROPPED || n.kind === NoticeKind.MISSED) notify(`Live: ${n.message}`, "error");
+              if (n.kind === NoticeKind.LIVE) caughtUp = true;
+              else if (n.kind === NoticeKind.DATABASE_UNAVAILABLE) notify(`Live: ${n.message}`, "error");
+              else if (n.kind === NoticeKind.DATABASE_RESTORED) notify(`Live: ${n.message}`, "ok");
+              else if (n.kind === NoticeKind.DROPPED || n.kind === NoticeKind.MISSED) notify(`Live: ${n.message}`, "error");
               else if (n.kind === NoticeKind.LOGS_CLEARED) {
                 notify(`Live: ${n.message}`, "info");
                 refresh();
@@ -245,7 +262,7 @@ export function LogsPage({ route }: { route: Route }) {
       window.clearTimeout(statsTimer);
       setLiveState("");
     };
-  }, [live, searching ? q : "", filterKey]);
+  }, [live, searching ? q : "", filterKey, refreshes]);
 
   const [filtersOpen, setFiltersOpen] = useState(() => describeFilters(query).length > 0 && !query.log);
   const conditions = describeFilters(query);
