@@ -44,6 +44,12 @@ export function needsToken(err: unknown): boolean {
   return ConnectError.from(err).code === Code.Unauthenticated;
 }
 
+/** True for failures a retry cannot fix (token, role, the request itself). */
+export function isPermanent(err: unknown): boolean {
+  const code = ConnectError.from(err).code;
+  return [Code.Unauthenticated, Code.PermissionDenied, Code.InvalidArgument, Code.Unimplemented].includes(code);
+}
+
 /** A short human message for an RPC failure. */
 export function describeError(err: unknown): string {
   const e = ConnectError.from(err);

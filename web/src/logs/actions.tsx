@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { describeError } from "../api";
+import { describeError, isPermanent } from "../api";
 import {
   ClearLogsRequestSchema,
   ExportFormat,
@@ -103,8 +103,8 @@ function DebugToggle({ notify }: { notify: Notify }) {
           for await (const message of client.watchDebugMode({}, { signal: abort.signal })) {
             if (message.debugMode) setMode(message.debugMode);
           }
-        } catch {
-          /* reconnect below */
+        } catch (err) {
+          if (isPermanent(err)) return; // a revoked token: retrying cannot help
         }
         await new Promise((r) => setTimeout(r, 1000));
       }

@@ -6,7 +6,7 @@
 // (diagd:first-page, diagd:search-results, diagd:live-started,
 // diagd:live-shown), which `diagd bench --only page` measures.
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { describeError } from "../api";
+import { describeError, isPermanent } from "../api";
 import { NoticeKind, type GetStatsResponse } from "../gen/diagnostics/v1/diagnostics_pb";
 import { navigate, parseRoute, withParams, type Route } from "../router";
 import { useSession } from "../session";
@@ -100,11 +100,13 @@ export function LogsPage({ route }: { route: Route }) {
   const [rows, setRows] = useState<Row[]>([]);
   const [pageToken, setPageToken] = useState("");
   const [loading, setLoading] = useState(true);
-  const [searchLimit, setSearchLimit] = useState(SEARCH_LIMIT);
+  // "Load more" of a search raises its limit for that query and filter only.
+  const [raised, setRaised] = useState({ key: "", limit: SEARCH_LIMIT });
+  const searchKey = `${q}\u0000${filterKey}`;
+  const searchLimit = raised.key === searchKey ? raised.limit : SEARCH_LIMIT;
   const [summary, setSummary] = useState<{ truncated: boolean; note: string; elapsedMs: bigint } | null>(null);
   const [listError, setListError] = useState("");
   const firstPage = useRef(false);
-  useEffect(() => setSearchLimit(SEARCH_LIMIT), [q, filterKey]);
   // One search at a time per page: a keystroke while a search runs does not
   // start another beside it (over HTTP/1.1 a cancelled request may keep its
   // query running in the database until it ends); the newest query runs as
@@ -143,9 +145,9 @@ export function LogsPage({ route }: { route: Route }) {
         setLoading(false);
       } catch (err) {
         if (dropped()) return;
-        setRows([]);
+        // The rows shown stay (e.g. a busy server answered RESOURCE_EXHAUSTED).
         setLoading(false);
-        setListError(describeError(err));
+        setListError(`${describeError(err)} (the list shows the previous results; Refresh to try again)`);
       }
     })();
     inFlight.current = mine;
@@ -168,17 +170,31 @@ export function LogsPage({ route }: { route: Route }) {
     if (searching) mark("diagd:search-results", q);
   }, [loading, rows, stats]);
 
+  // One "Load more" at a time, and only for the list it was asked for.
+  const [loadingMore, setLoadingMore] = useState(false);
+  const listGeneration = useRef(0);
+  useEffect(() => {
+    listGeneration.current++;
+  }, [filterKey, refreshes, live, searching ? q : ""]);
   const loadMore = async () => {
     if (searching) {
-      setSearchLimit((n) => Math.min(10_000, n * 2));
+      setRaised({ key: searchKey, limit: Math.min(10_000, searchLimit * 2) });
       return;
     }
+    const generation = listGeneration.current;
+    setLoadingMore(true);
     try {
       const page = await client.listLogs({ filter: wireFilter(query), pageSize: PAGE_SIZE, pageToken });
-      setRows((r) => [...r, ...page.logs.map((log) => ({ log }))].slice(0, MAX_ROWS));
+      if (generation !== listGeneration.current) return;
+      setRows((r) => {
+        const have = new Set(r.map((row) => row.log.id));
+        return [...r, ...page.logs.filter((log) => !have.has(log.id)).map((log) => ({ log }))].slice(0, MAX_ROWS);
+      });
       setPageToken(page.nextPageToken);
     } catch (err) {
       notify(`Loading more failed: ${describeError(err)}`, "error");
+    } finally {
+      setLoadingMore(false);
     }
   };
 
@@ -251,6 +267,10 @@ export function LogsPage({ route }: { route: Route }) {
           }
         } catch (err) {
           if (abort.signal.aborted) break;
+          if (isPermanent(err)) {
+            setLiveState(`Live tail stopped: ${describeError(err)}`);
+            return;
+          }
           setLiveState(`Live tail interrupted: ${describeError(err)} — reconnecting`);
         }
         await new Promise((r) => setTimeout(r, 1000));
@@ -363,8 +383,8 @@ export function LogsPage({ route }: { route: Route }) {
             />
           )}
           {(pageToken || summary?.truncated) && !loading && (
-            <button type="button" class="load-more" onClick={loadMore}>
-              Load more
+            <button type="button" class="load-more" onClick={loadMore} disabled={loadingMore}>
+              {loadingMore ? "Loading…" : "Load more"}
             </button>
           )}
         </div>
