@@ -245,12 +245,16 @@ async fn old_matches_are_found_through_the_trigram_index() {
             (0..5000)
                 .map(|i| {
                     let n = b * 5000 + i;
-                    let message = if n % 4000 == 7 {
-                        format!("rare zqxj failure #{n}")
+                    let (message, trace) = if n % 4000 == 7 {
+                        (
+                            format!("rare zqxj failure #{n}"),
+                            "Traceback (most recent call last):\n  File \"/w/zqxj.py\", line 3, in step\nKeyError: 'zqxj'\n",
+                        )
                     } else {
-                        format!("{filler} step {n}")
+                        (format!("{filler} step {n}"), "")
                     };
                     pb::NewLog {
+                        stack_trace: trace.into(),
                         occurred_at: Some(prost_types::Timestamp {
                             seconds: 1_790_000_000 + n as i64,
                             nanos: 0,
@@ -303,14 +307,153 @@ async fn old_matches_are_found_through_the_trigram_index() {
         .await
         .unwrap();
     for index in [
+        "stack_traces_folded_trgm",
         "logs_message_fold_trgm",
         "logs_context_values_fold_trgm",
-        "stack_traces_trace_fold_trgm",
+        "logs_trace_newest",
     ] {
         assert!(
             plan.contains(index),
             "the selective term uses the trigram index {index}:\n{plan}"
         );
+    }
+}
+
+/// Every way a search runs (the newest logs checked row by row, the walk on
+/// for medium-frequency terms, the index search for rare and old ones, terms
+/// found only in stack traces or context values, queries too short for the
+/// index) returns exactly the newest matches, in order, with `truncated`
+/// right: checked against every log's text searched here in memory.
+#[tokio::test]
+async fn every_way_a_search_runs_returns_exactly_the_newest_matches() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    const LOGS: usize = 6000;
+    // Log `n` (newer with n): its message, stack trace and context value.
+    let text = |n: usize| {
+        let mut message = format!("event {n}:");
+        if n.is_multiple_of(3) {
+            message.push_str(" common alpha");
+        }
+        if n % 40 == 1 {
+            message.push_str(" medium bravo");
+        }
+        if n < 1500 && n % 10 == 2 {
+            message.push_str(" old charlie");
+        }
+        if n % 400 == 5 {
+            message.push_str(" rare foxtrot");
+        }
+        let trace = if n % 50 == 3 {
+            format!(
+                "Traceback (most recent call last):\n  File \"/w/m_{}.py\", line 1, in delta_func\nValueError: x\n",
+                n % 7
+            )
+        } else if n.is_multiple_of(2) {
+            format!(
+                "Traceback (most recent call last):\n  File \"/w/k_{}.py\", line 1, in run\nKeyError: k\n",
+                n % 5
+            )
+        } else {
+            String::new()
+        };
+        let tag = if n % 45 == 4 {
+            "echo-7".to_string()
+        } else {
+            format!("tag-{}", n % 11)
+        };
+        (message, trace, tag)
+    };
+    let batches: Vec<Vec<pb::NewLog>> = (0..LOGS)
+        .collect::<Vec<_>>()
+        .chunks(1000)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|&n| {
+                    let (message, trace, tag) = text(n);
+                    pb::NewLog {
+                        occurred_at: Some(prost_types::Timestamp {
+                            seconds: 1_790_000_000 + n as i64,
+                            nanos: 0,
+                        }),
+                        stack_trace: trace,
+                        context: Some(json_struct(serde_json::json!({"tag": tag}))),
+                        ..new_log(&message, Severity::Medium, ErrorType::Training)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    ingest(&mut client, batches).await;
+
+    // The matches newest first, searched in memory (the data is ASCII).
+    let expected = |query: &str, newest: usize| -> Vec<String> {
+        let terms: Vec<String> = if let Some(phrase) = query.strip_prefix('"') {
+            vec![phrase.trim_end_matches('"').to_lowercase()]
+        } else {
+            query.split_whitespace().map(str::to_lowercase).collect()
+        };
+        (LOGS - newest..LOGS)
+            .rev()
+            .filter(|&n| {
+                let (message, trace, tag) = text(n);
+                let fields = [
+                    message.to_lowercase(),
+                    trace.to_lowercase(),
+                    tag.to_lowercase(),
+                ];
+                terms
+                    .iter()
+                    .all(|t| fields.iter().any(|f| f.contains(t.as_str())))
+            })
+            .map(|n| text(n).0)
+            .collect()
+    };
+    for (query, newest) in [
+        ("ALPHA", LOGS),              // common: the newest logs fill the page
+        ("bravo", LOGS),              // 1 in 40: walks on past the newest 1,000
+        ("charlie", LOGS),            // only old logs: the index search
+        ("foxtrot", LOGS),            // rare: window, then the index search
+        ("delta_func", LOGS),         // only in stack traces (1 in 50)
+        ("echo-7", LOGS),             // only in a context value (1 in 45)
+        ("bravo alpha", LOGS),        // two words, each must match
+        ("\"old charlie\"", LOGS),    // a phrase
+        ("charlie delta_func", LOGS), // a message word and a trace word
+        ("nowhere", LOGS),            // no match
+        ("al", 2000),                 // too short for the index: newest 2,000
+        ("ho al", 2000),              // two short words
+        ("t 9", 2000),                // short words that match everywhere
+        ("ho bravo", LOGS),           // a short word beside an indexed one
+    ] {
+        let want = expected(query, newest);
+        for limit in [100usize, 10_000] {
+            let (hits, summary) = search(
+                &mut client,
+                pb::SearchLogsRequest {
+                    query: query.into(),
+                    limit: limit as i32,
+                    ..Default::default()
+                },
+            )
+            .await;
+            let shown = want.len().min(limit);
+            assert_eq!(
+                messages(&hits),
+                want[..shown].iter().map(String::as_str).collect::<Vec<_>>(),
+                "{query:?} with limit {limit}"
+            );
+            assert_eq!(summary.matched, shown as u64, "{query:?}");
+            assert_eq!(
+                summary.truncated,
+                want.len() > limit,
+                "{query:?} with limit {limit}"
+            );
+            let window_note = summary
+                .note
+                .contains("Only the newest 2,000 logs were searched");
+            assert_eq!(window_note, newest < LOGS, "{query:?}: {}", summary.note);
+        }
     }
 }
 

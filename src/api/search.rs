@@ -105,13 +105,7 @@ impl DiagnosticsApi {
                                 matched: outcome.matched,
                                 truncated: outcome.truncated,
                                 elapsed_ms,
-                                note: summary_note(
-                                    &request.query,
-                                    &filter,
-                                    outcome.matched,
-                                    outcome.truncated,
-                                    limit,
-                                ),
+                                note: summary_note(&request.query, &filter, &outcome, limit),
                             },
                         )),
                     })
@@ -161,6 +155,23 @@ pub(super) fn search_query(text: &str) -> Result<SearchQuery, FieldError> {
 
 /// The summary's plain-language note.
 fn summary_note(
+    query: &str,
+    filter: &LogFilter,
+    outcome: &crate::store::SearchOutcome,
+    limit: usize,
+) -> String {
+    let note = result_note(query, filter, outcome.matched, outcome.truncated, limit);
+    match outcome.searched_newest {
+        Some(newest) => format!(
+            "{note} Only the newest {} logs were searched: every word is shorter than 3 letters or digits, too short for the search index; type more to search them all.",
+            crate::domain::thousands(newest)
+        ),
+        None => note,
+    }
+}
+
+/// What the note says about the hits themselves.
+fn result_note(
     query: &str,
     filter: &LogFilter,
     matched: u64,

@@ -107,6 +107,10 @@ where
 /// The client fingerprint of the hot-group ingest row.
 pub(super) const HOT_GROUP: &str = "bench-hot-group";
 
+/// Logs `0..OLD_TERM_LOGS` (the oldest of a load) may carry the term
+/// "xformers" (see [`realistic_log`]).
+pub(super) const OLD_TERM_LOGS: usize = 500_000;
+
 /// In-app call sites of the realistic load's tracebacks.
 const GROUP_SITES: u64 = 333;
 
@@ -114,7 +118,10 @@ const GROUP_SITES: u64 = 333;
 /// numbers, Python tracebacks (1–3 KB; 333 in-app call sites, each with
 /// one of 24 library call chains, ending in the exception line; about
 /// 4,000 distinct) that fall into about 2,000 error groups, 6–8 context keys, 50 hosts, 200 runs, over 30 days.
-/// "NCCL watchdog" occurs once in 10,000 logs, "CUDA" in about a third.
+/// "NCCL watchdog" occurs once in 10,000 logs, "CUDA" in about a third,
+/// "flash_attn_func" only in stack traces (1 in 24), "corpus-17" only in
+/// context values (1 in 30), "xformers" in one in 25 of the oldest 500,000
+/// logs and in no newer one.
 pub fn realistic_log(n: usize) -> pb::NewLog {
     let h = (n as u64)
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -235,7 +242,7 @@ pub fn realistic_log(n: usize) -> pb::NewLog {
     stack_trace.push_str(shape);
     stack_trace.push('\n');
     let model = ["llama-2-7b", "mistral-7b", "qwen2-1.5b", "phi-3-mini"][pick(6, 4) as usize];
-    let context = serde_json::json!({
+    let mut context = serde_json::json!({
         "model": model,
         "batch_size": 1 << pick(7, 7),
         "learning_rate": 0.0002,
@@ -244,6 +251,12 @@ pub fn realistic_log(n: usize) -> pb::NewLog {
         "dataset": format!("corpus-{}", pick(4, 30)),
         "precision": if pick(3, 2) == 0 { "bf16" } else { "fp16" },
     });
+    // A medium-frequency term whose newest hits are old: one log in 25 of
+    // the first 500,000 (the oldest half of a 1,000,000-log load) says it
+    // used xformers attention.
+    if n < OLD_TERM_LOGS && n % 25 == 11 {
+        context["attention"] = "xformers".into();
+    }
     let occurred = 1_790_000_000 + (n as i64 * 2_592_000 / 1_000_000) % 2_592_000;
     pb::NewLog {
         occurred_at: Some(prost_types::Timestamp {

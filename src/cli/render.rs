@@ -87,15 +87,7 @@ fn precise_time(ts: Option<&prost_types::Timestamp>) -> String {
 
 /// A count with thousands separators: 1,234,567.
 pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::domain::thousands(n)
 }
 
 /// Bytes as KiB/MiB/GiB.

@@ -36,3 +36,17 @@ pub use log::{
 pub use search::{FoldedText, MatchLocation, SearchQuery};
 pub use stats::{Stats, TimeBucket};
 pub use tail::{NoticeKind, TailCursor};
+
+/// A count with thousands separators: 1,234,567 (for people: notes,
+/// summaries, the CLI).
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

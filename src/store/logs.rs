@@ -129,9 +129,12 @@ traces AS (
     -- at (a one-time filter) and held until commit: a trace found stored
     -- cannot be removed as unreferenced before this batch's logs refer to it.
     -- A batch without traces refers to none and does not take it.
+    -- A trace already stored is skipped before its row is built: the row's
+    -- folded text (a generated column) costs ~70 µs for a 2 KB trace.
     INSERT INTO stack_traces (hash, trace)
     SELECT * FROM unnest($15::bytea[], $16::text[]) AS t(hash, trace)
     WHERE (SELECT true FROM pg_advisory_xact_lock_shared($17::bigint) WHERE cardinality($15::bytea[]) > 0)
+      AND NOT EXISTS (SELECT 1 FROM stack_traces s WHERE s.hash = t.hash)
     ORDER BY hash
     ON CONFLICT (hash) DO NOTHING
 ),
@@ -392,7 +395,8 @@ impl Store {
         let tx = client.transaction().await?;
         tx.execute(
             "INSERT INTO stack_traces (hash, trace) SELECT * FROM unnest($1::bytea[], $2::text[]) \
-             AS t(hash, trace) ORDER BY hash ON CONFLICT (hash) DO NOTHING",
+             AS t(hash, trace) WHERE NOT EXISTS (SELECT 1 FROM stack_traces s WHERE s.hash = t.hash) \
+             ORDER BY hash ON CONFLICT (hash) DO NOTHING",
             &[&columns.new_trace_hashes, &columns.new_traces],
         )
         .await?;

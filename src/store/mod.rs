@@ -203,7 +203,7 @@ impl Store {
                 size: options.max_connections,
                 acquire_timeout: options.acquire_timeout,
                 application_name: WRITE_APPLICATION_NAME,
-                session_settings: Vec::new(),
+                session_settings: connections::common_session_settings(),
             },
         )?;
         let reads = connections::build_pool(

@@ -1,12 +1,20 @@
 //! Full-text search over messages, stack traces and context values, newest
 //! first, fast for rare, common and absent terms alike:
 //!
+//! 0. each term's stack traces are found once, through the traces' trigram
+//!    index on their stored folded text, and matched against logs by hash;
 //! 1. the newest `RECENT_WINDOW` logs matching the filter are checked first
 //!    (walking the time index) — common terms fill the page here at once;
-//! 2. if that is not enough, the older logs are searched through the trigram
-//!    indexes (a materialised candidate set, so the planner cannot fall back
-//!    to walking the whole time index row by row for a rare term), then
-//!    sorted.
+//! 2. terms the window found often enough walk on row by row, up to
+//!    `WALK_ON_ROWS` more logs (medium-frequency terms: 1 in 10 to 1 in 60);
+//! 3. if that is not enough, the older logs are searched through the
+//!    trigram indexes and the (trace, time) index (a materialised candidate
+//!    set, so the planner cannot fall back to walking the whole time index
+//!    row by row for a rare term), then sorted.
+//!
+//! A query with no term of three letters or digits in a row cannot use the
+//! trigram indexes: it searches the newest `SHORT_QUERY_WINDOW` logs only,
+//! and says so.
 //!
 //! Hits are handed over as they are read, so the first arrives before the
 //! search completes.
@@ -22,8 +30,14 @@ use super::{
 };
 use crate::domain::{LogEntry, LogFilter, PageCursor};
 
-/// Newest logs checked row by row before the index search.
+/// Newest logs checked row by row before anything else.
 pub const RECENT_WINDOW: i64 = 1000;
+/// Most logs walked row by row after the window, when the window's rate of
+/// hits says the page fills within them (about 2 µs a log).
+const WALK_ON_ROWS: i64 = 8000;
+/// Newest logs searched by a query without a term of three letters or
+/// digits in a row (the trigram indexes cannot narrow it).
+pub const SHORT_QUERY_WINDOW: i64 = 2000;
 /// Rows read per round trip while streaming hits.
 const FETCH: i32 = 25;
 
@@ -40,6 +54,9 @@ pub struct SearchOutcome {
     pub matched: u64,
     /// True when more logs matched than the limit allowed.
     pub truncated: bool,
+    /// Set when the search looked at this many of the newest logs only (a
+    /// query of terms too short for the indexes) and older ones exist.
+    pub searched_newest: Option<u64>,
 }
 
 impl Store {
@@ -68,26 +85,39 @@ impl Store {
         Ok(())
     }
 
-    /// The executed plan of the index search (EXPLAIN ANALYZE), for showing
-    /// that a selective term uses the trigram indexes.
+    /// The executed plans (EXPLAIN ANALYZE) of the first term's trace
+    /// lookup and of the index search, for showing that a selective term
+    /// uses the trigram indexes.
     pub async fn explain_search(
         &self,
         filter: &LogFilter,
         terms: &[String],
     ) -> Result<String, StoreError> {
-        let (sql, query) = index_search(filter, terms, None, 100);
         let mut client = self.reader().await?;
         let tx = client.build_transaction().read_only(true).start().await?;
+        let hashes = trace_hashes(&tx, terms).await?;
+        let patterns: Vec<String> = terms
+            .iter()
+            .map(|t| super::filter::like_folded(t))
+            .collect();
         tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
-        let rows = tx
+        let mut plan = tx
             .query(
+                "EXPLAIN (ANALYZE, BUFFERS) SELECT hash FROM stack_traces WHERE folded LIKE $1",
+                &[&patterns.first().cloned().unwrap_or_default()],
+            )
+            .await?;
+        let (sql, query) = index_search(filter, terms, &hashes, None, 100);
+        plan.extend(
+            tx.query(
                 &format!("EXPLAIN (ANALYZE, BUFFERS) {query}"),
                 &sql.params(),
             )
-            .await?;
+            .await?,
+        );
         tx.commit().await?;
         client.finish();
-        Ok(rows
+        Ok(plan
             .iter()
             .map(|r| r.get::<_, String>(0))
             .collect::<Vec<_>>()
@@ -97,11 +127,24 @@ impl Store {
 
 /// How the term conditions reach the stack trace text.
 #[derive(Clone, Copy)]
-pub(super) enum TraceAccess {
-    /// `st.trace` is joined in.
+pub(super) enum TraceAccess<'a> {
+    /// `st` (stack_traces) is joined in: its folded text is compared.
     Joined,
-    /// Through the trace table's trigram index, by hash.
-    ByIndex,
+    /// Per term, in order: by hash (the stored traces that contain the
+    /// term, found once per search through their trigram index), or, for a
+    /// term too short for that index (`None`), through `st` joined in.
+    PerTerm(&'a [Option<Vec<Vec<u8>>>]),
+}
+
+/// How message and context are compared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Folding {
+    /// `diagd_fold(…)`: the form the trigram indexes hold, so a condition can
+    /// use them.
+    Indexed,
+    /// `diagd_fold_fast(…)`: the same result, computed faster for ASCII
+    /// text; for checking rows one by one (no index).
+    RowByRow,
 }
 
 /// "every term occurs in the message, the stack trace or a context value",
@@ -110,32 +153,93 @@ pub(super) enum TraceAccess {
 pub(super) fn term_conditions(
     sql: &mut SqlFilter,
     terms: &[String],
-    access: TraceAccess,
+    access: TraceAccess<'_>,
+    folding: Folding,
 ) -> String {
+    let fold = match folding {
+        Folding::Indexed => "diagd_fold",
+        Folding::RowByRow => "diagd_fold_fast",
+    };
     let conditions: Vec<String> = terms
         .iter()
-        .map(|term| {
+        .enumerate()
+        .map(|(i, term)| {
             let pattern = sql.param(super::filter::like_folded(term));
             let in_trace = match access {
-                TraceAccess::Joined => format!("diagd_fold(st.trace) LIKE {pattern}"),
-                TraceAccess::ByIndex => format!(
-                    "logs.stack_trace_hash = ANY(ARRAY(SELECT hash FROM stack_traces WHERE diagd_fold(trace) LIKE {pattern}))"
-                ),
+                TraceAccess::Joined => format!("st.folded LIKE {pattern}"),
+                TraceAccess::PerTerm(hashes) => match hashes.get(i) {
+                    Some(Some(hashes)) => {
+                        let hashes = sql.param(hashes.clone());
+                        format!("logs.stack_trace_hash = ANY({hashes}::bytea[])")
+                    }
+                    _ => format!("st.folded LIKE {pattern}"),
+                },
             };
             format!(
-                "(diagd_fold(logs.message) LIKE {pattern} OR diagd_fold(logs.context_values) LIKE {pattern} OR {in_trace})"
+                "({fold}(logs.message) LIKE {pattern} OR {fold}(logs.context_values) LIKE {pattern} OR {in_trace})"
             )
         })
         .collect();
     conditions.join(" AND ")
 }
 
-/// The index search: candidates (id, time) from the trigram indexes
-/// (materialised), older than `before`; the newest `limit` of them; only
-/// those are then read whole.
+/// True when pg_trgm can take trigrams from `term` for a LIKE pattern (a run
+/// of at least three letters or digits), so the trigram indexes narrow the
+/// search; shorter terms can only be checked row by row.
+pub(super) fn has_trigram(term: &str) -> bool {
+    let mut run = 0;
+    for c in term.chars() {
+        if c.is_alphanumeric() {
+            run += 1;
+            if run >= 3 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// The hashes of the stored traces containing each term (folded), one
+/// array per term that has trigrams (`None` for the others, which would
+/// need every trace read): looked up once per search through the traces'
+/// trigram index, then matched against logs by hash.
+async fn trace_hashes(
+    tx: &Transaction<'_>,
+    terms: &[String],
+) -> Result<Vec<Option<Vec<Vec<u8>>>>, StoreError> {
+    let patterns: Vec<String> = terms
+        .iter()
+        .filter(|t| has_trigram(t))
+        .map(|t| super::filter::like_folded(t))
+        .collect();
+    let rows = tx
+        .query(
+            "SELECT ARRAY(SELECT hash FROM stack_traces WHERE folded LIKE t.pattern) \
+             FROM unnest($1::text[]) WITH ORDINALITY AS t(pattern, n) ORDER BY n",
+            &[&patterns],
+        )
+        .await?;
+    let mut found = rows
+        .iter()
+        .map(|row| row.try_get::<_, Vec<Vec<u8>>>(0))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter();
+    // One row per pattern, in order.
+    Ok(terms
+        .iter()
+        .map(|t| has_trigram(t).then(|| found.next().unwrap_or_default()))
+        .collect())
+}
+
+/// The index search: candidates (id, time) from the trigram indexes and the
+/// traces' index (materialised), older than `before`; the newest `limit` of
+/// them; only those are then read whole.
 fn index_search(
     filter: &LogFilter,
     terms: &[String],
+    hashes: &[Option<Vec<Vec<u8>>>],
     before: Option<PageCursor>,
     limit: i64,
 ) -> (SqlFilter, String) {
@@ -143,13 +247,24 @@ fn index_search(
     if let Some(cursor) = before {
         sql.after_cursor(cursor);
     }
-    let matches = term_conditions(&mut sql, terms, TraceAccess::ByIndex);
+    let matches = term_conditions(
+        &mut sql,
+        terms,
+        TraceAccess::PerTerm(hashes),
+        Folding::Indexed,
+    );
     sql.and(matches);
     let candidates = sql.where_clause();
+    // A term too short for the indexes is checked against the trace text.
+    let from = if hashes.iter().any(Option::is_none) {
+        "logs LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash"
+    } else {
+        "logs"
+    };
     let take = sql.param(limit);
     let query = format!(
         "WITH candidates AS MATERIALIZED (
-             SELECT id, occurred_at FROM logs {candidates}
+             SELECT logs.id, occurred_at FROM {from} {candidates}
          ),
          newest AS (
              SELECT id FROM candidates ORDER BY occurred_at DESC, id DESC LIMIT {take}
@@ -159,6 +274,59 @@ fn index_search(
          ORDER BY occurred_at DESC, logs.id DESC"
     );
     (sql, query)
+}
+
+/// A walk over the newest logs matching `filter`, older than `before`, at
+/// most `rows` of them, checked row by row; the matches newest first, at
+/// most `limit`.
+fn walk_search(
+    filter: &LogFilter,
+    terms: &[String],
+    access: TraceAccess<'_>,
+    before: Option<PageCursor>,
+    rows: i64,
+    limit: i64,
+) -> (SqlFilter, String) {
+    let mut sql = SqlFilter::for_logs(filter);
+    if let Some(cursor) = before {
+        sql.after_cursor(cursor);
+    }
+    let window = sql.param(rows);
+    let window_filter = sql.where_clause();
+    let matches = term_conditions(&mut sql, terms, access, Folding::RowByRow);
+    let take = sql.param(limit);
+    let query = format!(
+        "SELECT {FULL_COLUMNS} FROM (SELECT * FROM logs {window_filter} ORDER BY occurred_at DESC, id DESC LIMIT {window}) logs
+         LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
+         WHERE {matches} ORDER BY occurred_at DESC, logs.id DESC LIMIT {take}"
+    );
+    (sql, query)
+}
+
+/// The `(occurred_at, id)` of the `n`th newest log (1-based) matching
+/// `filter` and older than `before`, if there are that many.
+async fn nth_newest(
+    tx: &Transaction<'_>,
+    filter: &LogFilter,
+    before: Option<PageCursor>,
+    n: i64,
+) -> Result<Option<PageCursor>, StoreError> {
+    let mut sql = SqlFilter::for_logs(filter);
+    if let Some(cursor) = before {
+        sql.after_cursor(cursor);
+    }
+    let skip = sql.param(n - 1);
+    let query = format!(
+        "SELECT occurred_at, id FROM logs {} ORDER BY occurred_at DESC, id DESC OFFSET {skip} LIMIT 1",
+        sql.where_clause()
+    );
+    Ok(match tx.query_opt(&query, &sql.params()).await? {
+        Some(row) => Some(PageCursor {
+            occurred_at: row.try_get(0)?,
+            id: row.try_get(1)?,
+        }),
+        None => None,
+    })
 }
 
 /// Streams the rows of `query` to `sink`, at most `room` of them; returns
@@ -202,7 +370,11 @@ async fn finish(
     truncated: bool,
 ) -> Result<SearchOutcome, StoreError> {
     tx.commit().await?;
-    Ok(SearchOutcome { matched, truncated })
+    Ok(SearchOutcome {
+        matched,
+        truncated,
+        searched_newest: None,
+    })
 }
 
 /// The search itself, on `client` (a reader).
@@ -216,45 +388,85 @@ async fn search_in(
     let tx = client.build_transaction().read_only(true).start().await?;
     let wanted = limit as i64 + 1; // one more tells whether the limit cut it
     let mut sent = 0u64;
+    let mut last = None;
+
+    // A query without a term of three letters or digits: the indexes
+    // cannot narrow it, so only the newest logs are looked at.
+    if !terms.iter().any(|t| has_trigram(t)) {
+        let (sql, query) = walk_search(
+            filter,
+            terms,
+            TraceAccess::Joined,
+            None,
+            SHORT_QUERY_WINDOW,
+            wanted,
+        );
+        let found = stream_hits(&tx, &query, &sql, limit, &mut sent, &mut last, sink).await?;
+        let truncated = found > limit;
+        let more = nth_newest(&tx, filter, None, SHORT_QUERY_WINDOW + 1)
+            .await?
+            .is_some();
+        tx.commit().await?;
+        return Ok(SearchOutcome {
+            matched: sent,
+            truncated,
+            searched_newest: more.then_some(SHORT_QUERY_WINDOW as u64),
+        });
+    }
+
+    let hashes = trace_hashes(&tx, terms).await?;
+    let access = TraceAccess::PerTerm(&hashes);
 
     // 1. The newest logs, checked row by row.
-    let mut sql = SqlFilter::for_logs(filter);
-    let window = sql.param(RECENT_WINDOW);
-    let window_filter = sql.where_clause();
-    let matches = term_conditions(&mut sql, terms, TraceAccess::ByIndex);
-    let take = sql.param(wanted);
-    let recent = format!(
-        "SELECT {FULL_COLUMNS} FROM (SELECT * FROM logs {window_filter} ORDER BY occurred_at DESC, id DESC LIMIT {window}) logs
-         LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
-         WHERE {matches} ORDER BY occurred_at DESC, logs.id DESC LIMIT {take}"
-    );
-    let mut last = None;
-    let found = stream_hits(&tx, &recent, &sql, limit, &mut sent, &mut last, sink).await?;
+    let (sql, query) = walk_search(filter, terms, access, None, RECENT_WINDOW, wanted);
+    let mut found = stream_hits(&tx, &query, &sql, limit, &mut sent, &mut last, sink).await?;
     if found > limit {
         return finish(tx, sent, true).await;
     }
-
-    // Where the window ended; nothing older means the window saw everything.
-    let mut sql = SqlFilter::for_logs(filter);
-    let skip = sql.param(RECENT_WINDOW - 1);
-    let boundary = format!(
-        "SELECT occurred_at, id FROM logs {} ORDER BY occurred_at DESC, id DESC OFFSET {skip} LIMIT 1",
-        sql.where_clause()
-    );
-    let Some(row) = tx.query_opt(&boundary, &sql.params()).await? else {
+    // Where the window ended; nothing older means it saw everything.
+    let Some(mut boundary) = nth_newest(&tx, filter, None, RECENT_WINDOW).await? else {
         return finish(tx, sent, false).await;
     };
-    let boundary = PageCursor {
-        occurred_at: row.try_get(0)?,
-        id: row.try_get(1)?,
-    };
 
-    // 2. Older logs, through the trigram indexes. The recent window did
-    // not fill the page, so the terms are rare among recent logs: keep
-    // the planner from preferring a sequential scan on a poor estimate
-    // of how many rows a trigram pattern matches.
+    // 2. Terms the window found often enough that the page fills within
+    // the next WALK_ON_ROWS logs (at the window's rate, with a margin):
+    // walk on row by row, which costs less than reading every match from
+    // the indexes and sorting them.
+    if found > 0 {
+        let expected = (wanted - found as i64) * RECENT_WINDOW / found as i64;
+        if expected <= WALK_ON_ROWS {
+            let rows = (expected * 3 / 2 + 100).min(WALK_ON_ROWS);
+            let (sql, query) = walk_search(
+                filter,
+                terms,
+                access,
+                Some(boundary),
+                rows,
+                wanted - found as i64,
+            );
+            found +=
+                stream_hits(&tx, &query, &sql, limit - found, &mut sent, &mut last, sink).await?;
+            if found > limit {
+                return finish(tx, sent, true).await;
+            }
+            match nth_newest(&tx, filter, Some(boundary), rows).await? {
+                Some(next) => boundary = next,
+                None => return finish(tx, sent, false).await,
+            }
+        }
+    }
+
+    // 3. Older logs, through the indexes. The terms are rare among recent
+    // logs: keep the planner from preferring a sequential scan on a poor
+    // estimate of how many rows a trigram pattern matches.
     tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
-    let (sql, query) = index_search(filter, terms, Some(boundary), wanted - found as i64);
+    let (sql, query) = index_search(
+        filter,
+        terms,
+        &hashes,
+        Some(boundary),
+        wanted - found as i64,
+    );
     let found_older =
         stream_hits(&tx, &query, &sql, limit - found, &mut sent, &mut last, sink).await?;
     finish(tx, sent, found + found_older > limit).await

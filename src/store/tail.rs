@@ -17,7 +17,7 @@ use super::{
     Store, StoreError,
     filter::SqlFilter,
     logs::{FULL_COLUMNS, LOGS_WITH_TRACES, row_to_entry},
-    search::{TraceAccess, term_conditions},
+    search::{Folding, TraceAccess, term_conditions},
 };
 use crate::domain::{LogEntry, LogFilter, TailCursor};
 
@@ -217,7 +217,7 @@ fn range_conditions(
         sql.and(format!("(txid, seq) > ({txid}, {seq})"));
     }
     if !terms.is_empty() {
-        let matches = term_conditions(&mut sql, terms, TraceAccess::Joined);
+        let matches = term_conditions(&mut sql, terms, TraceAccess::Joined, Folding::RowByRow);
         sql.and(matches);
     }
     sql

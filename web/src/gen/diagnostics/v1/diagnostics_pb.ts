@@ -789,7 +789,10 @@ export type SearchLogsRequest = Message<"diagnostics.v1.SearchLogsRequest"> & {
   /**
    * What to look for (at least 2 characters, at most 1024 bytes and 16 words
    * or phrases). Several words must all match; a "quoted phrase" matches as a
-   * phrase. Case is ignored (one folding rule: see the README's Search).
+   * phrase. Case is ignored (one folding rule: see the README's Search). A
+   * query none of whose words has 3 letters or digits in a row (e.g. "CU")
+   * is too short for the search index: it searches the newest 2,000 logs
+   * matching the filter only, and the summary's note says so.
    *
    * @generated from field: string query = 1;
    */
