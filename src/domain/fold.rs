@@ -52,6 +52,23 @@ pub fn find_folded(haystack: &str, needle: &str) -> Option<(usize, usize)> {
     if needle.is_empty() {
         return None;
     }
+    if haystack.is_ascii() {
+        // ASCII folds to ASCII lower case, byte for byte: the offsets are
+        // the haystack's own, and a needle that folds to anything else
+        // cannot occur (a search hit's stack trace is usually ASCII, and
+        // kilobytes long).
+        if !needle.is_ascii() {
+            return None;
+        }
+        let start = haystack.to_ascii_lowercase().find(needle.as_str())?;
+        return Some((start, start + needle.len()));
+    }
+    find_folded_by_char(haystack, &needle)
+}
+
+/// [`find_folded`] for any text: folds `haystack` character by character,
+/// remembering where each folded byte came from. `needle` is folded.
+fn find_folded_by_char(haystack: &str, needle: &str) -> Option<(usize, usize)> {
     let mut folded = String::with_capacity(haystack.len());
     // For each byte of `folded`: the byte range of the character it came from.
     let mut origin: Vec<(usize, usize)> = Vec::with_capacity(haystack.len());
@@ -61,7 +78,7 @@ pub fn find_folded(haystack: &str, needle: &str) -> Option<(usize, usize)> {
             origin.extend(std::iter::repeat_n((at, at + c.len_utf8()), f.len_utf8()));
         }
     }
-    let start = folded.find(&needle)?;
+    let start = folded.find(needle)?;
     let end = start + needle.len() - 1;
     Some((origin[start].0, origin[end].1))
 }
@@ -69,6 +86,29 @@ pub fn find_folded(haystack: &str, needle: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_text_is_searched_as_the_general_path_would() {
+        let trace = "Traceback (most recent call last):\n  File \"/w/train.py\", line 3, in Step\nRuntimeError: CUDA out of memory";
+        for needle in [
+            "cuda",
+            "CUDA",
+            "Out Of",
+            "step\nRuntime",
+            "t",
+            "zzz",
+            "traceback",
+            "MEMORY",
+            "ſtep",
+            "İn",
+        ] {
+            assert_eq!(
+                find_folded(trace, needle),
+                find_folded_by_char(trace, &fold(needle)),
+                "{needle:?}"
+            );
+        }
+    }
 
     #[test]
     fn turkish_dotted_capital_i_folds_to_plain_i() {
