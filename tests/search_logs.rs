@@ -457,6 +457,63 @@ async fn every_way_a_search_runs_returns_exactly_the_newest_matches() {
     }
 }
 
+/// A search's steps meet at boundaries that separate statements read: logs
+/// committed meanwhile must not move them, or a log is sent twice (or one is
+/// missed). One term in 40 logs, so that the walk past the newest 1,000 runs,
+/// while a writer keeps adding newer logs.
+#[tokio::test]
+async fn a_search_while_logs_arrive_sends_each_log_once() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let log = |n: usize| pb::NewLog {
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: 1_790_000_000 + n as i64,
+            nanos: 0,
+        }),
+        ..new_log(
+            &format!("event {n}{}", if n % 40 == 1 { " bravo" } else { "" }),
+            Severity::Medium,
+            ErrorType::Training,
+        )
+    };
+    let batches = (0..6000)
+        .collect::<Vec<usize>>()
+        .chunks(1000)
+        .map(|c| c.iter().map(|&n| log(n)).collect())
+        .collect();
+    ingest(&mut client, batches).await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let mut client = server.client().await;
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut n = 6000;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ingest(&mut client, vec![(n..n + 40).map(log).collect()]).await;
+                n += 40;
+            }
+            n
+        })
+    };
+    for round in 0..60 {
+        let (hits, summary) = search(&mut client, query("bravo")).await;
+        let times: Vec<i64> = hits
+            .iter()
+            .map(|h| h.log.as_ref().unwrap().occurred_at.unwrap().seconds)
+            .collect();
+        assert!(
+            times.windows(2).all(|w| w[0] > w[1]),
+            "round {round}: hits newest first, each once: {times:?}"
+        );
+        assert_eq!(hits.len(), 100, "round {round}");
+        assert_eq!(summary.matched, 100);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(written > 6000, "the writer added logs during the searches");
+}
+
 /// One case-folding rule everywhere: ListLogs' `message_contains`, SearchLogs
 /// (its hits and where they matched), the SubscribeLogs backfill (SQL) and
 /// the live tail (in memory) find the same logs for İ/i, Σ/σ/ς and ß/ss,

@@ -130,7 +130,9 @@ traces AS (
     -- cannot be removed as unreferenced before this batch's logs refer to it.
     -- A batch without traces refers to none and does not take it.
     -- A trace already stored is skipped before its row is built: the row's
-    -- folded text (a generated column) costs ~70 µs for a 2 KB trace.
+    -- folded text (a generated column) costs ~70 µs for a 2 KB trace. The
+    -- batch took TRACES_LOCK in an earlier statement, so this statement's
+    -- snapshot sees every clear's removal of traces that committed before.
     INSERT INTO stack_traces (hash, trace)
     SELECT * FROM unnest($15::bytea[], $16::text[]) AS t(hash, trace)
     WHERE (SELECT true FROM pg_advisory_xact_lock_shared($17::bigint) WHERE cardinality($15::bytea[]) > 0)
@@ -320,11 +322,27 @@ impl Store {
             &TRACES_LOCK,
             &log_prints,
         ];
-        let (ensured, rows) = tokio::join!(
+        // A batch with traces takes TRACES_LOCK shared in a statement of its
+        // own, before the insert: the insert's snapshot then starts after
+        // the lock is held, so its check for traces already stored cannot
+        // see one that a clear removed while the batch waited for the lock.
+        let lock_traces = tx
+            .prepare_cached("SELECT pg_advisory_xact_lock_shared($1)")
+            .await?;
+        let has_traces = !columns.new_trace_hashes.is_empty();
+        let (locked, ensured, rows) = tokio::join!(
             biased;
+            async {
+                if has_traces {
+                    tx.execute(&lock_traces, &[&TRACES_LOCK]).await.map(|_| ())
+                } else {
+                    Ok(())
+                }
+            },
             tx.execute(&ensure, &ensure_params),
             tx.query(&statement, &insert_params)
         );
+        locked?;
         ensured?;
         let rows = rows?;
         // A CRITICAL log of a run's member fails that member (issue #15).

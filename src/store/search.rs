@@ -85,8 +85,8 @@ impl Store {
         Ok(())
     }
 
-    /// The executed plans (EXPLAIN ANALYZE) of the first term's trace
-    /// lookup and of the index search, for showing that a selective term
+    /// The executed plans (EXPLAIN ANALYZE) of the terms' trace lookup and
+    /// of the index search, for showing that a selective term
     /// uses the trigram indexes.
     pub async fn explain_search(
         &self,
@@ -98,13 +98,14 @@ impl Store {
         let hashes = trace_hashes(&tx, terms).await?;
         let patterns: Vec<String> = terms
             .iter()
+            .filter(|t| has_trigram(t))
             .map(|t| super::filter::like_folded(t))
             .collect();
         tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
         let mut plan = tx
             .query(
-                "EXPLAIN (ANALYZE, BUFFERS) SELECT hash FROM stack_traces WHERE folded LIKE $1",
-                &[&patterns.first().cloned().unwrap_or_default()],
+                &format!("EXPLAIN (ANALYZE, BUFFERS) {TRACE_LOOKUP}"),
+                &[&patterns],
             )
             .await?;
         let (sql, query) = index_search(filter, terms, &hashes, None, 100);
@@ -183,23 +184,39 @@ pub(super) fn term_conditions(
     conditions.join(" AND ")
 }
 
-/// True when pg_trgm can take trigrams from `term` for a LIKE pattern (a run
-/// of at least three letters or digits), so the trigram indexes narrow the
-/// search; shorter terms can only be checked row by row.
+/// True when pg_trgm takes at least one trigram from `%term%` (LIKE), so
+/// the trigram indexes narrow the search; a term without one can only be
+/// checked row by row. pg_trgm splits the pattern into words (runs of
+/// letters and digits) and pads a word with two blanks where its start is
+/// known (after a non-word character inside the term) and one blank where
+/// its end is known: `abc` has a trigram, and so have `1e-5` ("1e ",
+/// "  5") and the phrase `a b` ("  b"), while `ab`, `a` and `a.` have none.
 pub(super) fn has_trigram(term: &str) -> bool {
-    let mut run = 0;
-    for c in term.chars() {
-        if c.is_alphanumeric() {
-            run += 1;
-            if run >= 3 {
-                return true;
-            }
-        } else {
-            run = 0;
+    let chars: Vec<char> = term.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_alphanumeric() {
+            i += 1;
+        }
+        let len = i - start;
+        let start_known = start > 0;
+        let end_known = i < chars.len();
+        if len >= 3 || (start_known && len >= 1) || (end_known && len >= 2) {
+            return true;
         }
     }
     false
 }
+
+/// The matching traces' hashes of each LIKE pattern ($1), one row per
+/// pattern, in order.
+const TRACE_LOOKUP: &str = "SELECT ARRAY(SELECT hash FROM stack_traces WHERE folded LIKE t.pattern) \
+     FROM unnest($1::text[]) WITH ORDINALITY AS t(pattern, n) ORDER BY n";
 
 /// The hashes of the stored traces containing each term (folded), one
 /// array per term that has trigrams (`None` for the others, which would
@@ -214,13 +231,7 @@ async fn trace_hashes(
         .filter(|t| has_trigram(t))
         .map(|t| super::filter::like_folded(t))
         .collect();
-    let rows = tx
-        .query(
-            "SELECT ARRAY(SELECT hash FROM stack_traces WHERE folded LIKE t.pattern) \
-             FROM unnest($1::text[]) WITH ORDINALITY AS t(pattern, n) ORDER BY n",
-            &[&patterns],
-        )
-        .await?;
+    let rows = tx.query(TRACE_LOOKUP, &[&patterns]).await?;
     let mut found = rows
         .iter()
         .map(|row| row.try_get::<_, Vec<Vec<u8>>>(0))
@@ -385,7 +396,15 @@ async fn search_in(
     limit: usize,
     sink: &mut impl SearchSink,
 ) -> Result<SearchOutcome, StoreError> {
-    let tx = client.build_transaction().read_only(true).start().await?;
+    // One snapshot for every step: the steps meet at boundaries read by
+    // separate statements, which must not move while logs commit meanwhile
+    // (duplicates or gaps at the seams).
+    let tx = client
+        .build_transaction()
+        .read_only(true)
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .await?;
     let wanted = limit as i64 + 1; // one more tells whether the limit cut it
     let mut sent = 0u64;
     let mut last = None;
@@ -470,4 +489,21 @@ async fn search_in(
     let found_older =
         stream_hits(&tx, &query, &sql, limit - found, &mut sent, &mut last, sink).await?;
     finish(tx, sent, found + found_older > limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_trigram;
+
+    #[test]
+    fn terms_have_trigrams_as_pg_trgm_extracts_them_from_a_like_pattern() {
+        for term in [
+            "abc", "CUDA", "1e-5", "a.b", ".a", "ab-", "v0.1", "ab cd", "αβγ",
+        ] {
+            assert!(has_trigram(term), "{term:?}");
+        }
+        for term in ["a", "ab", "a.", "a-", "..", "é", "--"] {
+            assert!(!has_trigram(term), "{term:?}");
+        }
+    }
 }

@@ -220,7 +220,9 @@ export function LogsPage({ route }: { route: Route }) {
       frame = 0;
       const arrived = buffer;
       buffer = [];
-      liveCount.current += arrived.length;
+      // What the Performance mark counts: logs that arrived live (not the
+      // backfill the list starts from).
+      liveCount.current += arrived.filter((row) => row.live).length;
       setRows((r) => [...arrived.reverse(), ...r].slice(0, MAX_ROWS));
       mark("diagd:live-shown", liveCount.current);
       if (statsTimer === undefined)
