@@ -118,25 +118,23 @@ WITH input AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bytea[],
         $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::jsonb[],
-        $18::text[]
+        $17::text[]
     ) WITH ORDINALITY AS t(id, event_id, occurred_at, severity, error_type, message, stack_trace_hash,
            context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels,
            fingerprint, position)
 ),
 traces AS (
     -- In hash order, so concurrent batches sharing new traces cannot deadlock.
-    -- The shared TRACES_LOCK ($17) is taken before the first trace is looked
-    -- at (a one-time filter) and held until commit: a trace found stored
-    -- cannot be removed as unreferenced before this batch's logs refer to it.
-    -- A batch without traces refers to none and does not take it.
-    -- A trace already stored is skipped before its row is built: the row's
-    -- folded text (a generated column) costs ~70 µs for a 2 KB trace. The
-    -- batch took TRACES_LOCK in an earlier statement, so this statement's
-    -- snapshot sees every clear's removal of traces that committed before.
+    -- A batch with traces took TRACES_LOCK shared in an earlier statement of
+    -- its transaction (see insert_logs) and holds it until commit: a trace
+    -- found stored cannot be removed as unreferenced before this batch's
+    -- logs refer to it, and this statement's snapshot sees every clear's
+    -- removal of traces that committed before. A trace already stored is
+    -- skipped before its row is built: the row's folded text (a generated
+    -- column) costs ~70 µs for a 2 KB trace.
     INSERT INTO stack_traces (hash, trace)
     SELECT * FROM unnest($15::bytea[], $16::text[]) AS t(hash, trace)
-    WHERE (SELECT true FROM pg_advisory_xact_lock_shared($17::bigint) WHERE cardinality($15::bytea[]) > 0)
-      AND NOT EXISTS (SELECT 1 FROM stack_traces s WHERE s.hash = t.hash)
+    WHERE NOT EXISTS (SELECT 1 FROM stack_traces s WHERE s.hash = t.hash)
     ORDER BY hash
     ON CONFLICT (hash) DO NOTHING
 ),
@@ -302,7 +300,7 @@ impl Store {
         // made, and the batch costs no extra round trip for its groups
         // (`biased`: polled, so sent, in this order).
         let ensure_params = groups.params();
-        let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 18] = [
+        let insert_params: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
             &ids,
             &columns.event_ids,
             &columns.occurred_at,
@@ -319,7 +317,6 @@ impl Store {
             &columns.labels,
             &columns.new_trace_hashes,
             &columns.new_traces,
-            &TRACES_LOCK,
             &log_prints,
         ];
         // A batch with traces takes TRACES_LOCK shared in a statement of its

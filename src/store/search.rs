@@ -96,11 +96,7 @@ impl Store {
         let mut client = self.reader().await?;
         let tx = client.build_transaction().read_only(true).start().await?;
         let hashes = trace_hashes(&tx, terms).await?;
-        let patterns: Vec<String> = terms
-            .iter()
-            .filter(|t| has_trigram(t))
-            .map(|t| super::filter::like_folded(t))
-            .collect();
+        let patterns = trace_patterns(terms);
         tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
         let mut plan = tx
             .query(
@@ -218,6 +214,16 @@ pub(super) fn has_trigram(term: &str) -> bool {
 const TRACE_LOOKUP: &str = "SELECT ARRAY(SELECT hash FROM stack_traces WHERE folded LIKE t.pattern) \
      FROM unnest($1::text[]) WITH ORDINALITY AS t(pattern, n) ORDER BY n";
 
+/// The LIKE patterns of the terms that have trigrams: what [`TRACE_LOOKUP`]
+/// looks up, in order.
+fn trace_patterns(terms: &[String]) -> Vec<String> {
+    terms
+        .iter()
+        .filter(|t| has_trigram(t))
+        .map(|t| super::filter::like_folded(t))
+        .collect()
+}
+
 /// The hashes of the stored traces containing each term (folded), one
 /// array per term that has trigrams (`None` for the others, which would
 /// need every trace read): looked up once per search through the traces'
@@ -226,12 +232,7 @@ async fn trace_hashes(
     tx: &Transaction<'_>,
     terms: &[String],
 ) -> Result<Vec<Option<Vec<Vec<u8>>>>, StoreError> {
-    let patterns: Vec<String> = terms
-        .iter()
-        .filter(|t| has_trigram(t))
-        .map(|t| super::filter::like_folded(t))
-        .collect();
-    let rows = tx.query(TRACE_LOOKUP, &[&patterns]).await?;
+    let rows = tx.query(TRACE_LOOKUP, &[&trace_patterns(terms)]).await?;
     let mut found = rows
         .iter()
         .map(|row| row.try_get::<_, Vec<Vec<u8>>>(0))
@@ -348,7 +349,6 @@ async fn stream_hits(
     sql: &SqlFilter,
     room: usize,
     sent: &mut u64,
-    last: &mut Option<PageCursor>,
     sink: &mut impl SearchSink,
 ) -> Result<usize, StoreError> {
     let statement = tx.prepare(query).await?;
@@ -365,10 +365,6 @@ async fn stream_hits(
                 return Ok(produced);
             }
             let log = row_to_entry(row)?;
-            *last = Some(PageCursor {
-                occurred_at: log.occurred_at,
-                id: log.id,
-            });
             sink.hit(log).await.map_err(StoreError::Sink)?;
             *sent += 1;
         }
@@ -407,7 +403,6 @@ async fn search_in(
         .await?;
     let wanted = limit as i64 + 1; // one more tells whether the limit cut it
     let mut sent = 0u64;
-    let mut last = None;
 
     // A query without a term of three letters or digits: the indexes
     // cannot narrow it, so only the newest logs are looked at.
@@ -420,7 +415,7 @@ async fn search_in(
             SHORT_QUERY_WINDOW,
             wanted,
         );
-        let found = stream_hits(&tx, &query, &sql, limit, &mut sent, &mut last, sink).await?;
+        let found = stream_hits(&tx, &query, &sql, limit, &mut sent, sink).await?;
         let truncated = found > limit;
         let more = nth_newest(&tx, filter, None, SHORT_QUERY_WINDOW + 1)
             .await?
@@ -438,7 +433,7 @@ async fn search_in(
 
     // 1. The newest logs, checked row by row.
     let (sql, query) = walk_search(filter, terms, access, None, RECENT_WINDOW, wanted);
-    let mut found = stream_hits(&tx, &query, &sql, limit, &mut sent, &mut last, sink).await?;
+    let mut found = stream_hits(&tx, &query, &sql, limit, &mut sent, sink).await?;
     if found > limit {
         return finish(tx, sent, true).await;
     }
@@ -463,8 +458,7 @@ async fn search_in(
                 rows,
                 wanted - found as i64,
             );
-            found +=
-                stream_hits(&tx, &query, &sql, limit - found, &mut sent, &mut last, sink).await?;
+            found += stream_hits(&tx, &query, &sql, limit - found, &mut sent, sink).await?;
             if found > limit {
                 return finish(tx, sent, true).await;
             }
@@ -486,8 +480,7 @@ async fn search_in(
         Some(boundary),
         wanted - found as i64,
     );
-    let found_older =
-        stream_hits(&tx, &query, &sql, limit - found, &mut sent, &mut last, sink).await?;
+    let found_older = stream_hits(&tx, &query, &sql, limit - found, &mut sent, sink).await?;
     finish(tx, sent, found + found_older > limit).await
 }
 
