@@ -40,6 +40,21 @@ pub struct DatabaseArgs {
     /// Seconds to wait for a database connection before answering UNAVAILABLE.
     #[arg(long, env = "DIAGD_DB_TIMEOUT_SECS", default_value_t = 5)]
     pub db_timeout_secs: u64,
+
+    /// PostgreSQL URL of a streaming-replication standby of DATABASE_URL's
+    /// server (same database name). Listing, getting, searching, stats,
+    /// export, reports and groups read from it while it is at most
+    /// --read-max-lag-secs behind; writes, LISTEN/NOTIFY, the live tail,
+    /// runs and alerts stay on the primary. Unset: every read goes to the
+    /// primary.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
+
+    /// Seconds the standby may be behind the primary and still take reads;
+    /// further behind (or down), reads go to the primary until it catches up.
+    #[arg(long, env = "DIAGD_READ_MAX_LAG_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub read_max_lag_secs: u64,
 }
 
 impl DatabaseArgs {
@@ -65,6 +80,8 @@ impl DatabaseArgs {
             read_connections: self.db_read_connections.max(2) as usize,
             acquire_timeout: Duration::from_secs(self.db_timeout_secs.max(1)),
             read_statement_timeout: Duration::from_secs(self.db_read_statement_timeout_secs),
+            read_url: self.database_read_url.clone(),
+            read_max_lag: Duration::from_secs(self.read_max_lag_secs),
             ..crate::store::PoolOptions::default()
         }
     }
@@ -381,9 +398,16 @@ impl ServeArgs {
             }
             None => serde_json::json!({ "mode": "embedded", "data_dir": self.database.data_dir() }),
         };
+        let standby = self.database.database_read_url.as_deref().map(|url| {
+            serde_json::json!({
+                "url": describe_database_url(url),
+                "read_max_lag_secs": self.database.read_max_lag_secs,
+            })
+        });
         serde_json::json!({
             "listen": self.listen.to_string(),
             "database_connection": database,
+            "standby": standby,
             "db_max_connections": self.database.db_max_connections,
             "db_read_connections": self.database.db_read_connections,
             "db_read_statement_timeout_secs": self.database.db_read_statement_timeout_secs,

@@ -9,8 +9,9 @@
 //! duplicates (`api::ingest`), live-tail deliveries dropped (`workers::tail`),
 //! retention deletions, stack traces cleaned up, embedded PostgreSQL
 //! restarts. Set by the endpoint when scraped: live-tail subscribers and the
-//! connections of each pool (in use, idle, waiting); and whether the
-//! embedded PostgreSQL is up, by its supervision.
+//! connections of each pool (in use, idle, waiting) and, with a standby,
+//! its lag and whether it takes reads; and whether the embedded PostgreSQL
+//! is up, by its supervision.
 
 use std::{
     sync::{LazyLock, Mutex, Once},
@@ -83,6 +84,11 @@ pub struct Metrics {
     pub embedded_postgres_up: Gauge,
     /// Times the embedded PostgreSQL was found dead and restarted.
     pub embedded_postgres_restarts: Counter,
+    /// The standby's lag at its last check, in seconds (absent without a
+    /// standby).
+    pub standby_lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// 1 while the standby takes reads, 0 while they go to the primary.
+    pub standby_in_use: Gauge,
     /// Alerts written to the outbox.
     pub alerts: Counter,
     /// Alerts not written because the outbox was full.
@@ -123,6 +129,8 @@ impl Metrics {
             traces_removed: Counter::default(),
             embedded_postgres_up: Gauge::default(),
             embedded_postgres_restarts: Counter::default(),
+            standby_lag_seconds: Gauge::default(),
+            standby_in_use: Gauge::default(),
             alerts: Counter::default(),
             alerts_dropped: Counter::default(),
             alert_attempts: Family::default(),
@@ -249,6 +257,27 @@ impl Metrics {
             );
         });
         self.embedded_postgres_up.set(i64::from(up));
+    }
+
+    /// Sets the standby's gauges (printed from the first call on): its lag
+    /// and whether it takes reads.
+    pub fn standby(&self, lag: Duration, in_use: bool) {
+        static REGISTERED: Once = Once::new();
+        REGISTERED.call_once(|| {
+            let mut registry = self.registry();
+            registry.register(
+                "standby_lag_seconds",
+                "How far the standby's data was behind the primary's at its last check",
+                self.standby_lag_seconds.clone(),
+            );
+            registry.register(
+                "standby_in_use",
+                "1 while the standby takes reads, 0 while they go to the primary (down or lagging)",
+                self.standby_in_use.clone(),
+            );
+        });
+        self.standby_lag_seconds.set(lag.as_secs_f64());
+        self.standby_in_use.set(i64::from(in_use));
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {

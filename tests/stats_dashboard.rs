@@ -115,6 +115,8 @@ fn expected(seeded: &[Seeded], keep: impl Fn(&Seeded) -> bool) -> pb::GetStatsRe
         live_subscribers: 0,
         retention: Some(pb::RetentionStatus::default()),
         buckets: vec![],
+        // Without DATABASE_READ_URL there is no standby to report.
+        standby: None,
     }
 }
 

@@ -119,6 +119,10 @@ impl DiagnosticsApi {
             self.hub.subscriber_count(),
             self.retention.status(),
         );
+        response.standby = self
+            .store
+            .standby_status()
+            .map(convert::to_wire::standby_status);
         response.buckets = buckets
             .into_iter()
             .map(convert::to_wire::time_bucket)

@@ -161,8 +161,8 @@ fn parse_bucket_width(name: &str) -> Result<pb::BucketWidth, String> {
     }
 }
 
-/// `diagd stats`: counts by severity and type, time span, live tails and
-/// retention.
+/// `diagd stats`: counts by severity and type, time span, live tails,
+/// retention and the standby (when one takes reads).
 pub async fn stats(args: StatsArgs) -> Result<(), String> {
     let mut client = args.server.connect().await?;
     let stats = client
@@ -244,7 +244,33 @@ pub async fn stats(args: StatsArgs) -> Result<(), String> {
         ),
         _ => anstream::println!("{} off", dim("retention")),
     }
+    if let Some(standby) = &stats.standby {
+        anstream::println!("{} {}", dim("standby"), standby_line(standby));
+    }
     Ok(())
+}
+
+/// The standby as `diagd stats` shows it: its state, lag, and where reads
+/// went.
+fn standby_line(standby: &pb::StandbyStatus) -> String {
+    let seconds = |d: Option<&prost_types::Duration>| {
+        d.map_or(0.0, |d| d.seconds as f64 + f64::from(d.nanos) / 1e9)
+    };
+    let state = match pb::StandbyState::try_from(standby.state) {
+        Ok(pb::StandbyState::Streaming) => "streaming (takes reads)".to_string(),
+        Ok(pb::StandbyState::Lagging) => format!(
+            "lagging (more than {:.0} s behind: reads go to the primary)",
+            seconds(standby.max_lag.as_ref())
+        ),
+        Ok(pb::StandbyState::Down) => format!("down (reads go to the primary): {}", standby.error),
+        _ => "not checked yet".to_string(),
+    };
+    format!(
+        "{state}; {:.1} s behind; reads {} on the standby, {} on the primary",
+        seconds(standby.lag.as_ref()),
+        render::count(standby.reads_on_standby),
+        render::count(standby.reads_on_primary)
+    )
 }
 
 /// `diagd search` flags.

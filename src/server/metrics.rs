@@ -1,5 +1,6 @@
 //! The `/metrics` endpoint (`--metrics-listen`, off by default): sets the
-//! gauges read on demand — live-tail subscribers, each pool's connections —
+//! gauges read on demand — live-tail subscribers, each pool's connections,
+//! the standby's lag —
 //! and prints diagd's registry (`crate::metrics`) as OpenMetrics text.
 
 use std::{net::SocketAddr, sync::Arc};
@@ -15,6 +16,12 @@ use crate::{
 /// Sets the gauges read on demand from `store` and `hub`.
 fn refresh(store: &Store, hub: &Hub) {
     METRICS.live_subscribers.set(hub.subscriber_count() as i64);
+    if let Some(standby) = store.standby_status() {
+        METRICS.standby(
+            standby.lag,
+            standby.state == crate::store::StandbyState::Streaming,
+        );
+    }
     for pool in store.pool_statuses() {
         for (state, value) in [
             ("in_use", pool.in_use),

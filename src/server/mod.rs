@@ -208,6 +208,13 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    if store.has_standby() {
+        tokio::spawn(watch_standby(
+            store.clone(),
+            health_reporter.clone(),
+            shutdown.clone(),
+        ));
+    }
     let health_task = tokio::spawn(watch_database_health(
         store.clone(),
         health_reporter,
@@ -417,6 +424,35 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 
 /// Keeps grpc.health.v1 SERVING while the database answers and NOT_SERVING
 /// while it does not, for the whole server ("") and for the service.
+/// The health service name that says whether the standby takes reads:
+/// SERVING while it does, NOT_SERVING while it is down or lagging (reads go
+/// to the primary then; the server's own health is unaffected). Unknown to
+/// the health service without a standby.
+pub const STANDBY_HEALTH_SERVICE: &str = "diagd.standby";
+
+/// Checks the standby every second until `shutdown` (reads follow each
+/// check) and reports it as [`STANDBY_HEALTH_SERVICE`].
+async fn watch_standby(store: Store, reporter: HealthReporter, shutdown: CancellationToken) {
+    let mut last = None;
+    loop {
+        store.check_standby().await;
+        let status = match store.standby_status() {
+            Some(s) if s.state == crate::store::StandbyState::Streaming => ServingStatus::Serving,
+            _ => ServingStatus::NotServing,
+        };
+        if last != Some(status) {
+            reporter
+                .set_service_status(STANDBY_HEALTH_SERVICE, status)
+                .await;
+            last = Some(status);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 async fn watch_database_health(
     store: Store,
     reporter: HealthReporter,

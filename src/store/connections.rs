@@ -29,7 +29,7 @@ pub const READ_APPLICATION_NAME: &str = "diagd-read";
 /// How a pool's connections are used right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
-    /// `write` or `read`.
+    /// `write`, `read` or `standby`.
     pub name: &'static str,
     /// Connections handed out.
     pub in_use: usize,
@@ -145,14 +145,31 @@ pub(super) fn common_session_settings() -> Vec<String> {
 pub struct Reader {
     /// The pooled connection; `None` once given back or taken out.
     object: Option<Object>,
+    /// Whether it is a connection to the standby.
+    standby: bool,
 }
 
 impl Reader {
-    /// Wraps a pooled connection.
+    /// Wraps a pooled connection to the primary.
     pub(super) fn new(object: Object) -> Reader {
         Reader {
             object: Some(object),
+            standby: false,
         }
+    }
+
+    /// Wraps a pooled connection to the standby.
+    pub(super) fn on_standby(object: Object) -> Reader {
+        Reader {
+            object: Some(object),
+            standby: true,
+        }
+    }
+
+    /// Whether this connection reads from the standby (whose data may be a
+    /// moment behind the primary's).
+    pub fn is_on_standby(&self) -> bool {
+        self.standby
     }
 
     /// The work is done: the connection goes back to the pool.

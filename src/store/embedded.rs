@@ -412,9 +412,20 @@ impl EmbeddedPostgres {
     /// Runs one of the PostgreSQL tools, as the unprivileged user when diagd
     /// is root; fails with its output when it exits non-zero.
     fn run_tool(&self, tool: &str, args: &[&str]) -> Result<Output, EmbeddedError> {
+        self.run_tool_with_env(tool, args, &[])
+    }
+
+    /// [`run_tool`](Self::run_tool) with more environment variables.
+    fn run_tool_with_env(
+        &self,
+        tool: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Output, EmbeddedError> {
         let mut command = Command::new(self.bindir.join(tool));
         command
             .args(args)
+            .envs(env.iter().copied())
             .env("LC_ALL", "C.UTF-8")
             .env_remove("PGDATA");
         if let Some(user) = &self.run_as {
@@ -443,6 +454,63 @@ impl EmbeddedPostgres {
                 ),
             })
         }
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl EmbeddedPostgres {
+    /// Makes a streaming-replication standby of this cluster in `base_dir`
+    /// with the same binaries (`pg_basebackup -R` over loopback, as the
+    /// `diagd` superuser) and starts it on a free loopback port (again on
+    /// the same port when started later from the same `base_dir` with
+    /// [`EmbeddedPostgres::start`]). It runs with `hot_standby_feedback`, so
+    /// long reads on it are not cancelled by the primary's clean-up.
+    /// Blocking.
+    pub fn start_standby(&self, base_dir: &Path) -> Result<EmbeddedPostgres, EmbeddedError> {
+        fs::create_dir_all(base_dir)
+            .map_err(io_error(format!("creating {}", base_dir.display())))?;
+        if let Some(user) = &self.run_as {
+            chown(base_dir, Some(user.uid), Some(user.gid)).map_err(|e| {
+                io_error(format!("handing {} to {}", base_dir.display(), user.name))(e.into())
+            })?;
+        }
+        fs::set_permissions(base_dir, fs::Permissions::from_mode(0o700))
+            .map_err(io_error(format!("restricting {}", base_dir.display())))?;
+        let pgdata = base_dir.join("pgdata");
+        let pgdata_arg = pgdata.display().to_string();
+        let port = self.port.to_string();
+        self.run_tool_with_env(
+            "pg_basebackup",
+            &[
+                "-D",
+                &pgdata_arg,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                SUPERUSER,
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ],
+            &[("PGPASSWORD", &self.password)],
+        )?;
+        // The standby has the primary's roles, so the primary's password.
+        write_private_file(&base_dir.join("password"), &self.password, None)?;
+        let conf = pgdata.join("postgresql.conf");
+        OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .and_then(|mut f| {
+                f.write_all(
+                    b"\n# Written by diagd's tests: a hot standby.\nhot_standby_feedback = on\n",
+                )
+            })
+            .map_err(io_error(format!("writing {}", conf.display())))?;
+        EmbeddedPostgres::start(base_dir, Ownership::Exclusive)
     }
 }
 

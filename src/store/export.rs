@@ -32,7 +32,7 @@ impl Store {
         filter: &LogFilter,
         sink: &mut impl ExportSink,
     ) -> Result<u64, StoreError> {
-        let mut client = self.reader().await?;
+        let mut client = self.replica_reader().await?;
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)

@@ -10,7 +10,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{
-    Store, StoreError,
+    Reader, Store, StoreError,
     filter::like_folded,
     logs::{FULL_COLUMNS, GroupColumns, LOGS_WITH_TRACES, row_to_entry},
 };
@@ -184,7 +184,7 @@ impl Store {
              ORDER BY sort_key DESC, id DESC",
             conditions = conditions.join(" AND "),
         );
-        let client = self.reader().await?;
+        let client = self.replica_reader().await?;
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
             .iter()
             .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
@@ -242,48 +242,59 @@ impl Store {
         buckets: u32,
         width: BucketWidth,
     ) -> Result<Option<GroupDetail>, StoreError> {
-        let mut client = self.reader().await?;
-        let tx = client.build_transaction().read_only(true).start().await?;
-        let Some(group) = read_group(&tx, id, Utc::now() - TimeDelta::hours(24)).await? else {
-            tx.commit().await?;
-            client.finish();
-            return Ok(None);
-        };
-        let latest_log = tx
-            .query_opt(
-                &format!(
-                    "SELECT {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} WHERE logs.group_id = $1 \
+        self.read_by_id(|client| group_detail(client, id, buckets, width))
+            .await
+    }
+}
+
+/// [`Store::get_group`] on `client` (given back when done).
+async fn group_detail(
+    mut client: Reader,
+    id: i64,
+    buckets: u32,
+    width: BucketWidth,
+) -> Result<Option<GroupDetail>, StoreError> {
+    let tx = client.build_transaction().read_only(true).start().await?;
+    let Some(group) = read_group(&tx, id, Utc::now() - TimeDelta::hours(24)).await? else {
+        tx.commit().await?;
+        client.finish();
+        return Ok(None);
+    };
+    let latest_log = tx
+        .query_opt(
+            &format!(
+                "SELECT {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} WHERE logs.group_id = $1 \
                      ORDER BY occurred_at DESC, logs.id DESC LIMIT 1"
-                ),
-                &[&id],
-            )
-            .await?
-            .map(|row| row_to_entry(&row))
-            .transpose()?;
-        let fingerprints = tx
-            .query(
-                "SELECT fingerprint, version, components, title, event_count, added_at \
+            ),
+            &[&id],
+        )
+        .await?
+        .map(|row| row_to_entry(&row))
+        .transpose()?;
+    let fingerprints = tx
+        .query(
+            "SELECT fingerprint, version, components, title, event_count, added_at \
                  FROM group_fingerprints WHERE group_id = $1 \
                  ORDER BY event_count DESC, fingerprint LIMIT $2",
-                &[&id, &MAX_LISTED_FINGERPRINTS],
-            )
-            .await?
-            .iter()
-            .map(row_to_fingerprint)
-            .collect::<Result<Vec<_>, _>>()?;
-        // The counts are hourly: a finer width is read as hours.
-        let width = if width == BucketWidth::Minute {
-            BucketWidth::Hour
-        } else {
-            width
-        };
-        let (step, unit) = (width.step(), width.unit());
-        let now = Utc::now();
-        let last = now
-            .duration_trunc(step)
-            .map_err(|e| StoreError::Corrupt(format!("bucket: {e}")))?;
-        let first = last - step * (buckets.max(1) as i32 - 1);
-        let counted = tx
+            &[&id, &MAX_LISTED_FINGERPRINTS],
+        )
+        .await?
+        .iter()
+        .map(row_to_fingerprint)
+        .collect::<Result<Vec<_>, _>>()?;
+    // The counts are hourly: a finer width is read as hours.
+    let width = if width == BucketWidth::Minute {
+        BucketWidth::Hour
+    } else {
+        width
+    };
+    let (step, unit) = (width.step(), width.unit());
+    let now = Utc::now();
+    let last = now
+        .duration_trunc(step)
+        .map_err(|e| StoreError::Corrupt(format!("bucket: {e}")))?;
+    let first = last - step * (buckets.max(1) as i32 - 1);
+    let counted = tx
             .query(
                 "SELECT date_trunc($3, h.hour, 'UTC') AS bucket, sum(h.log_count)::bigint AS count
                  FROM group_fingerprints f JOIN fingerprint_counts_hourly h ON h.fingerprint = f.fingerprint
@@ -292,61 +303,62 @@ impl Store {
                 &[&id, &first, &unit],
             )
             .await?;
-        let mut histogram: Vec<BucketCount> = (0..buckets.max(1))
-            .map(|i| BucketCount {
-                start: first + step * i as i32,
-                count: 0,
-            })
-            .collect();
-        for row in &counted {
-            let bucket: DateTime<Utc> = row.try_get("bucket")?;
-            let count: i64 = row.try_get("count")?;
-            if let Some(slot) = histogram.iter_mut().find(|b| b.start == bucket) {
-                slot.count = count.max(0) as u64;
-            }
+    let mut histogram: Vec<BucketCount> = (0..buckets.max(1))
+        .map(|i| BucketCount {
+            start: first + step * i as i32,
+            count: 0,
+        })
+        .collect();
+    for row in &counted {
+        let bucket: DateTime<Utc> = row.try_get("bucket")?;
+        let count: i64 = row.try_get("count")?;
+        if let Some(slot) = histogram.iter_mut().find(|b| b.start == bucket) {
+            slot.count = count.max(0) as u64;
         }
-        let mut top = Vec::new();
-        for (table, column) in [
-            ("fingerprint_hosts", "source_host"),
-            ("fingerprint_runs", "source_run_id"),
-        ] {
-            let rows = tx
-                .query(
-                    &format!(
-                        "SELECT s.{column} AS value, sum(s.log_count)::bigint AS count
+    }
+    let mut top = Vec::new();
+    for (table, column) in [
+        ("fingerprint_hosts", "source_host"),
+        ("fingerprint_runs", "source_run_id"),
+    ] {
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT s.{column} AS value, sum(s.log_count)::bigint AS count
                          FROM group_fingerprints f JOIN {table} s ON s.fingerprint = f.fingerprint
                          WHERE f.group_id = $1 AND s.{column} <> ''
                          GROUP BY 1 HAVING sum(s.log_count) > 0
                          ORDER BY 2 DESC, 1 LIMIT $2"
-                    ),
-                    &[&id, &TOP_SOURCES],
-                )
-                .await?;
-            top.push(
-                rows.iter()
-                    .map(|row| {
-                        Ok(ValueCount {
-                            value: row.try_get("value")?,
-                            count: row.try_get::<_, i64>("count")?.max(0) as u64,
-                        })
+                ),
+                &[&id, &TOP_SOURCES],
+            )
+            .await?;
+        top.push(
+            rows.iter()
+                .map(|row| {
+                    Ok(ValueCount {
+                        value: row.try_get("value")?,
+                        count: row.try_get::<_, i64>("count")?.max(0) as u64,
                     })
-                    .collect::<Result<Vec<_>, StoreError>>()?,
-            );
-        }
-        tx.commit().await?;
-        client.finish();
-        let top_runs = top.pop().unwrap_or_default();
-        let top_hosts = top.pop().unwrap_or_default();
-        Ok(Some(GroupDetail {
-            group,
-            latest_log,
-            fingerprints,
-            histogram,
-            top_hosts,
-            top_runs,
-        }))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?,
+        );
     }
+    tx.commit().await?;
+    client.finish();
+    let top_runs = top.pop().unwrap_or_default();
+    let top_hosts = top.pop().unwrap_or_default();
+    Ok(Some(GroupDetail {
+        group,
+        latest_log,
+        fingerprints,
+        histogram,
+        top_hosts,
+        top_runs,
+    }))
+}
 
+impl Store {
     /// Applies `update` to group `id` (already resolved); the group after,
     /// or `None` when there is no such group.
     pub async fn update_group(
@@ -552,7 +564,7 @@ impl Store {
              ORDER BY c.count DESC, c.group_id",
             sql.where_clause()
         );
-        let client = self.reader().await?;
+        let client = self.replica_reader().await?;
         let rows = client.query(&query, &sql.params()).await?;
         client.finish();
         rows.iter()

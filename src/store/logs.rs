@@ -483,21 +483,27 @@ impl Store {
 
     /// One log with every detail, or `None`.
     pub async fn get_log(&self, id: Uuid) -> Result<Option<LogEntry>, StoreError> {
-        let client = self.reader().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} WHERE logs.id = $1"
-            ))
-            .await?;
-        let entry = client
-            .query_opt(&statement, &[&id])
-            .await?
-            .map(|row| row_to_entry(&row))
-            .transpose()?;
-        client.finish();
-        Ok(entry)
+        self.read_by_id(|client| read_log(client, id)).await
     }
+}
 
+/// [`Store::get_log`] on `client` (given back when done).
+async fn read_log(client: super::Reader, id: Uuid) -> Result<Option<LogEntry>, StoreError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {FULL_COLUMNS} FROM {LOGS_WITH_TRACES} WHERE logs.id = $1"
+        ))
+        .await?;
+    let entry = client
+        .query_opt(&statement, &[&id])
+        .await?
+        .map(|row| row_to_entry(&row))
+        .transpose()?;
+    client.finish();
+    Ok(entry)
+}
+
+impl Store {
     /// One page of logs matching `filter`, newest first, strictly after
     /// `cursor`; with `full` every detail, otherwise the basic columns.
     /// The page ends after `page_size` logs or once it holds about
@@ -512,7 +518,7 @@ impl Store {
         include_total: bool,
         max_bytes: usize,
     ) -> Result<LogPage, StoreError> {
-        let mut client = self.reader().await?;
+        let mut client = self.replica_reader().await?;
         let tx = client.build_transaction().read_only(true).start().await?;
         let total = if include_total {
             let sql = SqlFilter::for_logs(filter);

@@ -1,6 +1,8 @@
 //! PostgreSQL storage. All SQL of diagd lives under here.
 //!
 //! - `connections`: the write and read pools and the `Reader` guard
+//! - `standby`: the optional streaming standby that takes reads
+//!   (`DATABASE_READ_URL`), its lag, and which reads go where
 //! - `migrate`: `migrations/NNNN_name.sql`, applied under an advisory lock
 //! - `embedded`: the embedded default cluster and its supervision
 //! - `logs`: inserting batches (one statement) and listing / getting logs
@@ -32,6 +34,7 @@ mod notify;
 mod reports;
 pub(crate) mod runs;
 mod search;
+mod standby;
 mod stats;
 mod tail;
 
@@ -60,6 +63,7 @@ pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Listene
 pub use reports::{ReportBody, StoredReport};
 pub use runs::ChangeCursor;
 pub use search::{SearchOutcome, SearchSink};
+pub use standby::{StandbyState, StandbyStatus};
 
 /// A storage failure, as the API layer needs to tell them apart.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +112,7 @@ impl From<tokio_postgres::Error> for StoreError {
         });
         let timed_out = e.code() == Some(&SqlState::QUERY_CANCELED);
         if connection_lost {
-            StoreError::Unavailable(e.to_string())
+            StoreError::Unavailable(describe_connection_error(&e))
         } else if timed_out {
             StoreError::Timeout(describe_query_error(&e))
         } else if conflict {
@@ -117,6 +121,26 @@ impl From<tokio_postgres::Error> for StoreError {
             StoreError::Query(e)
         }
     }
+}
+
+/// Why a connection failed or was lost: PostgreSQL's words when it said
+/// why (a missing database, a shutdown), else tokio-postgres' with their
+/// causes ("error connecting to server: Connection refused").
+fn describe_connection_error(e: &tokio_postgres::Error) -> String {
+    if e.as_db_error().is_some() {
+        return describe_query_error(e);
+    }
+    let mut described = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !described.ends_with(&cause_text) {
+            described.push_str(": ");
+            described.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    described
 }
 
 /// PostgreSQL's own words for a failed query (its SQLSTATE and message),
@@ -155,6 +179,12 @@ pub struct PoolOptions {
     /// Longest a read transaction may sit idle (a stream whose client does
     /// not read); PostgreSQL ends the session after it.
     pub read_idle_timeout: Duration,
+    /// A streaming-replication standby of the primary that takes the reads
+    /// that may lag (`DATABASE_READ_URL`); `None`: every read goes to the
+    /// primary.
+    pub read_url: Option<String>,
+    /// How far the standby may be behind the primary and still take reads.
+    pub read_max_lag: Duration,
 }
 
 impl Default for PoolOptions {
@@ -165,17 +195,24 @@ impl Default for PoolOptions {
             acquire_timeout: Duration::from_secs(5),
             read_statement_timeout: Duration::from_secs(30),
             read_idle_timeout: Duration::from_secs(120),
+            read_url: None,
+            read_max_lag: Duration::from_secs(10),
         }
     }
 }
 
-/// diagd's storage: two pools of connections to one PostgreSQL database.
+/// diagd's storage: two pools of connections to one PostgreSQL database,
+/// and a third to its standby when one is configured.
 #[derive(Clone)]
 pub struct Store {
     /// The write pool; cheap to clone.
     pool: Pool,
     /// The read pool.
     reads: Pool,
+    /// The standby that takes reads, when configured.
+    standby: Option<std::sync::Arc<standby::Standby>>,
+    /// How long to wait for a connection.
+    acquire_timeout: Duration,
     /// Times full clears of this process set out to end read sessions, so
     /// far (counted before they do): a read that fails after this moved was
     /// ended by a clear, not by an outage.
@@ -206,21 +243,40 @@ impl Store {
                 session_settings: connections::common_session_settings(),
             },
         )?;
-        let reads = connections::build_pool(
-            &config,
-            connections::PoolSpec {
-                size: options.read_connections,
-                acquire_timeout: options.acquire_timeout,
-                application_name: READ_APPLICATION_NAME,
-                session_settings: connections::read_session_settings(
-                    options.read_statement_timeout,
-                    options.read_idle_timeout,
-                ),
-            },
-        )?;
+        let read_spec = || connections::PoolSpec {
+            size: options.read_connections,
+            acquire_timeout: options.acquire_timeout,
+            application_name: READ_APPLICATION_NAME,
+            session_settings: connections::read_session_settings(
+                options.read_statement_timeout,
+                options.read_idle_timeout,
+            ),
+        };
+        let reads = connections::build_pool(&config, read_spec())?;
+        let standby = match &options.read_url {
+            None => None,
+            Some(url) => {
+                let mut standby_config: tokio_postgres::Config =
+                    url.parse().map_err(|e: tokio_postgres::Error| {
+                        StoreError::Config(format!("DATABASE_READ_URL: {e}"))
+                    })?;
+                if standby_config.get_connect_timeout().is_none() {
+                    standby_config.connect_timeout(options.acquire_timeout);
+                }
+                // Never created there: a standby is read-only, and its
+                // databases come from the primary.
+                let pool = connections::build_pool(&standby_config, read_spec())?;
+                Some(std::sync::Arc::new(standby::Standby::new(
+                    pool,
+                    options.read_max_lag,
+                )))
+            }
+        };
         Ok(Store {
             pool,
             reads,
+            standby,
+            acquire_timeout: options.acquire_timeout,
             ended_by_clears: Default::default(),
             config,
         })
@@ -244,12 +300,17 @@ impl Store {
         Ok(self.pool.get().await?)
     }
 
-    /// How each pool's connections are used right now (for metrics).
-    pub fn pool_statuses(&self) -> [PoolStatus; 2] {
-        [
+    /// How each pool's connections are used right now (for metrics):
+    /// write, read, and standby when one is configured.
+    pub fn pool_statuses(&self) -> Vec<PoolStatus> {
+        let mut statuses = vec![
             PoolStatus::of("write", &self.pool),
             PoolStatus::of("read", &self.reads),
-        ]
+        ];
+        if let Some(standby) = &self.standby {
+            statuses.push(PoolStatus::of("standby", &standby.pool));
+        }
+        statuses
     }
 
     /// A connection of the read pool, cancelled and closed if dropped

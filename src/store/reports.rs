@@ -175,7 +175,7 @@ impl Store {
         max_errors: usize,
         document: impl FnOnce(u64, &str) -> Value,
     ) -> Result<StoredReport, StoreError> {
-        let mut client = self.reader().await?;
+        let mut client = self.replica_reader().await?;
         let tx = client
             .build_transaction()
             .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -293,39 +293,57 @@ impl Store {
 
     /// What a download of report `id` reads, or `None`.
     pub async fn report_body(&self, id: Uuid) -> Result<Option<ReportBody>, StoreError> {
-        let client = self.reader().await?;
-        let statement = client
-            .prepare_cached(
-                "SELECT id, created_at, error_count, size_bytes, document::text,
-                     (SELECT count(*)::int FROM report_parts WHERE report_id = r.id)
-                 FROM reports r WHERE id = $1 AND ready",
-            )
-            .await?;
-        let row = client.query_opt(&statement, &[&id]).await?;
-        client.finish();
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(match row.try_get::<_, Option<String>>(4)? {
-            Some(document) => ReportBody::Whole(document),
-            None => ReportBody::Parts {
-                report: row_to_report(&row)?,
-                count: row.try_get(5)?,
-            },
-        }))
+        self.read_by_id(|client| read_report_body(client, id)).await
     }
 
     /// Part `seq` of report `id`, or `None` (the report was deleted).
     pub async fn report_part(&self, id: Uuid, seq: i32) -> Result<Option<String>, StoreError> {
-        let client = self.reader().await?;
-        let statement = client
-            .prepare_cached("SELECT body FROM report_parts WHERE report_id = $1 AND seq = $2")
-            .await?;
-        let row = client.query_opt(&statement, &[&id, &seq]).await?;
-        client.finish();
-        Ok(row.map(|row| row.try_get(0)).transpose()?)
+        self.read_by_id(|client| read_report_part(client, id, seq))
+            .await
     }
+}
 
+/// [`Store::report_body`] on `client` (given back when done).
+async fn read_report_body(
+    client: super::Reader,
+    id: Uuid,
+) -> Result<Option<ReportBody>, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT id, created_at, error_count, size_bytes, document::text,
+                     (SELECT count(*)::int FROM report_parts WHERE report_id = r.id)
+                 FROM reports r WHERE id = $1 AND ready",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&id]).await?;
+    client.finish();
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(match row.try_get::<_, Option<String>>(4)? {
+        Some(document) => ReportBody::Whole(document),
+        None => ReportBody::Parts {
+            report: row_to_report(&row)?,
+            count: row.try_get(5)?,
+        },
+    }))
+}
+
+/// [`Store::report_part`] on `client` (given back when done).
+async fn read_report_part(
+    client: super::Reader,
+    id: Uuid,
+    seq: i32,
+) -> Result<Option<String>, StoreError> {
+    let statement = client
+        .prepare_cached("SELECT body FROM report_parts WHERE report_id = $1 AND seq = $2")
+        .await?;
+    let row = client.query_opt(&statement, &[&id, &seq]).await?;
+    client.finish();
+    Ok(row.map(|row| row.try_get(0)).transpose()?)
+}
+
+impl Store {
     /// A report's metadata, or `None`.
     pub async fn get_report(&self, id: Uuid) -> Result<Option<StoredReport>, StoreError> {
         let client = self.client().await?;
@@ -366,7 +384,7 @@ impl Store {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: usize,
     ) -> Result<(Vec<StoredReport>, bool), StoreError> {
-        let client = self.reader().await?;
+        let client = self.replica_reader().await?;
         let limit_plus_one = limit as i64 + 1;
         let rows = match after {
             None => {
@@ -422,7 +440,7 @@ impl Store {
             "SELECT message, count(*) FROM logs {} GROUP BY message ORDER BY count(*) DESC, message LIMIT {limit}",
             sql.where_clause()
         );
-        let client = self.reader().await?;
+        let client = self.replica_reader().await?;
         let statement = client.prepare_cached(&query).await?;
         let rows = client.query(&statement, &sql.params()).await?;
         client.finish();

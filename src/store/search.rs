@@ -69,7 +69,7 @@ impl Store {
         limit: usize,
         sink: &mut impl SearchSink,
     ) -> Result<SearchOutcome, StoreError> {
-        let mut client = self.reader().await?;
+        let mut client = self.replica_reader().await?;
         let outcome = search_in(&mut client, filter, terms, limit, sink).await?;
         client.finish();
         Ok(outcome)
@@ -93,7 +93,7 @@ impl Store {
         filter: &LogFilter,
         terms: &[String],
     ) -> Result<String, StoreError> {
-        let mut client = self.reader().await?;
+        let mut client = self.replica_reader().await?;
         let tx = client.build_transaction().read_only(true).start().await?;
         let hashes = trace_hashes(&tx, terms).await?;
         let patterns = trace_patterns(terms);

@@ -106,7 +106,7 @@ impl Store {
         sql: &SqlFilter,
         stats: &mut Stats,
     ) -> Result<(), StoreError> {
-        let client = self.reader().await?;
+        let client = self.replica_reader().await?;
         let statement = client.prepare_cached(query).await?;
         let rows = client.query(&statement, &sql.params()).await?;
         client.finish();
@@ -209,7 +209,7 @@ impl Store {
                 sql,
             )
         };
-        let client = self.reader().await?;
+        let client = self.replica_reader().await?;
         let rows = client.query(&query, &sql.params()).await?;
         client.finish();
         let step = width.step();

@@ -456,11 +456,25 @@ pub fn serve_on_database_with(
     stderr: std::process::Stdio,
     args: &[&str],
 ) -> (Serving, u16) {
+    serve_at_url(&database_url(dbname), &[], level, stderr, args)
+}
+
+/// A `diagd serve` process on the database at `url` with more environment
+/// variables (e.g. `DATABASE_READ_URL`) and `serve` arguments, on a free
+/// port; returns it and the port.
+pub fn serve_at_url(
+    url: &str,
+    env: &[(&str, &str)],
+    level: &str,
+    stderr: std::process::Stdio,
+    args: &[&str],
+) -> (Serving, u16) {
     let port = free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_diagd"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(args)
-        .env("DATABASE_URL", database_url(dbname))
+        .env("DATABASE_URL", url)
+        .envs(env.iter().copied())
         .env("DIAGD_LOG", level)
         .env_remove("DIAGD_LOG_FORMAT")
         .stdout(std::process::Stdio::null())

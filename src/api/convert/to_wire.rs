@@ -116,6 +116,26 @@ pub fn stats_response(
             total_deleted: retention.total_deleted,
         }),
         buckets: Vec::new(),
+        standby: None,
+    }
+}
+
+/// The standby's status on the wire.
+pub fn standby_status(status: crate::store::StandbyStatus) -> pb::StandbyStatus {
+    use crate::store::StandbyState;
+    pb::StandbyStatus {
+        state: match status.state {
+            StandbyState::Unchecked => pb::StandbyState::Unspecified,
+            StandbyState::Streaming => pb::StandbyState::Streaming,
+            StandbyState::Lagging => pb::StandbyState::Lagging,
+            StandbyState::Down => pb::StandbyState::Down,
+        } as i32,
+        lag: Some(super::runs::duration_to_proto(status.lag)),
+        max_lag: Some(super::runs::duration_to_proto(status.max_lag)),
+        checked_at: status.checked_at.map(timestamp_to_proto),
+        error: status.error.unwrap_or_default(),
+        reads_on_standby: status.reads_on_standby,
+        reads_on_primary: status.reads_on_primary,
     }
 }
 

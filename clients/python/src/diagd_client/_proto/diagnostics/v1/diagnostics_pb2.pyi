@@ -45,6 +45,13 @@ class NoticeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTICE_KIND_DATABASE_UNAVAILABLE: _ClassVar[NoticeKind]
     NOTICE_KIND_DATABASE_RESTORED: _ClassVar[NoticeKind]
 
+class StandbyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STANDBY_STATE_UNSPECIFIED: _ClassVar[StandbyState]
+    STANDBY_STATE_STREAMING: _ClassVar[StandbyState]
+    STANDBY_STATE_LAGGING: _ClassVar[StandbyState]
+    STANDBY_STATE_DOWN: _ClassVar[StandbyState]
+
 class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
@@ -143,6 +150,10 @@ NOTICE_KIND_LIVE: NoticeKind
 NOTICE_KIND_LOGS_CLEARED: NoticeKind
 NOTICE_KIND_DATABASE_UNAVAILABLE: NoticeKind
 NOTICE_KIND_DATABASE_RESTORED: NoticeKind
+STANDBY_STATE_UNSPECIFIED: StandbyState
+STANDBY_STATE_STREAMING: StandbyState
+STANDBY_STATE_LAGGING: StandbyState
+STANDBY_STATE_DOWN: StandbyState
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_NDJSON: ExportFormat
@@ -530,7 +541,7 @@ class ErrorTypeCount(_message.Message):
     def __init__(self, error_type: _Optional[_Union[ErrorType, str]] = ..., count: _Optional[int] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("total", "by_severity", "by_error_type", "oldest", "newest", "live_subscribers", "retention", "buckets")
+    __slots__ = ("total", "by_severity", "by_error_type", "oldest", "newest", "live_subscribers", "retention", "buckets", "standby")
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     BY_SEVERITY_FIELD_NUMBER: _ClassVar[int]
     BY_ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -539,6 +550,7 @@ class GetStatsResponse(_message.Message):
     LIVE_SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
     RETENTION_FIELD_NUMBER: _ClassVar[int]
     BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    STANDBY_FIELD_NUMBER: _ClassVar[int]
     total: int
     by_severity: _containers.RepeatedCompositeFieldContainer[SeverityCount]
     by_error_type: _containers.RepeatedCompositeFieldContainer[ErrorTypeCount]
@@ -547,7 +559,26 @@ class GetStatsResponse(_message.Message):
     live_subscribers: int
     retention: RetentionStatus
     buckets: _containers.RepeatedCompositeFieldContainer[TimeBucket]
-    def __init__(self, total: _Optional[int] = ..., by_severity: _Optional[_Iterable[_Union[SeverityCount, _Mapping]]] = ..., by_error_type: _Optional[_Iterable[_Union[ErrorTypeCount, _Mapping]]] = ..., oldest: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., newest: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., live_subscribers: _Optional[int] = ..., retention: _Optional[_Union[RetentionStatus, _Mapping]] = ..., buckets: _Optional[_Iterable[_Union[TimeBucket, _Mapping]]] = ...) -> None: ...
+    standby: StandbyStatus
+    def __init__(self, total: _Optional[int] = ..., by_severity: _Optional[_Iterable[_Union[SeverityCount, _Mapping]]] = ..., by_error_type: _Optional[_Iterable[_Union[ErrorTypeCount, _Mapping]]] = ..., oldest: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., newest: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., live_subscribers: _Optional[int] = ..., retention: _Optional[_Union[RetentionStatus, _Mapping]] = ..., buckets: _Optional[_Iterable[_Union[TimeBucket, _Mapping]]] = ..., standby: _Optional[_Union[StandbyStatus, _Mapping]] = ...) -> None: ...
+
+class StandbyStatus(_message.Message):
+    __slots__ = ("state", "lag", "max_lag", "checked_at", "error", "reads_on_standby", "reads_on_primary")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LAG_FIELD_NUMBER: _ClassVar[int]
+    MAX_LAG_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    READS_ON_STANDBY_FIELD_NUMBER: _ClassVar[int]
+    READS_ON_PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    state: StandbyState
+    lag: _duration_pb2.Duration
+    max_lag: _duration_pb2.Duration
+    checked_at: _timestamp_pb2.Timestamp
+    error: str
+    reads_on_standby: int
+    reads_on_primary: int
+    def __init__(self, state: _Optional[_Union[StandbyState, str]] = ..., lag: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_lag: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., checked_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., reads_on_standby: _Optional[int] = ..., reads_on_primary: _Optional[int] = ...) -> None: ...
 
 class RetentionStatus(_message.Message):
     __slots__ = ("enabled", "last_run", "last_deleted", "total_deleted")
