@@ -234,7 +234,11 @@ async fn three_replicas_write_to_the_primary_and_read_from_its_standby() {
         .expect("SubscribeLogs")
         .into_inner();
     loop {
-        let message = tail.message().await.unwrap().expect("the tail is open");
+        let message = tokio::time::timeout(Duration::from_secs(10), tail.message())
+            .await
+            .expect("the tail goes live")
+            .unwrap()
+            .expect("the tail is open");
         if let Some(pb::subscribe_logs_response::Event::Notice(n)) = message.event
             && n.kind == NoticeKind::Live as i32
         {
@@ -307,15 +311,49 @@ async fn three_replicas_write_to_the_primary_and_read_from_its_standby() {
     );
     assert_eq!(after.state, StandbyState::Streaming as i32);
 
+    // A change made through a replica is read back through it at once: its
+    // reads go to the primary until the standby shows the change.
+    let group_id = fetched.group_id;
+    searcher
+        .update_group(pb::UpdateGroupRequest {
+            id: group_id,
+            status: pb::GroupStatus::Resolved as i32,
+            actor: "standby test".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("UpdateGroup");
+    let groups = searcher
+        .list_groups(pb::ListGroupsRequest::default())
+        .await
+        .expect("ListGroups")
+        .into_inner()
+        .groups;
+    let group = groups
+        .iter()
+        .find(|g| g.id == group_id)
+        .expect("the group is listed");
+    assert_eq!(group.status, pb::GroupStatus::Resolved as i32, "{group:?}");
+    assert_eq!(
+        search(&mut searcher, "dataloader stalled").await,
+        vec![second.clone()],
+        "after its own change the replica reads the primary"
+    );
+
     // The tail replica allows 2 s of lag: past that, its reads go to the
     // primary (and it says so in GetStats and health), so it finds the log.
-    let lagging = until_standby(&mut tail_client, StandbyState::Lagging).await;
-    assert!(lagging.lag.unwrap().seconds >= 2, "{lagging:?}");
+    let before = until_standby(&mut tail_client, StandbyState::Lagging).await;
     until_health(tail_port, STANDBY_HEALTH_SERVICE, ServingStatus::NotServing).await;
     assert_eq!(health(tail_port, "").await, ServingStatus::Serving);
     assert_eq!(
         search(&mut tail_client, "dataloader stalled").await,
         vec![second.clone()]
+    );
+    let after = standby_status(&mut tail_client).await;
+    assert!(
+        after.reads_on_primary > before.reads_on_primary
+            && after.reads_on_standby == before.reads_on_standby,
+        "a lagging standby takes no reads: {before:?} then {after:?}"
     );
 
     // Replay resumes: the standby catches up and takes reads again.
@@ -359,7 +397,7 @@ async fn three_replicas_write_to_the_primary_and_read_from_its_standby() {
     .await
     .unwrap();
     let down = until_standby(&mut searcher, StandbyState::Down).await;
-    assert!(!down.error.is_empty(), "{down:?}");
+    assert!(down.error.contains("connect"), "says why: {down:?}");
     until_health(
         search_port,
         STANDBY_HEALTH_SERVICE,
@@ -406,8 +444,59 @@ async fn three_replicas_write_to_the_primary_and_read_from_its_standby() {
         after.reads_on_standby > before.reads_on_standby,
         "{after:?}"
     );
+    // And it is the standby that answers: with its replay paused again, a
+    // new log is not in the search replica's results until it resumes.
+    set_replay(&standby_url, true).await;
+    let fourth = report(
+        &mut ingest,
+        new_log(
+            "replicated optimizer diverged",
+            Severity::Low,
+            ErrorType::Training,
+        ),
+    )
+    .await;
+    assert!(search(&mut searcher, "optimizer diverged").await.is_empty());
+    set_replay(&standby_url, false).await;
+    let found = eventually("the standby to show the fourth log", || {
+        let mut searcher = searcher.clone();
+        async move {
+            Some(search(&mut searcher, "optimizer diverged").await).filter(|ids| !ids.is_empty())
+        }
+    })
+    .await;
+    assert_eq!(found, vec![fourth]);
 
-    for server in [ingest_server, tail_server, search_server] {
+    // A DATABASE_READ_URL naming another database takes no reads and says
+    // why; one naming the primary itself is fine (it shows everything).
+    let (wrong_server, wrong_port) = serve_at_url(
+        &primary.database_url(DATABASE),
+        &[("DATABASE_READ_URL", &standby.database_url("postgres"))],
+        "error",
+        std::process::Stdio::inherit(),
+        &[],
+    );
+    let mut wrong = connect_to_port(wrong_port).await;
+    let refused = until_standby(&mut wrong, StandbyState::Down).await;
+    assert!(refused.error.contains("not a replica"), "{refused:?}");
+    assert_eq!(search(&mut wrong, "optimizer diverged").await.len(), 1);
+    let (itself_server, itself_port) = serve_at_url(
+        &primary.database_url(DATABASE),
+        &[("DATABASE_READ_URL", &primary.database_url(DATABASE))],
+        "error",
+        std::process::Stdio::inherit(),
+        &[],
+    );
+    let mut itself = connect_to_port(itself_port).await;
+    until_standby(&mut itself, StandbyState::Streaming).await;
+
+    for server in [
+        ingest_server,
+        tail_server,
+        search_server,
+        wrong_server,
+        itself_server,
+    ] {
         assert!(terminate(server).await.success());
     }
     drop(standby);

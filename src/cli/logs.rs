@@ -263,7 +263,10 @@ fn standby_line(standby: &pb::StandbyStatus) -> String {
             seconds(standby.max_lag.as_ref())
         ),
         Ok(pb::StandbyState::Down) => format!("down (reads go to the primary): {}", standby.error),
-        _ => "not checked yet".to_string(),
+        _ => format!(
+            "lag not known yet (reads go to the primary): {}",
+            standby.error
+        ),
     };
     format!(
         "{state}; {:.1} s behind; reads {} on the standby, {} on the primary",

@@ -422,20 +422,19 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     )
 }
 
-/// Keeps grpc.health.v1 SERVING while the database answers and NOT_SERVING
-/// while it does not, for the whole server ("") and for the service.
 /// The health service name that says whether the standby takes reads:
-/// SERVING while it does, NOT_SERVING while it is down or lagging (reads go
-/// to the primary then; the server's own health is unaffected). Unknown to
-/// the health service without a standby.
+/// SERVING while it does, NOT_SERVING while it does not (down, lagging, or
+/// its lag not known yet; reads go to the primary then and the server's own
+/// health is unaffected). Unknown to the health service without a standby.
 pub const STANDBY_HEALTH_SERVICE: &str = "diagd.standby";
 
 /// Checks the standby every second until `shutdown` (reads follow each
 /// check) and reports it as [`STANDBY_HEALTH_SERVICE`].
 async fn watch_standby(store: Store, reporter: HealthReporter, shutdown: CancellationToken) {
     let mut last = None;
+    let mut check = crate::store::StandbyCheck::default();
     loop {
-        store.check_standby().await;
+        store.check_standby(&mut check).await;
         let status = match store.standby_status() {
             Some(s) if s.state == crate::store::StandbyState::Streaming => ServingStatus::Serving,
             _ => ServingStatus::NotServing,
@@ -453,6 +452,8 @@ async fn watch_standby(store: Store, reporter: HealthReporter, shutdown: Cancell
     }
 }
 
+/// Keeps grpc.health.v1 SERVING while the database answers and NOT_SERVING
+/// while it does not, for the whole server ("") and for the service.
 async fn watch_database_health(
     store: Store,
     reporter: HealthReporter,

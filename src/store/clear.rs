@@ -199,10 +199,12 @@ impl Store {
             // would need it locked exclusively as well, and readers lock logs
             // then stack_traces while inserts lock them the other way round,
             // so one order or the other could deadlock.
+            self.changed_for_readers();
             self.delete_unreferenced_traces(TraceSet::All).await;
             return Ok(count);
         }
         let (deleted, traces) = self.clear_matching(filter).await?;
+        self.changed_for_readers();
         self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
         Ok(deleted)
     }
@@ -323,6 +325,7 @@ impl Store {
         let (deleted, traces) = delete_matching(&tx, filter, None).await?;
         notify_cleared(&tx, deleted).await?;
         tx.commit().await?;
+        self.changed_for_readers();
         drop(client);
         self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
         Ok((exported, deleted))

@@ -406,6 +406,7 @@ impl Store {
         if changed == 0 {
             return Ok(None);
         }
+        self.changed_for_readers();
         read_group(&client, id, Utc::now() - TimeDelta::hours(24)).await
     }
 
@@ -466,6 +467,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("group {target} vanished in a merge")))?;
         tx.commit().await?;
+        self.changed_for_readers();
         Ok(Ok(GroupMove {
             group,
             moved_logs: moved,
@@ -535,6 +537,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("group {new_id} vanished in a split")))?;
         tx.commit().await?;
+        self.changed_for_readers();
         Ok(Ok(GroupMove {
             group,
             moved_logs: moved,

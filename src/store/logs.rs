@@ -518,65 +518,88 @@ impl Store {
         include_total: bool,
         max_bytes: usize,
     ) -> Result<LogPage, StoreError> {
-        let mut client = self.replica_reader().await?;
-        let tx = client.build_transaction().read_only(true).start().await?;
-        let total = if include_total {
-            let sql = SqlFilter::for_logs(filter);
-            let query = format!("SELECT count(*) FROM logs {}", sql.where_clause());
-            let count: i64 = tx.query_one(&query, &sql.params()).await?.get(0);
-            Some(count as u64)
-        } else {
-            None
-        };
-        let mut sql = SqlFilter::for_logs(filter);
-        if let Some(cursor) = cursor {
-            sql.after_cursor(cursor);
-        }
-        let limit = sql.param(page_size as i64 + 1);
-        let query = format!(
-            "SELECT {} FROM {} {} ORDER BY occurred_at DESC, logs.id DESC LIMIT {limit}",
-            if full { FULL_COLUMNS } else { BASIC_COLUMNS },
-            if full { LOGS_WITH_TRACES } else { "logs" },
-            sql.where_clause(),
-        );
-        let statement = tx.prepare_cached(&query).await?;
-        let portal = tx.bind(&statement, &sql.params()).await?;
-        let mut fetch = FetchSize::new(full);
-        let mut logs = Vec::new();
-        let mut bytes = 0usize;
-        let mut has_more = false;
-        'pages: loop {
-            let rows = tx.query_portal(&portal, fetch.rows()).await?;
-            if rows.is_empty() {
-                break;
-            }
-            let mut fetched_bytes = 0;
-            for row in &rows {
-                if logs.len() == page_size {
-                    has_more = true;
-                    break 'pages;
-                }
-                let entry = row_to_entry(row)?;
-                let size = entry.approximate_size();
-                fetched_bytes += size;
-                if bytes + size > max_bytes && !logs.is_empty() {
-                    has_more = true;
-                    break 'pages;
-                }
-                bytes += size;
-                logs.push(entry);
-            }
-            fetch.observe(rows.len(), fetched_bytes);
-        }
-        drop(portal);
-        tx.commit().await?;
-        client.finish();
-        Ok(LogPage {
-            logs,
-            has_more,
-            total,
+        self.read_replicated(|client| {
+            list_logs_on(
+                client,
+                filter,
+                cursor,
+                page_size,
+                full,
+                include_total,
+                max_bytes,
+            )
         })
+        .await
     }
+}
+
+/// [`Store::list_logs`] on `client` (given back when done).
+async fn list_logs_on(
+    mut client: super::Reader,
+    filter: &LogFilter,
+    cursor: Option<PageCursor>,
+    page_size: usize,
+    full: bool,
+    include_total: bool,
+    max_bytes: usize,
+) -> Result<LogPage, StoreError> {
+    let tx = client.build_transaction().read_only(true).start().await?;
+    let total = if include_total {
+        let sql = SqlFilter::for_logs(filter);
+        let query = format!("SELECT count(*) FROM logs {}", sql.where_clause());
+        let count: i64 = tx.query_one(&query, &sql.params()).await?.get(0);
+        Some(count as u64)
+    } else {
+        None
+    };
+    let mut sql = SqlFilter::for_logs(filter);
+    if let Some(cursor) = cursor {
+        sql.after_cursor(cursor);
+    }
+    let limit = sql.param(page_size as i64 + 1);
+    let query = format!(
+        "SELECT {} FROM {} {} ORDER BY occurred_at DESC, logs.id DESC LIMIT {limit}",
+        if full { FULL_COLUMNS } else { BASIC_COLUMNS },
+        if full { LOGS_WITH_TRACES } else { "logs" },
+        sql.where_clause(),
+    );
+    let statement = tx.prepare_cached(&query).await?;
+    let portal = tx.bind(&statement, &sql.params()).await?;
+    let mut fetch = FetchSize::new(full);
+    let mut logs = Vec::new();
+    let mut bytes = 0usize;
+    let mut has_more = false;
+    'pages: loop {
+        let rows = tx.query_portal(&portal, fetch.rows()).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut fetched_bytes = 0;
+        for row in &rows {
+            if logs.len() == page_size {
+                has_more = true;
+                break 'pages;
+            }
+            let entry = row_to_entry(row)?;
+            let size = entry.approximate_size();
+            fetched_bytes += size;
+            if bytes + size > max_bytes && !logs.is_empty() {
+                has_more = true;
+                break 'pages;
+            }
+            bytes += size;
+            logs.push(entry);
+        }
+        fetch.observe(rows.len(), fetched_bytes);
+    }
+    drop(portal);
+    tx.commit().await?;
+    client.finish();
+    Ok(LogPage {
+        logs,
+        has_more,
+        total,
+    })
 }
 
 /// How many rows a cursor reads per round trip: as many as fit in about

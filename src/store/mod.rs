@@ -63,7 +63,7 @@ pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Listene
 pub use reports::{ReportBody, StoredReport};
 pub use runs::ChangeCursor;
 pub use search::{SearchOutcome, SearchSink};
-pub use standby::{StandbyState, StandbyStatus};
+pub use standby::{StandbyCheck, StandbyState, StandbyStatus};
 
 /// A storage failure, as the API layer needs to tell them apart.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +111,15 @@ impl From<tokio_postgres::Error> for StoreError {
             c == &SqlState::T_R_DEADLOCK_DETECTED || c == &SqlState::T_R_SERIALIZATION_FAILURE
         });
         let timed_out = e.code() == Some(&SqlState::QUERY_CANCELED);
-        if connection_lost {
+        // A standby cancels a read that holds up its replay (SQLSTATE
+        // 40001, like a serialization failure): the read can be run again,
+        // and nothing was written.
+        let recovery_conflict = e
+            .as_db_error()
+            .is_some_and(|db| db.message().contains("conflict with recovery"));
+        if recovery_conflict {
+            StoreError::Unavailable(describe_query_error(&e))
+        } else if connection_lost {
             StoreError::Unavailable(describe_connection_error(&e))
         } else if timed_out {
             StoreError::Timeout(describe_query_error(&e))
@@ -268,6 +276,7 @@ impl Store {
                 let pool = connections::build_pool(&standby_config, read_spec())?;
                 Some(std::sync::Arc::new(standby::Standby::new(
                     pool,
+                    standby_config,
                     options.read_max_lag,
                 )))
             }

@@ -164,6 +164,7 @@ impl Store {
             .write_report_parts(id, filter, max_errors, document)
             .await?;
         unfinished.store = None;
+        self.changed_for_readers();
         Ok(stored)
     }
 
@@ -425,7 +426,9 @@ impl Store {
         let statement = client
             .prepare_cached("DELETE FROM reports WHERE id = $1 AND ready")
             .await?;
-        Ok(client.execute(&statement, &[&id]).await? == 1)
+        let deleted = client.execute(&statement, &[&id]).await? == 1;
+        self.changed_for_readers();
+        Ok(deleted)
     }
 
     /// The most frequent messages among the logs matching `filter`.

@@ -11,15 +11,40 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use super::{Store, StoreError, filter::SqlFilter};
 use crate::domain::{ErrorType, LogFilter, Severity, Stats, TimeBucket, group::BucketWidth};
 
+/// Where a count is read.
+#[derive(Debug, Clone, Copy)]
+enum ReadFrom {
+    /// The standby when it takes reads, else the primary.
+    Replica,
+    /// The primary.
+    Primary,
+}
+
 impl Store {
-    /// Exact counts of the logs matching `filter`.
+    /// Exact counts of the logs matching `filter` (from the standby when
+    /// one takes reads).
     pub async fn stats(&self, filter: &LogFilter) -> Result<Stats, StoreError> {
+        self.stats_from(filter, ReadFrom::Replica).await
+    }
+
+    /// [`stats`](Self::stats) read on the primary, for what decides a write
+    /// on them (retention's row limit): a standby's count may not show the
+    /// deletes just made.
+    pub async fn stats_on_primary(&self, filter: &LogFilter) -> Result<Stats, StoreError> {
+        self.stats_from(filter, ReadFrom::Primary).await
+    }
+
+    async fn stats_from(
+        &self,
+        filter: &LogFilter,
+        read_from: ReadFrom,
+    ) -> Result<Stats, StoreError> {
         if !filter.source.labels.is_empty()
             || !filter.message_contains.is_empty()
             || !filter.group_ids.is_empty()
         {
             let mut stats = Stats::default();
-            self.add_counted_logs(filter, &mut stats).await?;
+            self.add_counted_logs(filter, &mut stats, read_from).await?;
             return Ok(stats);
         }
         let from_hour = filter.since.map(ceil_hour);
@@ -29,10 +54,10 @@ impl Store {
             && from >= to
         {
             // The range lies within an hour or two: count the logs themselves.
-            self.add_counted_logs(filter, &mut stats).await?;
+            self.add_counted_logs(filter, &mut stats, read_from).await?;
             return Ok(stats);
         }
-        self.add_hourly_counts(filter, from_hour, to_hour, &mut stats)
+        self.add_hourly_counts(filter, from_hour, to_hour, &mut stats, read_from)
             .await?;
         if let (Some(since), Some(from)) = (filter.since, from_hour)
             && since < from
@@ -42,7 +67,7 @@ impl Store {
                 until: Some(from),
                 ..filter.clone()
             };
-            self.add_counted_logs(&edge, &mut stats).await?;
+            self.add_counted_logs(&edge, &mut stats, read_from).await?;
         }
         if let (Some(until), Some(to)) = (filter.until, to_hour)
             && to < until
@@ -52,7 +77,7 @@ impl Store {
                 until: Some(until),
                 ..filter.clone()
             };
-            self.add_counted_logs(&edge, &mut stats).await?;
+            self.add_counted_logs(&edge, &mut stats, read_from).await?;
         }
         Ok(stats)
     }
@@ -64,6 +89,7 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         stats: &mut Stats,
+        read_from: ReadFrom,
     ) -> Result<(), StoreError> {
         let sql = SqlFilter::for_hourly_counts(filter, from, to);
         // Without a source condition the per-kind counts answer with a few
@@ -80,7 +106,8 @@ impl Store {
              FROM {table} {} GROUP BY severity, error_type HAVING sum(log_count) > 0",
             sql.where_clause()
         );
-        self.add_grouped_counts(&query, &sql, stats).await
+        self.add_grouped_counts(&query, &sql, stats, read_from)
+            .await
     }
 
     /// Adds the counts of the matching logs, read from `logs` itself.
@@ -88,6 +115,7 @@ impl Store {
         &self,
         filter: &LogFilter,
         stats: &mut Stats,
+        read_from: ReadFrom,
     ) -> Result<(), StoreError> {
         let sql = SqlFilter::for_logs(filter);
         let query = format!(
@@ -95,7 +123,8 @@ impl Store {
              FROM logs {} GROUP BY severity, error_type",
             sql.where_clause()
         );
-        self.add_grouped_counts(&query, &sql, stats).await
+        self.add_grouped_counts(&query, &sql, stats, read_from)
+            .await
     }
 
     /// Runs a query returning (severity, error_type, count, oldest, newest)
@@ -105,11 +134,18 @@ impl Store {
         query: &str,
         sql: &SqlFilter,
         stats: &mut Stats,
+        from: ReadFrom,
     ) -> Result<(), StoreError> {
-        let client = self.replica_reader().await?;
-        let statement = client.prepare_cached(query).await?;
-        let rows = client.query(&statement, &sql.params()).await?;
-        client.finish();
+        let read = |client: super::Reader| async move {
+            let statement = client.prepare_cached(query).await?;
+            let rows = client.query(&statement, &sql.params()).await?;
+            client.finish();
+            Ok(rows)
+        };
+        let rows = match from {
+            ReadFrom::Replica => self.read_replicated(read).await?,
+            ReadFrom::Primary => read(self.reader().await?).await?,
+        };
         for row in rows {
             let severity: &str = row.try_get(0)?;
             let error_type: &str = row.try_get(1)?;

@@ -150,7 +150,7 @@ async fn enforce(
     }
     if let Some(max_rows) = options.max_rows {
         loop {
-            let total = store.stats(&LogFilter::default()).await?.total();
+            let total = store.stats_on_primary(&LogFilter::default()).await?.total();
             let excess = total.saturating_sub(max_rows);
             if excess == 0 {
                 break;

@@ -104,9 +104,36 @@ await page.evaluate(() => {
   } catch {
     /* not supported */
   }
+  // What the long frames spent their time on (Long Animation Frames API):
+  // script (by what invoked it), style and layout, and the rest (paint,
+  // or the renderer waiting for a CPU).
+  const slow: string[] = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as unknown as {
+        duration: number;
+        renderStart: number;
+        styleAndLayoutStart: number;
+        startTime: number;
+        scripts: { invoker: string; duration: number; forcedStyleAndLayoutDuration: number }[];
+      }[]) {
+        const script = e.scripts.reduce((t, s) => t + s.duration, 0);
+        const layout = e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0;
+        const invokers = e.scripts
+          .filter((s) => s.duration >= 5)
+          .map((s) => `${s.invoker} ${s.duration.toFixed(0)}ms`)
+          .join(", ");
+        slow.push(
+          `${e.duration.toFixed(0)} ms: script ${script.toFixed(0)}, style+layout ${layout.toFixed(0)}, other ${(e.duration - script - layout).toFixed(0)}${invokers ? ` (${invokers})` : ""}`,
+        );
+      }
+    }).observe({ type: "long-animation-frame" });
+  } catch {
+    /* not supported */
+  }
   w.__stopFrames = () => {
     running = false;
-    return { frames, longTasks };
+    return { frames, longTasks, slow };
   };
 });
 console.log("LIVE_READY");
@@ -123,9 +150,10 @@ while (Date.now() < deadline) {
   if (shown >= sent) break;
   await page.waitForTimeout(100);
 }
-const { frames, longTasks } = (await page.evaluate(() =>
-  (window as unknown as { __stopFrames: () => { frames: number[]; longTasks: number } }).__stopFrames(),
-)) as { frames: number[]; longTasks: number };
+const { frames, longTasks, slow } = (await page.evaluate(() =>
+  (window as unknown as { __stopFrames: () => { frames: number[]; longTasks: number; slow: string[] } }).__stopFrames(),
+)) as { frames: number[]; longTasks: number; slow: string[] };
+for (const line of slow) log(`long animation frame ${line}`);
 await context.close();
 await browser.close();
 process.stdin.destroy();

@@ -1374,7 +1374,8 @@ export type StandbyStatus = Message<"diagnostics.v1.StandbyStatus"> & {
   checkedAt?: Timestamp | undefined;
 
   /**
-   * Why it is DOWN; empty otherwise.
+   * Why it takes no reads (DOWN, UNSPECIFIED, or LAGGING further back than
+   * remembered); empty otherwise.
    *
    * @generated from field: string error = 5;
    */
@@ -1389,8 +1390,9 @@ export type StandbyStatus = Message<"diagnostics.v1.StandbyStatus"> & {
 
   /**
    * Reads that could have gone to the standby but went to the primary (it
-   * was down, lagging or not checked yet, or a read by id found nothing on
-   * it and asked the primary).
+   * took no reads, its connections were busy, a change made through this
+   * replica was not replayed yet, a read by id found nothing on it, or a
+   * read failed on it and ran again).
    *
    * @generated from field: uint64 reads_on_primary = 7;
    */
@@ -4448,8 +4450,9 @@ export const NoticeKindSchema: GenEnum<NoticeKind> = /*@__PURE__*/
  */
 export enum StandbyState {
   /**
-   * Not checked yet (the first second after start): reads go to the
-   * primary.
+   * Its lag is not known yet (just after start while it is behind every
+   * primary position read so far, or the primary's position could not be
+   * read within the allowed lag): reads go to the primary.
    *
    * @generated from enum value: STANDBY_STATE_UNSPECIFIED = 0;
    */
@@ -4464,15 +4467,16 @@ export enum StandbyState {
 
   /**
    * Answering but more than `max_lag` behind: reads go to the primary until
-   * it catches up.
+   * it is back within half of `max_lag`.
    *
    * @generated from enum value: STANDBY_STATE_LAGGING = 2;
    */
   LAGGING = 2,
 
   /**
-   * Not answering, or not a replica of the primary's database: reads go to
-   * the primary.
+   * Not answering, or not a standby following the primary's database
+   * (another cluster or database, or a promoted copy): reads go to the
+   * primary.
    *
    * @generated from enum value: STANDBY_STATE_DOWN = 3;
    */
