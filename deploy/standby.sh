@@ -9,13 +9,17 @@
 # cannot catch up ("requested WAL segment has already been removed"):
 # remove its volume (`docker compose rm -sv postgres-standby` and
 # `docker volume rm <project>_pgstandby`) and start it again; it copies the
-# primary afresh.
+# primary afresh. While this standby is down its slot also holds back the
+# primary's vacuum (hot_standby_feedback): do not leave it down for long.
 set -eu
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    # A slot left by an earlier copy (this standby's volume was removed) is
+    # dropped: it may have been invalidated, and it would hold WAL meanwhile.
+    # pg_basebackup -C makes it again, reserving WAL from the copy's start.
     until psql -h postgres -U diagd -d diagd -v ON_ERROR_STOP=1 -qc \
-        "SELECT pg_create_physical_replication_slot('diagd_standby')
-         WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'diagd_standby')" \
-        && pg_basebackup -h postgres -U diagd -D "$PGDATA" -R -X stream -S diagd_standby --checkpoint=fast; do
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+         WHERE slot_name = 'diagd_standby' AND NOT active" \
+        && pg_basebackup -h postgres -U diagd -D "$PGDATA" -R -X stream -C -S diagd_standby --checkpoint=fast; do
         echo "standby: the primary is not ready yet; trying again in 2 s" >&2
         find "$PGDATA" -mindepth 1 -delete
         sleep 2

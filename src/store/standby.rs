@@ -14,7 +14,7 @@
 //! conflict with recovery is run again on the primary.
 //!
 //! The lag is measured in time, not bytes: every check (once a second, on
-//! connections of its own) records the primary's WAL insert position with
+//! connections of its own) records the primary's WAL write position with
 //! the time it was read, and the standby's lag is the age of the oldest
 //! recorded position it has not replayed yet (to about one check interval;
 //! zero when it has replayed everything, however idle the primary). Until
@@ -296,6 +296,12 @@ struct Findings {
     /// the primary until the standby has caught up to a position read
     /// after it.
     changed_at: Option<Instant>,
+    /// When the last verdict was recorded: an old one (a check that hangs)
+    /// does not keep sending reads to the standby.
+    recorded: Option<Instant>,
+    /// Lagging until a check finds it back within half the limit, whatever
+    /// was found in between (down, not known).
+    lagging: bool,
 }
 
 impl Standby {
@@ -317,6 +323,8 @@ impl Standby {
                 at: None,
                 primary: None,
                 changed_at: None,
+                recorded: None,
+                lagging: false,
             }),
             positions: Mutex::new(VecDeque::new()),
             reads_on_standby: AtomicU64::new(0),
@@ -369,8 +377,14 @@ impl Standby {
         }
         self.in_use
             .store(verdict.state == StandbyState::Streaming, Ordering::SeqCst);
+        match verdict.state {
+            StandbyState::Lagging => last.lagging = true,
+            StandbyState::Streaming => last.lagging = false,
+            StandbyState::Down | StandbyState::Unchecked => {}
+        }
         last.verdict = verdict;
         last.at = Some(Utc::now());
+        last.recorded = Some(Instant::now());
     }
 
     /// Whether a read may go to the standby now: it takes reads and shows
@@ -380,6 +394,13 @@ impl Standby {
             return false;
         }
         let last = self.findings();
+        let stale_after = self.max_lag.max(Duration::from_secs(5));
+        if last
+            .recorded
+            .is_none_or(|recorded| recorded.elapsed() > stale_after)
+        {
+            return false;
+        }
         match (last.changed_at, last.verdict.caught_up_to) {
             (None, _) => true,
             (Some(changed), Some(caught_up)) => caught_up > changed,
@@ -456,17 +477,18 @@ async fn query_for_check(
     }
 }
 
-/// The primary's WAL insert position (a commit that returned is below it),
-/// and which server and database it is.
-const PRIMARY_POSITION: &str = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint, \
+/// The primary's WAL write position (a commit that returned is below it,
+/// with `synchronous_commit` on; a caught-up standby has replayed exactly to
+/// it), and which server and database it is.
+const PRIMARY_POSITION: &str = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint, \
      (SELECT system_identifier FROM pg_control_system()), current_database(), \
-     pg_postmaster_start_time()::text";
+     extract(epoch FROM pg_postmaster_start_time())::text";
 /// Whether the standby replays WAL, how far (NULL on a primary), and which
 /// server and database it is.
 const STANDBY_POSITION: &str = "SELECT pg_is_in_recovery(), \
      (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint, \
      (SELECT system_identifier FROM pg_control_system()), current_database(), \
-     pg_postmaster_start_time()::text";
+     extract(epoch FROM pg_postmaster_start_time())::text";
 
 impl Store {
     /// Whether a standby is configured (`DATABASE_READ_URL`).
@@ -563,7 +585,7 @@ impl Store {
     /// This diagd just committed a change people look at (a group's
     /// triage, a clear, a report): its reads go to the primary until the
     /// standby shows it (the next check or two).
-    pub(super) fn changed_for_readers(&self) {
+    pub fn changed_for_readers(&self) {
         if let Some(standby) = &self.standby {
             standby.findings().changed_at = Some(Instant::now());
         }
@@ -579,11 +601,29 @@ impl Store {
         let timeout = self.acquire_timeout;
         // The primary first: a position read after the standby's would make
         // a caught-up standby look behind.
+        // Stamped when asked: a change committed while the question was on
+        // its way must not count as included in the answer.
+        let asked = Instant::now();
         match query_for_check(&mut check.primary, &self.config, timeout, PRIMARY_POSITION).await {
             Ok(row) => match primary_row(&row) {
                 Ok((position, identity)) => {
-                    standby.remember_position(Instant::now(), position);
-                    standby.findings().primary = Some(identity);
+                    let mut findings = standby.findings();
+                    if findings
+                        .primary
+                        .as_ref()
+                        .is_some_and(|known| *known != identity)
+                    {
+                        // Another primary (a failover, a restore): positions
+                        // of the old one mean nothing now.
+                        standby
+                            .positions
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .clear();
+                    }
+                    findings.primary = Some(identity);
+                    drop(findings);
+                    standby.remember_position(asked, position);
                 }
                 Err(e) => tracing::debug!(error = %e, "reading the primary's WAL position"),
             },
@@ -609,7 +649,12 @@ impl Store {
             Ok(row) => {
                 let (primary, previous) = {
                     let last = standby.findings();
-                    (last.primary.clone(), last.verdict.state)
+                    let previous = if last.lagging {
+                        StandbyState::Lagging
+                    } else {
+                        last.verdict.state
+                    };
+                    (last.primary.clone(), previous)
                 };
                 let positions = standby
                     .positions

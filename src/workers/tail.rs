@@ -557,6 +557,10 @@ async fn follow_new_logs(store: Store, hub: Hub, shutdown: CancellationToken) {
                 notification = listener.next() => match notification {
                     Some((channel, payload)) if channel == LOGS_CLEARED_CHANNEL => {
                         let count = payload.parse().unwrap_or(0);
+                        // A clear through any replica: this one's reads go
+                        // to the primary until the standby shows it, before
+                        // the pages told below list the logs again.
+                        store.changed_for_readers();
                         hub.broadcast(NoticeKind::LogsCleared, count, cleared_message(count));
                     }
                     Some(_) => {

@@ -3,6 +3,7 @@
 // @tanstack/virtual-core so 10,000 loaded rows scroll smoothly; arrow keys
 // move between rows, Enter opens one; "Load more" fetches the next keyset
 // page.
+import { Component } from "preact";
 import { useLayoutEffect, useReducer, useRef } from "preact/hooks";
 import {
   Virtualizer,
@@ -24,6 +25,59 @@ export interface Row {
 }
 
 const ROW_HEIGHT = 60;
+
+interface RowContentProps {
+  row: Row;
+  query: string;
+  open: boolean;
+  onOpen: (id: string) => void;
+}
+
+/** A row's button, rendered again only when its log, the search or whether
+ * it is open changes — not when the row only moves (a batch of live logs
+ * arriving above it moves every row). Clicks use the latest `onOpen`
+ * (Preact updates the props of a component that skips rendering). */
+class RowContent extends Component<RowContentProps> {
+  shouldComponentUpdate(next: RowContentProps) {
+    return next.row !== this.props.row || next.query !== this.props.query || next.open !== this.props.open;
+  }
+
+  render({ row, query, open }: RowContentProps) {
+    const log = row.log;
+    const elsewhere = row.matches?.find((m) => m.field !== "message");
+    return (
+      <button
+        type="button"
+        class="log-row-button"
+        aria-expanded={open}
+        aria-controls={open ? "log-details" : undefined}
+        onClick={() => this.props.onOpen(open ? "" : log.id)}
+      >
+        <span class="row-line">
+          <SeverityIcon severity={log.severity} />
+          <span class="visually-hidden">{severityLabel(log.severity)}</span>
+          <time class="row-time">{formatTime(log.occurredAt)}</time>
+          <span class="row-type">{errorTypeLabel(log.errorType)}</span>
+          <span class="row-message">
+            <Highlighted text={log.message.split("\n", 1)[0]} query={query} />
+          </span>
+          <span class="row-expand" aria-hidden="true">
+            {open ? "▾" : "▸"}
+          </span>
+        </span>
+        <span class="row-meta muted">
+          {elsewhere ? (
+            <>
+              in {elsewhere.field}: <MarkedFragment fragment={elsewhere.fragment} start={elsewhere.start} end={elsewhere.end} />
+            </>
+          ) : (
+            [log.source?.host, log.source?.runId, log.source?.component].filter(Boolean).join(" · ") || "\u00a0"
+          )}
+        </span>
+      </button>
+    );
+  }
+}
 
 /** A virtualizer over `count` rows of the element `scroller`, re-rendering on scroll. */
 function useVirtualizer(count: number, scroller: { current: HTMLDivElement | null }) {
@@ -94,7 +148,6 @@ export function LogList({
         {virtualizer.getVirtualItems().map((item) => {
           const row = rows[item.index];
           const log = row.log;
-          const elsewhere = row.matches?.find((m) => m.field !== "message");
           return (
             <li
               key={log.id}
@@ -105,35 +158,7 @@ export function LogList({
               aria-setsize={rows.length}
               aria-posinset={item.index + 1}
             >
-              <button
-                type="button"
-                class="log-row-button"
-                aria-expanded={selected === log.id}
-                aria-controls={selected === log.id ? "log-details" : undefined}
-                onClick={() => onOpen(selected === log.id ? "" : log.id)}
-              >
-                <span class="row-line">
-                  <SeverityIcon severity={log.severity} />
-                  <span class="visually-hidden">{severityLabel(log.severity)}</span>
-                  <time class="row-time">{formatTime(log.occurredAt)}</time>
-                  <span class="row-type">{errorTypeLabel(log.errorType)}</span>
-                  <span class="row-message">
-                    <Highlighted text={log.message.split("\n", 1)[0]} query={query} />
-                  </span>
-                  <span class="row-expand" aria-hidden="true">
-                    {selected === log.id ? "▾" : "▸"}
-                  </span>
-                </span>
-                <span class="row-meta muted">
-                  {elsewhere ? (
-                    <>
-                      in {elsewhere.field}: <MarkedFragment fragment={elsewhere.fragment} start={elsewhere.start} end={elsewhere.end} />
-                    </>
-                  ) : (
-                    [log.source?.host, log.source?.runId, log.source?.component].filter(Boolean).join(" · ") || "\u00a0"
-                  )}
-                </span>
-              </button>
+              <RowContent row={row} query={query} open={selected === log.id} onOpen={onOpen} />
             </li>
           );
         })}
