@@ -184,13 +184,18 @@ impl Store {
              ORDER BY sort_key DESC, id DESC",
             conditions = conditions.join(" AND "),
         );
-        let client = self.replica_reader().await?;
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
             .iter()
             .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        let rows = client.query(&query, &params).await?;
-        client.finish();
+        let (query, params) = (&query, &params);
+        let rows = self
+            .read_replicated(|client| async move {
+                let rows = client.query(query, params).await?;
+                client.finish();
+                Ok(rows)
+            })
+            .await?;
         let mut groups = Vec::with_capacity(rows.len());
         let mut keys = Vec::with_capacity(rows.len());
         let mut bytes = 0;

@@ -245,9 +245,14 @@ impl Store {
                 sql,
             )
         };
-        let client = self.replica_reader().await?;
-        let rows = client.query(&query, &sql.params()).await?;
-        client.finish();
+        let (query, sql) = (&query, &sql);
+        let rows = self
+            .read_replicated(|client| async move {
+                let rows = client.query(query, &sql.params()).await?;
+                client.finish();
+                Ok(rows)
+            })
+            .await?;
         let step = width.step();
         let count = ((to - from).num_seconds() / step.num_seconds()).max(0) as usize;
         let mut buckets: Vec<TimeBucket> = (0..count)
