@@ -58,6 +58,16 @@ async fn search(client: &mut Client, query: &str) -> Vec<String> {
     ids
 }
 
+/// Searches through `client` until `query` finds something (at most 30 s;
+/// `what` names the wait); returns the ids found.
+async fn until_found(client: &Client, query: &str, what: &str) -> Vec<String> {
+    eventually(what, || {
+        let mut client = client.clone();
+        async move { Some(search(&mut client, query).await).filter(|ids| !ids.is_empty()) }
+    })
+    .await
+}
+
 /// The standby as the replica behind `client` sees it.
 async fn standby_status(client: &mut Client) -> pb::StandbyStatus {
     client
@@ -265,12 +275,11 @@ async fn three_replicas_write_to_the_primary_and_read_from_its_standby() {
         }
     };
     assert_eq!(tailed.id, first);
-    let found = eventually("the search replica to find the log", || {
-        let mut searcher = searcher.clone();
-        async move {
-            Some(search(&mut searcher, "replicated checkpoint").await).filter(|ids| !ids.is_empty())
-        }
-    })
+    let found = until_found(
+        &searcher,
+        "replicated checkpoint",
+        "the search replica to find the log",
+    )
     .await;
     assert_eq!(found, vec![first.clone()]);
 
@@ -359,12 +368,11 @@ async fn three_replicas_write_to_the_primary_and_read_from_its_standby() {
     // Replay resumes: the standby catches up and takes reads again.
     set_replay(&standby_url, false).await;
     until_standby(&mut tail_client, StandbyState::Streaming).await;
-    eventually("the search replica to find the second log", || {
-        let mut searcher = searcher.clone();
-        async move {
-            Some(search(&mut searcher, "dataloader stalled").await).filter(|ids| !ids.is_empty())
-        }
-    })
+    until_found(
+        &searcher,
+        "dataloader stalled",
+        "the search replica to find the second log",
+    )
     .await;
 
     // Debug mode switched through one replica is seen by all three.
@@ -435,12 +443,11 @@ async fn three_replicas_write_to_the_primary_and_read_from_its_standby() {
     assert_eq!(standby.database_url(DATABASE), standby_url);
     until_standby(&mut searcher, StandbyState::Streaming).await;
     let before = standby_status(&mut searcher).await;
-    let found = eventually("the restarted standby to show the log it missed", || {
-        let mut searcher = searcher.clone();
-        async move {
-            Some(search(&mut searcher, "gradient overflow").await).filter(|ids| !ids.is_empty())
-        }
-    })
+    let found = until_found(
+        &searcher,
+        "gradient overflow",
+        "the restarted standby to show the log it missed",
+    )
     .await;
     assert_eq!(found, vec![third.clone()]);
     let after = standby_status(&mut searcher).await;
@@ -462,12 +469,11 @@ async fn three_replicas_write_to_the_primary_and_read_from_its_standby() {
     .await;
     assert!(search(&mut searcher, "optimizer diverged").await.is_empty());
     set_replay(&standby_url, false).await;
-    let found = eventually("the standby to show the fourth log", || {
-        let mut searcher = searcher.clone();
-        async move {
-            Some(search(&mut searcher, "optimizer diverged").await).filter(|ids| !ids.is_empty())
-        }
-    })
+    let found = until_found(
+        &searcher,
+        "optimizer diverged",
+        "the standby to show the fourth log",
+    )
     .await;
     assert_eq!(found, vec![fourth]);
 

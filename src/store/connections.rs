@@ -176,6 +176,17 @@ impl Reader {
     pub fn finish(mut self) {
         drop(self.object.take());
     }
+
+    /// Runs one query, then gives the connection back.
+    pub(super) async fn query_then_finish(
+        self,
+        query: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let rows = self.query(query, params).await?;
+        self.finish();
+        Ok(rows)
+    }
 }
 
 impl Deref for Reader {

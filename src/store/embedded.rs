@@ -149,19 +149,7 @@ impl EmbeddedPostgres {
     pub fn start(base_dir: &Path, ownership: Ownership) -> Result<Self, EmbeddedError> {
         let bindir = find_bindir().ok_or(EmbeddedError::BinariesNotFound)?;
         let run_as = unprivileged_user()?;
-        fs::create_dir_all(base_dir)
-            .map_err(io_error(format!("creating {}", base_dir.display())))?;
-        let base_dir = base_dir
-            .canonicalize()
-            .map_err(io_error(format!("resolving {}", base_dir.display())))?;
-        if let Some(user) = &run_as {
-            check_reachable(&base_dir, user)?;
-            chown(&base_dir, Some(user.uid), Some(user.gid)).map_err(|e| {
-                io_error(format!("handing {} to {}", base_dir.display(), user.name))(e.into())
-            })?;
-        }
-        fs::set_permissions(&base_dir, fs::Permissions::from_mode(0o700))
-            .map_err(io_error(format!("restricting {}", base_dir.display())))?;
+        let base_dir = prepare_base_dir(base_dir, run_as.as_ref())?;
 
         let lock = lock_base_dir(&base_dir, ownership)?;
         let password = read_or_create_password(&base_dir)?;
@@ -467,15 +455,7 @@ impl EmbeddedPostgres {
     /// long reads on it are not cancelled by the primary's clean-up.
     /// Blocking.
     pub fn start_standby(&self, base_dir: &Path) -> Result<EmbeddedPostgres, EmbeddedError> {
-        fs::create_dir_all(base_dir)
-            .map_err(io_error(format!("creating {}", base_dir.display())))?;
-        if let Some(user) = &self.run_as {
-            chown(base_dir, Some(user.uid), Some(user.gid)).map_err(|e| {
-                io_error(format!("handing {} to {}", base_dir.display(), user.name))(e.into())
-            })?;
-        }
-        fs::set_permissions(base_dir, fs::Permissions::from_mode(0o700))
-            .map_err(io_error(format!("restricting {}", base_dir.display())))?;
+        let base_dir = prepare_base_dir(base_dir, self.run_as.as_ref())?;
         let pgdata = base_dir.join("pgdata");
         let pgdata_arg = pgdata.display().to_string();
         let port = self.port.to_string();
@@ -510,7 +490,7 @@ impl EmbeddedPostgres {
                 )
             })
             .map_err(io_error(format!("writing {}", conf.display())))?;
-        EmbeddedPostgres::start(base_dir, Ownership::Exclusive)
+        EmbeddedPostgres::start(&base_dir, Ownership::Exclusive)
     }
 }
 
@@ -687,6 +667,25 @@ fn unprivileged_user() -> Result<Option<User>, EmbeddedError> {
         Ok(Some(user)) => Ok(Some(user)),
         _ => Err(EmbeddedError::NoUnprivilegedUser),
     }
+}
+
+/// Creates the base directory when missing and makes it private to the
+/// user PostgreSQL runs as (`run_as`, when diagd is root; that user must be
+/// able to reach it); returns its canonical path.
+fn prepare_base_dir(base_dir: &Path, run_as: Option<&User>) -> Result<PathBuf, EmbeddedError> {
+    fs::create_dir_all(base_dir).map_err(io_error(format!("creating {}", base_dir.display())))?;
+    let base_dir = base_dir
+        .canonicalize()
+        .map_err(io_error(format!("resolving {}", base_dir.display())))?;
+    if let Some(user) = run_as {
+        check_reachable(&base_dir, user)?;
+        chown(&base_dir, Some(user.uid), Some(user.gid)).map_err(|e| {
+            io_error(format!("handing {} to {}", base_dir.display(), user.name))(e.into())
+        })?;
+    }
+    fs::set_permissions(&base_dir, fs::Permissions::from_mode(0o700))
+        .map_err(io_error(format!("restricting {}", base_dir.display())))?;
+    Ok(base_dir)
 }
 
 /// Checks that `user` can enter every directory above `dir`.

@@ -188,13 +188,8 @@ impl Store {
             .iter()
             .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        let (query, params) = (&query, &params);
         let rows = self
-            .read_replicated(|client| async move {
-                let rows = client.query(query, params).await?;
-                client.finish();
-                Ok(rows)
-            })
+            .read_replicated(|client| client.query_then_finish(&query, &params))
             .await?;
         let mut groups = Vec::with_capacity(rows.len());
         let mut keys = Vec::with_capacity(rows.len());

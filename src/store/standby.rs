@@ -125,6 +125,18 @@ pub(super) struct Verdict {
     reason: Option<String>,
 }
 
+impl Verdict {
+    /// A standby that takes no reads (`state` Unchecked or Down), and why.
+    fn no_reads(state: StandbyState, reason: impl Into<String>) -> Verdict {
+        Verdict {
+            state,
+            lag: Duration::ZERO,
+            caught_up_to: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
 /// Decides the standby's state from a check: `positions` are the primary's
 /// WAL positions read so far (oldest first), `primary` the primary's
 /// identity as last read, `standby` what the standby answered, `previous`
@@ -137,77 +149,56 @@ pub(super) fn judge(
     now: Instant,
     max_lag: Duration,
 ) -> Verdict {
-    let verdict = |state, lag, caught_up_to, reason: Option<String>| Verdict {
-        state,
-        lag,
-        caught_up_to,
-        reason,
-    };
+    const NOT_READ: &str = "the primary's WAL position has not been read yet";
     let Some(primary) = primary else {
-        return verdict(
-            StandbyState::Unchecked,
-            Duration::ZERO,
-            None,
-            Some("the primary's WAL position has not been read yet".into()),
-        );
+        return Verdict::no_reads(StandbyState::Unchecked, NOT_READ);
     };
     let theirs = &standby.identity;
     if theirs.system != primary.system || theirs.database != primary.database {
-        return verdict(
+        return Verdict::no_reads(
             StandbyState::Down,
-            Duration::ZERO,
-            None,
-            Some(format!(
+            format!(
                 "DATABASE_READ_URL is not a replica of DATABASE_URL: it names database {:?} of \
                  cluster {}, the primary database {:?} of cluster {}",
                 theirs.database, theirs.system, primary.database, primary.system
-            )),
+            ),
         );
     }
     if !standby.in_recovery {
         // The primary itself shows everything; a copy that was promoted, or
         // restored from the same backup, no longer follows it.
         return if theirs.started == primary.started {
-            verdict(StandbyState::Streaming, Duration::ZERO, Some(now), None)
+            Verdict {
+                state: StandbyState::Streaming,
+                lag: Duration::ZERO,
+                caught_up_to: Some(now),
+                reason: None,
+            }
         } else {
-            verdict(
+            Verdict::no_reads(
                 StandbyState::Down,
-                Duration::ZERO,
-                None,
-                Some(
-                    "DATABASE_READ_URL's server is not in recovery: a promoted standby or a copy \
-                     of the primary, which no longer follows it"
-                        .into(),
-                ),
+                "DATABASE_READ_URL's server is not in recovery: a promoted standby or a copy of \
+                 the primary, which no longer follows it",
             )
         };
     }
     let Some(&(newest_at, _)) = positions.back() else {
-        return verdict(
-            StandbyState::Unchecked,
-            Duration::ZERO,
-            None,
-            Some("the primary's WAL position has not been read yet".into()),
-        );
+        return Verdict::no_reads(StandbyState::Unchecked, NOT_READ);
     };
     let unread_for = now.saturating_duration_since(newest_at);
     if unread_for > max_lag {
-        return verdict(
+        return Verdict::no_reads(
             StandbyState::Unchecked,
-            Duration::ZERO,
-            None,
-            Some(format!(
+            format!(
                 "the primary's WAL position could not be read for {} s",
                 unread_for.as_secs()
-            )),
+            ),
         );
     }
     let Some(replayed) = standby.replayed else {
-        return verdict(
+        return Verdict::no_reads(
             StandbyState::Unchecked,
-            Duration::ZERO,
-            None,
-            Some("the standby has not replayed any WAL yet".into()),
+            "the standby has not replayed any WAL yet",
         );
     };
     let caught_up_to = positions
@@ -226,16 +217,16 @@ pub(super) fn judge(
         } else {
             StandbyState::Unchecked
         };
-        return verdict(
+        return Verdict {
             state,
-            at_least,
-            None,
-            Some(format!(
+            lag: at_least,
+            caught_up_to: None,
+            reason: Some(format!(
                 "the standby is behind every primary position read since diagd started, {} s \
                  ago at least",
                 at_least.as_secs()
             )),
-        );
+        };
     };
     let lag = lag_behind(positions, replayed, now);
     // Back from lagging only well within the limit, so that a lag hovering
@@ -250,7 +241,12 @@ pub(super) fn judge(
     } else {
         StandbyState::Lagging
     };
-    verdict(state, lag, Some(caught_up_to), None)
+    Verdict {
+        state,
+        lag,
+        caught_up_to: Some(caught_up_to),
+        reason: None,
+    }
 }
 
 /// The age of the oldest remembered primary position beyond `replayed`:
@@ -314,12 +310,7 @@ impl Standby {
             max_lag,
             in_use: AtomicBool::new(false),
             last: Mutex::new(Findings {
-                verdict: Verdict {
-                    state: StandbyState::Unchecked,
-                    lag: Duration::ZERO,
-                    caught_up_to: None,
-                    reason: Some("not checked yet".into()),
-                },
+                verdict: Verdict::no_reads(StandbyState::Unchecked, "not checked yet"),
                 at: None,
                 primary: None,
                 changed_at: None,
@@ -520,12 +511,10 @@ impl Store {
                 }
                 // Busy, not broken: this read spills over to the primary.
                 Err(PoolError::Timeout(deadpool_postgres::TimeoutType::Wait)) => {}
-                Err(e) => standby.record(Verdict {
-                    state: StandbyState::Down,
-                    lag: Duration::ZERO,
-                    caught_up_to: None,
-                    reason: Some(StoreError::from(e).to_string()),
-                }),
+                Err(e) => standby.record(Verdict::no_reads(
+                    StandbyState::Down,
+                    StoreError::from(e).to_string(),
+                )),
             }
         }
         self.count_read_on_primary();
@@ -640,12 +629,7 @@ impl Store {
         .await
         .and_then(|row| standby_row(&row));
         let verdict = match row {
-            Err(e) => Verdict {
-                state: StandbyState::Down,
-                lag: Duration::ZERO,
-                caught_up_to: None,
-                reason: Some(e.to_string()),
-            },
+            Err(e) => Verdict::no_reads(StandbyState::Down, e.to_string()),
             Ok(row) => {
                 let (primary, previous) = {
                     let last = standby.findings();
@@ -656,11 +640,8 @@ impl Store {
                     };
                     (last.primary.clone(), previous)
                 };
-                let positions = standby
-                    .positions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
+                // Judged under the lock (judge takes no other).
+                let positions = standby.positions.lock().unwrap_or_else(|e| e.into_inner());
                 judge(
                     &positions,
                     primary.as_ref(),

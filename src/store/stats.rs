@@ -245,13 +245,9 @@ impl Store {
                 sql,
             )
         };
-        let (query, sql) = (&query, &sql);
+        let params = sql.params();
         let rows = self
-            .read_replicated(|client| async move {
-                let rows = client.query(query, &sql.params()).await?;
-                client.finish();
-                Ok(rows)
-            })
+            .read_replicated(|client| client.query_then_finish(&query, &params))
             .await?;
         let step = width.step();
         let count = ((to - from).num_seconds() / step.num_seconds()).max(0) as usize;
