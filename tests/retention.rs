@@ -129,7 +129,7 @@ async fn retention_is_off_by_default() {
     let mut client = server.client().await;
     ingest(
         &mut client,
-        vec![vec![log_at(10 * 365 * 86_400, "ancient")]],
+        vec![vec![log_at(300 * 86_400, "from months ago")]],
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;

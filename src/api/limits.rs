@@ -22,6 +22,10 @@ pub const MAX_FILTER_TEXT_BYTES: usize = 1024;
 pub const MAX_JSON_DEPTH: usize = 20;
 /// How far in the future `occurred_at` may lie (clock skew allowance).
 pub const MAX_FUTURE: TimeDelta = TimeDelta::days(1);
+/// How far in the past a log's `occurred_at` may lie. Each day with logs is
+/// a partition of `logs`; this bounds how many days clients can make (about
+/// 400), and covers a year of backlog.
+pub const MAX_PAST: TimeDelta = TimeDelta::days(400);
 /// Most recent actions carried by one log.
 pub const MAX_RECENT_ACTIONS: usize = 1000;
 /// Longest action name, in bytes.

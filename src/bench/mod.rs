@@ -26,6 +26,7 @@ mod workload;
 
 use crate::{
     api::pb::{self, diagnostics_service_client::DiagnosticsServiceClient},
+    domain::LogFilter,
     store::{
         PoolOptions, Store,
         embedded::{EmbeddedPostgres, Ownership},
@@ -69,8 +70,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 200)]
     pub tail_logs: usize,
     /// Only these parts (comma-separated): ingest, list, stats, search,
-    /// export, tail, hostile and page (the last two only when named). The load and the
-    /// RSS figures always run.
+    /// export, tail, runs, alerts, retention, hostile and page (the last two
+    /// only when named). The load and the RSS figures always run.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub only: Vec<Part>,
     /// Use this PostgreSQL server (a fresh database `diagd_bench_<time>` is
@@ -113,6 +114,10 @@ pub enum Part {
     /// concurrent reporters (see `hostile`). Not in a run without
     /// --only.
     Hostile,
+    /// Retention: the oldest day dropped whole (its partition), then the
+    /// next day deleted row by row as before partitions, for comparison.
+    /// Last, as it removes two of the load's 30 days.
+    Retention,
     /// The browser page in Chromium: first meaningful paint, search as you
     /// type, the live list at 200 logs/s (needs Node.js, `web/node_modules`
     /// and Debian's chromium). Not in a run without --only.
@@ -412,6 +417,10 @@ async fn measure(
     if args.runs(Part::Page) {
         figures.extend(page::measure(&diagd.address, args.logs).await?);
     }
+    if args.runs(Part::Retention) {
+        eprintln!("bench: retention, a day dropped whole and a day deleted row by row");
+        figures.extend(retention(&store).await?);
+    }
     // Idle: longer than diagd's period for giving freed memory back (5 s).
     tokio::time::sleep(Duration::from_secs(6)).await;
     figures.push(Figure::new(
@@ -422,4 +431,77 @@ async fn measure(
     ));
     drop(diagd);
     Ok(figures)
+}
+
+/// Retention of one day: its partition dropped (what retention does for a
+/// day wholly past the limit), against the next day deleted in batches of
+/// 1,000 rows (what it did before partitions, and still does at the edge).
+async fn retention(store: &Store) -> Result<Vec<Figure>, String> {
+    let err = |e: crate::store::StoreError| e.to_string();
+    let days = store.partition_days().await.map_err(err)?;
+    let day_logs = |day: chrono::NaiveDate| {
+        let low = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        let filter = LogFilter {
+            since: low,
+            until: low.map(|l| l + chrono::TimeDelta::days(1)),
+            ..LogFilter::default()
+        };
+        async move { store.stats_on_primary(&filter).await.map(|s| s.total()) }
+    };
+    let (Some(&first), Some(&second)) = (days.first(), days.get(1)) else {
+        return Err("retention needs two days of logs".into());
+    };
+    let first_logs = day_logs(first).await.map_err(err)?;
+    let started = Instant::now();
+    let dropped = store
+        .drop_oldest_day(crate::store::DropRule {
+            before: Some(chrono::Utc::now()),
+            keep_rows: None,
+        })
+        .await
+        .map_err(err)?
+        .ok_or("the oldest day was not dropped")?;
+    let drop_time = started.elapsed();
+    if dropped.logs != first_logs {
+        return Err(format!(
+            "dropped {} logs, the day's counts said {first_logs}",
+            dropped.logs
+        ));
+    }
+    let second_logs = day_logs(second).await.map_err(err)?;
+    let until = LogFilter {
+        until: second
+            .succ_opt()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc()),
+        ..LogFilter::default()
+    };
+    let started = Instant::now();
+    let mut deleted = 0;
+    while let Some(n) = store.delete_oldest_logs(&until, 1000).await.map_err(err)? {
+        deleted += n;
+        if n < 1000 {
+            break;
+        }
+    }
+    let delete_time = started.elapsed();
+    Ok(vec![
+        Figure::new(
+            format!(
+                "retention: one day dropped whole ({} logs, its partition)",
+                dropped.logs
+            ),
+            format!("{:.0} ms", drop_time.as_secs_f64() * 1000.0),
+            "< 1 s for 300,000 logs",
+            Some("retention"),
+        ),
+        Figure::new(
+            format!(
+                "retention: the next day deleted in batches of 1,000 ({deleted} of {second_logs} logs)"
+            ),
+            format!("{:.0} ms", delete_time.as_secs_f64() * 1000.0),
+            "",
+            Some("retention"),
+        ),
+    ])
 }

@@ -251,6 +251,7 @@ pub async fn run(
         options.api.grouping.clone(),
         shutdown.clone(),
     ));
+    crate::workers::partitions::start(store.clone(), shutdown.clone());
     let retention = Retention::start(store.clone(), options.retention.clone(), shutdown.clone());
     if let Some(address) = options.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address)

@@ -17,6 +17,9 @@ use super::{
 };
 use crate::domain::LogFilter;
 
+/// Advisory lock of retention: one diagd at a time runs it ("diagdrt").
+pub(super) const RETENTION_LOCK: i64 = 0x64_6961_6764_7274;
+
 /// How long a full clear waits for its exclusive lock on `logs` in one
 /// attempt. Inserts queue behind a waiting exclusive lock, so this is also
 /// the longest a full clear can hold up ingest per attempt.
@@ -33,22 +36,61 @@ FROM pg_stat_activity a
 WHERE a.datname = current_database() AND a.application_name = $1 AND a.pid <> pg_backend_pid()
   AND EXISTS (SELECT 1 FROM pg_locks l
               WHERE l.pid = a.pid AND l.granted AND l.relation IN (
-                  'logs'::regclass, 'log_counts_hourly'::regclass, 'log_counts_kind_hourly'::regclass,
+                  'logs'::regclass, 'log_events'::regclass, 'log_counts_hourly'::regclass, 'log_counts_kind_hourly'::regclass,
                   'log_counts_minutely'::regclass, 'fingerprint_counts_hourly'::regclass,
                   'fingerprint_hosts'::regclass, 'fingerprint_runs'::regclass))";
 
 /// Every table a full clear truncates, locked up front (with the retried
 /// lock wait) so the TRUNCATE itself never waits on a reader.
-const TRUNCATED: &str = "logs, log_counts_hourly, log_counts_kind_hourly, log_counts_minutely, \
+const TRUNCATED: &str = "logs, log_events, log_counts_hourly, log_counts_kind_hourly, log_counts_minutely, \
      fingerprint_counts_hourly, fingerprint_hosts, fingerprint_runs";
+
+/// The error groups' figures lowered by the logs of CTE `$rows` (removed
+/// logs, with fingerprint, group_id, source_host and source_run_id): their
+/// fingerprints' hosts and runs, and their groups' counts. Relative
+/// updates: what a concurrent insert just added stays.
+macro_rules! lower_group_figures {
+    ($rows:literal) => {
+        concat!(
+            "adjusted_print_hosts AS (
+    UPDATE fingerprint_hosts AS s SET log_count = s.log_count - p.removed
+    FROM (SELECT fingerprint, source_host, count(*) AS removed
+          FROM ",
+            $rows,
+            " WHERE fingerprint IS NOT NULL GROUP BY 1, 2) p
+    WHERE (s.fingerprint, s.source_host) = (p.fingerprint, p.source_host)
+),
+adjusted_print_runs AS (
+    UPDATE fingerprint_runs AS s SET log_count = s.log_count - p.removed
+    FROM (SELECT fingerprint, source_run_id, count(*) AS removed
+          FROM ",
+            $rows,
+            " WHERE fingerprint IS NOT NULL GROUP BY 1, 2) p
+    WHERE (s.fingerprint, s.source_run_id) = (p.fingerprint, p.source_run_id)
+),
+adjusted_groups AS (
+    UPDATE error_groups AS e SET event_count = e.event_count - d.removed
+    FROM (SELECT group_id, count(*) AS removed FROM ",
+            $rows,
+            " WHERE group_id IS NOT NULL GROUP BY 1) d
+    WHERE e.id = d.group_id
+),
+"
+        )
+    };
+}
 
 /// Lowers the hourly counts (per source and per kind) by what a DELETE
 /// removed; returns the touched buckets and how many logs left each.
-const DELETE_AND_COUNT: &str = "
+const DELETE_AND_COUNT: &str = concat!("
 WITH deleted AS (
     DELETE FROM logs {where}
     RETURNING occurred_at, severity, error_type, source_host, source_run_id, source_component, stack_trace_hash,
-              fingerprint, group_id
+              fingerprint, group_id, event_id
+),
+forgotten AS (
+    -- A deleted log's event_id may be sent again and stored anew.
+    DELETE FROM log_events e USING deleted d WHERE e.event_id = d.event_id
 ),
 -- Every table in the order inserts write them (store/logs.rs): fingerprints,
 -- their hourly counts, hosts and runs, groups, then the hourly and minute
@@ -70,24 +112,7 @@ adjusted_print_hours AS (
     FROM print_hours p
     WHERE (h.fingerprint, h.hour, h.severity) = (p.fingerprint, p.hour, p.severity)
 ),
-adjusted_print_hosts AS (
-    UPDATE fingerprint_hosts AS s SET log_count = s.log_count - p.removed
-    FROM (SELECT fingerprint, source_host, count(*) AS removed
-          FROM deleted WHERE fingerprint IS NOT NULL GROUP BY 1, 2) p
-    WHERE (s.fingerprint, s.source_host) = (p.fingerprint, p.source_host)
-),
-adjusted_print_runs AS (
-    UPDATE fingerprint_runs AS s SET log_count = s.log_count - p.removed
-    FROM (SELECT fingerprint, source_run_id, count(*) AS removed
-          FROM deleted WHERE fingerprint IS NOT NULL GROUP BY 1, 2) p
-    WHERE (s.fingerprint, s.source_run_id) = (p.fingerprint, p.source_run_id)
-),
-adjusted_groups AS (
-    UPDATE error_groups AS e SET event_count = e.event_count - d.removed
-    FROM (SELECT group_id, count(*) AS removed FROM deleted WHERE group_id IS NOT NULL GROUP BY 1) d
-    WHERE e.id = d.group_id
-),
-prints AS (
+", lower_group_figures!("deleted"), "prints AS (
     SELECT coalesce(array_agg(DISTINCT fingerprint), '{}') AS touched FROM print_hours
 ),
 counted AS (
@@ -126,7 +151,7 @@ traces AS (
 SELECT hour, severity, error_type, source_host, source_run_id, source_component, removed,
        CASE WHEN row_number() OVER () = 1 THEN (SELECT hashes FROM traces) END,
        CASE WHEN row_number() OVER () = 1 THEN (SELECT touched FROM prints) END
-FROM counted";
+FROM counted");
 
 /// After a delete: the touched fingerprints' first/last seen (from their
 /// remaining logs) and top severity (from their remaining hourly counts),
@@ -341,7 +366,6 @@ impl Store {
         filter: &LogFilter,
         batch: usize,
     ) -> Result<Option<u64>, StoreError> {
-        const RETENTION_LOCK: i64 = 0x64_6961_6764_7274;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let locked: bool = tx
@@ -376,7 +400,7 @@ impl Store {
     /// unreferenced. Each step is its own READ COMMITTED transaction, after
     /// the deletion committed, so that it sees every log committed before it
     /// got the lock.
-    async fn delete_unreferenced_traces(&self, traces: TraceSet<'_>) {
+    pub(super) async fn delete_unreferenced_traces(&self, traces: TraceSet<'_>) {
         if let TraceSet::Of(hashes) = traces
             && hashes.is_empty()
         {
@@ -449,7 +473,7 @@ impl Store {
 
 /// Which stack traces to look at for removal.
 #[derive(Clone, Copy)]
-enum TraceSet<'a> {
+pub(super) enum TraceSet<'a> {
     /// Those of these hashes (the traces of logs just deleted).
     Of(&'a [Vec<u8>]),
     /// All (after every log was deleted).
@@ -526,19 +550,33 @@ async fn delete_matching(
         tx.execute(REFRESH_KIND_BOUNDS, &[&hours, severities, types])
             .await?;
     }
-    if !touched_prints.is_empty() {
-        tx.execute(REFRESH_PRINTS, &[&touched_prints]).await?;
-        tx.execute(
-            &format!(
-                "WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1))
-                 {}",
-                REFRESH_GROUP_FIGURES.replace("WHERE e.id = ANY($1)", "WHERE e.id IN (SELECT group_id FROM touched)")
-            ),
-            &[&touched_prints],
-        )
-        .await?;
-    }
+    refresh_touched_prints(tx, &touched_prints).await?;
     Ok((deleted, traces))
+}
+
+/// After logs of `touched_prints` were removed: their fingerprints' and
+/// groups' first/last seen, top severity, hosts and runs, from what remains.
+pub(super) async fn refresh_touched_prints(
+    tx: &Transaction<'_>,
+    touched_prints: &[String],
+) -> Result<(), StoreError> {
+    if touched_prints.is_empty() {
+        return Ok(());
+    }
+    tx.execute(REFRESH_PRINTS, &[&touched_prints]).await?;
+    tx.execute(
+        &format!(
+            "WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1))
+             {}",
+            REFRESH_GROUP_FIGURES.replace(
+                "WHERE e.id = ANY($1)",
+                "WHERE e.id IN (SELECT group_id FROM touched)"
+            )
+        ),
+        &[&touched_prints],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn notify_cleared(tx: &Transaction<'_>, deleted: u64) -> Result<(), StoreError> {

@@ -138,6 +138,22 @@ traces AS (
     ORDER BY hash
     ON CONFLICT (hash) DO NOTHING
 ),
+firsts AS (
+    -- The first log of each event_id in the batch; the others repeat it.
+    SELECT DISTINCT ON (event_id) event_id, id, occurred_at, position
+    FROM input WHERE event_id IS NOT NULL
+    ORDER BY event_id, position
+),
+claimed AS (
+    -- Event ids are unique across every day's partition here (a unique
+    -- index on the partitioned logs would have to include occurred_at). In
+    -- event_id order, so concurrent batches cannot deadlock; a batch that
+    -- meets an id another one is inserting waits for its commit.
+    INSERT INTO log_events (event_id, log_id, occurred_at)
+    SELECT event_id, id, occurred_at FROM firsts ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING log_id
+),
 inserted AS (
     -- Every fingerprint has its group by now (ENSURE_GROUPS ran first in
     -- this transaction).
@@ -148,10 +164,10 @@ inserted AS (
            context, system_state, recent_actions, source_host, source_run_id, source_component, source_labels,
            input.fingerprint, g.group_id
     FROM input LEFT JOIN group_fingerprints g ON g.fingerprint = input.fingerprint
+    WHERE input.event_id IS NULL OR input.id IN (SELECT log_id FROM claimed)
     -- In the batch's order (the join may reorder): `seq`, the live tail's
     -- order within a transaction, follows it.
     ORDER BY input.position
-    ON CONFLICT (event_id) DO NOTHING
     RETURNING id, occurred_at, severity, error_type, source_host, source_run_id, source_component, fingerprint, group_id
 ),
 ", count_fingerprints!("inserted"), count_group_figures!("inserted", ",
@@ -280,6 +296,29 @@ impl Store {
         if logs.is_empty() {
             return Ok(Vec::new());
         }
+        let days = || {
+            logs.iter()
+                .map(|log| super::partitions::day_of(log.occurred_at))
+        };
+        self.ensure_partitions(days()).await?;
+        match self.insert_logs_once(logs, prints).await {
+            Err(e) if super::partitions::is_missing_partition(&e) => {
+                // Another diagd's retention dropped a day this one knew:
+                // nothing was stored; the day is made again.
+                self.forget_partitions();
+                self.ensure_partitions(days()).await?;
+                self.insert_logs_once(logs, prints).await
+            }
+            result => result,
+        }
+    }
+
+    /// [`Store::insert_logs`] once every day of the batch has its partition.
+    async fn insert_logs_once(
+        &self,
+        logs: &[NewLog],
+        prints: &[Fingerprint],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
         if prints.len() != logs.len() {
             return Err(StoreError::Corrupt(format!(
                 "{} fingerprints for {} logs",
@@ -406,8 +445,22 @@ impl Store {
     pub async fn copy_logs_and_roll_back(&self, logs: &[NewLog]) -> Result<u64, StoreError> {
         use tokio_postgres::{binary_copy::BinaryCopyInWriter, types::Type};
         let columns = BatchColumns::from_logs(logs)?;
+        self.ensure_partitions(
+            logs.iter()
+                .map(|log| super::partitions::day_of(log.occurred_at)),
+        )
+        .await?;
+        let ids: Vec<Uuid> = logs.iter().map(|_| Uuid::now_v7()).collect();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        // The event ids first, as the insert claims them.
+        tx.execute(
+            "INSERT INTO log_events (event_id, log_id, occurred_at) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(e, i, o) \
+             WHERE e IS NOT NULL ORDER BY e ON CONFLICT (event_id) DO NOTHING",
+            &[&columns.event_ids, &ids, &columns.occurred_at],
+        )
+        .await?;
         tx.execute(
             "INSERT INTO stack_traces (hash, trace) SELECT * FROM unnest($1::bytea[], $2::text[]) \
              AS t(hash, trace) WHERE NOT EXISTS (SELECT 1 FROM stack_traces s WHERE s.hash = t.hash) \
@@ -442,12 +495,11 @@ impl Store {
             ],
         );
         let mut writer = std::pin::pin!(writer);
-        for i in 0..logs.len() {
-            let id = Uuid::now_v7();
+        for (i, id) in ids.iter().enumerate() {
             writer
                 .as_mut()
                 .write(&[
-                    &id,
+                    id,
                     &columns.event_ids[i],
                     &columns.occurred_at[i],
                     &columns.severities[i],
@@ -473,7 +525,7 @@ impl Store {
     pub async fn log_id_for_event(&self, event_id: Uuid) -> Result<Option<Uuid>, StoreError> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("SELECT id FROM logs WHERE event_id = $1")
+            .prepare_cached("SELECT log_id FROM log_events WHERE event_id = $1")
             .await?;
         Ok(client
             .query_opt(&statement, &[&event_id])

@@ -5,6 +5,8 @@
 //!   (`DATABASE_READ_URL`), its lag, and which reads go where
 //! - `migrate`: `migrations/NNNN_name.sql`, applied under an advisory lock
 //! - `embedded`: the embedded default cluster and its supervision
+//! - `partitions`: the daily partitions of `logs` (made ahead and on
+//!   demand, dropped whole by retention)
 //! - `logs`: inserting batches (one statement) and listing / getting logs
 //! - `filter`: a `LogFilter` as SQL conditions, shared by every read
 //! - `stats`: counts from the hourly roll-ups, and from logs where needed
@@ -20,6 +22,7 @@
 
 mod actions;
 mod alerts;
+#[macro_use]
 mod clear;
 mod connections;
 mod debug_mode;
@@ -31,6 +34,7 @@ mod logs;
 mod groups;
 mod migrate;
 mod notify;
+mod partitions;
 mod reports;
 pub(crate) mod runs;
 mod search;
@@ -60,6 +64,7 @@ pub use groups::{GroupMove, GroupPage, UngroupedLog};
 pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
 pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Listener};
+pub use partitions::{DAYS_AHEAD, DropRule, DroppedDay};
 pub use reports::{ReportBody, StoredReport};
 pub use runs::ChangeCursor;
 pub use search::{SearchOutcome, SearchSink};
@@ -225,6 +230,8 @@ pub struct Store {
     /// far (counted before they do): a read that fails after this moved was
     /// ended by a clear, not by an outage.
     ended_by_clears: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The days known to have their partition of `logs`.
+    known_days: std::sync::Arc<partitions::KnownDays>,
     /// The connection settings, for dedicated (non-pooled) connections
     /// such as LISTEN.
     config: tokio_postgres::Config,
@@ -287,6 +294,7 @@ impl Store {
             standby,
             acquire_timeout: options.acquire_timeout,
             ended_by_clears: Default::default(),
+            known_days: Default::default(),
             config,
         })
     }
@@ -295,6 +303,14 @@ impl Store {
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let mut client = self.pool.get().await?;
         migrate::apply(&mut client).await
+    }
+
+    /// Applies the migrations up to version `last` only: a database as an
+    /// older diagd left it, for tests of later migrations.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn migrate_to(&self, last: i32) -> Result<MigrationReport, StoreError> {
+        let mut client = self.pool.get().await?;
+        migrate::apply_up_to(&mut client, last).await
     }
 
     /// Checks that the database answers a trivial query.

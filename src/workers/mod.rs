@@ -3,7 +3,10 @@
 //!
 //! - `tail`: the live-tail hub — LISTEN, read new logs in commit order, fan
 //!   them out to the subscribers' bounded queues;
-//! - `retention`: deletes old logs in small batches, when configured;
+//! - `retention`: drops whole days of old logs and deletes the rest in
+//!   small batches, when configured;
+//! - `partitions`: the daily partitions of `logs` for today and the next
+//!   days, made at start-up and every hour;
 //! - `debug_mode`: follows the debug-mode switch and flips diagd's own log
 //!   level;
 //! - `grouping`: puts logs stored before error groups existed into their
@@ -16,6 +19,7 @@
 pub mod alerts;
 pub mod debug_mode;
 pub mod grouping;
+pub mod partitions;
 pub mod retention;
 pub mod runs;
 pub mod tail;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::api::limits::{
     MAX_ACTION_BYTES, MAX_ACTION_DETAILS_BYTES, MAX_CONTEXT_BYTES, MAX_FILTER_GROUPS,
     MAX_FILTER_TEXT_BYTES, MAX_FINGERPRINT_ENTRIES, MAX_FINGERPRINT_ENTRY_BYTES, MAX_FUTURE,
-    MAX_GPUS, MAX_LABEL_KEY_BYTES, MAX_LABEL_VALUE_BYTES, MAX_LABELS, MAX_MESSAGE_BYTES,
+    MAX_GPUS, MAX_LABEL_KEY_BYTES, MAX_LABEL_VALUE_BYTES, MAX_LABELS, MAX_MESSAGE_BYTES, MAX_PAST,
     MAX_RECENT_ACTIONS, MAX_SECONDS, MAX_SOURCE_FIELD_BYTES, MAX_STACK_TRACE_BYTES, MIN_SECONDS,
 };
 use crate::api::{error::FieldError, pb};
@@ -34,6 +34,17 @@ pub fn new_log(log: pb::NewLog, now: DateTime<Utc>) -> Result<NewLog, FieldError
         return Err(FieldError::new(
             "occurred_at",
             format!("{occurred_at} is more than a day in the future (server time {now})"),
+        ));
+    }
+    if occurred_at < now - MAX_PAST {
+        return Err(FieldError::new(
+            "occurred_at",
+            format!(
+                "{occurred_at} is more than {} days in the past (server time {now}); diagd keeps \
+                 logs by day and accepts the last {} days",
+                MAX_PAST.num_days(),
+                MAX_PAST.num_days()
+            ),
         ));
     }
     let severity = severity("severity", log.severity)?.ok_or_else(|| {

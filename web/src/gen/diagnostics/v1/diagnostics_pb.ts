@@ -227,7 +227,8 @@ export type NewLog = Message<"diagnostics.v1.NewLog"> & {
 
   /**
    * When the error happened, by the client's clock. Defaults to the time diagd
-   * received it. At most one day in the future.
+   * received it. At most one day in the future and 400 days in the past
+   * (logs are kept in one partition per day).
    *
    * @generated from field: google.protobuf.Timestamp occurred_at = 2;
    */

@@ -1,0 +1,368 @@
+//! Time partitions of `logs` (migration 0014): one per UTC day, named
+//! `logs_pYYYYMMDD`. This module knows which days have one (a cache,
+//! refreshed when PostgreSQL says a row found none), makes them ahead (today
+//! and the next days) and on demand (a batch with a day that has none), and
+//! lets retention drop a whole day at once while the hourly counts, the error
+//! groups' figures and the stack traces stay exact.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
+use tokio_postgres::IsolationLevel;
+
+use super::{
+    Store, StoreError,
+    clear::{RETENTION_LOCK, TraceSet, refresh_touched_prints},
+    groups::GROUPS_LOCK,
+    notify::LOGS_CLEARED_CHANNEL,
+};
+
+/// Advisory lock taken by whoever makes or drops partitions ("parts").
+const PARTITIONS_LOCK: i64 = 0x70_6172_7473;
+
+/// Days after today that always have their partition (made at start-up and
+/// by the hourly upkeep), so a day's first logs never wait for one.
+pub const DAYS_AHEAD: u64 = 3;
+
+/// How long making a partition waits for its lock on `logs` (SHARE UPDATE
+/// EXCLUSIVE: only another partition change or a VACUUM of `logs` holds it).
+const MAKE_LOCK_WAIT_MS: u32 = 5_000;
+
+/// How long dropping a partition waits for its exclusive lock on `logs`.
+/// Reads and inserts queue behind a waiting exclusive lock, so this is also
+/// the longest a drop can hold them up per attempt.
+const DROP_LOCK_WAIT_MS: u32 = 500;
+
+/// Event ids forgotten per transaction after a day is dropped.
+const EVENT_IDS_PER_STEP: i64 = 20_000;
+
+/// The days known to have a partition; shared by a diagd's clones of
+/// [`Store`].
+#[derive(Default)]
+pub(super) struct KnownDays(std::sync::Mutex<BTreeSet<NaiveDate>>);
+
+impl KnownDays {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<NaiveDate>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The UTC day of a time.
+pub fn day_of(at: DateTime<Utc>) -> NaiveDate {
+    at.date_naive()
+}
+
+/// A day's partition name.
+fn partition_name(day: NaiveDate) -> String {
+    format!("logs_p{}", day.format("%Y%m%d"))
+}
+
+/// The day of a partition name, `None` for a table that is not one.
+fn day_of_partition(name: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(name.strip_prefix("logs_p")?, "%Y%m%d").ok()
+}
+
+/// The first instant of a day.
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// True when PostgreSQL refused a row for having no partition.
+pub(super) fn is_missing_partition(e: &StoreError) -> bool {
+    match e {
+        StoreError::Query(e) => e
+            .as_db_error()
+            .is_some_and(|db| db.message().starts_with("no partition of relation")),
+        _ => false,
+    }
+}
+
+/// One day dropped by retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedDay {
+    /// The day.
+    pub day: NaiveDate,
+    /// Logs it held.
+    pub logs: u64,
+}
+
+/// Why the oldest day may go.
+#[derive(Debug, Clone, Copy)]
+pub struct DropRule {
+    /// Every log of the day occurred before this.
+    pub before: Option<DateTime<Utc>>,
+    /// At least this many logs stay after the day goes.
+    pub keep_rows: Option<u64>,
+}
+
+impl Store {
+    /// Makes sure each day of `days` has its partition; days this diagd
+    /// already knows to have one cost nothing.
+    pub(super) async fn ensure_partitions(
+        &self,
+        days: impl IntoIterator<Item = NaiveDate>,
+    ) -> Result<(), StoreError> {
+        let missing: Vec<NaiveDate> = {
+            let known = self.known_days.lock();
+            let mut missing: Vec<NaiveDate> = days
+                .into_iter()
+                .filter(|day| !known.contains(day))
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            missing
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = {MAKE_LOCK_WAIT_MS}"))
+            .await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITIONS_LOCK])
+            .await?;
+        let made: i64 = tx
+            .query_one(
+                "SELECT count(*) FILTER (WHERE diagd_ensure_log_partition(day)) \
+                 FROM unnest($1::date[]) AS day",
+                &[&missing],
+            )
+            .await?
+            .get(0);
+        tx.commit().await?;
+        if made > 0 {
+            tracing::debug!(made, "made log partitions");
+        }
+        self.known_days.lock().extend(missing);
+        Ok(())
+    }
+
+    /// Forgets which days have partitions (another diagd dropped one); the
+    /// next insert asks again.
+    pub(super) fn forget_partitions(&self) {
+        self.known_days.lock().clear();
+    }
+
+    /// The upkeep, at start-up and hourly: today and the next
+    /// [`DAYS_AHEAD`] days get their partitions, and the days that have one
+    /// are read again. Returns how many days have a partition.
+    pub async fn maintain_partitions(&self) -> Result<usize, StoreError> {
+        let today = day_of(Utc::now());
+        let days = (0..=DAYS_AHEAD).filter_map(|n| today.checked_add_days(Days::new(n)));
+        self.forget_partitions();
+        let existing = self.partition_days().await?;
+        self.known_days.lock().extend(existing);
+        self.ensure_partitions(days).await?;
+        Ok(self.known_days.lock().len())
+    }
+
+    /// The days that have a partition, oldest first.
+    pub async fn partition_days(&self) -> Result<Vec<NaiveDate>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                 WHERE i.inhparent = 'logs'::regclass",
+                &[],
+            )
+            .await?;
+        let mut days: Vec<NaiveDate> = rows
+            .iter()
+            .filter_map(|row| day_of_partition(row.get::<_, &str>(0)))
+            .collect();
+        days.sort_unstable();
+        Ok(days)
+    }
+
+    /// Retention: drops the oldest day's partition when `rule` lets it go,
+    /// in one transaction that also lowers the error groups' figures and
+    /// removes the day's hourly and minute counts. `Ok(None)` when the oldest
+    /// day must stay, when another diagd runs retention, or when the drop
+    /// could not get its lock in time (retention then deletes rows instead).
+    pub async fn drop_oldest_day(&self, rule: DropRule) -> Result<Option<DroppedDay>, StoreError> {
+        let Some(&day) = self.partition_days().await?.first() else {
+            return Ok(None);
+        };
+        let low = start_of(day);
+        let high = low + TimeDelta::days(1);
+        if rule.before.is_some_and(|before| high > before) {
+            return Ok(None);
+        }
+        let name = partition_name(day);
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await?;
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = {DROP_LOCK_WAIT_MS}"))
+            .await?;
+        let locked: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RETENTION_LOCK])
+            .await?
+            .get(0);
+        if !locked {
+            return Ok(None);
+        }
+        // Same order as making partitions; then shared as inserts hold it,
+        // so no merge or split moves the day's logs while their groups'
+        // counts are lowered.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITIONS_LOCK])
+            .await?;
+        tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GROUPS_LOCK])
+            .await?;
+        // No insert or delete changes the day while it is counted: those
+        // wait for the drop, then find no partition, make it again and go on.
+        let still_there = tx
+            .batch_execute(&format!(
+                "LOCK TABLE {} IN EXCLUSIVE MODE",
+                super::quote_identifier(&name)
+            ))
+            .await;
+        match still_there {
+            Ok(()) => {}
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                return Ok(None);
+            }
+            Err(e) if lock_ran_out(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let logs: i64 = tx
+            .query_one(
+                &format!("SELECT count(*) FROM {}", super::quote_identifier(&name)),
+                &[],
+            )
+            .await?
+            .get(0);
+        if let Some(keep) = rule.keep_rows {
+            let total: i64 = tx
+                .query_one(
+                    "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_kind_hourly",
+                    &[],
+                )
+                .await?
+                .get(0);
+            if total.saturating_sub(logs) < keep as i64 {
+                return Ok(None);
+            }
+        }
+        let row = tx
+            .query_one(
+                &DROP_DAY.replace("{day}", &super::quote_identifier(&name)),
+                &[&low, &high],
+            )
+            .await?;
+        let traces: Vec<Vec<u8>> = row.try_get(0)?;
+        let touched_prints: Vec<String> = row.try_get(1)?;
+        match tx
+            .batch_execute(&format!("DROP TABLE {}", super::quote_identifier(&name)))
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if lock_ran_out(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        refresh_touched_prints(&tx, &touched_prints).await?;
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&LOGS_CLEARED_CHANNEL, &logs.to_string()],
+        )
+        .await?;
+        tx.commit().await?;
+        drop(client);
+        self.known_days.lock().remove(&day);
+        self.changed_for_readers();
+        self.forget_event_ids(low, high).await;
+        self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
+        Ok(Some(DroppedDay {
+            day,
+            logs: logs.max(0) as u64,
+        }))
+    }
+
+    /// Forgets the event ids of a dropped day, a step at a time. A failure
+    /// is logged: the ids stay, and a log sent again with one of them counts
+    /// as a duplicate.
+    async fn forget_event_ids(&self, low: DateTime<Utc>, high: DateTime<Utc>) {
+        loop {
+            let step = async {
+                let client = self.client().await?;
+                Ok::<u64, StoreError>(
+                    client
+                        .execute(
+                            "DELETE FROM log_events WHERE event_id IN (SELECT event_id FROM log_events \
+                             WHERE occurred_at >= $1 AND occurred_at < $2 LIMIT $3)",
+                            &[&low, &high, &EVENT_IDS_PER_STEP],
+                        )
+                        .await?,
+                )
+            };
+            match step.await {
+                Ok(n) if n < EVENT_IDS_PER_STEP as u64 => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not forget the event ids of a dropped day");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// True when a lock wait ran out (`lock_timeout`): retention deletes the
+/// day's rows instead, or drops it at its next run.
+fn lock_ran_out(e: &tokio_postgres::Error) -> bool {
+    let ran_out = e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE);
+    if ran_out {
+        tracing::info!(
+            "retention could not lock a day's partition in time; it deletes rows instead"
+        );
+    }
+    ran_out
+}
+
+/// What a dropped day takes with it, relative to what stays (concurrent
+/// inserts into other days keep their counts): the error groups' and
+/// fingerprints' counts, hosts and runs lowered by the day's logs, and the
+/// day's hourly and minute counts removed (a day holds whole hours and
+/// minutes). Returns the day's stack traces and fingerprints.
+const DROP_DAY: &str = concat!("
+WITH day AS (
+    SELECT fingerprint, group_id, source_host, source_run_id, stack_trace_hash FROM {day}
+),
+prints AS (
+    SELECT fingerprint, count(*) AS removed FROM day WHERE fingerprint IS NOT NULL GROUP BY 1
+),
+adjusted_prints AS (
+    UPDATE group_fingerprints AS g SET event_count = g.event_count - p.removed
+    FROM prints p WHERE g.fingerprint = p.fingerprint
+),
+", lower_group_figures!("day"), "print_hours AS (
+    DELETE FROM fingerprint_counts_hourly WHERE hour >= $1 AND hour < $2
+),
+hours AS (
+    DELETE FROM log_counts_hourly WHERE hour >= $1 AND hour < $2
+),
+kinds AS (
+    DELETE FROM log_counts_kind_hourly WHERE hour >= $1 AND hour < $2
+),
+minutes AS (
+    DELETE FROM log_counts_minutely WHERE minute >= $1 AND minute < $2
+)
+SELECT (SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{}') FROM day WHERE stack_trace_hash IS NOT NULL),
+       (SELECT coalesce(array_agg(fingerprint), '{}') FROM prints)");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_and_days_round_trip() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert_eq!(partition_name(day), "logs_p20261202");
+        assert_eq!(day_of_partition("logs_p20261202"), Some(day));
+        assert_eq!(day_of_partition("logs"), None);
+        assert_eq!(day_of_partition("logs_pxyz"), None);
+        assert_eq!(start_of(day).to_rfc3339(), "2026-12-02T00:00:00+00:00");
+    }
+}

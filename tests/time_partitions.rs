@@ -1,0 +1,460 @@
+//! Time partitions (migration 0014): `logs` holds one partition per UTC day.
+//! Retention drops whole days with every count kept exact; a day another
+//! diagd dropped is made again for a late log; timestamps too old are
+//! refused by name; listing and search walk the days newest first; and a
+//! database that an older diagd filled migrates without losing a log.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use common::{
+    Client, TestServer, assert_status, connect_database, database_url, ingest, new_log, report,
+    stats, test_options, unique_database_name,
+};
+use diagd::{
+    api::pb::{self, ErrorType, Severity},
+    workers::retention::RetentionOptions,
+};
+use tonic::Code;
+
+const DAY: i64 = 86_400;
+
+fn log_at(seconds_ago: i64, message: &str) -> pb::NewLog {
+    pb::NewLog {
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: Utc::now().timestamp() - seconds_ago,
+            nanos: 0,
+        }),
+        ..new_log(message, Severity::High, ErrorType::Oom)
+    }
+}
+
+/// The partitions' names, oldest first.
+async fn partitions(server: &TestServer) -> Vec<String> {
+    let db = connect_database(server).await;
+    let mut names: Vec<String> = db
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'logs'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    names.sort();
+    names
+}
+
+fn partition_of(seconds_ago: i64) -> String {
+    let at = Utc::now() - TimeDelta::seconds(seconds_ago);
+    format!("logs_p{}", at.format("%Y%m%d"))
+}
+
+async fn wait_for_total(client: &mut Client, total: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = stats(client).await.total;
+        if now == total {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {now} logs, expected {total}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One number per row of a query.
+async fn numbers(db: &tokio_postgres::Client, sql: &str) -> i64 {
+    db.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn retention_drops_old_days_whole_and_keeps_every_count_exact() {
+    let mut options = test_options();
+    options.retention = RetentionOptions {
+        max_age: Some(TimeDelta::days(5)),
+        interval: Duration::from_millis(200),
+        batch: 100,
+        ..RetentionOptions::default()
+    };
+    let server = TestServer::start_with(options).await;
+    let mut client = server.client().await;
+    // One group throughout. The old days' logs have a trace, a host and
+    // event ids of their own; one more old log lies in the day the limit
+    // falls in (deleted as a row, not with a day).
+    let message = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB";
+    let mut old_event_ids = Vec::new();
+    let mut old = Vec::new();
+    for days_ago in [12, 11, 10] {
+        for i in 0..5 {
+            let event_id = uuid::Uuid::new_v4().to_string();
+            old_event_ids.push(event_id.clone());
+            old.push(pb::NewLog {
+                event_id,
+                stack_trace: "Traceback (most recent call last):\n  File \"old.py\", line 1, in <module>\n    step()\nRuntimeError: old".into(),
+                source: Some(pb::Source {
+                    host: "old-host".into(),
+                    ..Default::default()
+                }),
+                ..log_at(days_ago * DAY + i * 60, message)
+            });
+        }
+    }
+    let edge_event_id = uuid::Uuid::new_v4().to_string();
+    old.push(pb::NewLog {
+        event_id: edge_event_id.clone(),
+        ..log_at(5 * DAY + 3_600, message)
+    });
+    let recent: Vec<pb::NewLog> = [3, 2, 0]
+        .into_iter()
+        .flat_map(|days_ago| {
+            (0..4).map(move |i| pb::NewLog {
+                event_id: uuid::Uuid::new_v4().to_string(),
+                stack_trace: "Traceback (most recent call last):\n  File \"new.py\", line 1, in <module>\n    step()\nRuntimeError: new".into(),
+                source: Some(pb::Source {
+                    host: "new-host".into(),
+                    ..Default::default()
+                }),
+                ..log_at(days_ago * DAY + 600 + i * 60, message)
+            })
+        })
+        .collect();
+    let oldest_recent = Utc::now().timestamp() - (3 * DAY + 600 + 3 * 60);
+    ingest(&mut client, vec![old, recent]).await;
+    wait_for_total(&mut client, 12).await;
+
+    let names = partitions(&server).await;
+    for days_ago in [12, 11, 10] {
+        let day = partition_of(days_ago * DAY);
+        assert!(!names.contains(&day), "{day} was dropped whole: {names:?}");
+    }
+    assert!(names.contains(&partition_of(3 * DAY + 600)), "{names:?}");
+    let stats = stats(&mut client).await;
+    assert_eq!(stats.retention.unwrap().total_deleted, 16);
+    let db = connect_database(&server).await;
+    for (table, sql) in [
+        (
+            "hourly",
+            "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_hourly",
+        ),
+        (
+            "kinds",
+            "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_kind_hourly",
+        ),
+        (
+            "minutes",
+            "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_minutely",
+        ),
+        (
+            "fingerprint hours",
+            "SELECT coalesce(sum(log_count), 0)::bigint FROM fingerprint_counts_hourly",
+        ),
+        (
+            "fingerprint hosts",
+            "SELECT coalesce(sum(log_count), 0)::bigint FROM fingerprint_hosts",
+        ),
+        ("event ids", "SELECT count(*) FROM log_events"),
+        ("logs", "SELECT count(*) FROM logs"),
+    ] {
+        assert_eq!(numbers(&db, sql).await, 12, "{table}");
+    }
+    assert_eq!(
+        numbers(
+            &db,
+            "SELECT count(*) FROM fingerprint_hosts WHERE source_host = 'old-host'"
+        )
+        .await,
+        0
+    );
+    let traces = common::stored_traces(&server).await;
+    assert_eq!(
+        traces.len(),
+        1,
+        "the old days' trace went with them: {traces:?}"
+    );
+    assert!(traces[0].contains("new.py"));
+
+    let groups = client
+        .list_groups(pb::ListGroupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .groups;
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    assert_eq!(groups[0].event_count, 12);
+    assert_eq!(groups[0].hosts, 1, "only new-host is left");
+    assert_eq!(
+        groups[0].first_seen.as_ref().unwrap().seconds,
+        oldest_recent
+    );
+
+    // The ids of dropped and deleted logs are forgotten: sent again (now),
+    // they are stored, not answered as duplicates.
+    for event_id in [old_event_ids[0].clone(), edge_event_id] {
+        let stored = client
+            .report_error(pb::ReportErrorRequest {
+                log: Some(pb::NewLog {
+                    event_id,
+                    ..log_at(0, message)
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!stored.duplicate, "a forgotten event id is stored again");
+    }
+}
+
+#[tokio::test]
+async fn a_day_another_diagd_dropped_is_made_again_for_a_late_log() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    report(&mut client, log_at(20 * DAY, "late log one")).await;
+    let day = partition_of(20 * DAY);
+    assert!(partitions(&server).await.contains(&day));
+
+    // A second diagd on the same database, with retention, drops the day;
+    // the first still believes it has it.
+    {
+        let mut options = test_options();
+        options.retention = RetentionOptions {
+            max_age: Some(TimeDelta::days(10)),
+            interval: Duration::from_millis(100),
+            ..RetentionOptions::default()
+        };
+        // By URL: the database stays when `other` stops.
+        let _other = TestServer::start_at_url(database_url(&server.dbname), options).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while partitions(&server).await.contains(&day) {
+            assert!(
+                Instant::now() < deadline,
+                "the other diagd never dropped {day}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // `other` stops here, before its retention could drop it again.
+    }
+    let id = report(&mut client, log_at(20 * DAY + 5, "late log two")).await;
+    let got = client
+        .get_log(pb::GetLogRequest { id: id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.log.unwrap().message, "late log two");
+    assert!(partitions(&server).await.contains(&day), "made again");
+}
+
+#[tokio::test]
+async fn timestamps_beyond_the_kept_days_are_refused_by_name() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let refused = client
+        .report_error(pb::ReportErrorRequest {
+            log: Some(log_at(401 * DAY, "too old")),
+        })
+        .await;
+    let message = refused
+        .as_ref()
+        .map_err(|s| s.message().to_string())
+        .unwrap_err();
+    assert!(message.starts_with("log.occurred_at: "), "{message}");
+    assert_status(refused, Code::InvalidArgument, "400 days in the past");
+    let refused = client
+        .report_error(pb::ReportErrorRequest {
+            log: Some(log_at(-2 * DAY, "too new")),
+        })
+        .await;
+    assert_status(refused, Code::InvalidArgument, "in the future");
+
+    // Just inside both limits, each lands in its own day, made on demand
+    // (the upkeep makes only today and the next days).
+    let oldest = 399 * DAY;
+    let newest = -(DAY - 600);
+    for seconds_ago in [oldest, newest] {
+        report(&mut client, log_at(seconds_ago, "inside the limits")).await;
+    }
+    let names = partitions(&server).await;
+    assert!(names.contains(&partition_of(oldest)), "{names:?}");
+    assert!(names.contains(&partition_of(newest)), "{names:?}");
+    assert_eq!(stats(&mut client).await.total, 2);
+}
+
+#[tokio::test]
+async fn listing_and_search_walk_the_days_newest_first() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    // 4 logs on each of 6 days, sent oldest-day last.
+    let logs: Vec<pb::NewLog> = (0..6)
+        .flat_map(|day| {
+            (0..4).map(move |i| {
+                log_at(
+                    day * DAY + i * 100 + 1,
+                    &format!("NCCL watchdog day {day} log {i}"),
+                )
+            })
+        })
+        .collect();
+    ingest(&mut client, vec![logs]).await;
+    let mut seen = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_logs(pb::ListLogsRequest {
+                page_size: 5,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.logs.into_iter().map(|l| l.message));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let expected: Vec<String> = (0..6)
+        .flat_map(|day| (0..4).map(move |i| format!("NCCL watchdog day {day} log {i}")))
+        .collect();
+    assert_eq!(
+        seen, expected,
+        "newest first across day boundaries, each once"
+    );
+
+    let mut stream = client
+        .search_logs(pb::SearchLogsRequest {
+            query: "watchdog".into(),
+            limit: 6,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut hits = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        if let Some(pb::search_logs_response::Result::Hit(hit)) = message.result {
+            hits.push(hit.log.unwrap().message);
+        }
+    }
+    assert_eq!(hits, expected[..6].to_vec());
+}
+
+#[tokio::test]
+async fn a_database_an_older_diagd_filled_migrates_without_losing_a_log() {
+    let dbname = unique_database_name();
+    let url = database_url(&dbname);
+    {
+        let store = diagd::store::Store::connect(&url, &common::test_pool())
+            .await
+            .unwrap();
+        let report = store.migrate_to(13).await.unwrap();
+        assert_eq!(report.schema_version, 13);
+    }
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // 600 logs over 4 days as schema 13 stores them: traces by hash, half
+    // with event ids, grouped, in commit order (txid, seq).
+    db.batch_execute(
+        "INSERT INTO stack_traces (hash, trace)
+         SELECT sha256(convert_to('trace ' || n, 'UTF8')), 'trace ' || n FROM generate_series(0, 2) n;
+         INSERT INTO error_groups (seed_fingerprint, title, culprit, exception_type, error_type)
+         VALUES ('f0', 'RuntimeError: x', '', 'RuntimeError', 'training');
+         INSERT INTO logs (id, event_id, occurred_at, severity, error_type, message, context,
+                           source_host, stack_trace_hash, fingerprint, group_id)
+         SELECT gen_random_uuid(), CASE WHEN n % 2 = 0 THEN gen_random_uuid() END,
+                date_trunc('day', now()) - interval '3 days' + n * interval '9 minutes',
+                (ARRAY['critical', 'high', 'medium', 'low'])[1 + n % 4], 'training',
+                'CUDA error step ' || n, jsonb_build_object('step', n, 'model', 'llama'),
+                'gpu-' || (n % 7), sha256(convert_to('trace ' || (n % 3), 'UTF8')), 'f0',
+                (SELECT id FROM error_groups)
+         FROM generate_series(0, 599) n;",
+    )
+    .await
+    .unwrap();
+    let digest_sql = "SELECT md5(string_agg(concat_ws('|', id, event_id, occurred_at, received_at, severity, \
+                      error_type, message, context, system_state, recent_actions, source_host, source_run_id, \
+                      source_component, source_labels, stack_trace_hash, context_values, txid, seq, \
+                      fingerprint, group_id), ',' ORDER BY id)) FROM logs";
+    let before: String = db.query_one(digest_sql, &[]).await.unwrap().get(0);
+    let max_seq: i64 = db
+        .query_one("SELECT max(seq) FROM logs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let with_event: Vec<(uuid::Uuid, uuid::Uuid)> = db
+        .query(
+            "SELECT event_id, id FROM logs WHERE event_id IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(with_event.len(), 300);
+
+    // diagd starts on it: migration 14 runs.
+    let server = TestServer::start_at_url(url.clone(), test_options()).await;
+    let after: String = db.query_one(digest_sql, &[]).await.unwrap().get(0);
+    assert_eq!(after, before, "every log, every column, unchanged");
+    let days = numbers(
+        &db,
+        "SELECT count(DISTINCT (occurred_at AT TIME ZONE 'UTC')::date) FROM logs",
+    )
+    .await;
+    let partitions_with_logs = numbers(&db, "SELECT count(DISTINCT tableoid) FROM logs").await;
+    assert_eq!(
+        partitions_with_logs, days,
+        "each day's logs in its own partition"
+    );
+    assert_eq!(numbers(&db, "SELECT count(*) FROM log_events").await, 300);
+
+    let mut client = server.client().await;
+    let page = client
+        .list_logs(pb::ListLogsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.logs.len(), 600);
+    assert_eq!(page.logs[0].message, "CUDA error step 599");
+    assert_eq!(page.logs[599].message, "CUDA error step 0");
+    // An event id stored before the migration is still a duplicate.
+    let (event_id, id) = with_event[7];
+    let again = client
+        .report_error(pb::ReportErrorRequest {
+            log: Some(pb::NewLog {
+                event_id: event_id.to_string(),
+                ..log_at(0, "sent again")
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+    assert_eq!(again.id, id.to_string());
+    // New logs follow the old ones in commit order.
+    report(&mut client, log_at(0, "after the migration")).await;
+    let new_seq: i64 = db
+        .query_one(
+            "SELECT seq FROM logs WHERE message = 'after the migration'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(new_seq > max_seq);
+    drop(server);
+    drop(db);
+    common::drop_database_blocking(&dbname);
+}
