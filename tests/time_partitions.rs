@@ -33,7 +33,10 @@ fn log_at(seconds_ago: i64, message: &str) -> pb::NewLog {
 
 /// The partitions' names, oldest first.
 async fn partitions(server: &TestServer) -> Vec<String> {
-    let db = connect_database(server).await;
+    partitions_in(&connect_database(server).await).await
+}
+
+async fn partitions_in(db: &tokio_postgres::Client) -> Vec<String> {
     let mut names: Vec<String> = db
         .query(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
@@ -107,9 +110,13 @@ async fn retention_drops_old_days_whole_and_keeps_every_count_exact() {
         }
     }
     let edge_event_id = uuid::Uuid::new_v4().to_string();
+    // Between the start of the day the limit falls in and the limit itself.
+    let limit = Utc::now() - TimeDelta::days(5);
+    let day_start = limit.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let edge_at = day_start + (limit - day_start) / 2;
     old.push(pb::NewLog {
         event_id: edge_event_id.clone(),
-        ..log_at(5 * DAY + 3_600, message)
+        ..log_at(Utc::now().timestamp() - edge_at.timestamp(), message)
     });
     let recent: Vec<pb::NewLog> = [3, 2, 0]
         .into_iter()
@@ -135,8 +142,15 @@ async fn retention_drops_old_days_whole_and_keeps_every_count_exact() {
         assert!(!names.contains(&day), "{day} was dropped whole: {names:?}");
     }
     assert!(names.contains(&partition_of(3 * DAY + 600)), "{names:?}");
-    let stats = stats(&mut client).await;
-    assert_eq!(stats.retention.unwrap().total_deleted, 16);
+    // The status is updated when the run ends (after the traces' removal).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stats(&mut client).await.retention.unwrap().total_deleted != 16 {
+        assert!(
+            Instant::now() < deadline,
+            "retention never counted 16 deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let db = connect_database(&server).await;
     for (table, sql) in [
         (
@@ -405,15 +419,27 @@ async fn a_database_an_older_diagd_filled_migrates_without_losing_a_log() {
     let server = TestServer::start_at_url(url.clone(), test_options()).await;
     let after: String = db.query_one(digest_sql, &[]).await.unwrap().get(0);
     assert_eq!(after, before, "every log, every column, unchanged");
-    let days = numbers(
+    let names = partitions_in(&db).await;
+    for days_ago in 0..=3 {
+        let day = (Utc::now() - TimeDelta::days(days_ago)).format("%Y%m%d");
+        assert!(names.contains(&format!("logs_p{day}")), "{names:?}");
+    }
+    let misplaced = numbers(
         &db,
-        "SELECT count(DISTINCT (occurred_at AT TIME ZONE 'UTC')::date) FROM logs",
+        "SELECT count(*) FROM logs WHERE tableoid::regclass::text \
+         <> 'logs_p' || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYYMMDD')",
     )
     .await;
-    let partitions_with_logs = numbers(&db, "SELECT count(DISTINCT tableoid) FROM logs").await;
+    assert_eq!(misplaced, 0, "each day's logs are in its own partition");
+    let index = numbers(
+        &db,
+        "SELECT count(*) FROM pg_indexes WHERE tablename = 'logs_p' || \
+         to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') AND indexname LIKE '%_logs_message_fold_trgm'",
+    )
+    .await;
     assert_eq!(
-        partitions_with_logs, days,
-        "each day's logs in its own partition"
+        index, 1,
+        "partition indexes are named after the index of logs"
     );
     assert_eq!(numbers(&db, "SELECT count(*) FROM log_events").await, 300);
 

@@ -45,16 +45,19 @@ WHERE a.datname = current_database() AND a.application_name = $1 AND a.pid <> pg
 const TRUNCATED: &str = "logs, log_events, log_counts_hourly, log_counts_kind_hourly, log_counts_minutely, \
      fingerprint_counts_hourly, fingerprint_hosts, fingerprint_runs";
 
-/// The error groups' figures lowered by the logs of CTE `$rows` (removed
-/// logs, with fingerprint, group_id, source_host and source_run_id): their
+/// The error groups' figures lowered by the logs of `$rows` (removed logs,
+/// with fingerprint, group_id, source_host and source_run_id, each row
+/// counting `$count`: `count(*)` for logs, `sum(removed)` for counts): their
 /// fingerprints' hosts and runs, and their groups' counts. Relative
 /// updates: what a concurrent insert just added stays.
 macro_rules! lower_group_figures {
-    ($rows:literal) => {
+    ($rows:literal, $count:literal) => {
         concat!(
             "adjusted_print_hosts AS (
     UPDATE fingerprint_hosts AS s SET log_count = s.log_count - p.removed
-    FROM (SELECT fingerprint, source_host, count(*) AS removed
+    FROM (SELECT fingerprint, source_host, ",
+            $count,
+            " AS removed
           FROM ",
             $rows,
             " WHERE fingerprint IS NOT NULL GROUP BY 1, 2) p
@@ -62,7 +65,9 @@ macro_rules! lower_group_figures {
 ),
 adjusted_print_runs AS (
     UPDATE fingerprint_runs AS s SET log_count = s.log_count - p.removed
-    FROM (SELECT fingerprint, source_run_id, count(*) AS removed
+    FROM (SELECT fingerprint, source_run_id, ",
+            $count,
+            " AS removed
           FROM ",
             $rows,
             " WHERE fingerprint IS NOT NULL GROUP BY 1, 2) p
@@ -70,7 +75,9 @@ adjusted_print_runs AS (
 ),
 adjusted_groups AS (
     UPDATE error_groups AS e SET event_count = e.event_count - d.removed
-    FROM (SELECT group_id, count(*) AS removed FROM ",
+    FROM (SELECT group_id, ",
+            $count,
+            " AS removed FROM ",
             $rows,
             " WHERE group_id IS NOT NULL GROUP BY 1) d
     WHERE e.id = d.group_id
@@ -112,7 +119,7 @@ adjusted_print_hours AS (
     FROM print_hours p
     WHERE (h.fingerprint, h.hour, h.severity) = (p.fingerprint, p.hour, p.severity)
 ),
-", lower_group_figures!("deleted"), "prints AS (
+", lower_group_figures!("deleted", "count(*)"), "prints AS (
     SELECT coalesce(array_agg(DISTINCT fingerprint), '{}') AS touched FROM print_hours
 ),
 counted AS (

@@ -314,7 +314,10 @@ impl EmbeddedPostgres {
         let pgdata = self.pgdata.display().to_string();
         let base_dir = self.pgdata.parent().unwrap_or(Path::new("/"));
         let logfile = base_dir.join("postgres.log").display().to_string();
-        let options = format!("-p {port}");
+        // Queries not bounded by time lock every daily partition of `logs`
+        // and its indexes (about 15 locks a day): room for a few hundred
+        // days per query (store/partitions.rs).
+        let options = format!("-p {port} -c max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}");
         let wait = wait_secs.to_string();
         self.run_tool(
             "pg_ctl",
@@ -493,6 +496,11 @@ impl EmbeddedPostgres {
         EmbeddedPostgres::start(&base_dir, Ownership::Exclusive)
     }
 }
+
+/// `max_locks_per_transaction` of the embedded cluster (PostgreSQL's default
+/// is 64); README "Retention and time partitions" asks the same of a server
+/// at `DATABASE_URL`.
+pub const MAX_LOCKS_PER_TRANSACTION: u32 = 1024;
 
 /// What [`EmbeddedPostgres::restart_if_dead`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -300,16 +300,18 @@ impl Store {
             logs.iter()
                 .map(|log| super::partitions::day_of(log.occurred_at))
         };
-        self.ensure_partitions(days()).await?;
-        match self.insert_logs_once(logs, prints).await {
-            Err(e) if super::partitions::is_missing_partition(&e) => {
-                // Another diagd's retention dropped a day this one knew:
-                // nothing was stored; the day is made again.
-                self.forget_partitions();
-                self.ensure_partitions(days()).await?;
-                self.insert_logs_once(logs, prints).await
+        let mut attempt = 1;
+        loop {
+            self.ensure_partitions(days()).await?;
+            match self.insert_logs_once(logs, prints).await {
+                Err(e) if super::partitions::is_missing_partition(&e) && attempt < 3 => {
+                    // Another diagd's retention dropped a day this one knew:
+                    // nothing was stored; the day is made again.
+                    self.forget_partitions();
+                    attempt += 1;
+                }
+                result => return result,
             }
-            result => result,
         }
     }
 

@@ -19,7 +19,7 @@ const PARTITIONS_MIGRATION: i32 = 14;
 
 /// Seconds the partition migration takes per million logs, measured on a
 /// 2-core machine (BENCHMARKS.md); for the estimate in diagd's log.
-const PARTITION_COPY_SECS_PER_MILLION: f64 = 70.0;
+const PARTITION_COPY_SECS_PER_MILLION: f64 = 45.0;
 
 /// Says in diagd's log, before the partition migration starts, how many
 /// logs it moves and about how long diagd will not serve.

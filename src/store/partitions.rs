@@ -33,9 +33,6 @@ const MAKE_LOCK_WAIT_MS: u32 = 5_000;
 /// the longest a drop can hold them up per attempt.
 const DROP_LOCK_WAIT_MS: u32 = 500;
 
-/// Event ids forgotten per transaction after a day is dropped.
-const EVENT_IDS_PER_STEP: i64 = 20_000;
-
 /// The days known to have a partition; shared by a diagd's clones of
 /// [`Store`].
 #[derive(Default)]
@@ -67,12 +64,14 @@ fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 
-/// True when PostgreSQL refused a row for having no partition.
+/// True when PostgreSQL refused a row for having no partition: a check
+/// violation that names no constraint (the table's own checks have names).
 pub(super) fn is_missing_partition(e: &StoreError) -> bool {
     match e {
-        StoreError::Query(e) => e
-            .as_db_error()
-            .is_some_and(|db| db.message().starts_with("no partition of relation")),
+        StoreError::Query(e) => e.as_db_error().is_some_and(|db| {
+            db.code() == &tokio_postgres::error::SqlState::CHECK_VIOLATION
+                && db.constraint().is_none()
+        }),
         _ => false,
     }
 }
@@ -149,9 +148,9 @@ impl Store {
     pub async fn maintain_partitions(&self) -> Result<usize, StoreError> {
         let today = day_of(Utc::now());
         let days = (0..=DAYS_AHEAD).filter_map(|n| today.checked_add_days(Days::new(n)));
-        self.forget_partitions();
-        let existing = self.partition_days().await?;
-        self.known_days.lock().extend(existing);
+        // Replaced in one step: inserts meanwhile see the old set or the new.
+        let existing: BTreeSet<NaiveDate> = self.partition_days().await?.into_iter().collect();
+        *self.known_days.lock() = existing;
         self.ensure_partitions(days).await?;
         Ok(self.known_days.lock().len())
     }
@@ -175,10 +174,18 @@ impl Store {
     }
 
     /// Retention: drops the oldest day's partition when `rule` lets it go,
-    /// in one transaction that also lowers the error groups' figures and
-    /// removes the day's hourly and minute counts. `Ok(None)` when the oldest
-    /// day must stay, when another diagd runs retention, or when the drop
-    /// could not get its lock in time (retention then deletes rows instead).
+    /// lowering the error groups' figures by its logs, removing its hourly
+    /// and minute counts and forgetting its event ids in the same
+    /// transaction. `Ok(None)` when the oldest day must stay, when another
+    /// diagd runs retention, or when a lock was not had in time (retention
+    /// then deletes the day's rows in batches, or drops it next run).
+    ///
+    /// Locks, in order: the day's partition (EXCLUSIVE: inserts into that
+    /// day wait, reads go on) while the day is counted and its event ids are
+    /// deleted; then `logs` itself (ACCESS EXCLUSIVE, waited for at most
+    /// [`DROP_LOCK_WAIT_MS`]) only for the short part: the counts' updates
+    /// from what was counted, and the DROP. First/last seen of the touched
+    /// groups are recomputed after the commit.
     pub async fn drop_oldest_day(&self, rule: DropRule) -> Result<Option<DroppedDay>, StoreError> {
         let Some(&day) = self.partition_days().await?.first() else {
             return Ok(None);
@@ -188,7 +195,41 @@ impl Store {
         if rule.before.is_some_and(|before| high > before) {
             return Ok(None);
         }
-        let name = partition_name(day);
+        if rule.keep_rows.is_some() && day >= day_of(Utc::now()) {
+            // Never today or the days made ahead.
+            return Ok(None);
+        }
+        let dropped = match self.drop_day(day, low, high, rule.keep_rows).await {
+            Err(StoreError::Query(e))
+                if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+            {
+                tracing::info!(%day, "retention could not lock a day's partition in time; it deletes rows instead");
+                return Ok(None);
+            }
+            other => other?,
+        };
+        let Some((logs, traces, touched_prints)) = dropped else {
+            return Ok(None);
+        };
+        self.known_days.lock().remove(&day);
+        self.changed_for_readers();
+        if let Err(e) = self.refresh_prints_after_drop(&touched_prints).await {
+            tracing::warn!(error = %e, "could not recompute the first and last seen of groups after dropping a day");
+        }
+        self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
+        Ok(Some(DroppedDay { day, logs }))
+    }
+
+    /// The transaction of [`Store::drop_oldest_day`]: the day's logs, its
+    /// traces and fingerprints, or `None` when it stays.
+    async fn drop_day(
+        &self,
+        day: NaiveDate,
+        low: DateTime<Utc>,
+        high: DateTime<Utc>,
+        keep_rows: Option<u64>,
+    ) -> Result<Option<(u64, Vec<Vec<u8>>, Vec<String>)>, StoreError> {
+        let name = super::quote_identifier(&partition_name(day));
         let mut client = self.client().await?;
         let tx = client
             .build_transaction()
@@ -213,28 +254,21 @@ impl Store {
             .await?;
         // No insert or delete changes the day while it is counted: those
         // wait for the drop, then find no partition, make it again and go on.
-        let still_there = tx
-            .batch_execute(&format!(
-                "LOCK TABLE {} IN EXCLUSIVE MODE",
-                super::quote_identifier(&name)
-            ))
-            .await;
-        match still_there {
+        match tx
+            .batch_execute(&format!("LOCK TABLE {name} IN EXCLUSIVE MODE"))
+            .await
+        {
             Ok(()) => {}
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
                 return Ok(None);
             }
-            Err(e) if lock_ran_out(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
         let logs: i64 = tx
-            .query_one(
-                &format!("SELECT count(*) FROM {}", super::quote_identifier(&name)),
-                &[],
-            )
+            .query_one(&format!("SELECT count(*) FROM {name}"), &[])
             .await?
             .get(0);
-        if let Some(keep) = rule.keep_rows {
+        if let Some(keep) = keep_rows {
             let total: i64 = tx
                 .query_one(
                     "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_kind_hourly",
@@ -246,98 +280,82 @@ impl Store {
                 return Ok(None);
             }
         }
+        // Counted once, before `logs` is locked: what the day takes from each
+        // fingerprint, host, run and group. Its event ids go now, in this
+        // transaction: a log sent again with one of them after the commit is
+        // stored anew, and one sent meanwhile waits for the commit.
+        tx.batch_execute(&COUNT_DAY.replace("{day}", &name)).await?;
         let row = tx
             .query_one(
-                &DROP_DAY.replace("{day}", &super::quote_identifier(&name)),
-                &[&low, &high],
+                &format!(
+                    "SELECT (SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{{}}') FROM {name} \
+                     WHERE stack_trace_hash IS NOT NULL), \
+                     (SELECT coalesce(array_agg(DISTINCT fingerprint), '{{}}') FROM diagd_dropped_day \
+                     WHERE fingerprint IS NOT NULL)"
+                ),
+                &[],
             )
             .await?;
         let traces: Vec<Vec<u8>> = row.try_get(0)?;
         let touched_prints: Vec<String> = row.try_get(1)?;
-        match tx
-            .batch_execute(&format!("DROP TABLE {}", super::quote_identifier(&name)))
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if lock_ran_out(&e) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-        refresh_touched_prints(&tx, &touched_prints).await?;
+        tx.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
+            .await?;
+        tx.execute(DROP_DAY, &[&low, &high]).await?;
+        tx.batch_execute(&format!("DROP TABLE {name}")).await?;
         tx.execute(
             "SELECT pg_notify($1, $2)",
             &[&LOGS_CLEARED_CHANNEL, &logs.to_string()],
         )
         .await?;
         tx.commit().await?;
-        drop(client);
-        self.known_days.lock().remove(&day);
-        self.changed_for_readers();
-        self.forget_event_ids(low, high).await;
-        self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
-        Ok(Some(DroppedDay {
-            day,
-            logs: logs.max(0) as u64,
-        }))
+        Ok(Some((logs.max(0) as u64, traces, touched_prints)))
     }
 
-    /// Forgets the event ids of a dropped day, a step at a time. A failure
-    /// is logged: the ids stay, and a log sent again with one of them counts
-    /// as a duplicate.
-    async fn forget_event_ids(&self, low: DateTime<Utc>, high: DateTime<Utc>) {
-        loop {
-            let step = async {
-                let client = self.client().await?;
-                Ok::<u64, StoreError>(
-                    client
-                        .execute(
-                            "DELETE FROM log_events WHERE event_id IN (SELECT event_id FROM log_events \
-                             WHERE occurred_at >= $1 AND occurred_at < $2 LIMIT $3)",
-                            &[&low, &high, &EVENT_IDS_PER_STEP],
-                        )
-                        .await?,
-                )
-            };
-            match step.await {
-                Ok(n) if n < EVENT_IDS_PER_STEP as u64 => return,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not forget the event ids of a dropped day");
-                    return;
-                }
-            }
+    /// First/last seen and top severity of the fingerprints and groups a
+    /// dropped day touched, from what remains.
+    async fn refresh_prints_after_drop(&self, touched_prints: &[String]) -> Result<(), StoreError> {
+        if touched_prints.is_empty() {
+            return Ok(());
         }
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await?;
+        tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GROUPS_LOCK])
+            .await?;
+        refresh_touched_prints(&tx, touched_prints).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
-/// True when a lock wait ran out (`lock_timeout`): retention deletes the
-/// day's rows instead, or drops it at its next run.
-fn lock_ran_out(e: &tokio_postgres::Error) -> bool {
-    let ran_out = e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE);
-    if ran_out {
-        tracing::info!(
-            "retention could not lock a day's partition in time; it deletes rows instead"
-        );
-    }
-    ran_out
-}
+/// What a dropped day takes, counted before `logs` is locked (into a
+/// temporary table gone at commit), and its event ids deleted.
+const COUNT_DAY: &str = "
+CREATE TEMPORARY TABLE diagd_dropped_day ON COMMIT DROP AS
+SELECT fingerprint, group_id, source_host, source_run_id, count(*) AS removed
+FROM {day}
+GROUP BY 1, 2, 3, 4;
+DELETE FROM log_events e USING {day} d WHERE e.event_id = d.event_id;";
 
-/// What a dropped day takes with it, relative to what stays (concurrent
-/// inserts into other days keep their counts): the error groups' and
-/// fingerprints' counts, hosts and runs lowered by the day's logs, and the
-/// day's hourly and minute counts removed (a day holds whole hours and
-/// minutes). Returns the day's stack traces and fingerprints.
-const DROP_DAY: &str = concat!("
-WITH day AS (
-    SELECT fingerprint, group_id, source_host, source_run_id, stack_trace_hash FROM {day}
-),
-prints AS (
-    SELECT fingerprint, count(*) AS removed FROM day WHERE fingerprint IS NOT NULL GROUP BY 1
-),
-adjusted_prints AS (
+/// The counts a dropped day takes with it, relative to what stays
+/// (concurrent inserts into other days keep theirs): the error groups' and
+/// fingerprints' counts, hosts and runs lowered by the day's logs (from
+/// `diagd_dropped_day`), and the day's hourly and minute counts removed (a
+/// day holds whole hours and minutes).
+const DROP_DAY: &str = concat!(
+    "
+WITH adjusted_prints AS (
     UPDATE group_fingerprints AS g SET event_count = g.event_count - p.removed
-    FROM prints p WHERE g.fingerprint = p.fingerprint
+    FROM (SELECT fingerprint, sum(removed) AS removed FROM diagd_dropped_day
+          WHERE fingerprint IS NOT NULL GROUP BY 1) p
+    WHERE g.fingerprint = p.fingerprint
 ),
-", lower_group_figures!("day"), "print_hours AS (
+",
+    lower_group_figures!("diagd_dropped_day", "sum(removed)"),
+    "print_hours AS (
     DELETE FROM fingerprint_counts_hourly WHERE hour >= $1 AND hour < $2
 ),
 hours AS (
@@ -345,12 +363,9 @@ hours AS (
 ),
 kinds AS (
     DELETE FROM log_counts_kind_hourly WHERE hour >= $1 AND hour < $2
-),
-minutes AS (
-    DELETE FROM log_counts_minutely WHERE minute >= $1 AND minute < $2
 )
-SELECT (SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{}') FROM day WHERE stack_trace_hash IS NOT NULL),
-       (SELECT coalesce(array_agg(fingerprint), '{}') FROM prints)");
+DELETE FROM log_counts_minutely WHERE minute >= $1 AND minute < $2"
+);
 
 #[cfg(test)]
 mod tests {
