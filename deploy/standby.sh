@@ -27,5 +27,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     chmod 0700 "$PGDATA"
 fi
 # Long reads (exports, reports) are not cancelled by the primary's vacuum of
-# rows they still see; max_connections must be at least the primary's.
-exec postgres -c hot_standby_feedback=on -c max_connections=300
+# rows they still see; max_connections and max_locks_per_transaction must be
+# at least the primary's.
+exec postgres -c hot_standby_feedback=on -c max_connections=300 -c max_locks_per_transaction=1024

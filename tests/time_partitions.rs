@@ -484,3 +484,62 @@ async fn a_database_an_older_diagd_filled_migrates_without_losing_a_log() {
     drop(db);
     common::drop_database_blocking(&dbname);
 }
+
+#[tokio::test]
+async fn a_search_reads_older_days_through_their_indexes_newest_first() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    // More recent logs than the search checks row by row (1,000), none
+    // matching; then two matches on each of three older days, between
+    // more filler.
+    let filler: Vec<pb::NewLog> = (0..1500)
+        .map(|i| log_at(60 + i, &format!("loss spike at step {i}")))
+        .collect();
+    let older: Vec<pb::NewLog> = (2..5)
+        .flat_map(|day| {
+            (0..4).map(move |i| {
+                let message = if i % 2 == 0 {
+                    format!("gloo timeout on day {day} try {i}")
+                } else {
+                    format!("filler on day {day} try {i}")
+                };
+                log_at(day * DAY + i * 100, &message)
+            })
+        })
+        .collect();
+    ingest(&mut client, vec![filler, older]).await;
+    let search = |limit: i32| {
+        let mut client = client.clone();
+        async move {
+            let mut stream = client
+                .search_logs(pb::SearchLogsRequest {
+                    query: "gloo timeout".into(),
+                    limit,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let (mut hits, mut summary) = (Vec::new(), None);
+            while let Some(message) = stream.message().await.unwrap() {
+                match message.result.unwrap() {
+                    pb::search_logs_response::Result::Hit(hit) => {
+                        hits.push(hit.log.unwrap().message)
+                    }
+                    pb::search_logs_response::Result::Summary(s) => summary = Some(s),
+                }
+            }
+            (hits, summary.unwrap())
+        }
+    };
+    let all: Vec<String> = (2..5)
+        .flat_map(|day| [0, 2].map(|i| format!("gloo timeout on day {day} try {i}")))
+        .collect();
+    let (hits, summary) = search(3).await;
+    assert_eq!(hits, all[..3].to_vec(), "the newest three, across two days");
+    assert!(summary.truncated);
+    let (hits, summary) = search(10).await;
+    assert_eq!(hits, all, "every day's matches, newest first");
+    assert!(!summary.truncated);
+    assert_eq!(summary.matched, 6);
+}

@@ -54,8 +54,18 @@ fn partition_name(day: NaiveDate) -> String {
     format!("logs_p{}", day.format("%Y%m%d"))
 }
 
+/// The partitions of `logs` by name (one row each).
+pub(super) const PARTITION_NAMES: &str = "SELECT c.relname FROM pg_inherits i \
+     JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'logs'::regclass";
+
+/// The time range a day's partition holds: [start, start of the next day).
+pub(super) fn bounds_of(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let low = start_of(day);
+    (low, low + TimeDelta::days(1))
+}
+
 /// The day of a partition name, `None` for a table that is not one.
-fn day_of_partition(name: &str) -> Option<NaiveDate> {
+pub(super) fn day_of_partition(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(name.strip_prefix("logs_p")?, "%Y%m%d").ok()
 }
 
@@ -158,13 +168,7 @@ impl Store {
     /// The days that have a partition, oldest first.
     pub async fn partition_days(&self) -> Result<Vec<NaiveDate>, StoreError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-                 WHERE i.inhparent = 'logs'::regclass",
-                &[],
-            )
-            .await?;
+        let rows = client.query(PARTITION_NAMES, &[]).await?;
         let mut days: Vec<NaiveDate> = rows
             .iter()
             .filter_map(|row| day_of_partition(row.get::<_, &str>(0)))

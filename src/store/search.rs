@@ -21,6 +21,7 @@
 
 use std::future::Future;
 
+use chrono::NaiveDate;
 use tokio_postgres::Transaction;
 
 use super::{
@@ -104,7 +105,7 @@ impl Store {
                 &[&patterns],
             )
             .await?;
-        let (sql, query) = index_search(filter, terms, &hashes, None, 100);
+        let (sql, query) = index_search(filter, terms, &hashes, None, None, 100);
         plan.extend(
             tx.query(
                 &format!("EXPLAIN (ANALYZE, BUFFERS) {query}"),
@@ -253,11 +254,18 @@ fn index_search(
     terms: &[String],
     hashes: &[Option<Vec<Vec<u8>>>],
     before: Option<PageCursor>,
+    day: Option<NaiveDate>,
     limit: i64,
 ) -> (SqlFilter, String) {
     let mut sql = SqlFilter::for_logs(filter);
     if let Some(cursor) = before {
         sql.after_cursor(cursor);
+    }
+    if let Some(day) = day {
+        // One day's partition (the planner prunes the others).
+        let (low, high) = super::partitions::bounds_of(day);
+        let (low, high) = (sql.param(low), sql.param(high));
+        sql.and(format!("occurred_at >= {low} AND occurred_at < {high}"));
     }
     let matches = term_conditions(
         &mut sql,
@@ -469,19 +477,52 @@ async fn search_in(
         }
     }
 
-    // 3. Older logs, through the indexes. The terms are rare among recent
-    // logs: keep the planner from preferring a sequential scan on a poor
-    // estimate of how many rows a trigram pattern matches.
+    // 3. Older logs, through the indexes, a day (a partition, with small
+    // indexes) at a time, newest first, until the page is full: a term
+    // whose hits are all old reads the empty days' small indexes and then
+    // only the matches of the days that fill the page, not every match.
+    // The terms are rare among recent logs: keep the planner from
+    // preferring a sequential scan on a poor estimate of how many rows a
+    // trigram pattern matches.
     tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
-    let (sql, query) = index_search(
-        filter,
-        terms,
-        &hashes,
-        Some(boundary),
-        wanted - found as i64,
-    );
-    let found_older = stream_hits(&tx, &query, &sql, limit - found, &mut sent, sink).await?;
-    finish(tx, sent, found + found_older > limit).await
+    for day in days_to_search(&tx, filter, boundary).await? {
+        let (sql, query) = index_search(
+            filter,
+            terms,
+            &hashes,
+            Some(boundary),
+            Some(day),
+            wanted - found as i64,
+        );
+        found += stream_hits(&tx, &query, &sql, limit - found, &mut sent, sink).await?;
+        if found > limit {
+            return finish(tx, sent, true).await;
+        }
+    }
+    finish(tx, sent, false).await
+}
+
+/// The days with a partition that may hold logs matching `filter` older than
+/// `boundary`, newest first (read in the search's snapshot).
+async fn days_to_search(
+    tx: &Transaction<'_>,
+    filter: &LogFilter,
+    boundary: PageCursor,
+) -> Result<Vec<NaiveDate>, StoreError> {
+    let mut days: Vec<NaiveDate> = tx
+        .query(super::partitions::PARTITION_NAMES, &[])
+        .await?
+        .iter()
+        .filter_map(|row| super::partitions::day_of_partition(row.get::<_, &str>(0)))
+        .filter(|&day| {
+            let (low, high) = super::partitions::bounds_of(day);
+            low <= boundary.occurred_at
+                && filter.since.is_none_or(|since| high > since)
+                && filter.until.is_none_or(|until| low < until)
+        })
+        .collect();
+    days.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(days)
 }
 
 #[cfg(test)]
