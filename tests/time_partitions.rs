@@ -543,3 +543,85 @@ async fn a_search_reads_older_days_through_their_indexes_newest_first() {
     assert!(!summary.truncated);
     assert_eq!(summary.matched, 6);
 }
+
+#[tokio::test]
+async fn a_day_drop_never_cuts_an_export_and_never_stops_ingest() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    // 3,000 logs of 2 KB ten days ago (more than the transport buffers, so
+    // the export's transaction stays open while its client does not read),
+    // and 10 today.
+    let padding = "x".repeat(2000);
+    let old: Vec<Vec<pb::NewLog>> = (0..3)
+        .map(|b| {
+            (0..1000)
+                .map(|i| log_at(10 * DAY + b * 1000 + i, &format!("old {b}-{i} {padding}")))
+                .collect()
+        })
+        .collect();
+    ingest(&mut client, old).await;
+    ingest(
+        &mut client,
+        vec![
+            (0..10)
+                .map(|i| log_at(60 + i, &format!("today {i}")))
+                .collect(),
+        ],
+    )
+    .await;
+    let mut export = client
+        .export_logs(pb::ExportLogsRequest {
+            format: pb::ExportFormat::Ndjson as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(pb::export_logs_response::Part::Header(header)) =
+        export.message().await.unwrap().unwrap().part
+    else {
+        panic!("the header comes first");
+    };
+    assert_eq!(header.total_count, 3010);
+
+    // Another diagd's retention (5 days) meets the open export: the drop
+    // cannot lock `logs` and the day's rows are deleted in batches instead.
+    let mut options = test_options();
+    options.retention = RetentionOptions {
+        max_age: Some(TimeDelta::days(5)),
+        interval: Duration::from_millis(200),
+        ..RetentionOptions::default()
+    };
+    let _retention = TestServer::start_at_url(database_url(&server.dbname), options).await;
+    wait_for_total(&mut client, 10).await;
+    let started = Instant::now();
+    report(&mut client, log_at(5, "ingest goes on")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The export still holds its snapshot: every log it counted, whole.
+    let mut bytes = Vec::new();
+    while let Some(message) = export.message().await.unwrap() {
+        if let Some(pb::export_logs_response::Part::Chunk(chunk)) = message.part {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    let lines: Vec<serde_json::Value> = bytes
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).expect("a whole JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3010);
+
+    // With the export gone, the emptied day is dropped.
+    let day = partition_of(10 * DAY);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while partitions(&server).await.contains(&day) {
+        assert!(Instant::now() < deadline, "{day} was never dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stats(&mut client).await.total, 11);
+}
