@@ -506,9 +506,17 @@ async fn delete_matching(
         None => sql.where_clause(),
         Some(limit) => {
             let limit = sql.param(limit as i64);
+            let filter = sql.where_clause();
+            // By primary key (id, occurred_at), and with the filter again on
+            // the outer rows, so only the days it can match are read (an
+            // `id IN` alone hashed every day's logs).
+            let again = match filter.strip_prefix("WHERE ") {
+                Some(conditions) => format!(" AND {conditions}"),
+                None => String::new(),
+            };
             format!(
-                "WHERE id IN (SELECT id FROM logs {} ORDER BY occurred_at, id LIMIT {limit})",
-                sql.where_clause()
+                "WHERE (id, occurred_at) IN (SELECT id, occurred_at FROM logs {filter} \
+                 ORDER BY occurred_at, id LIMIT {limit}){again}"
             )
         }
     };

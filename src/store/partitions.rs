@@ -203,6 +203,7 @@ impl Store {
             // Never today or the days made ahead.
             return Ok(None);
         }
+        let started = std::time::Instant::now();
         let dropped = match self.drop_day(day, low, high, rule.keep_rows).await {
             Err(StoreError::Query(e))
                 if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
@@ -217,10 +218,20 @@ impl Store {
         };
         self.known_days.lock().remove(&day);
         self.changed_for_readers();
+        let dropped_in = started.elapsed();
         if let Err(e) = self.refresh_prints_after_drop(&touched_prints).await {
             tracing::warn!(error = %e, "could not recompute the first and last seen of groups after dropping a day");
         }
+        let refreshed_in = started.elapsed() - dropped_in;
         self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
+        tracing::info!(
+            %day,
+            logs,
+            drop_ms = dropped_in.as_millis() as u64,
+            groups_ms = refreshed_in.as_millis() as u64,
+            traces_ms = (started.elapsed() - dropped_in - refreshed_in).as_millis() as u64,
+            "dropped a day of logs"
+        );
         Ok(Some(DroppedDay { day, logs }))
     }
 

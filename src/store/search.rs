@@ -261,11 +261,17 @@ fn index_search(
     if let Some(cursor) = before {
         sql.after_cursor(cursor);
     }
+    // The logs read whole are found by id and time: the primary key
+    // (id, occurred_at), in one day's partition when the search is by day
+    // (the planner then prunes the others, for the candidates and the join).
+    let mut join_on = "logs.id = newest.id AND logs.occurred_at = newest.at".to_string();
     if let Some(day) = day {
-        // One day's partition (the planner prunes the others).
         let (low, high) = super::partitions::bounds_of(day);
         let (low, high) = (sql.param(low), sql.param(high));
         sql.and(format!("occurred_at >= {low} AND occurred_at < {high}"));
+        join_on.push_str(&format!(
+            " AND logs.occurred_at >= {low} AND logs.occurred_at < {high}"
+        ));
     }
     let matches = term_conditions(
         &mut sql,
@@ -287,9 +293,9 @@ fn index_search(
              SELECT logs.id, occurred_at FROM {from} {candidates}
          ),
          newest AS (
-             SELECT id FROM candidates ORDER BY occurred_at DESC, id DESC LIMIT {take}
+             SELECT id, occurred_at AS at FROM candidates ORDER BY occurred_at DESC, id DESC LIMIT {take}
          )
-         SELECT {FULL_COLUMNS} FROM newest JOIN logs ON logs.id = newest.id
+         SELECT {FULL_COLUMNS} FROM newest JOIN logs ON {join_on}
          LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
          ORDER BY occurred_at DESC, logs.id DESC"
     );

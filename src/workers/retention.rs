@@ -205,7 +205,7 @@ async fn drop_days(
         let Some(dropped) = store.drop_oldest_day(rule).await? else {
             break;
         };
-        tracing::info!(
+        tracing::debug!(
             day = %dropped.day,
             logs = dropped.logs,
             took_ms = started.elapsed().as_millis() as u64,
