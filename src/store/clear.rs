@@ -163,11 +163,27 @@ FROM counted");
 /// After a delete: the touched fingerprints' first/last seen (from their
 /// remaining logs) and top severity (from their remaining hourly counts),
 /// and their emptied count rows dropped.
+///
+/// The oldest and newest log are looked for in the first and last hour that
+/// still count logs of the fingerprint (one day's partition each), and in
+/// every day only when the hourly counts have none (its last log is gone).
 const REFRESH_PRINTS: &str = "
 WITH refreshed AS (
     UPDATE group_fingerprints g
-    SET first_seen = (SELECT min(occurred_at) FROM logs l WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint),
-        last_seen = (SELECT max(occurred_at) FROM logs l WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint),
+    SET first_seen = coalesce(
+            (SELECT min(l.occurred_at)
+             FROM (SELECT min(hour) AS hour FROM fingerprint_counts_hourly c
+                   WHERE c.fingerprint = g.fingerprint AND c.log_count > 0) b
+             JOIN logs l ON l.occurred_at >= b.hour AND l.occurred_at < b.hour + interval '1 hour'
+             WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint),
+            (SELECT min(occurred_at) FROM logs l WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint)),
+        last_seen = coalesce(
+            (SELECT max(l.occurred_at)
+             FROM (SELECT max(hour) AS hour FROM fingerprint_counts_hourly c
+                   WHERE c.fingerprint = g.fingerprint AND c.log_count > 0) b
+             JOIN logs l ON l.occurred_at >= b.hour AND l.occurred_at < b.hour + interval '1 hour'
+             WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint),
+            (SELECT max(occurred_at) FROM logs l WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint)),
         top_severity = (SELECT min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END)
                         FROM fingerprint_counts_hourly h WHERE h.fingerprint = g.fingerprint AND h.log_count > 0)
     WHERE g.fingerprint = ANY($1)

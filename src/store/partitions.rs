@@ -313,9 +313,14 @@ impl Store {
             .await?;
         let traces: Vec<Vec<u8>> = row.try_get(0)?;
         let touched_prints: Vec<String> = row.try_get(1)?;
+        // The day's own counts: no other day's insert touches these rows.
+        tx.execute(DELETE_DAY_COUNTS, &[&low, &high]).await?;
+        // The counts shared with other days' logs only under the lock on
+        // `logs`, which waits for every insert in flight to commit: none can
+        // then hold (or wait for) these rows while the drop waits for it.
         tx.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
             .await?;
-        tx.execute(DROP_DAY, &[&low, &high]).await?;
+        tx.execute(DROP_DAY, &[]).await?;
         tx.batch_execute(&format!("DROP TABLE {name}")).await?;
         tx.execute(
             "SELECT pg_notify($1, $2)",
@@ -358,8 +363,7 @@ DELETE FROM log_events e USING {day} d WHERE e.event_id = d.event_id;";
 /// The counts a dropped day takes with it, relative to what stays
 /// (concurrent inserts into other days keep theirs): the error groups' and
 /// fingerprints' counts, hosts and runs lowered by the day's logs (from
-/// `diagd_dropped_day`), and the day's hourly and minute counts removed (a
-/// day holds whole hours and minutes).
+/// `diagd_dropped_day`).
 const DROP_DAY: &str = concat!(
     "
 WITH adjusted_prints AS (
@@ -370,7 +374,14 @@ WITH adjusted_prints AS (
 ),
 ",
     lower_group_figures!("diagd_dropped_day", "sum(removed)"),
-    "print_hours AS (
+    "done AS (SELECT 1)
+SELECT 1"
+);
+
+/// The day's hourly and minute counts, removed (a day holds whole hours and
+/// minutes).
+const DELETE_DAY_COUNTS: &str = "
+WITH print_hours AS (
     DELETE FROM fingerprint_counts_hourly WHERE hour >= $1 AND hour < $2
 ),
 hours AS (
@@ -379,8 +390,7 @@ hours AS (
 kinds AS (
     DELETE FROM log_counts_kind_hourly WHERE hour >= $1 AND hour < $2
 )
-DELETE FROM log_counts_minutely WHERE minute >= $1 AND minute < $2"
-);
+DELETE FROM log_counts_minutely WHERE minute >= $1 AND minute < $2";
 
 #[cfg(test)]
 mod tests {
