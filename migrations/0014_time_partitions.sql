@@ -100,6 +100,9 @@ BEGIN
 END
 $$;
 
+-- Retention removes a dropped day's hourly counts per fingerprint by hour.
+CREATE INDEX fingerprint_counts_hourly_hour ON fingerprint_counts_hourly (hour);
+
 -- The partition holding `day` (a UTC date), made and attached when missing.
 -- Returns true when it made it. Callers serialise on their own advisory lock
 -- (store/partitions.rs); this also works alone, as here in the migration.

@@ -12,7 +12,7 @@ use tokio_postgres::IsolationLevel;
 
 use super::{
     Store, StoreError,
-    clear::{RETENTION_LOCK, TraceSet, refresh_touched_prints},
+    clear::{RETENTION_LOCK, TraceSet},
     groups::GROUPS_LOCK,
     notify::LOGS_CLEARED_CHANNEL,
 };
@@ -345,11 +345,49 @@ impl Store {
             .await?;
         tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GROUPS_LOCK])
             .await?;
-        refresh_touched_prints(&tx, touched_prints).await?;
+        tx.execute(REFRESH_AFTER_DROP, &[&touched_prints]).await?;
+        tx.execute(
+            &format!(
+                "WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1))
+                 {}",
+                super::groups::REFRESH_GROUP_FIGURES.replace(
+                    "WHERE e.id = ANY($1)",
+                    "WHERE e.id IN (SELECT group_id FROM touched)"
+                )
+            ),
+            &[&touched_prints],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 }
+
+/// After the oldest day was dropped, per touched fingerprint: the first
+/// seen is the oldest log of its first hour still counted (one day's
+/// partition, not every day's index); the last seen and top severity stay
+/// unless no log is left (the last seen lies in a later day; the top
+/// severity stays the most severe level the fingerprint had, which exact
+/// recounting would cost a read of all its hourly counts: ClearLogs and
+/// row deletes do recount it). Emptied host and run rows go.
+const REFRESH_AFTER_DROP: &str = "
+WITH refreshed AS (
+    UPDATE group_fingerprints g
+    SET first_seen = CASE WHEN g.event_count <= 0 THEN NULL ELSE coalesce(
+            (SELECT min(l.occurred_at)
+             FROM (SELECT min(hour) AS hour FROM fingerprint_counts_hourly c
+                   WHERE c.fingerprint = g.fingerprint AND c.log_count > 0) b
+             JOIN logs l ON l.occurred_at >= b.hour AND l.occurred_at < b.hour + interval '1 hour'
+             WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint),
+            g.first_seen) END,
+        last_seen = CASE WHEN g.event_count <= 0 THEN NULL ELSE g.last_seen END,
+        top_severity = CASE WHEN g.event_count <= 0 THEN NULL ELSE g.top_severity END
+    WHERE g.fingerprint = ANY($1)
+),
+hosts AS (
+    DELETE FROM fingerprint_hosts WHERE fingerprint = ANY($1) AND log_count <= 0
+)
+DELETE FROM fingerprint_runs WHERE fingerprint = ANY($1) AND log_count <= 0";
 
 /// What a dropped day takes, counted before `logs` is locked (into a
 /// temporary table gone at commit), and its event ids deleted.
