@@ -345,19 +345,14 @@ impl Store {
             .await?;
         tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GROUPS_LOCK])
             .await?;
-        tx.execute(REFRESH_AFTER_DROP, &[&touched_prints]).await?;
-        tx.execute(
-            &format!(
-                "WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1))
-                 {}",
-                super::groups::REFRESH_GROUP_FIGURES.replace(
-                    "WHERE e.id = ANY($1)",
-                    "WHERE e.id IN (SELECT group_id FROM touched)"
-                )
-            ),
-            &[&touched_prints],
-        )
-        .await?;
+        let emptied: Vec<String> = tx
+            .query(REFRESH_AFTER_DROP, &[&touched_prints])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        tx.execute(REFRESH_GROUPS_AFTER_DROP, &[&touched_prints, &emptied])
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -385,9 +380,34 @@ WITH refreshed AS (
     WHERE g.fingerprint = ANY($1)
 ),
 hosts AS (
-    DELETE FROM fingerprint_hosts WHERE fingerprint = ANY($1) AND log_count <= 0
+    DELETE FROM fingerprint_hosts WHERE fingerprint = ANY($1) AND log_count <= 0 RETURNING fingerprint
+),
+runs AS (
+    DELETE FROM fingerprint_runs WHERE fingerprint = ANY($1) AND log_count <= 0 RETURNING fingerprint
 )
-DELETE FROM fingerprint_runs WHERE fingerprint = ANY($1) AND log_count <= 0";
+SELECT DISTINCT fingerprint FROM (SELECT fingerprint FROM hosts UNION ALL SELECT fingerprint FROM runs) emptied";
+
+/// The touched groups' figures from their fingerprints ($1); hosts and
+/// runs counted again only for the groups of fingerprints that lost a host
+/// or run ($2), the others' did not change.
+const REFRESH_GROUPS_AFTER_DROP: &str = "
+WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1)),
+emptied AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($2))
+UPDATE error_groups e
+SET (event_count, first_seen, last_seen, top_severity) = (
+        SELECT coalesce(sum(f.event_count), 0), min(f.first_seen), max(f.last_seen), min(f.top_severity)
+        FROM group_fingerprints f WHERE f.group_id = e.id),
+    hosts = CASE WHEN e.id IN (SELECT group_id FROM emptied) THEN
+                (SELECT count(DISTINCT s.source_host) FILTER (WHERE s.source_host <> '')
+                 FROM group_fingerprints f JOIN fingerprint_hosts s ON s.fingerprint = f.fingerprint
+                 WHERE f.group_id = e.id)
+            ELSE e.hosts END,
+    runs = CASE WHEN e.id IN (SELECT group_id FROM emptied) THEN
+               (SELECT count(DISTINCT s.source_run_id) FILTER (WHERE s.source_run_id <> '')
+                FROM group_fingerprints f JOIN fingerprint_runs s ON s.fingerprint = f.fingerprint
+                WHERE f.group_id = e.id)
+           ELSE e.runs END
+WHERE e.id IN (SELECT group_id FROM touched)";
 
 /// What a dropped day takes, counted before `logs` is locked (into a
 /// temporary table gone at commit), and its event ids deleted.
