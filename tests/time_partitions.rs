@@ -109,6 +109,11 @@ async fn retention_drops_old_days_whole_and_keeps_every_count_exact() {
             });
         }
     }
+    // A group whose only log lies in a dropped day.
+    old.push(log_at(
+        11 * DAY + 600,
+        "ValueError: only seen on an old day",
+    ));
     let edge_event_id = uuid::Uuid::new_v4().to_string();
     // Between the start of the day the limit falls in and the limit itself.
     let limit = Utc::now() - TimeDelta::days(5);
@@ -144,10 +149,10 @@ async fn retention_drops_old_days_whole_and_keeps_every_count_exact() {
     assert!(names.contains(&partition_of(3 * DAY + 600)), "{names:?}");
     // The status is updated when the run ends (after the traces' removal).
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stats(&mut client).await.retention.unwrap().total_deleted != 16 {
+    while stats(&mut client).await.retention.unwrap().total_deleted != 17 {
         assert!(
             Instant::now() < deadline,
-            "retention never counted 16 deleted"
+            "retention never counted 17 deleted"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -185,6 +190,24 @@ async fn retention_drops_old_days_whole_and_keeps_every_count_exact() {
         )
         .await,
         0
+    );
+    let emptied = db
+        .query_one(
+            "SELECT event_count, first_seen IS NULL, last_seen IS NULL, top_severity IS NULL \
+             FROM group_fingerprints WHERE title LIKE '%only seen on an old day%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            emptied.get::<_, i64>(0),
+            emptied.get(1),
+            emptied.get(2),
+            emptied.get(3)
+        ),
+        (0, true, true, true),
+        "a fingerprint left without logs has no first/last seen or top severity"
     );
     let traces = common::stored_traces(&server).await;
     assert_eq!(

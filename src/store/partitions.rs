@@ -3,7 +3,8 @@
 //! refreshed when PostgreSQL says a row found none), makes them ahead (today
 //! and the next days) and on demand (a batch with a day that has none), and
 //! lets retention drop a whole day at once while the hourly counts, the error
-//! groups' figures and the stack traces stay exact.
+//! groups' counts, hosts, runs and first/last seen, and the stack traces stay
+//! exact (a group's top severity is kept; see [`Store::drop_oldest_day`]).
 
 use std::collections::BTreeSet;
 
@@ -188,8 +189,12 @@ impl Store {
     /// day wait, reads go on) while the day is counted and its event ids are
     /// deleted; then `logs` itself (ACCESS EXCLUSIVE, waited for at most
     /// [`DROP_LOCK_WAIT_MS`]) only for the short part: the counts' updates
-    /// from what was counted, and the DROP. First/last seen of the touched
-    /// groups are recomputed after the commit.
+    /// from what was counted, and the DROP (a fingerprint left empty loses
+    /// its first/last seen there). After the commit: the touched
+    /// fingerprints' first seen, their groups' figures (hosts and runs only
+    /// where a fingerprint lost one). A group's top severity is not
+    /// recounted (it stays the most severe level it had until it is empty):
+    /// that would read every hourly count of every touched fingerprint.
     pub async fn drop_oldest_day(&self, rule: DropRule) -> Result<Option<DroppedDay>, StoreError> {
         let Some(&day) = self.partition_days().await?.first() else {
             return Ok(None);
@@ -220,7 +225,7 @@ impl Store {
         self.changed_for_readers();
         let dropped_in = started.elapsed();
         if let Err(e) = self.refresh_prints_after_drop(&touched_prints).await {
-            tracing::warn!(error = %e, "could not recompute the first and last seen of groups after dropping a day");
+            tracing::warn!(error = %e, "could not recompute the first seen of groups after dropping a day");
         }
         let refreshed_in = started.elapsed() - dropped_in;
         self.delete_unreferenced_traces(TraceSet::Of(&traces)).await;
@@ -331,8 +336,8 @@ impl Store {
         Ok(Some((logs.max(0) as u64, traces, touched_prints)))
     }
 
-    /// First/last seen and top severity of the fingerprints and groups a
-    /// dropped day touched, from what remains.
+    /// The first seen of the fingerprints a dropped day touched, and their
+    /// groups' figures, from what remains.
     async fn refresh_prints_after_drop(&self, touched_prints: &[String]) -> Result<(), StoreError> {
         if touched_prints.is_empty() {
             return Ok(());
@@ -374,7 +379,9 @@ WITH refreshed AS (
                    WHERE c.fingerprint = g.fingerprint AND c.log_count > 0) b
              JOIN logs l ON l.occurred_at >= b.hour AND l.occurred_at < b.hour + interval '1 hour'
              WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint),
-            g.first_seen) END,
+            -- No counted hour in this snapshot (a log came after the drop's
+            -- commit): every day's.
+            (SELECT min(occurred_at) FROM logs l WHERE l.group_id = g.group_id AND l.fingerprint = g.fingerprint)) END,
         last_seen = CASE WHEN g.event_count <= 0 THEN NULL ELSE g.last_seen END,
         top_severity = CASE WHEN g.event_count <= 0 THEN NULL ELSE g.top_severity END
     WHERE g.fingerprint = ANY($1)
@@ -425,7 +432,13 @@ DELETE FROM log_events e USING {day} d WHERE e.event_id = d.event_id;";
 const DROP_DAY: &str = concat!(
     "
 WITH adjusted_prints AS (
-    UPDATE group_fingerprints AS g SET event_count = g.event_count - p.removed
+    -- A fingerprint left without logs has no first/last seen or top
+    -- severity, in this transaction already.
+    UPDATE group_fingerprints AS g
+    SET event_count = g.event_count - p.removed,
+        first_seen = CASE WHEN g.event_count - p.removed <= 0 THEN NULL ELSE g.first_seen END,
+        last_seen = CASE WHEN g.event_count - p.removed <= 0 THEN NULL ELSE g.last_seen END,
+        top_severity = CASE WHEN g.event_count - p.removed <= 0 THEN NULL ELSE g.top_severity END
     FROM (SELECT fingerprint, sum(removed) AS removed FROM diagd_dropped_day
           WHERE fingerprint IS NOT NULL GROUP BY 1) p
     WHERE g.fingerprint = p.fingerprint

@@ -177,8 +177,20 @@ async fn enforce(
             if excess == 0 {
                 break;
             }
+            // The oldest logs are in the oldest day: bounded to it, the
+            // delete reads that day only.
+            let oldest_day = LogFilter {
+                until: store
+                    .partition_days()
+                    .await?
+                    .first()
+                    .and_then(|day| day.succ_opt())
+                    .and_then(|day| day.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc()),
+                ..LogFilter::default()
+            };
             let Some(n) = store
-                .delete_oldest_logs(&LogFilter::default(), batch.min(excess as usize))
+                .delete_oldest_logs(&oldest_day, batch.min(excess as usize))
                 .await?
             else {
                 break;
