@@ -24,7 +24,9 @@
 //!   `telemetry` (diagd's own log), `metrics` (the `/metrics` endpoint),
 //!   `otlp_http` (OTLP/HTTP logs).
 //! - [`workers`]: the background tasks — `tail` (the live-tail hub),
-//!   `retention`, `debug_mode` (follows the switch, flips the log level),
+//!   `retention` (drops whole days, deletes the rest in batches),
+//!   `partitions` (makes the coming days' partitions of `logs`),
+//!   `debug_mode` (follows the switch, flips the log level),
 //!   `grouping` (groups logs stored before error groups existed), `runs`
 //!   (the liveness sweep of training runs and their state changes),
 //!   `alerts` (alert rules evaluated after commit; webhook delivery).
@@ -48,10 +50,11 @@
 //!    `domain::fingerprint` gives each log its fingerprint (the client's,
 //!    or computed from its traceback or message), and `api::admission`
 //!    admits the write.
-//! 3. `store::logs::insert_logs`: a first statement gives every new
-//!    fingerprint its error group; a second inserts the batch (stack
-//!    traces deduplicated, `event_id` makes retries idempotent), each log
-//!    in its group, and upserts the hourly, per-minute and per-fingerprint
+//! 3. `store::logs::insert_logs`: the batch's days get their partition of
+//!    `logs` if they have none (`store::partitions`); a first statement
+//!    gives every new fingerprint its error group; a second inserts the
+//!    batch (stack traces deduplicated, `event_id` claimed in `log_events`
+//!    makes retries idempotent), each log in its day and its group, and upserts the hourly, per-minute and per-fingerprint
 //!    counts and each group's figures and status (a regression reopens it);
 //!    then `NOTIFY diagd_logs`, all in one transaction; only after
 //!    `COMMIT` does the client get its answer.
