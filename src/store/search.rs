@@ -105,7 +105,7 @@ impl Store {
                 &[&patterns],
             )
             .await?;
-        let (sql, query) = index_search(filter, terms, &hashes, None, None, 100);
+        let (sql, query) = index_search(filter, terms, &hashes, None, 100);
         plan.extend(
             tx.query(
                 &format!("EXPLAIN (ANALYZE, BUFFERS) {query}"),
@@ -246,32 +246,47 @@ async fn trace_hashes(
         .collect())
 }
 
-/// The index search: candidates (id, time) from the trigram indexes and the
-/// traces' index (materialised), older than `before`; the newest `limit` of
-/// them; only those are then read whole.
+/// The index search over every day at once (what `explain_search` shows):
+/// candidates (id, time) from the trigram indexes and the traces' index
+/// (materialised), older than `before`; the newest `limit` of them; only
+/// those are then read whole.
 fn index_search(
     filter: &LogFilter,
     terms: &[String],
     hashes: &[Option<Vec<Vec<u8>>>],
     before: Option<PageCursor>,
-    day: Option<NaiveDate>,
     limit: i64,
 ) -> (SqlFilter, String) {
+    let (mut sql, from, candidates) = index_candidates(filter, terms, hashes, before);
+    let take = sql.param(limit);
+    // The logs read whole are found by their primary key (id, occurred_at).
+    let query = format!(
+        "WITH candidates AS MATERIALIZED (
+             SELECT logs.id, occurred_at FROM {from} {candidates}
+         ),
+         newest AS (
+             SELECT id, occurred_at AS at FROM candidates ORDER BY occurred_at DESC, id DESC LIMIT {take}
+         )
+         SELECT {FULL_COLUMNS} FROM newest JOIN logs ON logs.id = newest.id AND logs.occurred_at = newest.at
+         LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
+         ORDER BY occurred_at DESC, logs.id DESC"
+    );
+    (sql, query)
+}
+
+/// What the index search reads candidates from, and its `WHERE` clause:
+/// the filter, older than `before`, every term through the trigram indexes
+/// and the traces' hashes (a term too short for the indexes is checked
+/// against the trace text, joined in).
+fn index_candidates(
+    filter: &LogFilter,
+    terms: &[String],
+    hashes: &[Option<Vec<Vec<u8>>>],
+    before: Option<PageCursor>,
+) -> (SqlFilter, &'static str, String) {
     let mut sql = SqlFilter::for_logs(filter);
     if let Some(cursor) = before {
         sql.after_cursor(cursor);
-    }
-    // The logs read whole are found by id and time: the primary key
-    // (id, occurred_at), in one day's partition when the search is by day
-    // (the planner then prunes the others, for the candidates and the join).
-    let mut join_on = "logs.id = newest.id AND logs.occurred_at = newest.at".to_string();
-    if let Some(day) = day {
-        let (low, high) = super::partitions::bounds_of(day);
-        let (low, high) = (sql.param(low), sql.param(high));
-        sql.and(format!("occurred_at >= {low} AND occurred_at < {high}"));
-        join_on.push_str(&format!(
-            " AND logs.occurred_at >= {low} AND logs.occurred_at < {high}"
-        ));
     }
     let matches = term_conditions(
         &mut sql,
@@ -281,25 +296,12 @@ fn index_search(
     );
     sql.and(matches);
     let candidates = sql.where_clause();
-    // A term too short for the indexes is checked against the trace text.
     let from = if hashes.iter().any(Option::is_none) {
         "logs LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash"
     } else {
         "logs"
     };
-    let take = sql.param(limit);
-    let query = format!(
-        "WITH candidates AS MATERIALIZED (
-             SELECT logs.id, occurred_at FROM {from} {candidates}
-         ),
-         newest AS (
-             SELECT id, occurred_at AS at FROM candidates ORDER BY occurred_at DESC, id DESC LIMIT {take}
-         )
-         SELECT {FULL_COLUMNS} FROM newest JOIN logs ON {join_on}
-         LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
-         ORDER BY occurred_at DESC, logs.id DESC"
-    );
-    (sql, query)
+    (sql, from, candidates)
 }
 
 /// A walk over the newest logs matching `filter`, older than `before`, at
@@ -490,14 +492,28 @@ async fn search_in(
     // The terms are rare among recent logs: keep the planner from
     // preferring a sequential scan on a poor estimate of how many rows a
     // trigram pattern matches.
-    tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
-    for day in days_to_search(&tx, filter, boundary).await? {
-        let (sql, query) = index_search(
+    // No parallel plans: the branches of a statement must run one after
+    // the other, in day order.
+    tx.batch_execute(
+        "SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0",
+    )
+    .await?;
+    // Days go in statements of 1, 2, 4, then 8 days (one branch per day,
+    // run in order and only as far as the rows are fetched): the first days
+    // fill most pages, and a walk over every day costs fewer round trips.
+    let days = days_to_search(&tx, filter, boundary).await?;
+    let mut rest = days.as_slice();
+    let mut chunk = 1;
+    while !rest.is_empty() {
+        let (these, later) = rest.split_at(chunk.min(rest.len()));
+        rest = later;
+        chunk = (chunk * 2).min(DAYS_PER_STATEMENT);
+        let (sql, query) = index_search_days(
             filter,
             terms,
             &hashes,
-            Some(boundary),
-            Some(day),
+            boundary,
+            these,
             wanted - found as i64,
         );
         found += stream_hits(&tx, &query, &sql, limit - found, &mut sent, sink).await?;
@@ -506,6 +522,48 @@ async fn search_in(
         }
     }
     finish(tx, sent, false).await
+}
+
+/// Most days in one statement of the index step.
+const DAYS_PER_STATEMENT: usize = 8;
+
+/// The index search over `days` (newest first), one branch per day that
+/// reads only that day's partition: its candidates from the indexes, the
+/// newest `limit` of them read whole. The branches' rows come day after
+/// day, so newest first overall.
+fn index_search_days(
+    filter: &LogFilter,
+    terms: &[String],
+    hashes: &[Option<Vec<Vec<u8>>>],
+    before: PageCursor,
+    days: &[NaiveDate],
+    limit: i64,
+) -> (SqlFilter, String) {
+    let (mut sql, from, candidates) = index_candidates(filter, terms, hashes, Some(before));
+    let take = sql.param(limit);
+    let branches: Vec<String> = days
+        .iter()
+        .enumerate()
+        .map(|(i, &day)| {
+            let (low, high) = super::partitions::bounds_of(day);
+            let (low, high) = (sql.param(low), sql.param(high));
+            format!(
+                "(WITH c{i} AS MATERIALIZED (
+                      SELECT logs.id, occurred_at FROM {from} {candidates}
+                      AND logs.occurred_at >= {low} AND logs.occurred_at < {high}
+                  ),
+                  n{i} AS (
+                      SELECT id, occurred_at AS at FROM c{i} ORDER BY occurred_at DESC, id DESC LIMIT {take}
+                  )
+                  SELECT {FULL_COLUMNS} FROM n{i}
+                  JOIN logs ON logs.id = n{i}.id AND logs.occurred_at = n{i}.at
+                       AND logs.occurred_at >= {low} AND logs.occurred_at < {high}
+                  LEFT JOIN stack_traces st ON st.hash = logs.stack_trace_hash
+                  ORDER BY logs.occurred_at DESC, logs.id DESC)"
+            )
+        })
+        .collect();
+    (sql, branches.join("\nUNION ALL\n"))
 }
 
 /// The days with a partition that may hold logs matching `filter` older than
