@@ -6,27 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, TestServer, ingest, new_log, stats, test_options};
+use common::{Client, TestServer, ingest, new_log, stats, test_options, wait_for_total};
 use diagd::{
     api::pb::{self, ErrorType, Severity},
     workers::retention::RetentionOptions,
 };
-
-async fn wait_for_total(client: &mut Client, total: u64) -> pb::GetStatsResponse {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let stats = stats(client).await;
-        if stats.total == total {
-            return stats;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {} logs, expected {total}",
-            stats.total
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn log_at(seconds_ago: i64, message: &str) -> pb::NewLog {
     pb::NewLog {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use common::{
-    Client, TestServer, assert_status, connect_database, database_url, ingest, new_log, report,
-    stats, test_options, unique_database_name,
+    TestServer, assert_status, connect_database, database_url, ingest, new_log, report, stats,
+    test_options, unique_database_name, wait_for_total,
 };
 use diagd::{
     api::pb::{self, ErrorType, Severity},
@@ -55,21 +55,6 @@ async fn partitions_in(db: &tokio_postgres::Client) -> Vec<String> {
 fn partition_of(seconds_ago: i64) -> String {
     let at = Utc::now() - TimeDelta::seconds(seconds_ago);
     format!("logs_p{}", at.format("%Y%m%d"))
-}
-
-async fn wait_for_total(client: &mut Client, total: u64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = stats(client).await.total;
-        if now == total {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {now} logs, expected {total}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// One number per row of a query.

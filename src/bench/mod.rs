@@ -440,10 +440,10 @@ async fn retention(store: &Store) -> Result<Vec<Figure>, String> {
     let err = |e: crate::store::StoreError| e.to_string();
     let days = store.partition_days().await.map_err(err)?;
     let day_logs = |day: chrono::NaiveDate| {
-        let low = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        let (low, high) = crate::store::day_bounds(day);
         let filter = LogFilter {
-            since: low,
-            until: low.map(|l| l + chrono::TimeDelta::days(1)),
+            since: Some(low),
+            until: Some(high),
             ..LogFilter::default()
         };
         async move { store.stats_on_primary(&filter).await.map(|s| s.total()) }
@@ -470,10 +470,7 @@ async fn retention(store: &Store) -> Result<Vec<Figure>, String> {
     }
     let second_logs = day_logs(second).await.map_err(err)?;
     let until = LogFilter {
-        until: second
-            .succ_opt()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc()),
+        until: Some(crate::store::day_bounds(second).1),
         ..LogFilter::default()
     };
     let started = Instant::now();

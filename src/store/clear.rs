@@ -12,7 +12,7 @@ use super::{
     READ_APPLICATION_NAME, Store, StoreError, TRACES_LOCK,
     export::{ExportSink, stream_logs},
     filter::SqlFilter,
-    groups::{GROUPS_LOCK, REFRESH_GROUP_FIGURES},
+    groups::{GROUPS_LOCK, refresh_group_figures_where},
     notify::LOGS_CLEARED_CHANNEL,
 };
 use crate::domain::LogFilter;
@@ -109,7 +109,7 @@ print_hours AS (
 ),
 adjusted_prints AS (
     -- First/last seen and the top severity are recomputed after
-    -- (REFRESH_PRINTS, REFRESH_GROUP_FIGURES).
+    -- (REFRESH_PRINTS, refresh_group_figures_where).
     UPDATE group_fingerprints AS g SET event_count = g.event_count - p.removed
     FROM (SELECT fingerprint, sum(removed) AS removed FROM print_hours GROUP BY 1) p
     WHERE g.fingerprint = p.fingerprint
@@ -587,7 +587,7 @@ async fn delete_matching(
 
 /// After logs of `touched_prints` were removed: their fingerprints' and
 /// groups' first/last seen, top severity, hosts and runs, from what remains.
-pub(super) async fn refresh_touched_prints(
+async fn refresh_touched_prints(
     tx: &Transaction<'_>,
     touched_prints: &[String],
 ) -> Result<(), StoreError> {
@@ -599,10 +599,7 @@ pub(super) async fn refresh_touched_prints(
         &format!(
             "WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1))
              {}",
-            REFRESH_GROUP_FIGURES.replace(
-                "WHERE e.id = ANY($1)",
-                "WHERE e.id IN (SELECT group_id FROM touched)"
-            )
+            refresh_group_figures_where("e.id IN (SELECT group_id FROM touched)", "true")
         ),
         &[&touched_prints],
     )

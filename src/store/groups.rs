@@ -462,7 +462,11 @@ impl Store {
             &[&target, &sources],
         )
         .await?;
-        tx.execute(REFRESH_GROUP_FIGURES, &[&all]).await?;
+        tx.execute(
+            &refresh_group_figures_where("e.id = ANY($1)", "true"),
+            &[&all],
+        )
+        .await?;
         let group = read_group(&tx, target, Utc::now() - TimeDelta::hours(24))
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("group {target} vanished in a merge")))?;
@@ -531,8 +535,11 @@ impl Store {
                 &[&new_id, &id, &fingerprint],
             )
             .await?;
-        tx.execute(REFRESH_GROUP_FIGURES, &[&vec![id, new_id]])
-            .await?;
+        tx.execute(
+            &refresh_group_figures_where("e.id = ANY($1)", "true"),
+            &[&vec![id, new_id]],
+        )
+        .await?;
         let group = read_group(&tx, new_id, Utc::now() - TimeDelta::hours(24))
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("group {new_id} vanished in a split")))?;
@@ -626,20 +633,31 @@ grouped AS (
 SELECT count(*) FROM grouped"
 );
 
-/// Recomputes the figures of groups `$1` from their fingerprints (after a
-/// merge, split or delete moved or lowered them).
-pub(super) const REFRESH_GROUP_FIGURES: &str = "
+/// Recomputes the figures of the groups where `groups` holds (a condition
+/// on `e`, the group) from their fingerprints, after a merge, split or
+/// delete moved or lowered them; hosts and runs are counted
+/// again only where `recount` also holds (the others keep theirs: their
+/// fingerprints lost no host or run).
+pub(super) fn refresh_group_figures_where(groups: &str, recount: &str) -> String {
+    format!(
+        "
 UPDATE error_groups e
 SET (event_count, first_seen, last_seen, top_severity) = (
         SELECT coalesce(sum(f.event_count), 0), min(f.first_seen), max(f.last_seen), min(f.top_severity)
         FROM group_fingerprints f WHERE f.group_id = e.id),
-    hosts = (SELECT count(DISTINCT s.source_host) FILTER (WHERE s.source_host <> '')
-             FROM group_fingerprints f JOIN fingerprint_hosts s ON s.fingerprint = f.fingerprint
-             WHERE f.group_id = e.id),
-    runs = (SELECT count(DISTINCT s.source_run_id) FILTER (WHERE s.source_run_id <> '')
-            FROM group_fingerprints f JOIN fingerprint_runs s ON s.fingerprint = f.fingerprint
-            WHERE f.group_id = e.id)
-WHERE e.id = ANY($1)";
+    hosts = CASE WHEN {recount} THEN
+                (SELECT count(DISTINCT s.source_host) FILTER (WHERE s.source_host <> '')
+                 FROM group_fingerprints f JOIN fingerprint_hosts s ON s.fingerprint = f.fingerprint
+                 WHERE f.group_id = e.id)
+            ELSE e.hosts END,
+    runs = CASE WHEN {recount} THEN
+               (SELECT count(DISTINCT s.source_run_id) FILTER (WHERE s.source_run_id <> '')
+                FROM group_fingerprints f JOIN fingerprint_runs s ON s.fingerprint = f.fingerprint
+                WHERE f.group_id = e.id)
+           ELSE e.runs END
+WHERE {groups}"
+    )
+}
 
 impl Store {
     /// The next logs without a group, oldest id first: at most `max_rows`,

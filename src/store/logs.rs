@@ -296,13 +296,9 @@ impl Store {
         if logs.is_empty() {
             return Ok(Vec::new());
         }
-        let days = || {
-            logs.iter()
-                .map(|log| super::partitions::day_of(log.occurred_at))
-        };
         let mut attempt = 1;
         loop {
-            self.ensure_partitions(days()).await?;
+            self.ensure_partitions_of(logs).await?;
             match self.insert_logs_once(logs, prints).await {
                 Err(e) if super::partitions::is_missing_partition(&e) && attempt < 3 => {
                     // Another diagd's retention dropped a day this one knew:
@@ -447,11 +443,7 @@ impl Store {
     pub async fn copy_logs_and_roll_back(&self, logs: &[NewLog]) -> Result<u64, StoreError> {
         use tokio_postgres::{binary_copy::BinaryCopyInWriter, types::Type};
         let columns = BatchColumns::from_logs(logs)?;
-        self.ensure_partitions(
-            logs.iter()
-                .map(|log| super::partitions::day_of(log.occurred_at)),
-        )
-        .await?;
+        self.ensure_partitions_of(logs).await?;
         let ids: Vec<Uuid> = logs.iter().map(|_| Uuid::now_v7()).collect();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

@@ -64,7 +64,7 @@ pub use groups::{GroupMove, GroupPage, UngroupedLog};
 pub use logs::InsertOutcome;
 pub use migrate::MigrationReport;
 pub use notify::{DEBUG_MODE_CHANNEL, LOGS_CHANNEL, LOGS_CLEARED_CHANNEL, Listener};
-pub use partitions::{DAYS_AHEAD, DropRule, DroppedDay};
+pub use partitions::{DropRule, DroppedDay, bounds_of as day_bounds};
 pub use reports::{ReportBody, StoredReport};
 pub use runs::ChangeCursor;
 pub use search::{SearchOutcome, SearchSink};

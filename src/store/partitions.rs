@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use tokio_postgres::IsolationLevel;
 
+use crate::domain::NewLog;
+
 use super::{
     Store, StoreError,
     clear::{RETENTION_LOCK, TraceSet},
@@ -23,7 +25,7 @@ const PARTITIONS_LOCK: i64 = 0x70_6172_7473;
 
 /// Days after today that always have their partition (made at start-up and
 /// by the hourly upkeep), so a day's first logs never wait for one.
-pub const DAYS_AHEAD: u64 = 3;
+const DAYS_AHEAD: u64 = 3;
 
 /// How long making a partition waits for its lock on `logs` (SHARE UPDATE
 /// EXCLUSIVE: only another partition change or a VACUUM of `logs` holds it).
@@ -46,7 +48,7 @@ impl KnownDays {
 }
 
 /// The UTC day of a time.
-pub fn day_of(at: DateTime<Utc>) -> NaiveDate {
+fn day_of(at: DateTime<Utc>) -> NaiveDate {
     at.date_naive()
 }
 
@@ -55,24 +57,35 @@ fn partition_name(day: NaiveDate) -> String {
     format!("logs_p{}", day.format("%Y%m%d"))
 }
 
-/// The partitions of `logs` by name (one row each).
-pub(super) const PARTITION_NAMES: &str = "SELECT c.relname FROM pg_inherits i \
-     JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'logs'::regclass";
+/// The days that have a partition of `logs`, oldest first, as `client`
+/// (a connection or a transaction, in its snapshot) sees them.
+pub(super) async fn days_with_partitions(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<Vec<NaiveDate>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'logs'::regclass",
+            &[],
+        )
+        .await?;
+    let mut days: Vec<NaiveDate> = rows
+        .iter()
+        .filter_map(|row| day_of_partition(row.get::<_, &str>(0)))
+        .collect();
+    days.sort_unstable();
+    Ok(days)
+}
 
 /// The time range a day's partition holds: [start, start of the next day).
-pub(super) fn bounds_of(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let low = start_of(day);
+pub fn bounds_of(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let low = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
     (low, low + TimeDelta::days(1))
 }
 
 /// The day of a partition name, `None` for a table that is not one.
-pub(super) fn day_of_partition(name: &str) -> Option<NaiveDate> {
+fn day_of_partition(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(name.strip_prefix("logs_p")?, "%Y%m%d").ok()
-}
-
-/// The first instant of a day.
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 
 /// True when PostgreSQL refused a row for having no partition: a check
@@ -147,6 +160,12 @@ impl Store {
         Ok(())
     }
 
+    /// Makes sure the day of every log of `logs` has its partition.
+    pub(super) async fn ensure_partitions_of(&self, logs: &[NewLog]) -> Result<(), StoreError> {
+        self.ensure_partitions(logs.iter().map(|log| day_of(log.occurred_at)))
+            .await
+    }
+
     /// Forgets which days have partitions (another diagd dropped one); the
     /// next insert asks again.
     pub(super) fn forget_partitions(&self) {
@@ -169,13 +188,7 @@ impl Store {
     /// The days that have a partition, oldest first.
     pub async fn partition_days(&self) -> Result<Vec<NaiveDate>, StoreError> {
         let client = self.client().await?;
-        let rows = client.query(PARTITION_NAMES, &[]).await?;
-        let mut days: Vec<NaiveDate> = rows
-            .iter()
-            .filter_map(|row| day_of_partition(row.get::<_, &str>(0)))
-            .collect();
-        days.sort_unstable();
-        Ok(days)
+        days_with_partitions(&**client).await
     }
 
     /// Retention: drops the oldest day's partition when `rule` lets it go,
@@ -199,8 +212,7 @@ impl Store {
         let Some(&day) = self.partition_days().await?.first() else {
             return Ok(None);
         };
-        let low = start_of(day);
-        let high = low + TimeDelta::days(1);
+        let (low, high) = bounds_of(day);
         if rule.before.is_some_and(|before| high > before) {
             return Ok(None);
         }
@@ -356,8 +368,21 @@ impl Store {
             .iter()
             .map(|row| row.get(0))
             .collect();
-        tx.execute(REFRESH_GROUPS_AFTER_DROP, &[&touched_prints, &emptied])
-            .await?;
+        // Hosts and runs counted again only for the groups of fingerprints
+        // that lost a host or run; the others' did not change.
+        tx.execute(
+            &format!(
+                "WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1)),
+                 emptied AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($2))
+                 {}",
+                super::groups::refresh_group_figures_where(
+                    "e.id IN (SELECT group_id FROM touched)",
+                    "e.id IN (SELECT group_id FROM emptied)"
+                )
+            ),
+            &[&touched_prints, &emptied],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -393,28 +418,6 @@ runs AS (
     DELETE FROM fingerprint_runs WHERE fingerprint = ANY($1) AND log_count <= 0 RETURNING fingerprint
 )
 SELECT DISTINCT fingerprint FROM (SELECT fingerprint FROM hosts UNION ALL SELECT fingerprint FROM runs) emptied";
-
-/// The touched groups' figures from their fingerprints ($1); hosts and
-/// runs counted again only for the groups of fingerprints that lost a host
-/// or run ($2), the others' did not change.
-const REFRESH_GROUPS_AFTER_DROP: &str = "
-WITH touched AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($1)),
-emptied AS (SELECT DISTINCT group_id FROM group_fingerprints WHERE fingerprint = ANY($2))
-UPDATE error_groups e
-SET (event_count, first_seen, last_seen, top_severity) = (
-        SELECT coalesce(sum(f.event_count), 0), min(f.first_seen), max(f.last_seen), min(f.top_severity)
-        FROM group_fingerprints f WHERE f.group_id = e.id),
-    hosts = CASE WHEN e.id IN (SELECT group_id FROM emptied) THEN
-                (SELECT count(DISTINCT s.source_host) FILTER (WHERE s.source_host <> '')
-                 FROM group_fingerprints f JOIN fingerprint_hosts s ON s.fingerprint = f.fingerprint
-                 WHERE f.group_id = e.id)
-            ELSE e.hosts END,
-    runs = CASE WHEN e.id IN (SELECT group_id FROM emptied) THEN
-               (SELECT count(DISTINCT s.source_run_id) FILTER (WHERE s.source_run_id <> '')
-                FROM group_fingerprints f JOIN fingerprint_runs s ON s.fingerprint = f.fingerprint
-                WHERE f.group_id = e.id)
-           ELSE e.runs END
-WHERE e.id IN (SELECT group_id FROM touched)";
 
 /// What a dropped day takes, counted before `logs` is locked (into a
 /// temporary table gone at commit), and its event ids deleted.
@@ -474,6 +477,8 @@ mod tests {
         assert_eq!(day_of_partition("logs_p20261202"), Some(day));
         assert_eq!(day_of_partition("logs"), None);
         assert_eq!(day_of_partition("logs_pxyz"), None);
-        assert_eq!(start_of(day).to_rfc3339(), "2026-12-02T00:00:00+00:00");
+        let (low, high) = bounds_of(day);
+        assert_eq!(low.to_rfc3339(), "2026-12-02T00:00:00+00:00");
+        assert_eq!(high.to_rfc3339(), "2026-12-03T00:00:00+00:00");
     }
 }

@@ -573,20 +573,17 @@ async fn days_to_search(
     filter: &LogFilter,
     boundary: PageCursor,
 ) -> Result<Vec<NaiveDate>, StoreError> {
-    let mut days: Vec<NaiveDate> = tx
-        .query(super::partitions::PARTITION_NAMES, &[])
+    Ok(super::partitions::days_with_partitions(tx)
         .await?
-        .iter()
-        .filter_map(|row| super::partitions::day_of_partition(row.get::<_, &str>(0)))
+        .into_iter()
+        .rev()
         .filter(|&day| {
             let (low, high) = super::partitions::bounds_of(day);
             low <= boundary.occurred_at
                 && filter.since.is_none_or(|since| high > since)
                 && filter.until.is_none_or(|until| low < until)
         })
-        .collect();
-    days.sort_unstable_by(|a, b| b.cmp(a));
-    Ok(days)
+        .collect())
 }
 
 #[cfg(test)]

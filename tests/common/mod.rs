@@ -299,6 +299,24 @@ pub async fn ingest(client: &mut Client, batches: Vec<Vec<pb::NewLog>>) -> pb::I
         .into_inner()
 }
 
+/// Waits until GetStats counts `total` logs (retention, a second replica);
+/// the stats at that moment.
+pub async fn wait_for_total(client: &mut Client, total: u64) -> pb::GetStatsResponse {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = stats(client).await;
+        if stats.total == total {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {} logs, expected {total}",
+            stats.total
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Unfiltered stats.
 pub async fn stats(client: &mut Client) -> pb::GetStatsResponse {
     client
