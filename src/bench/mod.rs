@@ -79,9 +79,15 @@ pub struct BenchArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Where the embedded cluster goes (default: a new directory in /tmp,
-    /// removed afterwards).
+    /// removed afterwards). A directory given here is kept.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// With --data-dir: when its database already holds logs (kept from an
+    /// earlier run), measure them instead of loading --logs again (a
+    /// 10,000,000-log load takes half an hour). The ingest part then
+    /// compares IngestLogs with COPY at that table size.
+    #[arg(long, requires = "data_dir")]
+    pub reuse: bool,
 }
 
 /// A part of the benchmark.
@@ -114,9 +120,10 @@ pub enum Part {
     /// concurrent reporters (see `hostile`). Not in a run without
     /// --only.
     Hostile,
-    /// Retention: the oldest day dropped whole (its partition), then the
-    /// next day deleted row by row as before partitions, for comparison.
-    /// Last, as it removes two of the load's 30 days.
+    /// Retention: the two oldest days dropped whole (their partitions),
+    /// then up to 20,000 logs of the next day deleted in batches as before
+    /// partitions, for comparison. Last, as it removes two of the load's
+    /// 30 days and part of a third.
     Retention,
     /// The browser page in Chromium: first meaningful paint, search as you
     /// type, the live list at 200 logs/s (needs Node.js, `web/node_modules`
@@ -219,21 +226,24 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
             (cluster.database_url("diagd_bench"), Some(cluster))
         }
     };
-    let result = measure(&args, &url, &temp).await;
+    let mut figures = Vec::new();
+    let result = measure(&args, &url, &temp, &mut figures).await;
     if let Some(cluster) = cluster {
         let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
     }
     let _ = std::fs::remove_dir_all(&temp);
-    let figures = result?;
+    // What was measured before a failure is printed too (a 10,000,000-log
+    // run that fails late keeps its first hour's figures).
     print_table(&args, &figures);
-    Ok(())
+    result
 }
 
 async fn measure(
     args: &BenchArgs,
     url: &str,
     temp: &std::path::Path,
-) -> Result<Vec<Figure>, String> {
+    figures: &mut Vec<Figure>,
+) -> Result<(), String> {
     let store = Store::connect(
         url,
         &PoolOptions {
@@ -257,7 +267,6 @@ async fn measure(
             DiagnosticsServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
         )
     };
-    let mut figures = Vec::new();
     tokio::time::sleep(Duration::from_secs(1)).await;
     figures.push(Figure::new(
         "diagd RSS, idle after start (empty database)".into(),
@@ -266,9 +275,29 @@ async fn measure(
         None,
     ));
 
+    // With --reuse, the logs of an earlier run are measured as they are;
+    // the ingest part's rows follow them.
+    let present = if args.reuse {
+        store
+            .stats_on_primary(&LogFilter::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .total() as usize
+    } else {
+        0
+    };
+    if present > 0 {
+        eprintln!("bench: reusing the {present} logs already stored (--reuse)");
+        figures.push(Figure::new(
+            format!("load: reused, {present} logs already stored (--reuse)"),
+            "not loaded again".into(),
+            "",
+            None,
+        ));
+    }
     // Ingest: each configuration against COPY of the same rows, at the same
     // table size; then the rest of the load.
-    let mut next = 0;
+    let mut next = present;
     if args.runs(Part::Ingest) {
         let sample = args.ingest_sample.min(args.logs / 6);
         figures.push(fingerprint_cost(sample));
@@ -341,11 +370,12 @@ async fn measure(
             Some("ingest"),
         ));
     }
+    let load = if present > 0 { 0..0 } else { next..args.logs };
     eprintln!(
         "bench: loading the remaining {} logs (4 streams x 1000)",
-        args.logs - next
+        load.len()
     );
-    let (loaded, load_time) = ingest(&connect, next..args.logs, 1000, 4, false).await?;
+    let (loaded, load_time) = ingest(&connect, load, 1000, 4, false).await?;
     if loaded > 0 {
         figures.push(Figure::new(
             format!("load: {loaded} logs, IngestLogs, 4 streams x 1000-log batches"),
@@ -390,7 +420,7 @@ async fn measure(
         }
     }
     // Rows beyond --logs, for the parts that ingest while measuring.
-    let mut extra = args.logs;
+    let mut extra = args.logs.max(next);
     if args.runs(Part::Runs) {
         let alongside = extra..extra + 2 * args.ingest_sample.min(args.logs / 6).max(1000);
         extra = alongside.end;
@@ -430,15 +460,17 @@ async fn measure(
         None,
     ));
     drop(diagd);
-    Ok(figures)
+    Ok(())
 }
 
-/// Retention of one day: its partition dropped (what retention does for a
-/// day wholly past the limit), against the next day deleted in batches of
-/// 1,000 rows (what it did before partitions, and still does at the edge).
+/// Retention: the two oldest days' partitions dropped, one after the other
+/// (what retention does for a day wholly past the limit; the load's first
+/// day is partial, the second whole), against rows of the next day deleted
+/// in batches of 1,000 (what it did before partitions, and still does at
+/// the edge): at most [`ROW_DELETES`] of them, the rest of the day
+/// estimated at the same rate.
 async fn retention(store: &Store) -> Result<Vec<Figure>, String> {
     let err = |e: crate::store::StoreError| e.to_string();
-    let days = store.partition_days().await.map_err(err)?;
     let day_logs = |day: chrono::NaiveDate| {
         let (low, high) = crate::store::day_bounds(day);
         let filter = LogFilter {
@@ -448,57 +480,71 @@ async fn retention(store: &Store) -> Result<Vec<Figure>, String> {
         };
         async move { store.stats_on_primary(&filter).await.map(|s| s.total()) }
     };
-    let (Some(&first), Some(&second)) = (days.first(), days.get(1)) else {
-        return Err("retention needs two days of logs".into());
-    };
-    let first_logs = day_logs(first).await.map_err(err)?;
-    let started = Instant::now();
-    let dropped = store
-        .drop_oldest_day(crate::store::DropRule {
-            before: Some(chrono::Utc::now()),
-            keep_rows: None,
-        })
-        .await
-        .map_err(err)?
-        .ok_or("the oldest day was not dropped")?;
-    let drop_time = started.elapsed();
-    if dropped.logs != first_logs {
-        return Err(format!(
-            "dropped {} logs, the day's counts said {first_logs}",
-            dropped.logs
-        ));
-    }
-    let second_logs = day_logs(second).await.map_err(err)?;
-    let until = LogFilter {
-        until: Some(crate::store::day_bounds(second).1),
-        ..LogFilter::default()
-    };
-    let started = Instant::now();
-    let mut deleted = 0;
-    while let Some(n) = store.delete_oldest_logs(&until, 1000).await.map_err(err)? {
-        deleted += n;
-        if n < 1000 {
-            break;
+    let mut figures = Vec::new();
+    for _ in 0..2 {
+        let days = store.partition_days().await.map_err(err)?;
+        let Some(&first) = days.first() else {
+            return Err("retention needs three days of logs".into());
+        };
+        let first_logs = day_logs(first).await.map_err(err)?;
+        let started = Instant::now();
+        let dropped = store
+            .drop_oldest_day(crate::store::DropRule {
+                before: Some(chrono::Utc::now()),
+                keep_rows: None,
+            })
+            .await
+            .map_err(err)?
+            .ok_or("the oldest day was not dropped")?;
+        let drop_time = started.elapsed();
+        if dropped.logs != first_logs {
+            return Err(format!(
+                "dropped {} logs, the day's counts said {first_logs}",
+                dropped.logs
+            ));
         }
-    }
-    let delete_time = started.elapsed();
-    Ok(vec![
-        Figure::new(
+        figures.push(Figure::new(
             format!(
-                "retention: one day dropped whole ({} logs, its partition)",
+                "retention: the oldest day dropped whole ({} logs, its partition; counts kept exact)",
                 dropped.logs
             ),
             format!("{:.0} ms", drop_time.as_secs_f64() * 1000.0),
             "< 1 s for 300,000 logs",
             Some("retention"),
+        ));
+    }
+    let days = store.partition_days().await.map_err(err)?;
+    let Some(&next) = days.first() else {
+        return Err("retention needs three days of logs".into());
+    };
+    let next_logs = day_logs(next).await.map_err(err)?;
+    let until = LogFilter {
+        until: Some(crate::store::day_bounds(next).1),
+        ..LogFilter::default()
+    };
+    let started = Instant::now();
+    let mut deleted = 0;
+    while deleted < ROW_DELETES {
+        match store.delete_oldest_logs(&until, 1000).await.map_err(err)? {
+            Some(n) if n > 0 => deleted += n,
+            _ => break,
+        }
+    }
+    let delete_time = started.elapsed();
+    let whole_day = delete_time.as_secs_f64() * next_logs as f64 / deleted.max(1) as f64;
+    figures.push(Figure::new(
+        format!(
+            "retention: rows of the next day deleted in batches of 1,000 ({deleted} of its {next_logs} logs)"
         ),
-        Figure::new(
-            format!(
-                "retention: the next day deleted in batches of 1,000 ({deleted} of {second_logs} logs)"
-            ),
-            format!("{:.0} ms", delete_time.as_secs_f64() * 1000.0),
-            "",
-            Some("retention"),
+        format!(
+            "{:.0} ms; the whole day at this rate: {whole_day:.0} s",
+            delete_time.as_secs_f64() * 1000.0
         ),
-    ])
+        "",
+        Some("retention"),
+    ));
+    Ok(figures)
 }
+
+/// Most rows the retention part deletes one batch at a time.
+const ROW_DELETES: u64 = 20_000;

@@ -296,11 +296,18 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
-        let logs: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {name}"), &[])
-            .await?
-            .get(0);
         if let Some(keep) = keep_rows {
+            // The day's own count from its hourly counts (kept in the
+            // transactions that insert and delete its logs; no scan of
+            // the day for a drop that may not happen).
+            let logs: i64 = tx
+                .query_one(
+                    "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_kind_hourly \
+                     WHERE hour >= $1 AND hour < $2",
+                    &[&low, &high],
+                )
+                .await?
+                .get(0);
             let total: i64 = tx
                 .query_one(
                     "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_kind_hourly",
@@ -317,19 +324,11 @@ impl Store {
         // transaction: a log sent again with one of them after the commit is
         // stored anew, and one sent meanwhile waits for the commit.
         tx.batch_execute(&COUNT_DAY.replace("{day}", &name)).await?;
-        let row = tx
-            .query_one(
-                &format!(
-                    "SELECT (SELECT coalesce(array_agg(DISTINCT stack_trace_hash), '{{}}') FROM {name} \
-                     WHERE stack_trace_hash IS NOT NULL), \
-                     (SELECT coalesce(array_agg(DISTINCT fingerprint), '{{}}') FROM diagd_dropped_day \
-                     WHERE fingerprint IS NOT NULL)"
-                ),
-                &[],
-            )
-            .await?;
-        let traces: Vec<Vec<u8>> = row.try_get(0)?;
-        let touched_prints: Vec<String> = row.try_get(1)?;
+        tx.execute(DELETE_DAY_EVENTS, &[&low, &high]).await?;
+        let row = tx.query_one(DROPPED_DAY_SUMMARY, &[]).await?;
+        let logs: i64 = row.try_get(0)?;
+        let traces: Vec<Vec<u8>> = row.try_get(1)?;
+        let touched_prints: Vec<String> = row.try_get(2)?;
         // The day's own counts: no other day's insert touches these rows.
         tx.execute(DELETE_DAY_COUNTS, &[&low, &high]).await?;
         // The counts shared with other days' logs only under the lock on
@@ -419,14 +418,26 @@ runs AS (
 )
 SELECT DISTINCT fingerprint FROM (SELECT fingerprint FROM hosts UNION ALL SELECT fingerprint FROM runs) emptied";
 
-/// What a dropped day takes, counted before `logs` is locked (into a
-/// temporary table gone at commit), and its event ids deleted.
+/// What a dropped day takes, counted in one read of its partition before
+/// `logs` is locked (into a temporary table gone at commit): per
+/// fingerprint, group, host, run and stack trace.
 const COUNT_DAY: &str = "
 CREATE TEMPORARY TABLE diagd_dropped_day ON COMMIT DROP AS
-SELECT fingerprint, group_id, source_host, source_run_id, count(*) AS removed
+SELECT fingerprint, group_id, source_host, source_run_id, stack_trace_hash, count(*) AS removed
 FROM {day}
-GROUP BY 1, 2, 3, 4;
-DELETE FROM log_events e USING {day} d WHERE e.event_id = d.event_id;";
+GROUP BY 1, 2, 3, 4, 5";
+
+/// The dropped day's event ids (each claims the `occurred_at` of its log:
+/// a range of the BRIN index, not a join with the day).
+const DELETE_DAY_EVENTS: &str =
+    "DELETE FROM log_events WHERE occurred_at >= $1 AND occurred_at < $2";
+
+/// From the counted day: its logs, stack traces and fingerprints.
+const DROPPED_DAY_SUMMARY: &str = "
+SELECT coalesce(sum(removed), 0)::bigint,
+       coalesce(array_agg(DISTINCT stack_trace_hash) FILTER (WHERE stack_trace_hash IS NOT NULL), '{}'),
+       coalesce(array_agg(DISTINCT fingerprint) FILTER (WHERE fingerprint IS NOT NULL), '{}')
+FROM diagd_dropped_day";
 
 /// The counts a dropped day takes with it, relative to what stays
 /// (concurrent inserts into other days keep theirs): the error groups' and
