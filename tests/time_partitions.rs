@@ -62,6 +62,27 @@ async fn numbers(db: &tokio_postgres::Client, sql: &str) -> i64 {
     db.query_one(sql, &[]).await.unwrap().get(0)
 }
 
+/// Another diagd on `server`'s database whose retention keeps `days` days,
+/// run every `interval` (the database stays when it stops).
+async fn retention_replica(server: &TestServer, days: i64, interval: Duration) -> TestServer {
+    let mut options = test_options();
+    options.retention = RetentionOptions {
+        max_age: Some(TimeDelta::days(days)),
+        interval,
+        ..RetentionOptions::default()
+    };
+    TestServer::start_at_url(database_url(&server.dbname), options).await
+}
+
+/// Waits (20 s at most) until partition `day` is gone.
+async fn wait_until_dropped(server: &TestServer, day: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while partitions(server).await.iter().any(|name| name == day) {
+        assert!(Instant::now() < deadline, "{day} was never dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn retention_drops_old_days_whole_and_keeps_every_count_exact() {
     let mut options = test_options();
@@ -244,22 +265,8 @@ async fn a_day_another_diagd_dropped_is_made_again_for_a_late_log() {
     // A second diagd on the same database, with retention, drops the day;
     // the first still believes it has it.
     {
-        let mut options = test_options();
-        options.retention = RetentionOptions {
-            max_age: Some(TimeDelta::days(10)),
-            interval: Duration::from_millis(100),
-            ..RetentionOptions::default()
-        };
-        // By URL: the database stays when `other` stops.
-        let _other = TestServer::start_at_url(database_url(&server.dbname), options).await;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while partitions(&server).await.contains(&day) {
-            assert!(
-                Instant::now() < deadline,
-                "the other diagd never dropped {day}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let _other = retention_replica(&server, 10, Duration::from_millis(100)).await;
+        wait_until_dropped(&server, &day).await;
         // `other` stops here, before its retention could drop it again.
     }
     let id = report(&mut client, log_at(20 * DAY + 5, "late log two")).await;
@@ -594,13 +601,7 @@ async fn a_day_drop_never_cuts_an_export_and_never_stops_ingest() {
 
     // Another diagd's retention (5 days) meets the open export: the drop
     // cannot lock `logs` and the day's rows are deleted in batches instead.
-    let mut options = test_options();
-    options.retention = RetentionOptions {
-        max_age: Some(TimeDelta::days(5)),
-        interval: Duration::from_millis(200),
-        ..RetentionOptions::default()
-    };
-    let _retention = TestServer::start_at_url(database_url(&server.dbname), options).await;
+    let _retention = retention_replica(&server, 5, Duration::from_millis(200)).await;
     wait_for_total(&mut client, 10).await;
     let started = Instant::now();
     report(&mut client, log_at(5, "ingest goes on")).await;
@@ -625,11 +626,102 @@ async fn a_day_drop_never_cuts_an_export_and_never_stops_ingest() {
     assert_eq!(lines.len(), 3010);
 
     // With the export gone, the emptied day is dropped.
-    let day = partition_of(10 * DAY);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while partitions(&server).await.contains(&day) {
-        assert!(Instant::now() < deadline, "{day} was never dropped");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_dropped(&server, &partition_of(10 * DAY)).await;
     assert_eq!(stats(&mut client).await.total, 11);
+}
+
+#[tokio::test]
+async fn reads_go_on_while_a_day_drop_lowers_the_shared_counts() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let with_run = |seconds_ago: i64, message: &str| pb::NewLog {
+        source: Some(pb::Source {
+            host: "gpu-node-01".into(),
+            run_id: "run-1".into(),
+            ..Default::default()
+        }),
+        ..log_at(seconds_ago, message)
+    };
+    // One fingerprint and run, ten days ago and today: their count rows are
+    // shared by the day a drop takes and the day that stays.
+    ingest(
+        &mut client,
+        vec![
+            (0..20)
+                .map(|i| with_run(10 * DAY + i, "CUDA out of memory"))
+                .chain((0..5).map(|i| with_run(60 + i, "CUDA out of memory")))
+                .collect(),
+        ],
+    )
+    .await;
+    // A writer of those rows (as an insert of another day would be) holds
+    // them: the drop waits for them, with its lock on `logs`, up to its
+    // lock timeout.
+    let holder = connect_database(&server).await;
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM fingerprint_runs FOR UPDATE")
+        .await
+        .unwrap();
+    let watcher = connect_database(&server).await;
+    let mut reader = server.client().await;
+    let read_during_drop = tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "the drop never locked `logs` while it lowered the counts"
+            );
+            let held: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'relation' \
+                     AND relation = 'logs'::regclass AND granted \
+                     AND mode IN ('ExclusiveLock', 'AccessExclusiveLock')",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if held > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // While the drop holds `logs` against writes, a page of logs and a
+        // search still answer at once.
+        let started = Instant::now();
+        let page = tokio::time::timeout(
+            Duration::from_millis(300),
+            reader.list_logs(pb::ListLogsRequest {
+                page_size: 10,
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("ListLogs waited for the drop")
+        .unwrap()
+        .into_inner();
+        assert_eq!(page.logs.len(), 10);
+        started.elapsed()
+    });
+    let _retention = retention_replica(&server, 5, Duration::from_millis(200)).await;
+    let waited = read_during_drop.await.unwrap();
+    assert!(waited < Duration::from_millis(300), "{waited:?}");
+
+    // The writer gone, the old day goes and the counts stay exact.
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    wait_for_total(&mut client, 5).await;
+    wait_until_dropped(&server, &partition_of(10 * DAY)).await;
+    let db = connect_database(&server).await;
+    assert_eq!(
+        numbers(
+            &db,
+            "SELECT sum(log_count)::bigint FROM fingerprint_runs WHERE source_run_id = 'run-1'"
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        numbers(&db, "SELECT sum(event_count)::bigint FROM error_groups").await,
+        5
+    );
 }
