@@ -86,7 +86,7 @@ pub struct BenchArgs {
     /// earlier run), measure them instead of loading --logs again (a
     /// 10,000,000-log load takes half an hour). The ingest part then
     /// compares IngestLogs with COPY at that table size.
-    #[arg(long, requires = "data_dir")]
+    #[arg(long, requires = "data_dir", conflicts_with = "database_url")]
     pub reuse: bool,
 }
 
@@ -269,7 +269,11 @@ async fn measure(
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
     figures.push(Figure::new(
-        "diagd RSS, idle after start (empty database)".into(),
+        if args.reuse {
+            "diagd RSS, idle after start (the reused database)".into()
+        } else {
+            "diagd RSS, idle after start (empty database)".into()
+        },
         mib(diagd.memory("VmRSS:")),
         "< 40 MB",
         None,
@@ -453,8 +457,13 @@ async fn measure(
     }
     // Idle: longer than diagd's period for giving freed memory back (5 s).
     tokio::time::sleep(Duration::from_secs(6)).await;
+    let stored = store
+        .stats_on_primary(&LogFilter::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .total();
     figures.push(Figure::new(
-        format!("diagd RSS, idle after the run ({} logs stored)", args.logs),
+        format!("diagd RSS, idle after the run ({stored} logs stored)"),
         mib(diagd.memory("VmRSS:")),
         "",
         None,

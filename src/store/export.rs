@@ -46,6 +46,10 @@ impl Store {
     }
 }
 
+/// Matching logs above which an export is read in time order through the
+/// indexes rather than sorted.
+const UNSORTED_ABOVE: i64 = 50_000;
+
 /// Streams the matching logs of `tx`'s snapshot to `sink` (begin, batches,
 /// finish); returns how many were sent.
 pub(super) async fn stream_logs(
@@ -68,16 +72,22 @@ pub(super) async fn stream_logs(
             sql.where_clause()
         ))
         .await?;
-    // Planned (at the bind) without a sort: each day's partition read in
-    // the order of its (occurred_at, id) index, one day after the other,
-    // streams from the first row. At 10,000,000 logs the planner preferred
-    // sorting every log first (through temporary files, longer than the
-    // read statement timeout before the first row); no JIT for a plan
-    // whose cost is its rows, not its expressions.
-    tx.batch_execute("SET LOCAL enable_sort = off; SET LOCAL jit = off")
-        .await?;
+    // A large export is planned (at the bind) without a sort: each day's
+    // partition read in the order of its (occurred_at, id) index, one day
+    // after the other, streams from the first row. At 10,000,000 logs the
+    // planner preferred sorting every log first (through temporary files,
+    // longer than the read statement timeout before the first row). A
+    // small one keeps the planner's choice: a selective filter without an
+    // index in time order (message text, labels, groups) is best found
+    // first and sorted.
+    let stream_unsorted = total > UNSORTED_ABOVE;
+    if stream_unsorted {
+        tx.batch_execute("SET LOCAL enable_sort = off").await?;
+    }
     let portal = tx.bind(&statement, &sql.params()).await?;
-    tx.batch_execute("RESET enable_sort; RESET jit").await?;
+    if stream_unsorted {
+        tx.batch_execute("SET LOCAL enable_sort = on").await?;
+    }
     let mut sent = 0u64;
     // Batches are sized by bytes: a few rows at a time when logs are large.
     let mut fetch = FetchSize::new(true);

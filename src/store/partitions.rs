@@ -31,9 +31,9 @@ const DAYS_AHEAD: u64 = 3;
 /// EXCLUSIVE: only another partition change or a VACUUM of `logs` holds it).
 const MAKE_LOCK_WAIT_MS: u32 = 5_000;
 
-/// How long dropping a partition waits for each of its locks on `logs`.
-/// Writes (and, for the DROP's own lock, reads) queue behind a waiting
-/// lock, so this is also the longest a drop's waits hold them up.
+/// How long dropping a partition waits for its exclusive lock on `logs`.
+/// Reads and inserts queue behind a waiting exclusive lock, so this is also
+/// the longest a drop can hold them up per attempt.
 const DROP_LOCK_WAIT_MS: u32 = 500;
 
 /// The days known to have a partition; shared by a diagd's clones of
@@ -200,10 +200,10 @@ impl Store {
     ///
     /// Locks, in order: the day's partition (EXCLUSIVE: inserts into that
     /// day wait, reads go on) while the day is counted and its event ids are
-    /// deleted; then `logs` itself (EXCLUSIVE: writes wait, reads go on)
-    /// for the counts' updates from what was counted (a fingerprint left
-    /// empty loses its first/last seen there), and ACCESS EXCLUSIVE only
-    /// for the DROP; each lock waited for at most [`DROP_LOCK_WAIT_MS`]. After the commit: the touched
+    /// deleted; then `logs` itself (ACCESS EXCLUSIVE, waited for at most
+    /// [`DROP_LOCK_WAIT_MS`]) only for the short part: the counts' updates
+    /// from what was counted, and the DROP (a fingerprint left empty loses
+    /// its first/last seen there). After the commit: the touched
     /// fingerprints' first seen, their groups' figures (hosts and runs only
     /// where a fingerprint lost one). A group's top severity is not
     /// recounted (it stays the most severe level it had until it is empty):
@@ -332,16 +332,17 @@ impl Store {
         // The day's own counts: no other day's insert touches these rows.
         tx.execute(DELETE_DAY_COUNTS, &[&low, &high]).await?;
         // The counts shared with other days' logs only under the lock on
-        // `logs` that waits for every write in flight to commit (EXCLUSIVE:
-        // inserts, deletes and regrouping wait; reads go on): none can then
-        // hold (or wait for) these rows while the drop waits for it. At
-        // 10,000,000 logs these updates take seconds (BENCHMARKS.md).
-        tx.batch_execute("LOCK TABLE logs IN EXCLUSIVE MODE")
-            .await?;
-        tx.execute(DROP_DAY, &[]).await?;
-        // Only the DROP itself needs readers gone.
+        // `logs`, which waits for every insert in flight to commit: none can
+        // then hold (or wait for) these rows while the drop waits for it.
+        // Reads wait too (about 3 s at 10,000,000 logs, BENCHMARKS.md).
+        // EXCLUSIVE here and ACCESS EXCLUSIVE only for the DROP was tried:
+        // a reader open at the upgrade (an export) then makes the drop fail
+        // after blocking writes for the whole update, and an export-first
+        // ClearLogs (holding ACCESS SHARE, then wanting ROW EXCLUSIVE) can
+        // deadlock with it.
         tx.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
             .await?;
+        tx.execute(DROP_DAY, &[]).await?;
         tx.batch_execute(&format!("DROP TABLE {name}")).await?;
         tx.execute(
             "SELECT pg_notify($1, $2)",
