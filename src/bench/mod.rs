@@ -301,7 +301,13 @@ async fn measure(
     }
     // Ingest: each configuration against COPY of the same rows, at the same
     // table size; then the rest of the load.
-    let mut next = present;
+    // Past every row number an earlier run used (a reused database may
+    // hold fewer logs than it was loaded with, after retention).
+    let mut next = if present > 0 {
+        present.max(args.logs)
+    } else {
+        0
+    };
     if args.runs(Part::Ingest) {
         let sample = args.ingest_sample.min(args.logs / 6);
         figures.push(fingerprint_cost(sample));
@@ -540,6 +546,9 @@ async fn retention(store: &Store) -> Result<Vec<Figure>, String> {
         }
     }
     let delete_time = started.elapsed();
+    if deleted == 0 {
+        return Err("retention deleted no row of the next day".into());
+    }
     let whole_day = delete_time.as_secs_f64() * next_logs as f64 / deleted.max(1) as f64;
     figures.push(Figure::new(
         format!(

@@ -79,14 +79,19 @@ pub(super) async fn stream_logs(
     // longer than the read statement timeout before the first row). A
     // small one keeps the planner's choice: a selective filter without an
     // index in time order (message text, labels, groups) is best found
-    // first and sorted.
-    let stream_unsorted = total > UNSORTED_ABOVE;
+    // first and sorted, and so is any export filtered by one: walked in
+    // time order, its matches could lie days of index apart (a read
+    // timeout between two rows).
+    let stream_unsorted = total > UNSORTED_ABOVE
+        && filter.message_contains.is_empty()
+        && filter.source.labels.is_empty()
+        && filter.group_ids.is_empty();
     if stream_unsorted {
         tx.batch_execute("SET LOCAL enable_sort = off").await?;
     }
     let portal = tx.bind(&statement, &sql.params()).await?;
     if stream_unsorted {
-        tx.batch_execute("SET LOCAL enable_sort = on").await?;
+        tx.batch_execute("SET LOCAL enable_sort TO DEFAULT").await?;
     }
     let mut sent = 0u64;
     // Batches are sized by bytes: a few rows at a time when logs are large.
