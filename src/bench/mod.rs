@@ -549,7 +549,7 @@ async fn retention(store: &Store) -> Result<Vec<Figure>, String> {
     if deleted == 0 {
         return Err("retention deleted no row of the next day".into());
     }
-    let whole_day = delete_time.as_secs_f64() * next_logs as f64 / deleted.max(1) as f64;
+    let whole_day = delete_time.as_secs_f64() * next_logs as f64 / deleted as f64;
     figures.push(Figure::new(
         format!(
             "retention: rows of the next day deleted in batches of 1,000 ({deleted} of its {next_logs} logs)"

@@ -297,25 +297,18 @@ impl Store {
             Err(e) => return Err(e.into()),
         }
         if let Some(keep) = keep_rows {
-            // The day's own count from its hourly counts (kept in the
-            // transactions that insert and delete its logs; no scan of
-            // the day for a drop that may not happen).
-            let logs: i64 = tx
+            // The logs left once the day is gone, from the hourly counts
+            // (kept in the transactions that insert and delete logs; no
+            // scan of the day for a drop that may not happen), in one read.
+            let left: i64 = tx
                 .query_one(
-                    "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_kind_hourly \
-                     WHERE hour >= $1 AND hour < $2",
+                    "SELECT coalesce(sum(log_count) FILTER (WHERE hour < $1 OR hour >= $2), 0)::bigint \
+                     FROM log_counts_kind_hourly",
                     &[&low, &high],
                 )
                 .await?
                 .get(0);
-            let total: i64 = tx
-                .query_one(
-                    "SELECT coalesce(sum(log_count), 0)::bigint FROM log_counts_kind_hourly",
-                    &[],
-                )
-                .await?
-                .get(0);
-            if total.saturating_sub(logs) < keep as i64 {
+            if left < keep as i64 {
                 return Ok(None);
             }
         }
