@@ -171,9 +171,28 @@ test("deep link: search, severity and the opened log come back from the URL", as
 test("keyboard only: search, move through rows with the arrow keys, open one with Enter", async () => {
   const page = await openPage(browser, diagd.url);
   await ready(page);
+  // Every status the list shows while the search runs, with the rows shown at
+  // that moment (a MutationObserver sees each change, even one that lasts a
+  // single render): the status never claims rows that are not the query's.
+  await page.evaluate(() => {
+    const seen: { status: string; rows: string[] }[] = [];
+    (window as unknown as { statuses: typeof seen }).statuses = seen;
+    const status = document.querySelector(".list-status")!;
+    new MutationObserver(() =>
+      seen.push({
+        status: status.textContent ?? "",
+        rows: [...document.querySelectorAll(".log-list .log-row")].map((r) => r.textContent ?? ""),
+      }),
+    ).observe(status, { childList: true, characterData: true, subtree: true });
+  });
   await page.getByRole("searchbox").focus();
   await page.keyboard.type("nan");
   await page.getByText(/matching logs for “nan”/).waitFor();
+  const statuses = await page.evaluate(() => (window as unknown as { statuses: { status: string; rows: string[] }[] }).statuses);
+  for (const { status, rows } of statuses.filter((s) => /matching logs? for “nan”/.test(s.status))) {
+    assert.equal(rows.length, Number(status.split(" ")[0]), `"${status}" shows ${rows.length} rows`);
+    for (const row of rows) assert.match(row, /nan/i, `"${status}" shows a row without "nan": ${row.slice(0, 80)}`);
+  }
   await page.locator(".log-row button").first().focus();
   await page.keyboard.press("ArrowDown");
   await page.waitForFunction(() => document.activeElement?.closest("[data-index]")?.getAttribute("data-index") === "1");

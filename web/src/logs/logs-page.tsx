@@ -100,6 +100,12 @@ export function LogsPage({ route }: { route: Route }) {
   const [rows, setRows] = useState<Row[]>([]);
   const [pageToken, setPageToken] = useState("");
   const [loading, setLoading] = useState(true);
+  // Which list the rows are the answer to. Until the effect below has run for
+  // a new query, `loading` still says false from the last one: comparing keys
+  // keeps the status from claiming the old rows are the new query's matches.
+  const listKey = [live, searching ? q : "", filterKey, refreshes].join("\u0000");
+  const [rowsKey, setRowsKey] = useState("");
+  const listLoading = loading || rowsKey !== listKey;
   // "Load more" of a search raises its limit for that query and filter only.
   const [raised, setRaised] = useState({ key: "", limit: SEARCH_LIMIT });
   const searchKey = `${q}\u0000${filterKey}`;
@@ -116,6 +122,7 @@ export function LogsPage({ route }: { route: Route }) {
     const abort = new AbortController();
     let stale = false;
     const dropped = () => stale || abort.signal.aborted;
+    const key = listKey;
     setLoading(true);
     setListError("");
     if (live) return; // the live tail's backfill is the list (below)
@@ -133,12 +140,14 @@ export function LogsPage({ route }: { route: Route }) {
           }
           if (dropped()) return;
           setRows(hits);
+          setRowsKey(key);
           setSummary(done);
           setPageToken("");
         } else {
           const page = await client.listLogs({ filter: wireFilter(query), pageSize: PAGE_SIZE }, { signal: abort.signal });
           if (dropped()) return;
           setRows(page.logs.map((log) => ({ log })));
+          setRowsKey(key);
           setPageToken(page.nextPageToken);
           setSummary(null);
         }
@@ -147,6 +156,7 @@ export function LogsPage({ route }: { route: Route }) {
         if (dropped()) return;
         // The rows shown stay (e.g. a busy server answered RESOURCE_EXHAUSTED).
         setLoading(false);
+        setRowsKey(key);
         setListError(`${describeError(err)} (the list shows the previous results; Refresh to try again)`);
       }
     })();
@@ -162,13 +172,13 @@ export function LogsPage({ route }: { route: Route }) {
 
   // What the page has shown, for the bench.
   useEffect(() => {
-    if (loading) return;
+    if (listLoading) return;
     if (stats && !firstPage.current) {
       firstPage.current = true;
       mark("diagd:first-page");
     }
     if (searching) mark("diagd:search-results", q);
-  }, [loading, rows, stats]);
+  }, [listLoading, rows, stats]);
 
   // One "Load more" at a time, and only for the list it was asked for.
   const [loadingMore, setLoadingMore] = useState(false);
@@ -215,6 +225,7 @@ export function LogsPage({ route }: { route: Route }) {
     setPageToken("");
     setSummary(null);
     setLoading(false);
+    setRowsKey(listKey);
     let statsTimer: number | undefined;
     const flush = () => {
       frame = 0;
@@ -327,7 +338,7 @@ export function LogsPage({ route }: { route: Route }) {
         <p class="list-status" role="status">
           {tooShort
             ? "Type at least 2 characters to search."
-            : loading
+            : listLoading
               ? "Loading…"
               : searching
                 ? `${formatCount(rows.length)}${summary?.truncated ? "+" : ""} matching ${rows.length === 1 ? "log" : "logs"} for “${q}”${summary ? ` (${summary.elapsedMs} ms)` : ""}`
@@ -354,7 +365,7 @@ export function LogsPage({ route }: { route: Route }) {
               {listError}
             </p>
           )}
-          {!loading && !listError && rows.length === 0 ? (
+          {!listLoading && !listError && rows.length === 0 ? (
             <div class="no-results" role="status">
               <h2>No logs {searching ? <>match “{q}”</> : "to show"}</h2>
               <p>
@@ -384,7 +395,7 @@ export function LogsPage({ route }: { route: Route }) {
               label={searching ? `Logs matching ${q}` : "Logs, newest first"}
             />
           )}
-          {(pageToken || summary?.truncated) && !loading && (
+          {(pageToken || summary?.truncated) && !listLoading && (
             <button type="button" class="load-more" onClick={loadMore} disabled={loadingMore}>
               {loadingMore ? "Loading…" : "Load more"}
             </button>
