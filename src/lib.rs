@@ -50,7 +50,9 @@
 //!    `domain::fingerprint` gives each log its fingerprint (the client's,
 //!    or computed from its traceback or message), and `api::admission`
 //!    admits the write.
-//! 3. `store::logs::insert_logs`: the batch's days get their partition of
+//! 3. `store::logs::insert_logs` (one ReportError's log first waits in
+//!    `store::merged` to share the transaction of other callers' logs that
+//!    arrive at the same time: a group commit): the batch's days get their partition of
 //!    `logs` if they have none (`store::partitions`); a first statement
 //!    gives every new fingerprint its error group; a second inserts the
 //!    batch (stack traces deduplicated, `event_id` claimed in `log_events`

@@ -164,6 +164,73 @@ async fn the_same_event_id_is_stored_once_and_answers_the_first_id() {
     );
 }
 
+/// Concurrent callers' logs are stored together (one transaction, so one
+/// `received_at`, for those that waited at the same time), and each caller
+/// still gets its own answer: its own id, or, for an event_id another caller
+/// sent at the same moment, the one stored id with `duplicate` set.
+#[tokio::test]
+async fn concurrent_reports_share_transactions_and_each_gets_its_own_answer() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    const CALLERS: usize = 60;
+    // Callers 0..20 send unique logs without event_id; callers 20..60 send
+    // 20 event_ids, each twice (with different messages).
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..CALLERS {
+        let mut client = client.clone();
+        calls.spawn(async move {
+            let mut log = new_log(
+                &format!("dataloader worker {n} exited unexpectedly"),
+                Severity::High,
+                ErrorType::Training,
+            );
+            if n >= 20 {
+                log.event_id = format!("0195f3c4-6b1e-7cc2-a1b2-{:012x}", (n - 20) / 2);
+            }
+            let answer = client
+                .report_error(pb::ReportErrorRequest { log: Some(log) })
+                .await
+                .expect("ReportError")
+                .into_inner();
+            (n, answer)
+        });
+    }
+    let mut answers = calls.join_all().await;
+    answers.sort_by_key(|(n, _)| *n);
+    let mut client = client;
+    let mut received = std::collections::BTreeSet::new();
+    let mut stored = std::collections::BTreeSet::new();
+    for pair in answers[20..].chunks(2) {
+        let ((_, a), (_, b)) = (&pair[0], &pair[1]);
+        assert_eq!(a.id, b.id, "one event_id, one stored log");
+        assert!(
+            a.duplicate != b.duplicate,
+            "exactly one of the two stored it"
+        );
+    }
+    for (n, answer) in &answers {
+        let log = get(&mut client, &answer.id).await;
+        if *n < 20 {
+            assert!(!answer.duplicate);
+            assert_eq!(
+                log.message,
+                format!("dataloader worker {n} exited unexpectedly")
+            );
+        }
+        let t = log.received_at.expect("received_at");
+        received.insert((t.seconds, t.nanos));
+        stored.insert(answer.id.clone());
+    }
+    assert_eq!(stored.len(), 40, "20 unique logs and 20 event_ids");
+    assert_eq!(common::stats(&mut client).await.total, 40);
+    assert!(
+        received.len() < stored.len(),
+        "{} logs stored in {} transactions: concurrent callers were merged",
+        stored.len(),
+        received.len()
+    );
+}
+
 /// Every validation failure of ReportError: INVALID_ARGUMENT naming the field,
 /// and nothing stored.
 #[tokio::test]

@@ -124,6 +124,55 @@ async fn a_frozen_step_is_stuck_and_named_while_the_others_advance() {
     assert_eq!(run.state, pb::RunState::Alive as i32, "{run:#?}");
 }
 
+/// Heartbeats arriving together share a transaction; each member still
+/// gets its own row and answer, and the runs' counts add up. Two runs, 24
+/// members each, all beating at once, one of them twice, one finishing.
+#[tokio::test]
+async fn concurrent_heartbeats_are_recorded_each_with_its_own_answer() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let mut beats = tokio::task::JoinSet::new();
+    for run in ["merged-a", "merged-b"] {
+        for rank in 0..24 {
+            let mut client = client.clone();
+            let mut request = beat(run, rank, Some(100 + rank as i64));
+            if run == "merged-b" && rank == 5 {
+                request.phase = pb::RunPhase::Finished as i32;
+            }
+            beats.spawn(async move {
+                let answer = client
+                    .heartbeat(request.clone())
+                    .await
+                    .unwrap()
+                    .into_inner();
+                (request, answer)
+            });
+        }
+    }
+    // Rank 3 of run a beats a second time at once, at a later step.
+    let mut again = client.clone();
+    beats.spawn(async move {
+        let request = beat("merged-a", 3, Some(104));
+        let answer = again.heartbeat(request.clone()).await.unwrap().into_inner();
+        (request, answer)
+    });
+    for (request, answer) in beats.join_all().await {
+        let expected = if request.phase == pb::RunPhase::Finished as i32 {
+            pb::RunState::Finished
+        } else {
+            pb::RunState::Alive
+        };
+        assert_eq!(answer.member_state, expected as i32, "{request:?}");
+    }
+    let mut client = client;
+    let a = get_run(&mut client, "merged-a").await;
+    let run = a.run.unwrap();
+    assert_eq!((run.members, run.alive), (24, 24), "{run:#?}");
+    assert_eq!(a.members.len(), 24);
+    let b = get_run(&mut client, "merged-b").await.run.unwrap();
+    assert_eq!((b.members, b.alive, b.finished), (24, 23, 1), "{b:#?}");
+}
+
 #[tokio::test]
 async fn a_silent_member_is_lost_and_an_ended_one_is_not() {
     let server = TestServer::start().await;

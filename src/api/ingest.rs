@@ -42,16 +42,15 @@ impl DiagnosticsApi {
         let print = fingerprint_of(&log, &self.settings.grouping);
         let event_id = log.event_id;
         let _slot = self.settings.admission.ingest_slot().await?;
-        let outcome = self
-            .store
-            .insert_logs(std::slice::from_ref(&log), std::slice::from_ref(&print))
-            .await?;
-        let (id, duplicate) = match outcome.first() {
-            Some(InsertOutcome::Inserted(id)) => {
+        // Stored in one transaction with the logs of other callers waiting
+        // at the same time (a group commit); answered after that commit.
+        let outcome = self.store.insert_log_merged(log, print).await?;
+        let (id, duplicate) = match outcome {
+            InsertOutcome::Inserted(id) => {
                 METRICS.logs_ingested.inc();
-                (*id, false)
+                (id, false)
             }
-            _ => {
+            InsertOutcome::Duplicate => {
                 let event_id = event_id.ok_or_else(|| {
                     ApiError::Internal("a log without event_id was not stored".into())
                 })?;

@@ -412,7 +412,11 @@ where
 
 /// `tasks` concurrent reporters (one connection each) for `period`: rate,
 /// answer times, errors, and what is stored against what was acknowledged.
-async fn reporters<F, Fut>(connect: &F, tasks: usize, period: Duration) -> Result<Figure, String>
+pub(super) async fn reporters<F, Fut>(
+    connect: &F,
+    tasks: usize,
+    period: Duration,
+) -> Result<Figure, String>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<Client, String>>,

@@ -70,8 +70,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 200)]
     pub tail_logs: usize,
     /// Only these parts (comma-separated): ingest, list, stats, search,
-    /// export, tail, runs, alerts, retention, hostile and page (the last two
-    /// only when named). The load and the RSS figures always run.
+    /// export, tail, runs, alerts, retention, hostile, reporters and page (the last
+    /// three only when named). The load and the RSS figures always run.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub only: Vec<Part>,
     /// Use this PostgreSQL server (a fresh database `diagd_bench_<time>` is
@@ -120,6 +120,9 @@ pub enum Part {
     /// concurrent reporters (see `hostile`). Not in a run without
     /// --only.
     Hostile,
+    /// Only the last row of `hostile`: 50 concurrent ReportError callers for
+    /// 10 s (one connection each). Not in a run without --only.
+    Reporters,
     /// Retention: the two oldest days dropped whole (their partitions),
     /// then up to 20,000 logs of the next day deleted in batches as before
     /// partitions, for comparison. Last, as it removes two of the load's
@@ -133,7 +136,7 @@ pub enum Part {
 
 impl BenchArgs {
     fn runs(&self, part: Part) -> bool {
-        (self.only.is_empty() && !matches!(part, Part::Hostile | Part::Page))
+        (self.only.is_empty() && !matches!(part, Part::Hostile | Part::Reporters | Part::Page))
             || self.only.contains(&part)
     }
 
@@ -453,6 +456,8 @@ async fn measure(
     }
     if args.runs(Part::Hostile) {
         figures.extend(hostile::measure(&diagd, &connect).await?);
+    } else if args.runs(Part::Reporters) {
+        figures.push(hostile::reporters(&connect, 50, Duration::from_secs(10)).await?);
     }
     if args.runs(Part::Page) {
         figures.extend(page::measure(&diagd.address, args.logs).await?);

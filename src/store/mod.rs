@@ -8,6 +8,8 @@
 //! - `partitions`: the daily partitions of `logs` (made ahead and on
 //!   demand, dropped whole by retention)
 //! - `logs`: inserting batches (one statement) and listing / getting logs
+//! - `merged`: single logs of concurrent callers stored in shared
+//!   transactions (a group commit for ReportError)
 //! - `filter`: a `LogFilter` as SQL conditions, shared by every read
 //! - `stats`: counts from the hourly roll-ups, and from logs where needed
 //! - `search`: text search (folded trigram matches)
@@ -32,6 +34,7 @@ mod filter;
 #[macro_use]
 mod logs;
 mod groups;
+mod merged;
 mod migrate;
 mod notify;
 mod partitions;
@@ -232,6 +235,8 @@ pub struct Store {
     ended_by_clears: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The days known to have their partition of `logs`.
     known_days: std::sync::Arc<partitions::KnownDays>,
+    /// Writes of concurrent callers waiting to share a transaction (`merged`).
+    merger: std::sync::Arc<merged::Mergers>,
     /// The connection settings, for dedicated (non-pooled) connections
     /// such as LISTEN.
     config: tokio_postgres::Config,
@@ -295,6 +300,7 @@ impl Store {
             acquire_timeout: options.acquire_timeout,
             ended_by_clears: Default::default(),
             known_days: Default::default(),
+            merger: Default::default(),
             config,
         })
     }

@@ -325,12 +325,34 @@ impl Store {
     /// Records a heartbeat: the member's row (created on its first) and its
     /// state after it, its run's latest heartbeat; when the member's state
     /// moved, a recorded change and the run's counts and summary. Returns
-    /// the member's state and the run's. The usual heartbeat (no change)
-    /// costs two statements sent together and the commit.
+    /// the member's state and the run's. Heartbeats arriving together share
+    /// one transaction (`merged`: a group commit).
     pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<(RunState, RunState), StoreError> {
+        let size = 256
+            + beat.run_id.len()
+            + beat.host.len()
+            + beat.message.len()
+            + beat.metrics.keys().map(|k| k.len() + 16).sum::<usize>();
+        self.merged(&super::merged::HEARTBEATS, beat.clone(), size)
+            .await
+    }
+
+    /// Records heartbeats in one transaction (see [`Store::heartbeat`]),
+    /// answering each in order. The usual heartbeat (no change) costs two
+    /// statements, all of the batch's sent together, and the commit.
+    pub(super) async fn heartbeats(
+        &self,
+        beats: &[Heartbeat],
+    ) -> Result<Vec<(RunState, RunState)>, StoreError> {
+        // Runs, then members, in key order: concurrent transactions lock
+        // them in the same order (a member beating twice keeps its order).
+        let mut order: Vec<usize> = (0..beats.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key = |b: &Heartbeat| (b.run_id.clone(), b.host.clone(), b.rank, b.key_pid());
+            key(&beats[a]).cmp(&key(&beats[b]))
+        });
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let stuck_after = beat.stuck_after.map(|d| d.as_secs_f64());
         let run_statement = tx
             .prepare_cached(
                 "INSERT INTO runs (run_id, state, started_at, last_heartbeat, state_changed_at,
@@ -397,74 +419,138 @@ impl Store {
                  SELECT (SELECT state FROM old), (SELECT state FROM new)",
             )
             .await?;
-        let key_pid = beat.key_pid();
-        let metrics = serde_json::Value::Object(
-            beat.metrics
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-                .collect(),
-        );
-        let run_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
-            &beat.run_id,
-            &stuck_after,
-            &DEFAULT_STUCK_AFTER.as_secs_f64(),
-            &beat.step,
-        ];
-        let pid = beat.pid as i64;
-        let member_params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
-            &beat.run_id,
-            &beat.host,
-            &beat.rank,
-            &key_pid,
-            &pid,
-            &beat.phase.as_str(),
-            &beat.step,
-            &beat.epoch,
-            &metrics,
-            &beat.interval.as_secs_f64(),
-            &beat.message,
-        ];
-        // Sent together (pipelined), run first: runs before members, as on
-        // every path. A heartbeat that changes no state only moves times
-        // and the step, which the next heartbeat moves again: it commits
-        // without waiting for the WAL flush (PostgreSQL crashing at that
-        // moment loses at most its last ~0.6 s of such heartbeats; diagd's
-        // own crash loses nothing). A change of state waits for the flush,
-        // as everything else does (set back below).
-        let (asynchronous, run_row, member_row) = tokio::join!(
-            biased;
-            tx.batch_execute("SET LOCAL synchronous_commit = off"),
-            tx.query_one(&run_statement, &run_params),
-            tx.query_one(&member_statement, &member_params)
-        );
-        asynchronous?;
-        let run_state = state(run_row?.try_get(0)?)?;
-        let member_row = member_row?;
-        let before: Option<String> = member_row.try_get(0)?;
-        let before = before.as_deref().map(state).transpose()?;
-        let after = state(member_row.try_get(1)?)?;
-        if before == Some(after) {
+        struct Owned {
+            stuck_after: Option<f64>,
+            key_pid: i64,
+            pid: i64,
+            metrics: serde_json::Value,
+            interval: f64,
+        }
+        let owned: Vec<Owned> = beats
+            .iter()
+            .map(|beat| Owned {
+                stuck_after: beat.stuck_after.map(|d| d.as_secs_f64()),
+                key_pid: beat.key_pid(),
+                pid: beat.pid as i64,
+                metrics: serde_json::Value::Object(
+                    beat.metrics
+                        .iter()
+                        .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                        .collect(),
+                ),
+                interval: beat.interval.as_secs_f64(),
+            })
+            .collect();
+        let default_stuck_after = DEFAULT_STUCK_AFTER.as_secs_f64();
+        type Params<'a, const N: usize> = [&'a (dyn tokio_postgres::types::ToSql + Sync); N];
+        let run_params: Vec<Params<'_, 4>> = order
+            .iter()
+            .map(|&i| -> Params<'_, 4> {
+                [
+                    &beats[i].run_id,
+                    &owned[i].stuck_after,
+                    &default_stuck_after,
+                    &beats[i].step,
+                ]
+            })
+            .collect();
+        let phases: Vec<&str> = beats.iter().map(|b| b.phase.as_str()).collect();
+        let member_params: Vec<Params<'_, 11>> = order
+            .iter()
+            .map(|&i| -> Params<'_, 11> {
+                let (beat, own) = (&beats[i], &owned[i]);
+                [
+                    &beat.run_id,
+                    &beat.host,
+                    &beat.rank,
+                    &own.key_pid,
+                    &own.pid,
+                    &phases[i],
+                    &beat.step,
+                    &beat.epoch,
+                    &own.metrics,
+                    &own.interval,
+                    &beat.message,
+                ]
+            })
+            .collect();
+        // A heartbeat that changes no state only moves times and the step,
+        // which the next heartbeat moves again: it commits without waiting
+        // for the WAL flush (PostgreSQL crashing at that moment loses at
+        // most its last ~0.6 s of such heartbeats; diagd's own crash loses
+        // nothing). A change of state waits for the flush, as everything
+        // else does (set back below).
+        let asynchronous = tx
+            .prepare_cached("SELECT set_config('synchronous_commit', 'off', true)")
+            .await?;
+        // Sent together (pipelined), in order: the setting, then each beat's
+        // run and its member.
+        let rows = futures_util::future::try_join_all(
+            std::iter::once(tx.query_one(&asynchronous, &[])).chain(
+                run_params
+                    .iter()
+                    .zip(&member_params)
+                    .flat_map(|(run, member)| {
+                        [
+                            tx.query_one(&run_statement, run),
+                            tx.query_one(&member_statement, member),
+                        ]
+                    }),
+            ),
+        )
+        .await?;
+        let rows = &rows[1..];
+        let mut answers = vec![(RunState::Alive, RunState::Alive); beats.len()];
+        let mut changed = Vec::new();
+        for (k, &i) in order.iter().enumerate() {
+            let run_state = state(rows[2 * k].try_get(0)?)?;
+            let member_row = &rows[2 * k + 1];
+            let before: Option<String> = member_row.try_get(0)?;
+            let before = before.as_deref().map(state).transpose()?;
+            let after = state(member_row.try_get(1)?)?;
+            answers[i] = (after, run_state);
+            if before != Some(after) {
+                changed.push((i, before));
+            }
+        }
+        if changed.is_empty() {
             tx.commit().await?;
-            return Ok((after, run_state));
+            return Ok(answers);
         }
         tx.batch_execute("SET LOCAL synchronous_commit TO DEFAULT")
             .await?;
-        tx.execute(
-            "INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &beat.run_id,
-                &beat.host,
-                &beat.rank,
-                &before.map_or("", RunState::as_str),
-                &after.as_str(),
-                &beat.step,
-            ],
-        )
-        .await?;
-        let run = refresh_run(&tx, &beat.run_id).await?;
+        for &(i, before) in &changed {
+            let (beat, after) = (&beats[i], answers[i].0);
+            tx.execute(
+                "INSERT INTO run_changes (run_id, host, rank, from_state, to_state, step)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &beat.run_id,
+                    &beat.host,
+                    &beat.rank,
+                    &before.map_or("", RunState::as_str),
+                    &after.as_str(),
+                    &beat.step,
+                ],
+            )
+            .await?;
+        }
+        let mut runs: Vec<&str> = changed
+            .iter()
+            .map(|&(i, _)| beats[i].run_id.as_str())
+            .collect();
+        runs.sort_unstable();
+        runs.dedup();
+        for run_id in runs {
+            let run = refresh_run(&tx, run_id).await?;
+            for &(i, _) in &changed {
+                if beats[i].run_id == run_id {
+                    answers[i].1 = run.state;
+                }
+            }
+        }
         tx.commit().await?;
-        Ok((after, run.state))
+        Ok(answers)
     }
 
     /// Marks members stuck or lost (or alive again) by the database's
