@@ -14,8 +14,10 @@
 //!
 //! Bounds: a transaction takes at most a kind's `max_items` and `max_bytes`
 //! (an item larger than that goes alone); the queue itself is bounded by
-//! the callers' admission slots (each waiting caller holds one) and their
-//! request size. A caller that goes away before its item is taken leaves
+//! the requests in flight (a waiting ReportError holds an ingest admission
+//! slot; a heartbeat, small and size-limited, counts against the server's
+//! connection and stream limits) and their request size. A writer task
+//! that panics is counted out, and the next caller starts another. A caller that goes away before its item is taken leaves
 //! nothing written; after that, its item is written (and it was never told:
 //! a retried log with the same event_id is a duplicate, as always). If a
 //! merged transaction fails for a reason that is not the database's (a
@@ -173,12 +175,22 @@ impl Store {
         I: Clone + Send + 'static,
         A: Send + 'static,
     {
+        // Counted out however the task ends: a panic in a write (its
+        // callers are told UNAVAILABLE as their answers drop) must not leave
+        // the kind one writer short for good.
+        let mut counted = WriterCount {
+            queue: &(kind.merger)(self).queue,
+            armed: true,
+        };
         loop {
             let batch = {
                 let mut queue = (kind.merger)(self).lock();
                 let batch = take_batch(&mut queue.waiting, kind.max_items, kind.max_bytes);
                 if batch.is_empty() {
+                    // Counted out under the same lock as the check: a caller
+                    // that queues after it starts a writer of its own.
                     queue.writers -= 1;
+                    counted.armed = false;
                     return;
                 }
                 batch
@@ -236,6 +248,21 @@ impl Store {
                     let _ = waiting.answer.send(answer);
                 }
             }
+        }
+    }
+}
+
+/// One running writer, counted out of its queue's `writers` if its task
+/// ends other than by finding the queue empty (a panic).
+struct WriterCount<'a, I, A> {
+    queue: &'a Mutex<Queue<I, A>>,
+    armed: bool,
+}
+
+impl<I, A> Drop for WriterCount<'_, I, A> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.queue.lock().unwrap_or_else(|e| e.into_inner()).writers -= 1;
         }
     }
 }

@@ -223,7 +223,9 @@ pub(super) async fn fail_members(
         .collect();
     let locked = client
         .query(
-            "SELECT run_id FROM runs WHERE run_id = ANY($1) ORDER BY run_id FOR UPDATE",
+            // Byte order (COLLATE "C"), as a batch of heartbeats sorts its
+            // runs in Rust, whatever the database's collation.
+            "SELECT run_id FROM runs WHERE run_id = ANY($1) ORDER BY run_id COLLATE \"C\" FOR UPDATE",
             &[&run_ids],
         )
         .await?;
@@ -543,9 +545,11 @@ impl Store {
         runs.dedup();
         for run_id in runs {
             let run = refresh_run(&tx, run_id).await?;
-            for &(i, _) in &changed {
-                if beats[i].run_id == run_id {
-                    answers[i].1 = run.state;
+            // Every beat of the run is answered with its state as committed
+            // (a member failing beside one that only beat fails the run).
+            for (beat, answer) in beats.iter().zip(answers.iter_mut()) {
+                if beat.run_id == run_id {
+                    answer.1 = run.state;
                 }
             }
         }
@@ -578,7 +582,7 @@ impl Store {
                       AND (now() - m.last_heartbeat > make_interval(secs => m.interval_secs * $1)
                            OR (m.step IS NOT NULL AND m.state = 'alive'
                                AND now() - m.step_changed_at > make_interval(secs => r.stuck_after_secs))))
-                 ORDER BY r.run_id
+                 ORDER BY r.run_id COLLATE \"C\"
                  LIMIT $2
                  FOR UPDATE OF r",
                 &[&(LOST_AFTER_INTERVALS as f64), &(SWEEP_RUNS as i64)],
