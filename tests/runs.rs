@@ -173,6 +173,74 @@ async fn concurrent_heartbeats_are_recorded_each_with_its_own_answer() {
     assert_eq!((b.members, b.alive, b.finished), (24, 23, 1), "{b:#?}");
 }
 
+/// One transaction of beats in which a member beats twice (started, then
+/// finished) beside two runs' other members: each beat is answered in
+/// order, both of its changes are recorded, and its run ends up counting it
+/// finished.
+#[tokio::test]
+async fn a_batch_with_a_member_beating_twice_records_both_beats_in_order() {
+    use diagd::domain::run::{Heartbeat, RunPhase, RunState};
+    let server = TestServer::start().await;
+    let store = server.store().await;
+    let beat = |run: &str, rank: i32, phase: RunPhase, step: i64| Heartbeat {
+        run_id: run.into(),
+        host: "gpu-node-07".into(),
+        rank,
+        pid: 4000 + rank as u32,
+        phase,
+        step: Some(step),
+        epoch: None,
+        metrics: Default::default(),
+        interval: Duration::from_secs(30),
+        stuck_after: None,
+        message: String::new(),
+    };
+    let start = store.run_changes_start().await.expect("cursor");
+    let answers = store
+        .heartbeats_together(&[
+            beat("batch-b", 1, RunPhase::Training, 10),
+            beat("batch-a", 3, RunPhase::Training, 10),
+            beat("batch-a", 0, RunPhase::Training, 10),
+            beat("batch-a", 3, RunPhase::Finished, 11),
+        ])
+        .await
+        .expect("heartbeats");
+    assert_eq!(answers[0].0, RunState::Alive);
+    assert_eq!(answers[1].0, RunState::Alive, "rank 3's first beat");
+    assert_eq!(answers[2].0, RunState::Alive);
+    assert_eq!(answers[3].0, RunState::Finished, "rank 3's second beat");
+    let mut client = server.client().await;
+    let a = get_run(&mut client, "batch-a").await;
+    let run = a.run.unwrap();
+    assert_eq!(
+        (run.members, run.alive, run.finished),
+        (2, 1, 1),
+        "{run:#?}"
+    );
+    let three = a.members.iter().find(|m| m.rank == 3).expect("rank 3");
+    assert_eq!(three.step, Some(11));
+    // Its two changes, in order: new -> alive, alive -> finished.
+    let (changes, _) = store
+        .run_changes_after(&start, 100)
+        .await
+        .expect("run changes");
+    let three: Vec<(Option<RunState>, RunState, Option<i64>)> = changes
+        .iter()
+        .filter(|c| c.run_id == "batch-a" && c.rank == 3)
+        .map(|c| (c.from, c.to, c.step))
+        .collect();
+    assert_eq!(
+        three,
+        [
+            (None, RunState::Alive, Some(10)),
+            (Some(RunState::Alive), RunState::Finished, Some(11))
+        ]
+    );
+    assert_eq!(changes.len(), 4, "{changes:#?}");
+    let b = get_run(&mut client, "batch-b").await.run.unwrap();
+    assert_eq!((b.members, b.alive), (1, 1));
+}
+
 #[tokio::test]
 async fn a_silent_member_is_lost_and_an_ended_one_is_not() {
     let server = TestServer::start().await;
