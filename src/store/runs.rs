@@ -351,9 +351,10 @@ impl Store {
 
     /// Records heartbeats in one transaction (see [`Store::heartbeat`]),
     /// answering each in order. A batch without changes of state costs two
-    /// set-based statements (runs, then members; planned for their arrays:
-    /// a generic plan of the members' statement made p99 four times worse),
-    /// sent together, and the commit.
+    /// set-based statements (runs, then members: each member found by a
+    /// LATERAL primary-key probe, so that the generic plan, which cannot
+    /// know how many beats the arrays hold, never scans every member), sent
+    /// together, and the commit.
     pub(super) async fn heartbeats(
         &self,
         beats: &[Heartbeat],
@@ -426,10 +427,17 @@ impl Store {
                         AS t(run_id, host, rank, key_pid, pid, phase, step, epoch, metrics,
                              interval_secs, message, position)
                  ), old AS (
+                    -- One primary-key probe per beat (LATERAL: whatever the
+                    -- plan's guess of the arrays' length, never a scan of
+                    -- every member); locked under its run's lock, taken
+                    -- above in byte order.
                     SELECT m.run_id, m.host, m.rank, m.key_pid, m.state, m.step, m.pid, m.message
-                    FROM run_members m JOIN beat b USING (run_id, host, rank, key_pid)
-                    ORDER BY m.run_id COLLATE \"C\", m.host COLLATE \"C\", m.rank, m.key_pid
-                    FOR UPDATE OF m
+                    FROM beat b CROSS JOIN LATERAL (
+                        SELECT * FROM run_members m
+                        WHERE m.run_id = b.run_id AND m.host = b.host AND m.rank = b.rank
+                          AND m.key_pid = b.key_pid
+                        FOR UPDATE
+                    ) m
                  ), next AS (
                     SELECT b.*, o.state AS old_state, o.step AS old_step, o.message AS old_message,
                            o.state IN ('finished', 'failed') AND b.phase NOT IN ('finished', 'failed')
@@ -551,10 +559,7 @@ impl Store {
         // nothing). A change of state waits for the flush, as everything
         // else does (set back below).
         let asynchronous = tx
-            .prepare_cached(
-                "SELECT set_config('synchronous_commit', 'off', true),
-                        set_config('plan_cache_mode', 'force_custom_plan', true)",
-            )
+            .prepare_cached("SELECT set_config('synchronous_commit', 'off', true)")
             .await?;
         // Sent together (pipelined), in order: the setting, then each
         // round's runs and its members.
