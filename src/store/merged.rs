@@ -146,7 +146,7 @@ impl Store {
         size: usize,
     ) -> Result<A, StoreError>
     where
-        I: Clone + Send + 'static,
+        I: Send + 'static,
         A: Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
@@ -174,7 +174,7 @@ impl Store {
     /// queue is empty.
     async fn write_merged<I, A>(&self, kind: &'static Kind<I, A>)
     where
-        I: Clone + Send + 'static,
+        I: Send + 'static,
         A: Send + 'static,
     {
         // Counted out however the task ends: a panic in a write (its
@@ -203,14 +203,17 @@ impl Store {
 
     async fn store_batch<I, A>(&self, kind: &'static Kind<I, A>, batch: Vec<Waiting<I, A>>)
     where
-        I: Clone + Send + 'static,
+        I: Send + 'static,
         A: Send + 'static,
     {
-        let items: Vec<I> = batch.iter().map(|w| w.item.clone()).collect();
+        // The items move out of the queue's entries (a log can be megabytes:
+        // not copied), their answers stay beside them.
+        let (items, answers): (Vec<I>, Vec<_>) =
+            batch.into_iter().map(|w| (w.item, w.answer)).unzip();
         match (kind.write)(self, &items).await {
-            Ok(answers) => {
-                for (waiting, answer) in batch.into_iter().zip(answers) {
-                    let _ = waiting.answer.send(Ok(answer));
+            Ok(written) => {
+                for (answer, outcome) in answers.into_iter().zip(written) {
+                    let _ = answer.send(Ok(outcome));
                 }
             }
             Err(StoreError::Unavailable(reason)) => {
@@ -219,35 +222,36 @@ impl Store {
                 // otherwise wait out another pool timeout behind this one.
                 let queued: Vec<Waiting<I, A>> =
                     (kind.merger)(self).lock().waiting.drain(..).collect();
-                for waiting in batch.into_iter().chain(queued) {
-                    let _ = waiting
-                        .answer
-                        .send(Err(StoreError::Unavailable(reason.clone())));
+                for answer in answers
+                    .into_iter()
+                    .chain(queued.into_iter().map(|w| w.answer))
+                {
+                    let _ = answer.send(Err(StoreError::Unavailable(reason.clone())));
                 }
             }
-            Err(e) if batch.len() == 1 => {
-                if let Some(waiting) = batch.into_iter().next() {
-                    let _ = waiting.answer.send(Err(e));
+            Err(e) if items.len() == 1 => {
+                if let Some(answer) = answers.into_iter().next() {
+                    let _ = answer.send(Err(e));
                 }
             }
             Err(e) => {
                 tracing::warn!(
-                    items = batch.len(),
+                    items = items.len(),
                     error = %e,
                     "a merged write failed; writing its items one by one"
                 );
-                for waiting in batch {
-                    if waiting.answer.is_closed() {
+                for (item, answer) in items.into_iter().zip(answers) {
+                    if answer.is_closed() {
                         continue;
                     }
-                    let answer = (kind.write)(self, std::slice::from_ref(&waiting.item))
+                    let outcome = (kind.write)(self, std::slice::from_ref(&item))
                         .await
-                        .and_then(|answers| {
-                            answers.into_iter().next().ok_or_else(|| {
+                        .and_then(|written| {
+                            written.into_iter().next().ok_or_else(|| {
                                 StoreError::Corrupt("a write of one item answered none".into())
                             })
                         });
-                    let _ = waiting.answer.send(answer);
+                    let _ = answer.send(outcome);
                 }
             }
         }

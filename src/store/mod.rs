@@ -8,8 +8,8 @@
 //! - `partitions`: the daily partitions of `logs` (made ahead and on
 //!   demand, dropped whole by retention)
 //! - `logs`: inserting batches (one statement) and listing / getting logs
-//! - `merged`: single logs of concurrent callers stored in shared
-//!   transactions (a group commit for ReportError)
+//! - `merged`: single writes of concurrent callers (ReportError's logs,
+//!   heartbeats) stored in shared transactions: a group commit
 //! - `filter`: a `LogFilter` as SQL conditions, shared by every read
 //! - `stats`: counts from the hourly roll-ups, and from logs where needed
 //! - `search`: text search (folded trigram matches)

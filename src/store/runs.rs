@@ -361,27 +361,25 @@ impl Store {
     ) -> Result<Vec<(RunState, RunState)>, StoreError> {
         // Runs, then members, in key order: concurrent transactions lock
         // them in the same order (a member beating twice keeps its order).
+        let key = |i: usize| {
+            let b = &beats[i];
+            (b.run_id.as_str(), b.host.as_str(), b.rank, b.key_pid())
+        };
         let mut order: Vec<usize> = (0..beats.len()).collect();
-        order.sort_by(|&a, &b| {
-            let key = |b: &Heartbeat| (b.run_id.clone(), b.host.clone(), b.rank, b.key_pid());
-            key(&beats[a]).cmp(&key(&beats[b]))
-        });
-        // A member beating twice in one batch: its beats go in rounds, one
-        // per statement pair, in order (a statement sees each row once).
+        order.sort_by_key(|&i| key(i));
+        // A member beating twice in one batch: its beats (next to each other
+        // in key order) go in rounds, one per statement pair, in order (a
+        // statement sees each row once).
+        let mut round_of = vec![0; beats.len()];
         let mut rounds: Vec<Vec<usize>> = Vec::new();
         for (k, &i) in order.iter().enumerate() {
-            let same = |j: usize| {
-                let (a, b) = (&beats[i], &beats[j]);
-                a.run_id == b.run_id
-                    && a.host == b.host
-                    && a.rank == b.rank
-                    && a.key_pid() == b.key_pid()
-            };
-            let round = order[..k].iter().filter(|&&j| same(j)).count();
-            if rounds.len() <= round {
+            if k > 0 && key(order[k - 1]) == key(i) {
+                round_of[i] = round_of[order[k - 1]] + 1;
+            }
+            if rounds.len() <= round_of[i] {
                 rounds.push(Vec::new());
             }
-            rounds[round].push(i);
+            rounds[round_of[i]].push(i);
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -577,10 +575,10 @@ impl Store {
             ),
         )
         .await?;
-        let mut answers = vec![(RunState::Alive, RunState::Alive); beats.len()];
-        let mut answered = vec![false; beats.len()];
-        let mut changed = Vec::new();
-        for (round, pair) in rounds.iter().zip(results[1..].chunks(2)) {
+        // Per beat: its member's state before it, and the answer.
+        type Written = (Option<RunState>, (RunState, RunState));
+        let mut written: Vec<Option<Written>> = vec![None; beats.len()];
+        for (round, pair) in results[1..].chunks(2).enumerate() {
             let run_states = pair[0]
                 .iter()
                 .map(|row| Ok((row.try_get::<_, String>(0)?, state(row.try_get(1)?)?)))
@@ -588,7 +586,7 @@ impl Store {
             for row in &pair[1] {
                 let i = usize::try_from(row.try_get::<_, i64>(0)?)
                     .ok()
-                    .filter(|&i| i < beats.len() && round.contains(&i))
+                    .filter(|&i| i < beats.len() && round_of[i] == round)
                     .ok_or_else(|| {
                         StoreError::Corrupt("a heartbeat answered out of its batch".into())
                     })?;
@@ -598,20 +596,20 @@ impl Store {
                 let run_state = *run_states.get(&beats[i].run_id).ok_or_else(|| {
                     StoreError::Corrupt("a heartbeat's run was not written".into())
                 })?;
-                answers[i] = (after, run_state);
-                answered[i] = true;
-                if before != Some(after) {
-                    changed.push((i, before));
-                }
+                written[i] = Some((before, (after, run_state)));
             }
         }
-        if answered.contains(&false) {
-            return Err(StoreError::Corrupt(
-                "a heartbeat of the batch was not written".into(),
-            ));
-        }
-        // Recorded in the order the beats were written.
-        changed.sort_by_key(|&(i, _)| order.iter().position(|&j| j == i));
+        let written: Vec<(Option<RunState>, (RunState, RunState))> =
+            written.into_iter().collect::<Option<_>>().ok_or_else(|| {
+                StoreError::Corrupt("a heartbeat of the batch was not written".into())
+            })?;
+        let mut answers: Vec<(RunState, RunState)> = written.iter().map(|&(_, a)| a).collect();
+        // The changes of state, in the order the beats were written.
+        let changed: Vec<(usize, Option<RunState>)> = order
+            .iter()
+            .map(|&i| (i, written[i].0))
+            .filter(|&(i, before)| before != Some(answers[i].0))
+            .collect();
         if changed.is_empty() {
             tx.commit().await?;
             return Ok(answers);
